@@ -1,0 +1,3 @@
+from lilbench.cli import main
+
+main()

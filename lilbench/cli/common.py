@@ -1,0 +1,51 @@
+"""Options and output helpers shared by every command (kept here so flags mean one thing)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import torch
+import typer
+from rich.console import Console
+
+from lilbench.errors import ConfigError
+
+out = Console(highlight=False)  # tables and results: stdout
+err = Console(stderr=True, highlight=False)  # progress and messages: stderr
+
+RunsDir = Annotated[
+    Path, typer.Option("--runs-dir", help="Where checkpoints and results are stored.")
+]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Data directory (default: $LILBENCH_DATA_DIR or the per-user cache directory).",
+    ),
+]
+Seed = Annotated[int, typer.Option("--seed", help="Seed for every random choice.")]
+Device = Annotated[str, typer.Option("--device", help="cpu or cuda (cuda:N).")]
+Json = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object on stdout, nothing else.")
+]
+Force = Annotated[bool, typer.Option("--force", help="Recompute even if a cached result exists.")]
+
+
+def resolve_device(name: str) -> torch.device:
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}; use cpu or cuda") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda asked for, but no CUDA GPU is available; use --device cpu")
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"unsupported device {name!r}; use cpu or cuda")
+    return device
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    sys.stdout.flush()

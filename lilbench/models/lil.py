@@ -1,0 +1,62 @@
+"""The LIL MLP: `depth` hidden layers of `width` units, then a linear classifier.
+
+The isometry loss acts on `features(x)` (phi, the last hidden layer), which is what the
+linear head reads; `forward` returns logits (no softmax), as attacks expect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from lilbench.errors import ConfigError
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    input_dim: int = 784
+    width: int = 100
+    depth: int = 4
+    activation: str = "tanh"
+    num_classes: int = 10
+
+    def validate(self) -> None:
+        if self.activation not in ACTIVATIONS:
+            known = ", ".join(ACTIVATIONS)
+            raise ConfigError(f"unknown activation {self.activation!r}; known: {known}")
+        for name in ("input_dim", "width", "depth", "num_classes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class LILMLP(nn.Module):
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__()
+        spec.validate()
+        self.spec = spec
+        layers: list[nn.Module] = []
+        fan_in = spec.input_dim
+        for _ in range(spec.depth):
+            layers += [nn.Linear(fan_in, spec.width), ACTIVATIONS[spec.activation]()]
+            fan_in = spec.width
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(spec.width, spec.num_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """phi(x): the last hidden representation, on which L_iso is imposed."""
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+    def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        phi = self.body(x)
+        return self.head(phi), phi

@@ -1,0 +1,86 @@
+"""Training configuration: validated up front, hashed to name its checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from lilbench.errors import ConfigError
+from lilbench.io import canonical_json, sha256_bytes
+from lilbench.models import ACTIVATIONS
+from lilbench.training.loss import METRICS, MODES
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Defaults are the paper's MNIST settings (Adam 1e-3, batch 100, 5 epochs, 4 x 100 tanh)."""
+
+    dataset: str = "mnist"
+    beta: float = 0.0
+    alpha: float = 1.0
+    mode: str = "local"
+    k: float = 1.0
+    metric: str = "euclidean"
+    width: int = 100
+    depth: int = 4
+    activation: str = "tanh"
+    epochs: int = 5
+    batch_size: int = 100
+    lr: float = 1e-3
+    limit: int | None = None  # first N training images only
+    seed: int = 0
+
+    def validate(self) -> TrainConfig:
+        from lilbench.data import dataset_names
+
+        def bad(msg: str) -> ConfigError:
+            return ConfigError(msg)
+
+        if self.dataset not in dataset_names():
+            raise bad(f"unknown dataset {self.dataset!r}; known: {', '.join(dataset_names())}")
+        if self.beta < 0:
+            raise bad(f"beta must be >= 0, got {self.beta}")
+        if self.alpha < 0:
+            raise bad(f"alpha must be >= 0, got {self.alpha}")
+        if self.mode not in MODES:
+            raise bad(f"unknown mode {self.mode!r}; known: {', '.join(MODES)}")
+        if self.metric not in METRICS:
+            raise bad(f"unknown metric {self.metric!r}; known: {', '.join(METRICS)}")
+        if self.activation not in ACTIVATIONS:
+            raise bad(f"unknown activation {self.activation!r}; known: {', '.join(ACTIVATIONS)}")
+        for name in ("width", "depth", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise bad(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise bad(f"lr must be > 0, got {self.lr}")
+        if self.k <= 0:
+            raise bad(f"k must be > 0, got {self.k}")
+        if self.limit is not None and self.limit < 1:
+            raise bad(f"limit must be >= 1, got {self.limit}")
+        if self.mode == "none" and self.beta != 0:
+            raise bad("mode 'none' means plain cross-entropy: use beta 0 or mode local/global")
+        return self
+
+    def normalised(self) -> TrainConfig:
+        """beta = 0 trains the same model whatever mode says; one checkpoint serves all."""
+        if self.beta == 0 and self.mode != "none":
+            return TrainConfig(**{**asdict(self), "mode": "none"})
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown training keys: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+    def config_hash(self) -> str:
+        """Content hash of the normalised config (floats as JSON numbers, so 1 == 1.0)."""
+        d = self.normalised().to_dict()
+        for key in ("beta", "alpha", "k", "lr"):
+            d[key] = float(d[key])
+        return sha256_bytes(canonical_json(d).encode())

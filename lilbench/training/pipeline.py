@@ -1,0 +1,46 @@
+"""Train-or-reuse: the one place that maps a config to its checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from lilbench.data import load_dataset
+from lilbench.training.checkpoint import Checkpoint, find_checkpoint, save_checkpoint
+from lilbench.training.config import TrainConfig
+from lilbench.training.train import Progress, train
+
+
+@dataclass(frozen=True)
+class Trained:
+    checkpoint: Checkpoint
+    reused: bool
+
+
+def ensure_checkpoint(
+    config: TrainConfig,
+    *,
+    runs_dir: Path,
+    data_dir: Path | None = None,
+    device: torch.device | str = "cpu",
+    force: bool = False,
+    progress: Progress | None = None,
+) -> Trained:
+    config = config.validate().normalised()
+    if not force:
+        existing = find_checkpoint(runs_dir, config)
+        if existing is not None:
+            return Trained(existing, reused=True)
+    data = load_dataset(config.dataset, data_dir=data_dir, seed=config.seed)
+    result = train(config, data, device=device, progress=progress)
+    ckpt = save_checkpoint(
+        runs_dir,
+        result.model,
+        config,
+        dataset_checksum=data.checksum,
+        metrics=result.metrics,
+        device=str(device),
+    )
+    return Trained(ckpt, reused=False)
