@@ -19,6 +19,23 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from lilbench import __version__
+
+        print(f"lilbench {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True),
+) -> None:
+    """Train Locally Isometric Layer models and measure their adversarial robustness."""
+
+
 app.add_typer(data_cmd.app, name="data")
 app.command("train")(train_cmd.train)
 

@@ -1,0 +1,31 @@
+# The two commands of the README: `make paper` (main job) and `make test` (tests).
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.lilbench-installed
+
+.PHONY: setup data paper test lint bench
+
+$(STAMP): pyproject.toml scripts/setup.sh
+	bash scripts/setup.sh
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+data: $(STAMP)
+	$(BIN)/lilbench data prepare mnist
+
+# The paper's MNIST experiment end to end: train every beta, attack, write the report.
+paper: data
+	$(BIN)/lilbench run suites/paper-mnist.yaml
+	$(BIN)/lilbench report suites/paper-mnist.yaml
+
+test: data
+	$(BIN)/pytest -q -rs
+
+lint: $(STAMP)
+	$(BIN)/ruff check lilbench tests benchmarks
+	$(BIN)/ruff format --check lilbench tests benchmarks
+	$(BIN)/mypy
+
+bench: data
+	$(BIN)/python benchmarks/train_bench.py
