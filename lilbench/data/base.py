@@ -1,0 +1,67 @@
+"""The dataset type and the name -> loader registry that later data sets extend."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+import torch
+
+from lilbench.errors import ConfigError
+
+DATA_DIR_ENV = "LILBENCH_DATA_DIR"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Train/test tensors: x float32 [n, d] in [0, 1] for images, y int64 [n]."""
+
+    name: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int
+    checksum: str  # identifies the exact content; recorded in checkpoints
+
+    @property
+    def input_dim(self) -> int:
+        return int(self.x_train.shape[1])
+
+
+Loader = Callable[[Path, int], Dataset]
+"""A loader takes the data directory and a seed (used by generated data sets)."""
+
+_REGISTRY: dict[str, Loader] = {}
+
+
+def register_dataset(name: str) -> Callable[[Loader], Loader]:
+    def deco(fn: Loader) -> Loader:
+        _REGISTRY[name] = fn
+        return fn
+
+    return deco
+
+
+def dataset_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get(DATA_DIR_ENV)
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_cache_dir("lilbench"))
+
+
+def load_dataset(name: str, *, data_dir: Path | None = None, seed: int = 0) -> Dataset:
+    try:
+        loader = _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown dataset {name!r}; known: {', '.join(dataset_names())}"
+        ) from None
+    return loader(data_dir or default_data_dir(), seed)

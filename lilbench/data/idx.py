@@ -1,0 +1,45 @@
+"""Read and write IDX files (the format MNIST ships in), with validation."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from lilbench.errors import DataError
+
+_UBYTE = 0x08
+
+
+def write_idx(path: Path, array: np.ndarray) -> bytes:
+    """Serialise a uint8 array as IDX; returns the bytes (the caller writes atomically)."""
+    if array.dtype != np.uint8:
+        raise ValueError("IDX writer supports uint8 only")
+    header = struct.pack(">BBBB", 0, 0, _UBYTE, array.ndim)
+    header += struct.pack(f">{array.ndim}I", *array.shape)
+    return header + np.ascontiguousarray(array).tobytes()
+
+
+def read_idx(path: Path, expected_shape: tuple[int, ...]) -> np.ndarray:
+    """Read a uint8 IDX file and check its header and length against `expected_shape`."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror}") from exc
+    hint = "delete it and run `lilbench data prepare mnist` again"
+    if len(data) < 4:
+        raise DataError(f"{path} is truncated ({len(data)} bytes); {hint}")
+    zero, zero2, dtype, ndim = struct.unpack(">BBBB", data[:4])
+    if zero or zero2 or dtype != _UBYTE or ndim != len(expected_shape):
+        raise DataError(f"{path} is not a uint8 IDX file of rank {len(expected_shape)}; {hint}")
+    header_len = 4 + 4 * ndim
+    shape = struct.unpack(f">{ndim}I", data[4:header_len])
+    if tuple(shape) != expected_shape:
+        raise DataError(f"{path} has shape {shape}, expected {expected_shape}; {hint}")
+    body = data[header_len:]
+    if len(body) != int(np.prod(expected_shape)):
+        raise DataError(
+            f"{path} is truncated ({len(body)} of {int(np.prod(expected_shape))} bytes); {hint}"
+        )
+    return np.frombuffer(body, dtype=np.uint8).reshape(expected_shape)
