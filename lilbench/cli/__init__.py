@@ -7,6 +7,7 @@ import sys
 import typer
 from rich.markup import escape
 
+from lilbench.cli import attack as attack_cmd
 from lilbench.cli import data as data_cmd
 from lilbench.cli import train as train_cmd
 from lilbench.cli.common import err
@@ -37,6 +38,7 @@ def _root(
 
 
 app.add_typer(data_cmd.app, name="data")
+app.add_typer(attack_cmd.app, name="attack")
 app.command("train")(train_cmd.train)
 
 
@@ -60,6 +62,9 @@ def main(argv: list[str] | None = None) -> None:
         ctx = getattr(exc, "ctx", None)
         hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
         message = exc.format_message()  # type: ignore[attr-defined]
+        if ctx is not None and message.startswith("No such command"):
+            known = ", ".join(ctx.command.list_commands(ctx))
+            message = f"{message.rstrip('.')}; known: {known}."
         err.print(f"[bold red]error:[/] {escape(message + hint)}", soft_wrap=True)
         sys.exit(exc.exit_code)  # type: ignore[attr-defined]
     except (typer.Abort, KeyboardInterrupt):

@@ -49,3 +49,16 @@ def resolve_device(name: str) -> torch.device:
 def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True) + "\n")
     sys.stdout.flush()
+
+
+# Training options, shared by `train` and by commands that select a model by its config.
+Beta = Annotated[float, typer.Option("--beta", help="Weight of the isometry loss (0 = plain CE).")]
+Alpha = Annotated[float, typer.Option("--alpha", help="Weight of the cross-entropy loss.")]
+Mode = Annotated[str, typer.Option("--mode", help="local (within class), global, or none.")]
+K = Annotated[float, typer.Option("--k", help="Scale K on the hidden distances.")]
+DatasetOpt = Annotated[str, typer.Option("--dataset", help="Data set name.")]
+Width = Annotated[int, typer.Option("--width", help="Hidden units per layer.")]
+Depth = Annotated[int, typer.Option("--depth", help="Number of hidden layers.")]
+Activation = Annotated[str, typer.Option("--activation", help="tanh or relu.")]
+Epochs = Annotated[int, typer.Option("--epochs", help="Training epochs.")]
+Lr = Annotated[float, typer.Option("--lr", help="Adam learning rate.")]

@@ -75,7 +75,7 @@ def training_progress(quiet: bool) -> Iterator[Callable[[int, int, int, float, f
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err, transient=False) as bar:
+    with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("train", total=None, epoch=1, ce=0.0, iso=0.0)
 
         def update(done: int, total: int, epoch: int, ce: float, iso: float) -> None:

@@ -1,0 +1,112 @@
+"""ART set up right: clip values, no preprocessing, fast batches, frozen weights.
+
+Measured choices (see the benchmark): `preprocessing=None` (ART's identity default costs
+10-18% of PGD), batch 1000 (ART's 32 is 2-3x slower), weights with requires_grad=False (ART's
+`loss_gradient` calls backward(), which would otherwise also compute every weight gradient).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from art.attacks.evasion import FastGradientMethod
+from art.attacks.evasion.projected_gradient_descent.projected_gradient_descent_pytorch import (
+    ProjectedGradientDescentPyTorch,
+)
+from art.estimators.classification import PyTorchClassifier
+from torch import nn
+
+
+def make_classifier(
+    model: nn.Module, *, input_dim: int, num_classes: int, device: torch.device
+) -> PyTorchClassifier:
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return PyTorchClassifier(
+        model=model,
+        loss=nn.CrossEntropyLoss(),  # mean over the batch at the true labels
+        input_shape=(input_dim,),
+        nb_classes=num_classes,
+        clip_values=(0.0, 1.0),
+        preprocessing=None,
+        device_type="gpu" if device.type == "cuda" else "cpu",
+    )
+
+
+class LinfPGD(ProjectedGradientDescentPyTorch):
+    """ART's PyTorch PGD with an exact, cheaper L-inf projection.
+
+    ART's projection broadcasts eps to a float64 array the size of the batch on every step
+    and checks it elementwise (about 40% of PGD's time on MNIST). For a scalar eps and the
+    L-inf norm, clamping to [-eps, eps] gives the same float32 values: a test checks the
+    adversarial examples are bit-identical to stock ART's.
+    """
+
+    @staticmethod
+    def _projection(
+        values: torch.Tensor,
+        eps: int | float | np.ndarray,
+        norm_p: int | float | str,
+        *,
+        suboptimal: bool = True,
+    ) -> torch.Tensor:
+        if norm_p in (np.inf, "inf") and np.ndim(eps) == 0:
+            return values.clamp(-float(eps), float(eps))
+        return ProjectedGradientDescentPyTorch._projection(
+            values, eps, norm_p, suboptimal=suboptimal
+        )
+
+
+def art_fgsm(
+    clf: PyTorchClassifier, x: np.ndarray, y: np.ndarray, eps: float, batch_size: int
+) -> np.ndarray:
+    """Stock ART FGSM (one eps); the sweep below must reproduce it exactly."""
+    attack = FastGradientMethod(
+        clf, norm=np.inf, eps=float(eps), eps_step=float(eps), batch_size=batch_size
+    )
+    return attack.generate(x=x, y=y)
+
+
+def fgsm_gradient_signs(
+    clf: PyTorchClassifier, x: np.ndarray, y: np.ndarray, batch_size: int
+) -> torch.Tensor:
+    """sign of ART's loss gradient, batch by batch as FastGradientMethod takes it (NaN -> 0)."""
+    signs = np.empty_like(x)
+    onehot = np.eye(clf.nb_classes, dtype=np.float32)[y]  # what FastGradientMethod passes on
+    for i in range(0, len(x), batch_size):
+        grad = clf.loss_gradient(x[i : i + batch_size], onehot[i : i + batch_size])
+        signs[i : i + batch_size] = np.sign(np.where(np.isnan(grad), 0.0, grad))
+    return torch.from_numpy(signs)
+
+
+def fgsm_apply(x: torch.Tensor, signs: torch.Tensor, eps: float) -> torch.Tensor:
+    """ART's FGSM arithmetic: x + eps * sign, clip to [0, 1], project onto the eps ball."""
+    adv = (x + torch.tensor(eps, dtype=torch.float32) * signs).clamp(0.0, 1.0)
+    return x + (adv - x).clamp(-eps, eps)
+
+
+def art_pgd(
+    clf: PyTorchClassifier,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    eps: float,
+    step: float,
+    steps: int,
+    restarts: int,
+    batch_size: int,
+    seed: int,
+) -> np.ndarray:
+    np.random.seed(seed)  # ART draws random starts from numpy's global RNG
+    attack = LinfPGD(
+        clf,
+        norm=np.inf,
+        eps=float(eps),
+        eps_step=float(step),
+        max_iter=steps,
+        num_random_init=restarts,
+        batch_size=batch_size,
+        verbose=False,
+    )
+    return attack.generate(x=x, y=y)

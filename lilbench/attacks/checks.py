@@ -1,0 +1,128 @@
+"""Sanity checks run on every attack result (FACTS.md items 1-4 and 9).
+
+A failed check is recorded and shown, never hidden; `--strict` turns it into exit code 1.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+LINF_TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class PointResult:
+    eps: float
+    step: float
+    n: int
+    correct: int  # from ART's predictions on the returned examples
+    recomputed_correct: int  # an independent forward pass of the model on the same examples
+    max_linf: float
+    min_value: float
+    max_value: float
+    finite: bool
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.n
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "accuracy": self.accuracy}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def measure_point(
+    x: torch.Tensor,
+    adv: torch.Tensor,
+    *,
+    eps: float,
+    step: float,
+    correct: int,
+    recomputed_correct: int,
+) -> PointResult:
+    finite = bool(torch.isfinite(adv).all())
+    diff = (adv - x).abs()
+    return PointResult(
+        eps=eps,
+        step=step,
+        n=len(x),
+        correct=correct,
+        recomputed_correct=recomputed_correct,
+        max_linf=float(diff.max()) if len(x) else 0.0,
+        min_value=float(adv.min()) if len(x) else 0.0,
+        max_value=float(adv.max()) if len(x) else 0.0,
+        finite=finite,
+    )
+
+
+def check_bounds(points: list[PointResult]) -> Check:
+    bad = [
+        f"eps={p.eps:g}: max|d|={p.max_linf:.3g}, range [{p.min_value:.3g}, {p.max_value:.3g}]"
+        + ("" if p.finite else ", non-finite")
+        for p in points
+        if not (
+            p.finite
+            and p.max_linf <= p.eps + LINF_TOL
+            and p.min_value >= 0.0
+            and p.max_value <= 1.0
+        )
+    ]
+    return Check(
+        "within eps and [0, 1], finite",
+        not bad,
+        "; ".join(bad) or f"all {len(points)} points inside (tol {LINF_TOL:g})",
+    )
+
+
+def check_eps_zero(identical: bool, probe_correct: int, clean_correct: int, n: int) -> Check:
+    ok = identical and probe_correct == clean_correct
+    detail = (
+        f"eps=0 on {n} samples: input returned {'unchanged' if identical else 'CHANGED'}, "
+        f"{probe_correct}/{n} correct vs clean {clean_correct}/{n}"
+    )
+    return Check("eps = 0 returns the input", ok, detail)
+
+
+def check_below_clean(points: list[PointResult], clean_correct: int) -> Check:
+    bad = [
+        f"eps={p.eps:g} step={p.step:g}: {p.correct} > {clean_correct}"
+        for p in points
+        if p.correct > clean_correct
+    ]
+    return Check("robust <= clean accuracy", not bad, "; ".join(bad) or "holds at every point")
+
+
+def check_monotone_in_eps(points: list[PointResult]) -> Check:
+    ordered = sorted(points, key=lambda p: p.eps)
+    bad = [
+        f"eps {a.eps:.3g} -> {b.eps:.3g}: {a.correct} -> {b.correct} correct"
+        for a, b in itertools.pairwise(ordered)
+        if b.eps > a.eps and b.correct > a.correct
+    ]
+    return Check("accuracy does not rise with eps", not bad, "; ".join(bad) or "non-increasing")
+
+
+def check_recomputed(points: list[PointResult]) -> Check:
+    bad = [
+        f"eps={p.eps:g} step={p.step:g}: {p.correct} vs {p.recomputed_correct}"
+        for p in points
+        if p.correct != p.recomputed_correct
+    ]
+    return Check(
+        "accuracy recomputed on returned examples",
+        not bad,
+        "; ".join(bad) or "identical counts at every point",
+    )

@@ -1,0 +1,147 @@
+"""Run an attack spec through ART on a model and check every result."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from art.estimators.classification import PyTorchClassifier
+from torch import nn
+
+from lilbench.attacks import art_backend as art
+from lilbench.attacks import checks as C
+from lilbench.attacks.specs import FGSM, PGD, AttackSpec, Point
+
+Progress = Callable[[int, int], None]
+EPS0_PROBE = 256  # samples used for the eps = 0 identity check
+
+
+@dataclass
+class AttackOutcome:
+    n: int
+    clean_correct: int
+    points: list[C.PointResult]
+    checks: list[C.Check]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def clean_accuracy(self) -> float:
+        return self.clean_correct / self.n
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+
+@torch.no_grad()
+def _count_correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int) -> int:
+    return sum(
+        int((model(x[i : i + batch]).argmax(1) == y[i : i + batch]).sum())
+        for i in range(0, len(x), batch)
+    )
+
+
+def _art_correct(clf: PyTorchClassifier, x: np.ndarray, y: np.ndarray, batch: int) -> int:
+    return int((clf.predict(x, batch_size=batch).argmax(1) == y).sum())
+
+
+class _Generator:
+    """Makes adversarial examples for one point; FGSM shares one gradient across the grid."""
+
+    def __init__(
+        self, spec: AttackSpec, clf: PyTorchClassifier, x: np.ndarray, y: np.ndarray, seed: int
+    ) -> None:
+        self.spec, self.clf, self.x, self.y, self.seed = spec, clf, x, y, seed
+        self._signs: torch.Tensor | None = None
+
+    def __call__(self, point: Point, rows: slice = slice(None)) -> torch.Tensor:
+        x, y, bs = self.x[rows], self.y[rows], self.spec.batch_size
+        if isinstance(self.spec, FGSM):
+            if rows != slice(None):
+                signs = art.fgsm_gradient_signs(self.clf, x, y, bs)
+            else:
+                if self._signs is None:
+                    self._signs = art.fgsm_gradient_signs(self.clf, x, y, bs)
+                signs = self._signs
+            return art.fgsm_apply(torch.from_numpy(x), signs, point.eps)
+        if isinstance(self.spec, PGD):
+            adv = art.art_pgd(
+                self.clf,
+                x,
+                y,
+                eps=point.eps,
+                step=point.step,
+                steps=self.spec.steps,
+                restarts=self.spec.restarts,
+                batch_size=bs,
+                seed=self.seed,
+            )
+            return torch.from_numpy(adv)
+        raise TypeError(f"no generator for {type(self.spec).__name__}")
+
+
+def run_attack(
+    model: nn.Module,
+    spec: AttackSpec,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    num_classes: int,
+    device: torch.device | str = "cpu",
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> AttackOutcome:
+    spec.validate()
+    device = torch.device(device)
+    t0 = time.perf_counter()
+    x_np = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
+    y_np = y.detach().cpu().numpy().astype(np.int64)
+    model = model.to(device).eval()
+    clf = art.make_classifier(
+        model, input_dim=x_np.shape[1], num_classes=num_classes, device=device
+    )
+    bs = spec.batch_size
+    clean_correct = _art_correct(clf, x_np, y_np, bs)
+    generate = _Generator(spec, clf, x_np, y_np, seed)
+    x_cpu, y_dev = torch.from_numpy(x_np), torch.from_numpy(y_np).to(device)
+    points: list[C.PointResult] = []
+    grid = spec.points()
+    for i, point in enumerate(grid):
+        adv = generate(point)
+        points.append(
+            C.measure_point(
+                x_cpu,
+                adv,
+                eps=point.eps,
+                step=point.step,
+                correct=_art_correct(clf, adv.numpy(), y_np, bs),
+                # A different code path and batch size from ART's predict, on the same examples.
+                recomputed_correct=_count_correct(model, adv.to(device), y_dev, 4096),
+            )
+        )
+        if progress is not None:
+            progress(i + 1, len(grid))
+    attack_seconds = time.perf_counter() - t0
+    probe = slice(0, min(EPS0_PROBE, len(x_np)))
+    adv0 = generate(Point(eps=0.0, step=grid[0].step), probe)
+    x_probe = x_cpu[probe]
+    checks = [
+        C.check_bounds(points),
+        C.check_eps_zero(
+            identical=bool(torch.equal(adv0, x_probe)),
+            probe_correct=_art_correct(clf, adv0.numpy(), y_np[probe], bs),
+            clean_correct=_art_correct(clf, x_np[probe], y_np[probe], bs),
+            n=len(x_probe),
+        ),
+        C.check_below_clean(points, clean_correct),
+        C.check_recomputed(points),
+    ]
+    if spec.sweep == "eps":
+        checks.append(C.check_monotone_in_eps(points))
+    timings = {"attack_seconds": attack_seconds, "total_seconds": time.perf_counter() - t0}
+    return AttackOutcome(
+        n=len(x_np), clean_correct=clean_correct, points=points, checks=checks, timings=timings
+    )

@@ -1,0 +1,121 @@
+"""Attack specifications: small frozen dataclasses, validated up front, named in a registry.
+
+A spec says what to run (its grid of points); `lilbench.attacks.runner` runs it through ART.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+from lilbench.attacks.grids import PAPER_GRID, check_unit
+from lilbench.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Point:
+    """One setting of an attack: the eps ball and the step size (FGSM: step = eps)."""
+
+    eps: float
+    step: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttackSpec:
+    name: ClassVar[str]
+    sweep: ClassVar[str]  # which parameter varies along the grid: "eps" or "step"
+    batch_size: int = 1000
+
+    def validate(self) -> AttackSpec:
+        if self.batch_size < 1:
+            raise ConfigError(f"batch size must be >= 1, got {self.batch_size}")
+        return self
+
+    def points(self) -> list[Point]:
+        raise NotImplementedError
+
+    def params(self) -> dict[str, Any]:
+        return {"name": self.name, **asdict(self)}
+
+    @property
+    def uses_randomness(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True, kw_only=True)
+class FGSM(AttackSpec):
+    name: ClassVar[str] = "fgsm"
+    sweep: ClassVar[str] = "eps"
+    eps: tuple[float, ...] = PAPER_GRID
+
+    def validate(self) -> FGSM:
+        super().validate()
+        check_unit(tuple(self.eps), what="eps")
+        if not self.eps:
+            raise ConfigError("eps grid is empty")
+        return self
+
+    def points(self) -> list[Point]:
+        return [Point(eps=e, step=e) for e in self.eps]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PGD(AttackSpec):
+    """L-inf PGD. Default: the paper's ball 0.5, 10 steps, step sizes logspace(-2, 0, 10).
+
+    With several eps and no explicit steps sizes, each eps gets the usual Madry step
+    `step_factor * eps / steps` (2.5 * eps / steps), so accuracy is a function of eps.
+    """
+
+    name: ClassVar[str] = "pgd"
+    eps: tuple[float, ...] = (0.5,)
+    steps: int = 10
+    step: tuple[float, ...] | None = PAPER_GRID
+    step_factor: float = 2.5
+    restarts: int = 0  # random starts (0 = start at the clean input)
+
+    @property
+    def sweep(self) -> str:  # type: ignore[override]
+        return "step" if self.step is not None else "eps"
+
+    def validate(self) -> PGD:
+        super().validate()
+        check_unit(tuple(self.eps), what="eps")
+        if self.step is not None:
+            check_unit(tuple(self.step), what="step size")
+            if len(self.eps) != 1:
+                raise ConfigError("a step-size sweep takes one eps; drop --step or give one --eps")
+        if not self.eps or (self.step is not None and not self.step):
+            raise ConfigError("empty grid")
+        if self.steps < 1:
+            raise ConfigError(f"steps must be >= 1, got {self.steps}")
+        if self.restarts < 0:
+            raise ConfigError(f"restarts must be >= 0, got {self.restarts}")
+        if self.step_factor <= 0:
+            raise ConfigError(f"step factor must be > 0, got {self.step_factor}")
+        return self
+
+    def points(self) -> list[Point]:
+        if self.step is not None:
+            return [Point(eps=self.eps[0], step=s) for s in self.step]
+        return [Point(eps=e, step=self.step_factor * e / self.steps) for e in self.eps]
+
+    def params(self) -> dict[str, Any]:
+        d = super().params()
+        if self.step is not None:
+            d.pop("step_factor")
+        return d
+
+    @property
+    def uses_randomness(self) -> bool:
+        return self.restarts > 0
+
+
+ATTACKS: dict[str, type[AttackSpec]] = {cls.name: cls for cls in (FGSM, PGD)}
+
+
+def attack_class(name: str) -> type[AttackSpec]:
+    try:
+        return ATTACKS[name]
+    except KeyError:
+        raise ConfigError(f"unknown attack {name!r}; known: {', '.join(sorted(ATTACKS))}") from None

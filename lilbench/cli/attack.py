@@ -1,0 +1,325 @@
+"""`lilbench attack fgsm|pgd`: checked, cached ART attacks on a checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from lilbench.attacks.grids import PAPER_GRID, parse_grid, parse_list
+from lilbench.attacks.pipeline import AttackRun, ensure_attack
+from lilbench.attacks.specs import FGSM, PGD, AttackSpec
+from lilbench.cli.common import (
+    Activation,
+    Alpha,
+    Beta,
+    DataDir,
+    DatasetOpt,
+    Depth,
+    Device,
+    Epochs,
+    Force,
+    Json,
+    K,
+    Lr,
+    Mode,
+    RunsDir,
+    Seed,
+    Width,
+    err,
+    out,
+    print_json,
+    resolve_device,
+)
+from lilbench.cli.train import training_progress
+from lilbench.errors import ConfigError
+from lilbench.training.checkpoint import Checkpoint, read_checkpoint
+from lilbench.training.config import TrainConfig
+from lilbench.training.pipeline import ensure_checkpoint
+
+app = typer.Typer(help="Attack a model through ART (checked, cached).", no_args_is_help=True)
+_D = TrainConfig()
+
+CheckpointOpt = Annotated[
+    Path | None, typer.Option("--checkpoint", help="Checkpoint directory to attack.")
+]
+Limit = Annotated[int | None, typer.Option("--limit", help="Attack the first N test images.")]
+TrainLimit = Annotated[
+    int | None, typer.Option("--train-limit", help="Training subset of the model to select.")
+]
+TrainBatch = Annotated[int, typer.Option("--train-batch-size", help="Training batch size.")]
+AttackBatch = Annotated[int, typer.Option("--batch-size", help="Attack batch size.")]
+Strict = Annotated[bool, typer.Option("--strict", help="Exit 1 when a sanity check fails.")]
+EpsList = Annotated[str | None, typer.Option("--eps", help="Comma-separated eps values.")]
+EpsGrid = Annotated[str | None, typer.Option("--eps-grid", help="Log grid START:STOP:NUM.")]
+
+
+def select_checkpoint(
+    checkpoint: Path | None,
+    config: TrainConfig,
+    *,
+    runs_dir: Path,
+    data_dir: Path | None,
+    device: str,
+    json_out: bool,
+) -> Checkpoint:
+    """--checkpoint PATH, else the cached checkpoint of the training options (trained if new)."""
+    if checkpoint is not None:
+        return read_checkpoint(checkpoint)
+    config.validate()
+    with training_progress(quiet=json_out) as progress:
+        trained = ensure_checkpoint(
+            config,
+            runs_dir=runs_dir,
+            data_dir=data_dir,
+            device=resolve_device(device),
+            progress=progress,
+        )
+    if not json_out:
+        verb = "reusing" if trained.reused else "trained"
+        err.print(f"{verb} checkpoint {trained.checkpoint.path}")
+    return trained.checkpoint
+
+
+def _eps_values(
+    eps: str | None, eps_grid: str | None, default: tuple[float, ...]
+) -> tuple[float, ...]:
+    if eps is not None and eps_grid is not None:
+        raise ConfigError("give --eps or --eps-grid, not both")
+    if eps is not None:
+        return parse_list(eps, what="eps")
+    if eps_grid is not None:
+        return parse_grid(eps_grid, what="eps")
+    return default
+
+
+def _run_and_show(
+    ckpt: Checkpoint,
+    spec: AttackSpec,
+    *,
+    runs_dir: Path,
+    data_dir: Path | None,
+    limit: int | None,
+    seed: int,
+    device: str,
+    force: bool,
+    json_out: bool,
+    strict: bool,
+) -> None:
+    dev = resolve_device(device)
+    columns = (
+        TextColumn(f"[bold]{spec.name}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("points"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, disable=json_out) as bar:
+        task = bar.add_task(spec.name, total=len(spec.points()))
+        run = ensure_attack(
+            ckpt,
+            spec,
+            runs_dir=runs_dir,
+            data_dir=data_dir,
+            limit=limit,
+            seed=seed,
+            device=dev,
+            force=force,
+            progress=lambda done, total: bar.update(task, completed=done),
+        )
+    if json_out:
+        print_json(run.record)
+    else:
+        show_record(run)
+    if strict and not run.record["passed"]:
+        raise typer.Exit(1)
+
+
+def show_record(run: AttackRun) -> None:
+    rec = run.record
+    if run.reused:
+        err.print(f"reusing result {run.path} (same checkpoint and parameters; --force reruns)")
+    beta = rec["checkpoint"]["train_config"]["beta"]
+    title = (
+        f"{rec['attack'].upper()} on beta = {beta:g} "
+        f"({rec['samples']['n']} test images; clean accuracy {rec['clean']['accuracy']:.4f})"
+    )
+    table = Table(title=title)
+    sweep = rec["sweep"]
+    table.add_column("eps", justify="right")
+    if rec["attack"] != "fgsm":
+        table.add_column("step", justify="right")
+    table.add_column("robust accuracy", justify="right")
+    table.add_column("correct", justify="right")
+    for p in rec["points"]:
+        cells = [f"{p['eps']:.4g}"]
+        if rec["attack"] != "fgsm":
+            cells.append(f"{p['step']:.4g}")
+        cells += [f"{p['accuracy']:.4f}", f"{p['correct']}/{p['n']}"]
+        table.add_row(*cells)
+    out.print(table)
+    checks = Table(title=f"sanity checks (sweep over {sweep})")
+    checks.add_column("check")
+    checks.add_column("result")
+    checks.add_column("detail")
+    for c in rec["checks"]:
+        mark = "[green]pass[/]" if c["passed"] else "[bold red]FAIL[/]"
+        style = None if c["passed"] else "red"
+        checks.add_row(c["name"], mark, c["detail"], style=style)
+    out.print(checks)
+    out.print(f"record: {run.path}")
+
+
+@app.command("fgsm")
+def fgsm(
+    eps: EpsList = None,
+    eps_grid: EpsGrid = None,
+    checkpoint: CheckpointOpt = None,
+    beta: Beta = 0.0,
+    alpha: Alpha = _D.alpha,
+    mode: Mode = _D.mode,
+    k: K = _D.k,
+    dataset: DatasetOpt = _D.dataset,
+    width: Width = _D.width,
+    depth: Depth = _D.depth,
+    activation: Activation = _D.activation,
+    epochs: Epochs = _D.epochs,
+    lr: Lr = _D.lr,
+    train_batch_size: TrainBatch = _D.batch_size,
+    train_limit: TrainLimit = None,
+    limit: Limit = None,
+    batch_size: AttackBatch = 1000,
+    seed: Seed = 0,
+    device: Device = "cpu",
+    runs_dir: RunsDir = Path("runs"),
+    data_dir: DataDir = None,
+    force: Force = False,
+    strict: Strict = False,
+    json_out: Json = False,
+) -> None:
+    """L-inf FGSM at eps = logspace(-2, 0, 10) (the paper's grid) unless --eps/--eps-grid."""
+    spec = FGSM(eps=_eps_values(eps, eps_grid, PAPER_GRID), batch_size=batch_size).validate()
+    if limit is not None and limit < 1:
+        raise ConfigError(f"limit must be >= 1, got {limit}")
+    config = TrainConfig(
+        dataset=dataset,
+        beta=beta,
+        alpha=alpha,
+        mode=mode,
+        k=k,
+        width=width,
+        depth=depth,
+        activation=activation,
+        epochs=epochs,
+        lr=lr,
+        batch_size=train_batch_size,
+        limit=train_limit,
+        seed=seed,
+    )
+    resolve_device(device)
+    ckpt = select_checkpoint(
+        checkpoint, config, runs_dir=runs_dir, data_dir=data_dir, device=device, json_out=json_out
+    )
+    _run_and_show(
+        ckpt,
+        spec,
+        runs_dir=runs_dir,
+        data_dir=data_dir,
+        limit=limit,
+        seed=seed,
+        device=device,
+        force=force,
+        json_out=json_out,
+        strict=strict,
+    )
+
+
+@app.command("pgd")
+def pgd(
+    eps: EpsList = None,
+    eps_grid: EpsGrid = None,
+    steps: Annotated[int, typer.Option("--steps", help="PGD iterations.")] = 10,
+    step: Annotated[str | None, typer.Option("--step", help="Comma-separated step sizes.")] = None,
+    step_grid: Annotated[
+        str | None, typer.Option("--step-grid", help="Step-size log grid START:STOP:NUM.")
+    ] = None,
+    restarts: Annotated[int, typer.Option("--restarts", help="Random starts (seeded).")] = 0,
+    checkpoint: CheckpointOpt = None,
+    beta: Beta = 0.0,
+    alpha: Alpha = _D.alpha,
+    mode: Mode = _D.mode,
+    k: K = _D.k,
+    dataset: DatasetOpt = _D.dataset,
+    width: Width = _D.width,
+    depth: Depth = _D.depth,
+    activation: Activation = _D.activation,
+    epochs: Epochs = _D.epochs,
+    lr: Lr = _D.lr,
+    train_batch_size: TrainBatch = _D.batch_size,
+    train_limit: TrainLimit = None,
+    limit: Limit = None,
+    batch_size: AttackBatch = 1000,
+    seed: Seed = 0,
+    device: Device = "cpu",
+    runs_dir: RunsDir = Path("runs"),
+    data_dir: DataDir = None,
+    force: Force = False,
+    strict: Strict = False,
+    json_out: Json = False,
+) -> None:
+    """L-inf PGD. Default: the paper's ball 0.5, 10 steps, step sizes logspace(-2, 0, 10).
+
+    With --eps-grid (or several --eps) and no step option, sweeps eps with the Madry step
+    2.5 * eps / steps.
+    """
+    if step is not None and step_grid is not None:
+        raise ConfigError("give --step or --step-grid, not both")
+    eps_values = _eps_values(eps, eps_grid, (0.5,))
+    step_values: tuple[float, ...] | None
+    if step is not None:
+        step_values = parse_list(step, what="step size")
+    elif step_grid is not None:
+        step_values = parse_grid(step_grid, what="step size")
+    elif len(eps_values) == 1 and eps_grid is None:
+        step_values = PAPER_GRID
+    else:
+        step_values = None  # eps sweep, Madry step rule
+    spec = PGD(
+        eps=eps_values, steps=steps, step=step_values, restarts=restarts, batch_size=batch_size
+    ).validate()
+    if limit is not None and limit < 1:
+        raise ConfigError(f"limit must be >= 1, got {limit}")
+    config = TrainConfig(
+        dataset=dataset,
+        beta=beta,
+        alpha=alpha,
+        mode=mode,
+        k=k,
+        width=width,
+        depth=depth,
+        activation=activation,
+        epochs=epochs,
+        lr=lr,
+        batch_size=train_batch_size,
+        limit=train_limit,
+        seed=seed,
+    )
+    resolve_device(device)
+    ckpt = select_checkpoint(
+        checkpoint, config, runs_dir=runs_dir, data_dir=data_dir, device=device, json_out=json_out
+    )
+    _run_and_show(
+        ckpt,
+        spec,
+        runs_dir=runs_dir,
+        data_dir=data_dir,
+        limit=limit,
+        seed=seed,
+        device=device,
+        force=force,
+        json_out=json_out,
+        strict=strict,
+    )
