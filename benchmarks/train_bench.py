@@ -10,6 +10,7 @@ beta = 0 still computes L_iso without gradients, to report it.
 from __future__ import annotations
 
 import argparse
+
 import torch
 
 from lilbench.data import load_dataset
@@ -24,8 +25,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args()
     data = load_dataset("mnist")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{args.limit} samples x {args.epochs} epoch(s), best of {args.repeats}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{args.limit} samples x {args.epochs} epoch(s), best of {args.repeats}"
+    )
     best: dict[float, float] = {}
     for _ in range(args.repeats):  # interleave so drift hits both alike
         for beta in (0.0, 1.0):

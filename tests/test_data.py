@@ -83,5 +83,5 @@ def test_restricted_unpickler_refuses_code() -> None:
 
 
 def test_unknown_dataset_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="known: .*mnist"):
+    with pytest.raises(ConfigError, match=r"known: .*mnist"):
         load_dataset("cifar-1000")

@@ -5,6 +5,7 @@ A spec says what to run (its grid of points); `lilbench.attacks.runner` runs it 
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
@@ -35,7 +36,8 @@ class AttackSpec:
         raise NotImplementedError
 
     def params(self) -> dict[str, Any]:
-        return {"name": self.name, **asdict(self)}
+        """JSON-ready parameters (tuples become lists, as they will in a record)."""
+        return json.loads(json.dumps({"name": self.name, **asdict(self)}))  # type: ignore[no-any-return]
 
     @property
     def uses_randomness(self) -> bool:

@@ -117,7 +117,7 @@ def _run_and_show(
         TextColumn("points"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=err, disable=json_out) as bar:
+    with Progress(*columns, console=err, disable=json_out, transient=True) as bar:
         task = bar.add_task(spec.name, total=len(spec.points()))
         run = ensure_attack(
             ckpt,
