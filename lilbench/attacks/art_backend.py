@@ -17,13 +17,35 @@ from art.estimators.classification import PyTorchClassifier
 from torch import nn
 
 
+class SlicingClassifier(PyTorchClassifier):
+    """PyTorchClassifier whose `predict` slices the array instead of using a DataLoader.
+
+    ART's predict wraps the input in a TensorDataset and collates it row by row (about 0.3 s
+    per 10,000 MNIST images, more than the forward pass); ART's PGD also calls it twice per
+    run to log a success rate. Same model, same eval mode, same batches, same float32 logits.
+    """
+
+    def predict(
+        self, x: np.ndarray, batch_size: int = 128, training_mode: bool = False, **kwargs: object
+    ) -> np.ndarray:
+        self._model.train(mode=training_mode)
+        x_pre, _ = self._apply_preprocessing(x, y=None, fit=False)
+        x_t = torch.from_numpy(np.ascontiguousarray(x_pre))
+        out = np.empty((len(x_t), self.nb_classes), dtype=np.float32)
+        with torch.no_grad():
+            for i in range(0, len(x_t), batch_size):
+                logits = self._model(x_t[i : i + batch_size].to(self._device))[-1]
+                out[i : i + batch_size] = logits.detach().cpu().numpy()
+        return self._apply_postprocessing(preds=out, fit=False)
+
+
 def make_classifier(
     model: nn.Module, *, input_dim: int, num_classes: int, device: torch.device
 ) -> PyTorchClassifier:
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    return PyTorchClassifier(
+    return SlicingClassifier(
         model=model,
         loss=nn.CrossEntropyLoss(),  # mean over the batch at the true labels
         input_shape=(input_dim,),

@@ -37,7 +37,8 @@ class AttackSpec:
 
     def params(self) -> dict[str, Any]:
         """JSON-ready parameters (tuples become lists, as they will in a record)."""
-        return json.loads(json.dumps({"name": self.name, **asdict(self)}))  # type: ignore[no-any-return]
+        params: dict[str, Any] = json.loads(json.dumps({"name": self.name, **asdict(self)}))
+        return params
 
     @property
     def uses_randomness(self) -> bool:
