@@ -1,0 +1,186 @@
+"""`lilbench run | report | check SUITE`: the suite-level commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from lilbench.cli.common import DataDir, Device, Json, RunsDir, err, out, print_json, resolve_device
+from lilbench.errors import ConfigError
+from lilbench.regression.baseline import compare, load_baseline, metric_values, write_baseline
+from lilbench.reports.markdown import Table as MdTable
+from lilbench.reports.markdown import build_report
+from lilbench.results.suite_results import ModelResult, collect_suite, item_count, run_suite
+from lilbench.suites import Suite, load_suite
+
+SuiteArg = Annotated[Path, typer.Argument(help="Suite YAML file, e.g. suites/paper-mnist.yaml.")]
+SeedOpt = Annotated[
+    int | None, typer.Option("--seed", help="Run only this seed of the suite's seeds.")
+]
+
+
+def _suite(path: Path, seed: int | None) -> Suite:
+    suite = load_suite(path)
+    if seed is None:
+        return suite
+    if seed not in suite.seeds:
+        raise ConfigError(f"seed {seed} is not in {path}'s seeds {list(suite.seeds)}")
+    return Suite(**{**suite.__dict__, "seeds": (seed,)})
+
+
+def _run(
+    suite: Suite, runs_dir: Path, data_dir: Path | None, device: str, quiet: bool
+) -> list[ModelResult]:
+    dev = resolve_device(device)
+    columns = (
+        TextColumn(f"[bold]{suite.name}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("items"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, disable=quiet) as bar:
+        task = bar.add_task(suite.name, total=item_count(suite))
+
+        def done(what: str, reused: bool) -> None:
+            bar.advance(task)
+            if not quiet:
+                bar.console.print(f"  {'reused' if reused else '[green]done[/]  '} {what}")
+
+        return run_suite(suite, runs_dir=runs_dir, data_dir=data_dir, device=dev, on_item=done)
+
+
+def run(
+    suite_path: SuiteArg,
+    seed: SeedOpt = None,
+    device: Device = "cpu",
+    runs_dir: RunsDir = Path("runs"),
+    data_dir: DataDir = None,
+    json_out: Json = False,
+) -> None:
+    """Train (or reuse) every model of a suite and run (or reuse) every attack."""
+    suite = _suite(suite_path, seed)
+    results = _run(suite, runs_dir, data_dir, device, json_out)
+    if json_out:
+        print_json({"suite": suite.name, "results": [r.to_dict() for r in results]})
+    else:
+        failed = sum(1 for r in results for rec in r.attacks.values() if rec and not rec["passed"])
+        err.print(
+            f"{suite.name}: {len(results)} models, {failed} attack run(s) with failed checks;"
+            f" `lilbench report {suite_path}` writes the report"
+        )
+
+
+def _rich(table: MdTable, title: str) -> Table:
+    header, rows = table
+    t = Table(title=title)
+    for h in header:
+        t.add_column(h, justify="right")
+    for row in rows:
+        t.add_row(
+            *[c.replace("**", "") for c in row],
+            style="red" if any("FAIL" in c for c in row) else None,
+        )
+    return t
+
+
+def report(
+    suite_path: SuiteArg,
+    seed: SeedOpt = None,
+    device: Device = "cpu",
+    runs_dir: RunsDir = Path("runs"),
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Where the report goes.")] = Path(
+        "reports"
+    ),
+    json_out: Json = False,
+) -> None:
+    """Write reports/<suite>.md and its plot from cached results (computes nothing)."""
+    resolve_device(device)
+    suite = _suite(suite_path, seed)
+    results, missing = collect_suite(suite, runs_dir=runs_dir)
+    if missing:
+        err.print(
+            f"[yellow]missing {len(missing)} result(s)[/]: {', '.join(missing)} "
+            f"(run `lilbench run {suite_path}`)"
+        )
+    path, tables = build_report(suite, results, missing, out_dir)
+    if json_out:
+        print_json(
+            {"report": str(path), "missing": missing, "results": [r.to_dict() for r in results]}
+        )
+        return
+    for name, table in tables.items():
+        out.print(_rich(table, name))
+    out.print(f"report: {path}")
+
+
+def check(
+    suite_path: SuiteArg,
+    baseline: Annotated[Path, typer.Option("--baseline", help="Baseline JSON.")],
+    update: Annotated[bool, typer.Option("--update", help="Write the baseline from now.")] = False,
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", help="Absolute tolerance written by --update.")
+    ] = 0.005,
+    seed: SeedOpt = None,
+    device: Device = "cpu",
+    runs_dir: RunsDir = Path("runs"),
+    data_dir: DataDir = None,
+    json_out: Json = False,
+) -> None:
+    """Run the suite (or read its cache) and compare every accuracy with the baseline."""
+    suite = _suite(suite_path, seed)
+    base = None if update else load_baseline(baseline)  # fail on a bad baseline before work
+    now = metric_values(_run(suite, runs_dir, data_dir, device, quiet=True))
+    if update:
+        note = (
+            "Written by `lilbench check --update`. Training and attacks are seeded and "
+            "deterministic on one machine, so the tolerance only absorbs float differences "
+            "between machines (BLAS builds, thread counts)."
+        )
+        write_baseline(baseline, suite.name, now, tolerance=tolerance, note=note)
+        err.print(f"baseline written: {baseline} ({len(now)} metrics)")
+        return
+    assert base is not None
+    rows = compare(base, now)
+    failed = [r for r in rows if not r.passed]
+    if json_out:
+        print_json(
+            {
+                "passed": not failed,
+                "rows": [
+                    {
+                        "metric": r.metric,
+                        "baseline": r.baseline,
+                        "now": r.now,
+                        "delta": r.delta,
+                        "tolerance": r.tolerance,
+                        "passed": r.passed,
+                    }
+                    for r in rows
+                ],
+            }
+        )
+    else:
+        t = Table(title=f"{suite.name} vs {baseline}")
+        for h in ("metric", "baseline", "now", "delta", "tol", "result"):
+            t.add_column(h, justify="left" if h == "metric" else "right")
+        for r in rows:
+            fmt = lambda v: "missing" if v is None else f"{v:.4f}"  # noqa: E731
+            t.add_row(
+                r.metric,
+                fmt(r.baseline),
+                fmt(r.now),
+                "-" if r.delta is None else f"{r.delta:+.4f}",
+                f"{r.tolerance:g}",
+                "[green]pass[/]" if r.passed else "[bold red]FAIL[/]",
+            )
+        out.print(t)
+        for r in failed:
+            err.print(f"[red]regression[/]: {r.metric} baseline {r.baseline} now {r.now}")
+        err.print(f"{len(rows) - len(failed)}/{len(rows)} metrics within tolerance")
+    if failed:
+        raise typer.Exit(1)

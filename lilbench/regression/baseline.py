@@ -1,0 +1,102 @@
+"""Compare a suite's accuracies with a committed baseline JSON (values + absolute tolerances).
+
+A metric missing on either side is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lilbench.errors import ConfigError
+from lilbench.io import write_json_atomic
+from lilbench.results.suite_results import ModelResult
+
+
+def metric_values(results: list[ModelResult]) -> dict[str, float]:
+    """Every clean and robust accuracy, under a stable, readable name."""
+    values: dict[str, float] = {}
+    for r in results:
+        prefix = f"beta={r.beta:g}/seed={r.seed}"
+        for name, rec in r.attacks.items():
+            if rec is None:
+                continue
+            values[f"{prefix}/{name}/clean"] = rec["clean"]["accuracy"]
+            for p in rec["points"]:
+                key = f"eps={p['eps']:.4g}" if rec["sweep"] == "eps" else f"step={p['step']:.4g}"
+                values[f"{prefix}/{name}/{key}"] = p["accuracy"]
+        if r.checkpoint is not None:
+            values[f"{prefix}/clean_test_accuracy"] = r.checkpoint.metrics["clean_test_accuracy"]
+    return values
+
+
+@dataclass(frozen=True)
+class Row:
+    metric: str
+    baseline: float | None
+    now: float | None
+    tolerance: float
+
+    @property
+    def delta(self) -> float | None:
+        if self.baseline is None or self.now is None:
+            return None
+        return self.now - self.baseline
+
+    @property
+    def passed(self) -> bool:
+        d = self.delta
+        return d is not None and abs(d) <= self.tolerance + 1e-12
+
+
+def load_baseline(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"no baseline at {path}; create it with --update") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
+        raise ConfigError(f"{path}: expected an object with a 'metrics' mapping")
+    for name, entry in data["metrics"].items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("value"), int | float):
+            raise ConfigError(f"{path}: metrics.{name}: expected {{value, tolerance}}")
+    return data
+
+
+def compare(baseline: dict[str, Any], now: dict[str, float]) -> list[Row]:
+    default_tol = float(baseline.get("default_tolerance", 0.005))
+    metrics = baseline["metrics"]
+    rows = []
+    for name in sorted(set(metrics) | set(now)):
+        entry = metrics.get(name)
+        rows.append(
+            Row(
+                metric=name,
+                baseline=None if entry is None else float(entry["value"]),
+                now=now.get(name),
+                tolerance=default_tol
+                if entry is None
+                else float(entry.get("tolerance", default_tol)),
+            )
+        )
+    return rows
+
+
+def write_baseline(
+    path: Path, suite_name: str, now: dict[str, float], *, tolerance: float, note: str
+) -> None:
+    if not (tolerance >= 0 and math.isfinite(tolerance)):
+        raise ConfigError(f"tolerance must be >= 0, got {tolerance}")
+    write_json_atomic(
+        path,
+        {
+            "suite": suite_name,
+            "note": note,
+            "default_tolerance": tolerance,
+            "metrics": {k: {"value": v, "tolerance": tolerance} for k, v in sorted(now.items())},
+        },
+    )

@@ -1,0 +1,99 @@
+"""Run a whole suite (train or reuse every model, attack or reuse every record) and collect it.
+
+Everything is cached per item, so a run that is interrupted continues where it stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lilbench.attacks.pipeline import ensure_attack
+from lilbench.results.records import load_record, record_path
+from lilbench.suites import Suite
+from lilbench.training.checkpoint import Checkpoint, find_checkpoint
+from lilbench.training.pipeline import ensure_checkpoint
+
+ItemDone = Callable[[str, bool], None]
+"""(description of the finished item, whether it was reused)."""
+
+
+@dataclass
+class ModelResult:
+    beta: float
+    seed: int
+    checkpoint: Checkpoint | None
+    attacks: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        ckpt = self.checkpoint
+        return {
+            "beta": self.beta,
+            "seed": self.seed,
+            "checkpoint": None if ckpt is None else str(ckpt.path),
+            "metrics": None if ckpt is None else ckpt.metrics,
+            "attacks": self.attacks,
+        }
+
+
+def item_count(suite: Suite) -> int:
+    return len(suite.betas) * len(suite.seeds) * (1 + len(suite.attacks))
+
+
+def run_suite(
+    suite: Suite,
+    *,
+    runs_dir: Path,
+    data_dir: Path | None = None,
+    device: torch.device | str = "cpu",
+    on_item: ItemDone | None = None,
+) -> list[ModelResult]:
+    results = []
+    for seed in suite.seeds:
+        for beta in suite.betas:
+            trained = ensure_checkpoint(
+                suite.train_config(beta, seed), runs_dir=runs_dir, data_dir=data_dir, device=device
+            )
+            if on_item:
+                on_item(f"model beta={beta:g} seed={seed}", trained.reused)
+            result = ModelResult(beta, seed, trained.checkpoint)
+            for spec in suite.attacks:
+                run = ensure_attack(
+                    trained.checkpoint,
+                    spec,
+                    runs_dir=runs_dir,
+                    data_dir=data_dir,
+                    limit=suite.test_limit,
+                    seed=seed,
+                    device=device,
+                )
+                result.attacks[spec.name] = run.record
+                if on_item:
+                    on_item(f"{spec.name} beta={beta:g} seed={seed}", run.reused)
+            results.append(result)
+    return results
+
+
+def collect_suite(suite: Suite, *, runs_dir: Path) -> tuple[list[ModelResult], list[str]]:
+    """Read what is cached, computing nothing; returns the results and what is missing."""
+    results, missing = [], []
+    for seed in suite.seeds:
+        for beta in suite.betas:
+            ckpt = find_checkpoint(runs_dir, suite.train_config(beta, seed))
+            result = ModelResult(beta, seed, ckpt)
+            if ckpt is None:
+                missing.append(f"model beta={beta:g} seed={seed}")
+            for spec in suite.attacks:
+                record = None
+                if ckpt is not None:
+                    path = record_path(runs_dir, ckpt, spec, limit=suite.test_limit, seed=seed)
+                    record = load_record(path)
+                if record is None:
+                    missing.append(f"{spec.name} beta={beta:g} seed={seed}")
+                result.attacks[spec.name] = record
+            results.append(result)
+    return results, missing
