@@ -98,7 +98,8 @@ def plot(results: list[ModelResult], attacks: list[str], path: Path) -> None:
         ax.set_ylabel("robust accuracy")
         ax.set_title(attack.upper())
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
