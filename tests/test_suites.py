@@ -127,7 +127,7 @@ def test_report_writes_markdown_and_plot(
     ci_runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cli(["run", str(CI_SUITE), "--runs-dir", str(ci_runs)], capsys)
-    code, out, _ = cli(
+    code, _out, _ = cli(
         ["report", str(CI_SUITE), "--runs-dir", str(ci_runs), "--out-dir", str(tmp_path)], capsys
     )
     assert code == 0
