@@ -29,3 +29,4 @@ lint: $(STAMP)
 
 bench: data
 	$(BIN)/python benchmarks/train_bench.py
+	$(BIN)/python benchmarks/attack_bench.py
