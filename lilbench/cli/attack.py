@@ -50,7 +50,7 @@ Limit = Annotated[int | None, typer.Option("--limit", help="Attack the first N t
 TrainLimit = Annotated[
     int | None, typer.Option("--train-limit", help="Training subset of the model to select.")
 ]
-TrainBatch = Annotated[int, typer.Option("--train-batch-size", help="Training batch size.")]
+TrainBatch = Annotated[int | None, typer.Option("--train-batch-size", help="Training batch size.")]
 AttackBatch = Annotated[int, typer.Option("--batch-size", help="Attack batch size.")]
 Strict = Annotated[bool, typer.Option("--strict", help="Exit 1 when a sanity check fails.")]
 EpsList = Annotated[str | None, typer.Option("--eps", help="Comma-separated eps values.")]
@@ -183,12 +183,12 @@ def fgsm(
     mode: Mode = _D.mode,
     k: K = _D.k,
     dataset: DatasetOpt = _D.dataset,
-    width: Width = _D.width,
-    depth: Depth = _D.depth,
+    width: Width = None,
+    depth: Depth = None,
     activation: Activation = _D.activation,
-    epochs: Epochs = _D.epochs,
+    epochs: Epochs = None,
     lr: Lr = _D.lr,
-    train_batch_size: TrainBatch = _D.batch_size,
+    train_batch_size: TrainBatch = None,
     train_limit: TrainLimit = None,
     limit: Limit = None,
     batch_size: AttackBatch = 1000,
@@ -204,8 +204,8 @@ def fgsm(
     spec = FGSM(eps=_eps_values(eps, eps_grid, PAPER_GRID), batch_size=batch_size).validate()
     if limit is not None and limit < 1:
         raise ConfigError(f"limit must be >= 1, got {limit}")
-    config = TrainConfig(
-        dataset=dataset,
+    config = TrainConfig.for_dataset(
+        dataset,
         beta=beta,
         alpha=alpha,
         mode=mode,
@@ -253,12 +253,12 @@ def pgd(
     mode: Mode = _D.mode,
     k: K = _D.k,
     dataset: DatasetOpt = _D.dataset,
-    width: Width = _D.width,
-    depth: Depth = _D.depth,
+    width: Width = None,
+    depth: Depth = None,
     activation: Activation = _D.activation,
-    epochs: Epochs = _D.epochs,
+    epochs: Epochs = None,
     lr: Lr = _D.lr,
-    train_batch_size: TrainBatch = _D.batch_size,
+    train_batch_size: TrainBatch = None,
     train_limit: TrainLimit = None,
     limit: Limit = None,
     batch_size: AttackBatch = 1000,
@@ -292,8 +292,8 @@ def pgd(
     ).validate()
     if limit is not None and limit < 1:
         raise ConfigError(f"limit must be >= 1, got {limit}")
-    config = TrainConfig(
-        dataset=dataset,
+    config = TrainConfig.for_dataset(
+        dataset,
         beta=beta,
         alpha=alpha,
         mode=mode,

@@ -57,8 +57,16 @@ Alpha = Annotated[float, typer.Option("--alpha", help="Weight of the cross-entro
 Mode = Annotated[str, typer.Option("--mode", help="local (within class), global, or none.")]
 K = Annotated[float, typer.Option("--k", help="Scale K on the hidden distances.")]
 DatasetOpt = Annotated[str, typer.Option("--dataset", help="Data set name.")]
-Width = Annotated[int, typer.Option("--width", help="Hidden units per layer.")]
-Depth = Annotated[int, typer.Option("--depth", help="Number of hidden layers.")]
+Width = Annotated[int | None, typer.Option("--width", help="Hidden units per layer.")]
+Depth = Annotated[int | None, typer.Option("--depth", help="Hidden layers (per block).")]
 Activation = Annotated[str, typer.Option("--activation", help="tanh or relu.")]
-Epochs = Annotated[int, typer.Option("--epochs", help="Training epochs.")]
+Epochs = Annotated[int | None, typer.Option("--epochs", help="Training epochs.")]
+Hierarchy = Annotated[
+    bool, typer.Option("--hierarchy", help="Stack one LIL block per label level (torus).")
+]
+Head = Annotated[str, typer.Option("--head", help="Stacked models: per-level or shared.")]
+Detach = Annotated[
+    bool,
+    typer.Option("--detach/--no-detach", help="Stacked models: isolate each block's gradients."),
+]
 Lr = Annotated[float, typer.Option("--lr", help="Adam learning rate.")]

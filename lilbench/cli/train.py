@@ -12,12 +12,25 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from lilbench.cli.common import (
+    Activation,
+    Alpha,
+    Beta,
     DataDir,
+    DatasetOpt,
+    Depth,
+    Detach,
     Device,
+    Epochs,
     Force,
+    Head,
+    Hierarchy,
     Json,
+    K,
+    Lr,
+    Mode,
     RunsDir,
     Seed,
+    Width,
     err,
     out,
     print_json,
@@ -27,39 +40,6 @@ from lilbench.training.config import TrainConfig
 from lilbench.training.pipeline import Trained, ensure_checkpoint
 
 _D = TrainConfig()
-
-
-def train_config_from_options(
-    *,
-    dataset: str,
-    beta: float,
-    alpha: float,
-    mode: str,
-    k: float,
-    width: int,
-    depth: int,
-    activation: str,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    limit: int | None,
-    seed: int,
-) -> TrainConfig:
-    return TrainConfig(
-        dataset=dataset,
-        beta=beta,
-        alpha=alpha,
-        mode=mode,
-        k=k,
-        width=width,
-        depth=depth,
-        activation=activation,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        limit=limit,
-        seed=seed,
-    ).validate()
 
 
 @contextmanager
@@ -97,20 +77,26 @@ def summary(trained: Trained) -> dict[str, object]:
 
 
 def train(
-    beta: Annotated[float, typer.Option(help="Weight of the isometry loss (0 = plain CE).")] = 0.0,
-    alpha: Annotated[float, typer.Option(help="Weight of the cross-entropy loss.")] = _D.alpha,
-    mode: Annotated[str, typer.Option(help="local (within class), global, or none.")] = _D.mode,
-    k: Annotated[float, typer.Option("--k", help="Scale K on the hidden distances.")] = _D.k,
-    dataset: Annotated[str, typer.Option(help="Data set name.")] = _D.dataset,
-    width: Annotated[int, typer.Option(help="Hidden units per layer.")] = _D.width,
-    depth: Annotated[int, typer.Option(help="Number of hidden layers.")] = _D.depth,
-    activation: Annotated[str, typer.Option(help="tanh or relu.")] = _D.activation,
-    epochs: Annotated[int, typer.Option(help="Training epochs.")] = _D.epochs,
-    batch_size: Annotated[int, typer.Option(help="Mini-batch size.")] = _D.batch_size,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = _D.lr,
+    beta: Beta = 0.0,
+    alpha: Alpha = _D.alpha,
+    mode: Mode = _D.mode,
+    k: K = _D.k,
+    dataset: DatasetOpt = _D.dataset,
+    width: Width = None,
+    depth: Depth = None,
+    activation: Activation = _D.activation,
+    epochs: Epochs = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(help="Mini-batch size (default: 100 for MNIST, full batch for toys)."),
+    ] = None,
+    lr: Lr = _D.lr,
     limit: Annotated[
         int | None, typer.Option(help="Train on the first N training samples only.")
     ] = None,
+    hierarchy: Hierarchy = False,
+    head: Head = _D.head,
+    detach: Detach = True,
     seed: Seed = 0,
     device: Device = "cpu",
     runs_dir: RunsDir = Path("runs"),
@@ -118,9 +104,13 @@ def train(
     force: Force = False,
     json_out: Json = False,
 ) -> None:
-    """Train one LIL model (the paper's MNIST settings by default) or reuse its checkpoint."""
-    config = train_config_from_options(
-        dataset=dataset,
+    """Train one LIL model (the paper's MNIST settings by default) or reuse its checkpoint.
+
+    Toy data sets (--dataset rings|torus) default to the paper's toy settings: 4 x 20 tanh,
+    full batch, 2000 epochs; --hierarchy stacks one LIL block per label level.
+    """
+    config = TrainConfig.for_dataset(
+        dataset,
         beta=beta,
         alpha=alpha,
         mode=mode,
@@ -133,7 +123,10 @@ def train(
         lr=lr,
         limit=limit,
         seed=seed,
-    )
+        hierarchy=hierarchy,
+        head=head,
+        detach=detach,
+    ).validate()
     dev = resolve_device(device)
     with training_progress(quiet=json_out) as progress:
         trained = ensure_checkpoint(
@@ -151,10 +144,16 @@ def train(
     if trained.reused:
         err.print(f"reusing checkpoint {trained.checkpoint.path} (same config; --force retrains)")
     m = trained.checkpoint.metrics
-    table = Table(title=f"beta = {config.beta:g}, mode = {config.normalised().mode}")
+    table = Table(
+        title=f"{config.dataset}: beta = {config.beta:g}, mode = {config.normalised().mode}"
+    )
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_row("clean test accuracy", f"{m['clean_test_accuracy']:.4f}")
+    for i, (acc, iso) in enumerate(
+        zip(m.get("level_accuracy", []), m.get("level_isometry_error", []), strict=True)
+    ):
+        table.add_row(f"level {i} test accuracy / isometry error", f"{acc:.4f} / {iso:.4f}")
     table.add_row("final CE (last-epoch mean)", f"{m['final_ce']:.4f}")
     table.add_row("final L_iso (last-epoch mean)", f"{m['final_iso']:.4f}")
     table.add_row("test isometry error (same-class)", f"{m['test_isometry_error']:.4f}")

@@ -1,6 +1,7 @@
 """Data sets by name: `load_dataset("mnist")`; later modules register more."""
 
 from lilbench.data import mnist as _mnist  # noqa: F401  (registers "mnist")
+from lilbench.data import toy as _toy  # noqa: F401  (registers "rings", "torus")
 from lilbench.data.base import (
     DATA_DIR_ENV,
     Dataset,

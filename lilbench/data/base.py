@@ -26,10 +26,21 @@ class Dataset:
     y_test: torch.Tensor
     num_classes: int
     checksum: str  # identifies the exact content; recorded in checkpoints
+    # Hierarchical labels [n, levels], coarse to fine (the last column is y); None if flat.
+    levels_train: torch.Tensor | None = None
+    levels_test: torch.Tensor | None = None
+    pixels: bool = False  # inputs are images in [0, 1] (what the clipped attacks assume)
 
     @property
     def input_dim(self) -> int:
         return int(self.x_train.shape[1])
+
+    @property
+    def level_classes(self) -> list[int]:
+        """Classes per label level (one level for flat data sets)."""
+        if self.levels_train is None:
+            return [self.num_classes]
+        return [int(self.levels_train[:, i].max()) + 1 for i in range(self.levels_train.shape[1])]
 
 
 Loader = Callable[[Path, int], Dataset]

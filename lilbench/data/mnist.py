@@ -241,4 +241,5 @@ def load_mnist(data_dir: Path, seed: int = 0) -> Dataset:
         y_test=labels(arrays["t10k-labels-idx1-ubyte"]),
         num_classes=10,
         checksum=_checksum(),
+        pixels=True,
     )

@@ -1,3 +1,4 @@
 from lilbench.models.lil import ACTIVATIONS, LILMLP, ModelSpec
+from lilbench.models.stacked import HEADS, StackedLIL, StackedSpec
 
-__all__ = ["ACTIVATIONS", "LILMLP", "ModelSpec"]
+__all__ = ["ACTIVATIONS", "HEADS", "LILMLP", "ModelSpec", "StackedLIL", "StackedSpec"]

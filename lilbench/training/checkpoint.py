@@ -21,7 +21,7 @@ import torch
 import lilbench
 from lilbench.errors import CheckpointError
 from lilbench.io import canonical_json, sha256_file
-from lilbench.models import LILMLP, ModelSpec
+from lilbench.models import LILMLP, ModelSpec, StackedLIL, StackedSpec
 from lilbench.training.config import TrainConfig
 
 WEIGHTS = "model.safetensors"
@@ -54,7 +54,7 @@ def checkpoint_dir(runs_dir: Path, config: TrainConfig) -> Path:
 
 def save_checkpoint(
     runs_dir: Path,
-    model: LILMLP,
+    model: LILMLP | StackedLIL,
     config: TrainConfig,
     *,
     dataset_checksum: str,
@@ -65,7 +65,7 @@ def save_checkpoint(
     final = checkpoint_dir(runs_dir, config)
     meta = {
         "format_version": FORMAT_VERSION,
-        "architecture": {"type": "LILMLP", **model.spec.to_dict()},
+        "architecture": {"type": type(model).__name__, **model.spec.to_dict()},
         "train_config": config.to_dict(),
         "config_hash": config.config_hash(),
         "seed": config.seed,
@@ -139,20 +139,25 @@ def load_model(
     *,
     device: torch.device | str = "cpu",
     input_dim: int | None = None,
-) -> LILMLP:
+) -> LILMLP | StackedLIL:
     """Load a checkpoint as a torch module in eval mode: (N, d) float32 -> logits.
 
     `input_dim`, when given, is checked against the checkpoint (a mismatch raises).
     """
     ckpt = read_checkpoint(Path(path))
     arch = dict(ckpt.meta["architecture"])
-    arch.pop("type", None)
-    spec = ModelSpec(**arch)
-    if input_dim is not None and spec.input_dim != input_dim:
+    kind = arch.pop("type", "LILMLP")
+    model: LILMLP | StackedLIL
+    if kind == "StackedLIL":
+        model = StackedLIL(StackedSpec(**{**arch, "level_classes": tuple(arch["level_classes"])}))
+    elif kind == "LILMLP":
+        model = LILMLP(ModelSpec(**arch))
+    else:
+        raise CheckpointError(f"{ckpt.path}: unknown architecture {kind!r}")
+    if input_dim is not None and model.spec.input_dim != input_dim:
         raise CheckpointError(
-            f"checkpoint {ckpt.path} takes inputs of size {spec.input_dim}, not {input_dim}"
+            f"checkpoint {ckpt.path} takes inputs of size {model.spec.input_dim}, not {input_dim}"
         )
-    model = LILMLP(spec)
     try:
         state = safetensors.torch.load_file(str(ckpt.path / WEIGHTS))
         model.load_state_dict(state, strict=True)

@@ -8,19 +8,22 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
 from lilbench.data import Dataset
-from lilbench.models import LILMLP, ModelSpec
+from lilbench.models import LILMLP, ModelSpec, StackedLIL, StackedSpec
 from lilbench.training.config import TrainConfig
-from lilbench.training.loss import isometry_error, lil_loss
+from lilbench.training.loss import LossParts, isometry_error, lil_loss
 
 Progress = Callable[[int, int, int, float, float], None]
 """(steps done, total steps, epoch (1-based), running CE, running L_iso)."""
 
+Model = LILMLP | StackedLIL
+
 
 @dataclass
 class TrainResult:
-    model: LILMLP
+    model: Model
     metrics: dict[str, Any]
 
 
@@ -28,8 +31,59 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def build_model(config: TrainConfig, data: Dataset) -> Model:
+    if config.hierarchy:
+        return StackedLIL(
+            StackedSpec(
+                input_dim=data.input_dim,
+                level_classes=tuple(data.level_classes),
+                width=config.width,
+                depth=config.depth,
+                activation=config.activation,
+                head=config.head,
+                detach=config.detach,
+            )
+        )
+    return LILMLP(
+        ModelSpec(
+            input_dim=data.input_dim,
+            width=config.width,
+            depth=config.depth,
+            activation=config.activation,
+            num_classes=data.num_classes,
+        )
+    )
+
+
+def _levels(data: Dataset, split: str) -> torch.Tensor:
+    levels = data.levels_train if split == "train" else data.levels_test
+    if levels is None:
+        y = data.y_train if split == "train" else data.y_test
+        return y[:, None]
+    return levels
+
+
+def batch_loss(model: Model, config: TrainConfig, xb: torch.Tensor, lb: torch.Tensor) -> LossParts:
+    """The LIL objective; for stacked models summed over levels, each with its own labels."""
+    kw: dict[str, Any] = dict(
+        alpha=config.alpha, beta=config.beta, mode=config.mode, k=config.k, metric=config.metric
+    )
+    if isinstance(model, StackedLIL):
+        parts = [
+            lil_loss(o.logits, o.phi, o.inputs, lb[:, i], **kw)
+            for i, o in enumerate(model.levels(xb))
+        ]
+        return LossParts(
+            total=torch.stack([p.total for p in parts]).sum(),
+            ce=torch.stack([p.ce for p in parts]).sum(),
+            iso=torch.stack([p.iso for p in parts]).sum(),
+        )
+    logits, phi = model.forward_with_features(xb)
+    return lil_loss(logits, phi, xb, lb[:, -1], **kw)
+
+
 @torch.no_grad()
-def evaluate(model: LILMLP, x: torch.Tensor, y: torch.Tensor, batch: int = 5000) -> float:
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 5000) -> float:
     model.eval()
     correct = 0
     for i in range(0, len(x), batch):
@@ -38,10 +92,27 @@ def evaluate(model: LILMLP, x: torch.Tensor, y: torch.Tensor, batch: int = 5000)
 
 
 @torch.no_grad()
-def test_isometry_error(model: LILMLP, data: Dataset, device: torch.device) -> float:
+def level_metrics(model: Model, data: Dataset, device: torch.device) -> dict[str, Any]:
+    """Test accuracy and within-class isometry error (per level for stacked models)."""
     model.eval()
     x = data.x_test.to(device)
-    return isometry_error(x, model.features(x), data.y_test.to(device))
+    levels = _levels(data, "test").to(device)
+    if isinstance(model, StackedLIL):
+        outs = model.levels(x)
+        accs = [
+            float((o.logits.argmax(1) == levels[:, i]).float().mean()) for i, o in enumerate(outs)
+        ]
+        isos = [isometry_error(o.inputs, o.phi, levels[:, i]) for i, o in enumerate(outs)]
+        return {
+            "clean_test_accuracy": accs[-1],
+            "test_isometry_error": isos[-1],
+            "level_accuracy": accs,
+            "level_isometry_error": isos,
+        }
+    return {
+        "clean_test_accuracy": evaluate(model, x, levels[:, -1]),
+        "test_isometry_error": isometry_error(x, model.features(x), levels[:, -1]),
+    }
 
 
 def train(
@@ -54,20 +125,14 @@ def train(
     config = config.validate().normalised()
     device = torch.device(device)
     seed_everything(config.seed)
-    spec = ModelSpec(
-        input_dim=data.input_dim,
-        width=config.width,
-        depth=config.depth,
-        activation=config.activation,
-        num_classes=data.num_classes,
-    )
-    model = LILMLP(spec).to(device)
+    model = build_model(config, data).to(device)
     x_train = data.x_train[: config.limit].to(device)
-    y_train = data.y_train[: config.limit].to(device)
+    l_train = _levels(data, "train")[: config.limit].to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     gen = torch.Generator().manual_seed(config.seed)
     n = len(x_train)
-    steps_per_epoch = -(-n // config.batch_size)
+    batch_size = config.batch_size or n
+    steps_per_epoch = -(-n // batch_size)
     total = steps_per_epoch * config.epochs
     start = time.perf_counter()
     done = 0
@@ -77,20 +142,8 @@ def train(
         order = torch.randperm(n, generator=gen).to(device)
         ce_sum = iso_sum = 0.0
         for s in range(steps_per_epoch):
-            idx = order[s * config.batch_size : (s + 1) * config.batch_size]
-            xb, yb = x_train[idx], y_train[idx]
-            logits, phi = model.forward_with_features(xb)
-            parts = lil_loss(
-                logits,
-                phi,
-                xb,
-                yb,
-                alpha=config.alpha,
-                beta=config.beta,
-                mode=config.mode,
-                k=config.k,
-                metric=config.metric,
-            )
+            idx = order[s * batch_size : (s + 1) * batch_size]
+            parts = batch_loss(model, config, x_train[idx], l_train[idx])
             optimiser.zero_grad(set_to_none=True)
             parts.total.backward()
             optimiser.step()
@@ -101,12 +154,10 @@ def train(
                 progress(done, total, epoch, ce_sum / (s + 1), iso_sum / (s + 1))
     train_seconds = time.perf_counter() - start
     model.eval()
-    x_test, y_test = data.x_test.to(device), data.y_test.to(device)
     metrics = {
-        "clean_test_accuracy": evaluate(model, x_test, y_test),
+        **level_metrics(model, data, device),
         "final_ce": ce_sum / steps_per_epoch,  # mean over the last epoch
         "final_iso": iso_sum / steps_per_epoch,
-        "test_isometry_error": test_isometry_error(model, data, device),
         "train_seconds": train_seconds,
         "train_samples": n,
         "samples_per_second": n * config.epochs / train_seconds,
