@@ -17,7 +17,17 @@ from lilbench.errors import ConfigError, LilbenchError
 from lilbench.io import sha256_file
 from lilbench.training.config import TrainConfig
 
-TOP_KEYS = {"name", "description", "dataset", "train", "betas", "seeds", "test_limit", "attacks"}
+TOP_KEYS = {
+    "name",
+    "description",
+    "dataset",
+    "train",
+    "betas",
+    "seeds",
+    "test_limit",
+    "attacks",
+    "inspect",
+}
 TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"dataset", "beta", "seed"}
 
 
@@ -33,9 +43,10 @@ class Suite:
     seeds: tuple[int, ...]
     test_limit: int | None
     attacks: tuple[AttackSpec, ...]
+    inspect: bool = False  # representation diagnostics in the report
 
     def train_config(self, beta: float, seed: int) -> TrainConfig:
-        return TrainConfig(dataset=self.dataset, beta=beta, seed=seed, **self.train)
+        return TrainConfig.for_dataset(self.dataset, beta=beta, seed=seed, **self.train)
 
 
 def _fail(path: Path, key: str, msg: str) -> ConfigError:
@@ -107,7 +118,7 @@ def load_suite(path: Path) -> Suite:
     for key in raw:
         if key not in TOP_KEYS:
             raise _fail(path, str(key), f"unknown key; known: {', '.join(sorted(TOP_KEYS))}")
-    for key in ("name", "betas", "attacks"):
+    for key in ("name", "betas"):
         if key not in raw:
             raise _fail(path, key, "missing")
     train = raw.get("train") or {}
@@ -131,8 +142,12 @@ def load_suite(path: Path) -> Suite:
     test_limit = raw.get("test_limit")
     if test_limit is not None and (not isinstance(test_limit, int) or test_limit < 1):
         raise _fail(path, "test_limit", f"expected a positive integer, got {test_limit!r}")
-    if not isinstance(raw["attacks"], list) or not raw["attacks"]:
+    attacks = raw.get("attacks", [])
+    if not isinstance(attacks, list):
         raise _fail(path, "attacks", f"expected a list of attacks ({', '.join(ATTACKS)})")
+    inspect = raw.get("inspect", False)
+    if not isinstance(inspect, bool):
+        raise _fail(path, "inspect", f"expected true or false, got {inspect!r}")
     suite = Suite(
         name=str(raw["name"]),
         path=path,
@@ -143,7 +158,8 @@ def load_suite(path: Path) -> Suite:
         betas=betas,
         seeds=tuple(seeds),
         test_limit=test_limit,
-        attacks=tuple(_attack(path, i, a) for i, a in enumerate(raw["attacks"])),
+        attacks=tuple(_attack(path, i, a) for i, a in enumerate(attacks)),
+        inspect=inspect,
     )
     try:
         for beta in betas:

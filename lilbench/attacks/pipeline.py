@@ -45,6 +45,11 @@ def ensure_attack(
             return AttackRun(existing, path, reused=True)
     config = ckpt.config
     data = load_dataset(config.dataset, seed=config.seed, data_dir=data_dir)
+    if not data.pixels:
+        raise ConfigError(
+            f"{config.dataset} inputs are not images in [0, 1]; the L-inf attacks here clip to "
+            "[0, 1] and apply to pixel data sets (mnist) only"
+        )
     recorded = ckpt.meta.get("dataset", {}).get("checksum")
     if recorded and recorded != data.checksum:
         raise CheckpointError(

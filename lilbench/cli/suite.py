@@ -96,9 +96,11 @@ def report(
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Where the report goes.")] = Path(
         "reports"
     ),
+    data_dir: DataDir = None,
     json_out: Json = False,
 ) -> None:
-    """Write reports/<suite>.md and its plot from cached results (computes nothing)."""
+    """Write reports/<suite>.md and its plots from cached results (trains and attacks nothing;
+    representation diagnostics, when the suite asks for them, are computed here)."""
     resolve_device(device)
     suite = _suite(suite_path, seed)
     results, missing = collect_suite(suite, runs_dir=runs_dir)
@@ -107,7 +109,7 @@ def report(
             f"[yellow]missing {len(missing)} result(s)[/]: {', '.join(missing)} "
             f"(run `lilbench run {suite_path}`)"
         )
-    path, tables = build_report(suite, results, missing, out_dir)
+    path, tables = build_report(suite, results, missing, out_dir, data_dir)
     if json_out:
         print_json(
             {"report": str(path), "missing": missing, "results": [r.to_dict() for r in results]}

@@ -79,7 +79,10 @@ class StackedLIL(nn.Module):
         outs = []
         h = x
         for b, block in enumerate(self.blocks):
-            inp = h.detach() if (self.spec.detach and b > 0) else h
+            # Isolation is a training-time choice: in eval mode gradients flow end to end, so
+            # attacks and diagnostics see the whole map x -> logits.
+            isolate = self.spec.detach and self.training and b > 0
+            inp = h.detach() if isolate else h
             phi = block(inp)
             outs.append(LevelOutput(self._logits(b, phi), phi, inp))
             h = phi

@@ -12,11 +12,15 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display here or in CI
 import matplotlib.pyplot as plt
 
+from lilbench.data import load_dataset
+from lilbench.diagnostics import diagnose
 from lilbench.io import atomic_path, write_bytes_atomic
+from lilbench.reports.inspect_plots import distance_figure, embedding_figure
 from lilbench.reports.summary import curve, normalised_auc
 from lilbench.results.records import versions
 from lilbench.results.suite_results import ModelResult
 from lilbench.suites import Suite
+from lilbench.training.checkpoint import load_model
 
 Table = tuple[list[str], list[list[str]]]
 
@@ -29,18 +33,71 @@ def md_table(table: Table) -> str:
 
 
 def clean_table(results: list[ModelResult]) -> Table:
+    header = ["beta", "seed", "clean test accuracy", "isometry error (test)"]
+    levels = max(
+        (len(r.checkpoint.metrics.get("level_accuracy", [])) for r in results if r.checkpoint),
+        default=0,
+    )
+    for i in range(levels):
+        header += [f"level {i} accuracy", f"level {i} isometry error"]
     rows = []
     for r in results:
-        m = r.checkpoint.metrics if r.checkpoint else None
+        m = r.checkpoint.metrics if r.checkpoint else {}
+        row = [
+            f"{r.beta:g}",
+            str(r.seed),
+            f"{m['clean_test_accuracy']:.4f}" if m else "missing",
+            f"{m['test_isometry_error']:.3f}" if m else "missing",
+        ]
+        acc, iso = m.get("level_accuracy", []), m.get("level_isometry_error", [])
+        for i in range(levels):
+            row += [
+                f"{acc[i]:.4f}" if i < len(acc) else "-",
+                f"{iso[i]:.3f}" if i < len(iso) else "-",
+            ]
+        rows.append(row)
+    return header, rows
+
+
+INSPECT_KEYS = (
+    ("isometry_error_within_class", "isometry error (same class)"),
+    ("isometry_error_all_pairs", "isometry error (all pairs)"),
+    ("input_grad_norm_mean", "mean input-gradient norm"),
+    ("lipschitz_sampled_pairs", "Lipschitz (sampled pairs)"),
+    ("jacobian_spectral_norm_max", "max Jacobian spectral norm"),
+)
+
+
+def inspect_section(
+    suite: Suite, results: list[ModelResult], out_dir: Path, data_dir: Path | None
+) -> tuple[Table, list[str]]:
+    """Diagnostics of every trained model (deterministic and quick; recomputed per report)."""
+    header = ["beta", "seed", *[label for _, label in INSPECT_KEYS], "2-D map"]
+    rows, images = [], []
+    for r in results:
+        if r.checkpoint is None:
+            continue
+        cfg = r.checkpoint.config
+        data = load_dataset(cfg.dataset, data_dir=data_dir, seed=cfg.seed)
+        model = load_model(r.checkpoint.path, input_dim=data.input_dim)
+        diag = diagnose(model, data.x_test, data.y_test, seed=r.seed)
+        stem = f"{suite.name}-beta{r.beta:g}-seed{r.seed}"
+        title = f"beta={r.beta:g}, seed {r.seed}"
+        distance_figure(diag, out_dir / f"{stem}-distances.png", title)
+        embedding_figure(diag, out_dir / f"{stem}-embedding.png", title)
         rows.append(
             [
                 f"{r.beta:g}",
                 str(r.seed),
-                "missing" if m is None else f"{m['clean_test_accuracy']:.4f}",
-                "missing" if m is None else f"{m['test_isometry_error']:.3f}",
+                *[f"{diag.summary[k]:.4g}" for k, _ in INSPECT_KEYS],
+                str(diag.summary["embedding"]),
             ]
         )
-    return ["beta", "seed", "clean test accuracy", "isometry error (test)"], rows
+        images += [
+            f"![distances {title}]({stem}-distances.png)",
+            f"![map {title}]({stem}-embedding.png)",
+        ]
+    return (header, rows), images
 
 
 def attack_table(results: list[ModelResult], attack: str) -> Table | None:
@@ -116,11 +173,16 @@ def wall_time(results: list[ModelResult]) -> float:
 
 
 def build_report(
-    suite: Suite, results: list[ModelResult], missing: list[str], out_dir: Path
+    suite: Suite,
+    results: list[ModelResult],
+    missing: list[str],
+    out_dir: Path,
+    data_dir: Path | None = None,
 ) -> tuple[Path, dict[str, Table]]:
     attacks = [spec.name for spec in suite.attacks]
     plot_name = f"{suite.name}-curves.png"
-    plot(results, attacks, out_dir / plot_name)
+    if attacks:
+        plot(results, attacks, out_dir / plot_name)
     tables: dict[str, Table] = {"clean": clean_table(results)}
     for a in attacks:
         t = attack_table(results, a)
@@ -145,6 +207,18 @@ def build_report(
     if missing:
         lines += ["**Missing results** (run `lilbench run` first): " + ", ".join(missing), ""]
     lines += ["## Clean accuracy vs beta (the paper's Table 1)", "", md_table(tables["clean"]), ""]
+    if any(r.checkpoint and "level_accuracy" in r.checkpoint.metrics for r in results):
+        lines += [
+            "Levels go coarse to fine; a level's isometry error compares the distances of its "
+            "block's input and output within that level's classes.",
+            "",
+        ]
+    if any(r.checkpoint and "level_accuracy" in r.checkpoint.metrics for r in results):
+        lines += [
+            "Levels are coarse to fine; the level isometry error compares each block's "
+            "input and output distances within that level's classes.",
+            "",
+        ]
     for spec in suite.attacks:
         if spec.name not in tables:
             continue
@@ -154,22 +228,37 @@ def build_report(
             for k, v in p.items()
             if k not in ("name", "batch_size") and not isinstance(v, list)
         )
+        title = f"## Robust accuracy under {spec.name.upper()}" + (f" ({desc})" if desc else "")
         lines += [
-            f"## Robust accuracy under {spec.name.upper()} ({desc})",
+            title,
             "",
             "AUC: area under accuracy vs log10 of the swept parameter, normalised to [0, 1].",
             "",
             md_table(tables[spec.name]),
             "",
         ]
-    lines += [
-        f"![accuracy curves]({plot_name})",
-        "",
-        "## Sanity checks",
-        "",
-        md_table(tables["checks"]),
-        "",
-    ]
+    if attacks:
+        lines += [f"![accuracy curves]({plot_name})", ""]
+        lines += ["## Sanity checks", "", md_table(tables["checks"]), ""]
+    else:
+        del tables["checks"]
+    if suite.inspect:
+        table, images = inspect_section(suite, results, out_dir, data_dir)
+        tables["diagnostics"] = table
+        lines += [
+            "## Representation diagnostics (test split)",
+            "",
+            "Isometry error: mean |D_phi - D_x| / mean D_x over pairs of test points (x the "
+            "input, phi the last representation). Lipschitz (sampled pairs): the largest "
+            "||phi(x) - phi(x')|| / ||x - x'|| for x' at 1% of the typical input distance. "
+            "Histograms: within-class pairwise distances, input vs representation (the "
+            "paper's Figure 2B); maps: the representation in 2-D (Figures 2A and 4B).",
+            "",
+            md_table(table),
+            "",
+            *images,
+            "",
+        ]
     path = out_dir / f"{suite.name}.md"
     write_bytes_atomic(path, "\n".join(lines).encode())
     return path, tables

@@ -1,0 +1,60 @@
+"""`lilbench inspect CHECKPOINT`: representation diagnostics on the test split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from lilbench.cli.common import DataDir, Device, Json, Seed, err, out, print_json, resolve_device
+from lilbench.data import load_dataset
+from lilbench.diagnostics import diagnose
+from lilbench.io import write_json_atomic
+from lilbench.reports.inspect_plots import distance_figure, embedding_figure
+from lilbench.training.checkpoint import load_model, read_checkpoint
+
+
+def inspect(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint directory.")],
+    out_dir: Annotated[
+        Path | None, typer.Option("--out-dir", help="Where PNGs and JSON go (default: beside it).")
+    ] = None,
+    max_points: Annotated[int, typer.Option("--max-points", help="Test points used.")] = 2000,
+    seed: Seed = 0,
+    device: Device = "cpu",
+    data_dir: DataDir = None,
+    json_out: Json = False,
+) -> None:
+    """Distance distributions, isometry errors, 2-D map, gradient norms, Lipschitz estimates."""
+    resolve_device(device)  # diagnostics run on the CPU; the flag is validated for symmetry
+    if max_points < 2:
+        raise typer.BadParameter("must be >= 2", param_hint="--max-points")
+    ckpt = read_checkpoint(checkpoint)
+    config = ckpt.config
+    data = load_dataset(config.dataset, data_dir=data_dir, seed=config.seed)
+    model = load_model(ckpt.path, input_dim=data.input_dim)
+    diag = diagnose(model, data.x_test, data.y_test, max_points=max_points, seed=seed)
+    target = out_dir or ckpt.path / "inspect"
+    name = f"{config.dataset}-beta{config.beta:g}"
+    distance_figure(diag, target / "distances.png", name)
+    embedding_figure(diag, target / "embedding.png", name)
+    summary = {
+        "checkpoint": str(ckpt.path),
+        **diag.summary,
+        "figures": [str(target / "distances.png"), str(target / "embedding.png")],
+    }
+    write_json_atomic(target / "inspect.json", summary)
+    if json_out:
+        print_json(summary)
+        return
+    table = Table(title=f"inspect {ckpt.path.name} ({name}, {diag.summary['points']} test points)")
+    table.add_column("diagnostic")
+    table.add_column("value", justify="right")
+    for key, value in diag.summary.items():
+        table.add_row(
+            key.replace("_", " "), f"{value:.4g}" if isinstance(value, float) else str(value)
+        )
+    out.print(table)
+    err.print(f"figures and JSON in {target}")
