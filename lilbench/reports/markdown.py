@@ -213,12 +213,6 @@ def build_report(
             "block's input and output within that level's classes.",
             "",
         ]
-    if any(r.checkpoint and "level_accuracy" in r.checkpoint.metrics for r in results):
-        lines += [
-            "Levels are coarse to fine; the level isometry error compares each block's "
-            "input and output distances within that level's classes.",
-            "",
-        ]
     for spec in suite.attacks:
         if spec.name not in tables:
             continue
