@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -173,6 +173,43 @@ def show_record(run: AttackRun) -> None:
     out.print(f"record: {run.path}")
 
 
+_TRAIN_OPTIONS = ("beta", "alpha", "mode", "k", "width", "depth", "activation", "epochs", "lr")
+
+
+def _execute(spec: AttackSpec, o: dict[str, Any]) -> None:
+    """The body shared by the attack commands; `o` holds a command's options."""
+    if o["limit"] is not None and o["limit"] < 1:
+        raise ConfigError(f"limit must be >= 1, got {o['limit']}")
+    config = TrainConfig.for_dataset(
+        o["dataset"],
+        **{key: o[key] for key in _TRAIN_OPTIONS},
+        batch_size=o["train_batch_size"],
+        limit=o["train_limit"],
+        seed=o["seed"],
+    )
+    resolve_device(o["device"])
+    ckpt = select_checkpoint(
+        o["checkpoint"],
+        config,
+        runs_dir=o["runs_dir"],
+        data_dir=o["data_dir"],
+        device=o["device"],
+        json_out=o["json_out"],
+    )
+    _run_and_show(
+        ckpt,
+        spec,
+        runs_dir=o["runs_dir"],
+        data_dir=o["data_dir"],
+        limit=o["limit"],
+        seed=o["seed"],
+        device=o["device"],
+        force=o["force"],
+        json_out=o["json_out"],
+        strict=o["strict"],
+    )
+
+
 @app.command("fgsm")
 def fgsm(
     eps: EpsList = None,
@@ -202,39 +239,7 @@ def fgsm(
 ) -> None:
     """L-inf FGSM at eps = logspace(-2, 0, 10) (the paper's grid) unless --eps/--eps-grid."""
     spec = FGSM(eps=_eps_values(eps, eps_grid, PAPER_GRID), batch_size=batch_size).validate()
-    if limit is not None and limit < 1:
-        raise ConfigError(f"limit must be >= 1, got {limit}")
-    config = TrainConfig.for_dataset(
-        dataset,
-        beta=beta,
-        alpha=alpha,
-        mode=mode,
-        k=k,
-        width=width,
-        depth=depth,
-        activation=activation,
-        epochs=epochs,
-        lr=lr,
-        batch_size=train_batch_size,
-        limit=train_limit,
-        seed=seed,
-    )
-    resolve_device(device)
-    ckpt = select_checkpoint(
-        checkpoint, config, runs_dir=runs_dir, data_dir=data_dir, device=device, json_out=json_out
-    )
-    _run_and_show(
-        ckpt,
-        spec,
-        runs_dir=runs_dir,
-        data_dir=data_dir,
-        limit=limit,
-        seed=seed,
-        device=device,
-        force=force,
-        json_out=json_out,
-        strict=strict,
-    )
+    _execute(spec, locals())
 
 
 @app.command("pgd")
@@ -290,36 +295,4 @@ def pgd(
     spec = PGD(
         eps=eps_values, steps=steps, step=step_values, restarts=restarts, batch_size=batch_size
     ).validate()
-    if limit is not None and limit < 1:
-        raise ConfigError(f"limit must be >= 1, got {limit}")
-    config = TrainConfig.for_dataset(
-        dataset,
-        beta=beta,
-        alpha=alpha,
-        mode=mode,
-        k=k,
-        width=width,
-        depth=depth,
-        activation=activation,
-        epochs=epochs,
-        lr=lr,
-        batch_size=train_batch_size,
-        limit=train_limit,
-        seed=seed,
-    )
-    resolve_device(device)
-    ckpt = select_checkpoint(
-        checkpoint, config, runs_dir=runs_dir, data_dir=data_dir, device=device, json_out=json_out
-    )
-    _run_and_show(
-        ckpt,
-        spec,
-        runs_dir=runs_dir,
-        data_dir=data_dir,
-        limit=limit,
-        seed=seed,
-        device=device,
-        force=force,
-        json_out=json_out,
-        strict=strict,
-    )
+    _execute(spec, locals())
