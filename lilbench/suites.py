@@ -89,6 +89,12 @@ def _attack(path: Path, i: int, entry: Any) -> AttackSpec:
             raise _fail(path, f"{where}.{key}", f"unknown key; {cls.name} takes {sorted(allowed)}")
         if key in ("eps", "step"):
             kwargs[key] = None if value is None else _number_list(path, f"{where}.{key}", value)
+        elif key == "objective":
+            kwargs[key] = str(value)
+        elif key == "paper_faithful":
+            if not isinstance(value, bool):
+                raise _fail(path, f"{where}.{key}", f"expected true or false, got {value!r}")
+            kwargs[key] = value
         elif key in ("steps", "restarts", "batch_size"):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise _fail(path, f"{where}.{key}", f"expected an integer, got {value!r}")
@@ -161,6 +167,10 @@ def load_suite(path: Path) -> Suite:
         attacks=tuple(_attack(path, i, a) for i, a in enumerate(attacks)),
         inspect=inspect,
     )
+    labels = [a.label for a in suite.attacks]
+    for label in labels:
+        if labels.count(label) > 1:
+            raise _fail(path, "attacks", f"two attacks are both {label!r}; keep one")
     try:
         for beta in betas:
             suite.train_config(beta, seeds[0]).validate()

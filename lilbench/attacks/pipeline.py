@@ -57,8 +57,21 @@ def ensure_attack(
         )
     model = load_model(ckpt.path, device=device, input_dim=data.input_dim)
     x, y = data.x_test[:limit], data.y_test[:limit]
+    objective: dict[str, float | str] = {
+        "beta": config.beta,
+        "mode": config.normalised().mode,
+        "k": config.k,
+    }
     outcome = run_attack(
-        model, spec, x, y, num_classes=data.num_classes, device=device, seed=seed, progress=progress
+        model,
+        spec,
+        x,
+        y,
+        num_classes=data.num_classes,
+        objective=objective,
+        device=device,
+        seed=seed,
+        progress=progress,
     )
     record = build_record(ckpt, spec, outcome, limit=limit, seed=seed, device=str(device))
     save_record(path, record)

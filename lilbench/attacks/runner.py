@@ -13,6 +13,7 @@ from torch import nn
 
 from lilbench.attacks import art_backend as art
 from lilbench.attacks import checks as C
+from lilbench.attacks.faithful import PAPER_BATCH, authors_pgd_radius, make_objective_classifier
 from lilbench.attacks.specs import FGSM, PGD, AttackSpec, Point
 
 Progress = Callable[[int, int], None]
@@ -52,21 +53,37 @@ class _Generator:
     """Makes adversarial examples for one point; FGSM shares one gradient across the grid."""
 
     def __init__(
-        self, spec: AttackSpec, clf: PyTorchClassifier, x: np.ndarray, y: np.ndarray, seed: int
+        self,
+        spec: AttackSpec,
+        clf: PyTorchClassifier,
+        x: np.ndarray,
+        y: np.ndarray,
+        seed: int,
+        objective_clf: PyTorchClassifier | None = None,
     ) -> None:
         self.spec, self.clf, self.x, self.y, self.seed = spec, clf, x, y, seed
+        self.objective_clf = objective_clf
         self._signs: torch.Tensor | None = None
+
+    def _clean_signs(self, rows: slice) -> torch.Tensor:
+        """sign of the attacked loss's gradient at the clean inputs (computed once per run)."""
+        if self.objective_clf is not None:
+            clf, bs = self.objective_clf, PAPER_BATCH  # L_iso pairs form within the batch
+        else:
+            clf, bs = self.clf, self.spec.batch_size
+        if rows != slice(None):
+            return art.fgsm_gradient_signs(clf, self.x[rows], self.y[rows], bs)
+        if self._signs is None:
+            self._signs = art.fgsm_gradient_signs(clf, self.x, self.y, bs)
+        return self._signs
 
     def __call__(self, point: Point, rows: slice = slice(None)) -> torch.Tensor:
         x, y, bs = self.x[rows], self.y[rows], self.spec.batch_size
         if isinstance(self.spec, FGSM):
-            if rows != slice(None):
-                signs = art.fgsm_gradient_signs(self.clf, x, y, bs)
-            else:
-                if self._signs is None:
-                    self._signs = art.fgsm_gradient_signs(self.clf, x, y, bs)
-                signs = self._signs
-            return art.fgsm_apply(torch.from_numpy(x), signs, point.eps)
+            return art.fgsm_apply(torch.from_numpy(x), self._clean_signs(rows), point.eps)
+        if isinstance(self.spec, PGD) and self.spec.paper_faithful:
+            radius = authors_pgd_radius(eps=point.eps, step=point.step, steps=self.spec.steps)
+            return art.fgsm_apply(torch.from_numpy(x), self._clean_signs(rows), radius)
         if isinstance(self.spec, PGD):
             adv = art.art_pgd(
                 self.clf,
@@ -90,6 +107,7 @@ def run_attack(
     y: torch.Tensor,
     *,
     num_classes: int,
+    objective: dict[str, float | str] | None = None,
     device: torch.device | str = "cpu",
     seed: int = 0,
     progress: Progress | None = None,
@@ -105,7 +123,21 @@ def run_attack(
     )
     bs = spec.batch_size
     clean_correct = _art_correct(clf, x_np, y_np, bs)
-    generate = _Generator(spec, clf, x_np, y_np, seed)
+    objective_clf = None
+    if spec.paper_objective:
+        if objective is None:
+            raise ValueError("a paper-objective attack needs the model's beta, mode and k")
+        objective_clf = make_objective_classifier(
+            model,
+            input_dim=x_np.shape[1],
+            num_classes=num_classes,
+            phi_dim=int(model.features(torch.from_numpy(x_np[:1]).to(device)).shape[1]),  # type: ignore[operator]
+            beta=float(objective["beta"]),
+            mode=str(objective["mode"]),
+            k=float(objective["k"]),
+            device=device,
+        )
+    generate = _Generator(spec, clf, x_np, y_np, seed, objective_clf)
     x_cpu, y_dev = torch.from_numpy(x_np), torch.from_numpy(y_np).to(device)
     points: list[C.PointResult] = []
     grid = spec.points()

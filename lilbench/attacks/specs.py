@@ -36,9 +36,29 @@ class AttackSpec:
         raise NotImplementedError
 
     def params(self) -> dict[str, Any]:
-        """JSON-ready parameters (tuples become lists, as they will in a record)."""
+        """JSON-ready parameters (tuples become lists, as they will in a record).
+
+        Options added later appear only when set, so earlier records keep their cache keys.
+        """
         params: dict[str, Any] = json.loads(json.dumps({"name": self.name, **asdict(self)}))
+        for key, default in (("objective", "ce"), ("paper_faithful", False)):
+            if params.get(key, default) == default:
+                params.pop(key, None)
         return params
+
+    @property
+    def paper_objective(self) -> bool:
+        """Attack the model's own training objective CE + beta * L_iso (as the authors do)."""
+        return False
+
+    @property
+    def label(self) -> str:
+        """Name in tables and suites: `-eps` marks a PGD eps sweep, `-paper` the authors'
+        variants."""
+        label = self.name
+        if self.name == "pgd" and self.sweep == "eps":
+            label += "-eps"
+        return f"{label}-paper" if self.paper_objective else label
 
     @property
     def uses_randomness(self) -> bool:
@@ -50,9 +70,16 @@ class FGSM(AttackSpec):
     name: ClassVar[str] = "fgsm"
     sweep: ClassVar[str] = "eps"
     eps: tuple[float, ...] = PAPER_GRID
+    objective: str = "ce"  # "paper": CE + beta * L_iso per batch of 100, as the authors do
+
+    @property
+    def paper_objective(self) -> bool:
+        return self.objective == "paper"
 
     def validate(self) -> FGSM:
         super().validate()
+        if self.objective not in ("ce", "paper"):
+            raise ConfigError(f"unknown objective {self.objective!r}; known: ce, paper")
         check_unit(tuple(self.eps), what="eps")
         if not self.eps:
             raise ConfigError("eps grid is empty")
@@ -76,6 +103,12 @@ class PGD(AttackSpec):
     step: tuple[float, ...] | None = PAPER_GRID
     step_factor: float = 2.5
     restarts: int = 0  # random starts (0 = start at the clean input)
+    # The authors' variant: their objective, every step along the clean-input gradient.
+    paper_faithful: bool = False
+
+    @property
+    def paper_objective(self) -> bool:
+        return self.paper_faithful
 
     @property
     def sweep(self) -> str:  # type: ignore[override]
@@ -96,6 +129,8 @@ class PGD(AttackSpec):
             raise ConfigError(f"restarts must be >= 0, got {self.restarts}")
         if self.step_factor <= 0:
             raise ConfigError(f"step factor must be > 0, got {self.step_factor}")
+        if self.paper_faithful and self.restarts:
+            raise ConfigError("the authors' PGD has no random starts; drop --restarts")
         return self
 
     def points(self) -> list[Point]:

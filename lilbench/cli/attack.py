@@ -53,6 +53,14 @@ TrainLimit = Annotated[
 TrainBatch = Annotated[int | None, typer.Option("--train-batch-size", help="Training batch size.")]
 AttackBatch = Annotated[int, typer.Option("--batch-size", help="Attack batch size.")]
 Strict = Annotated[bool, typer.Option("--strict", help="Exit 1 when a sanity check fails.")]
+PaperFaithful = Annotated[
+    bool,
+    typer.Option(
+        "--paper-faithful",
+        help="The authors' attack: objective CE + beta * L_iso per batch of 100 (PGD: every "
+        "step along the clean-input gradient).",
+    ),
+]
 EpsList = Annotated[str | None, typer.Option("--eps", help="Comma-separated eps values.")]
 EpsGrid = Annotated[str | None, typer.Option("--eps-grid", help="Log grid START:STOP:NUM.")]
 
@@ -144,7 +152,7 @@ def show_record(run: AttackRun) -> None:
         err.print(f"reusing result {run.path} (same checkpoint and parameters; --force reruns)")
     beta = rec["checkpoint"]["train_config"]["beta"]
     title = (
-        f"{rec['attack'].upper()} on beta = {beta:g} "
+        f"{rec.get('label', rec['attack']).upper()} on beta = {beta:g} "
         f"({rec['samples']['n']} test images; clean accuracy {rec['clean']['accuracy']:.4f})"
     )
     table = Table(title=title)
@@ -235,10 +243,15 @@ def fgsm(
     data_dir: DataDir = None,
     force: Force = False,
     strict: Strict = False,
+    paper_faithful: PaperFaithful = False,
     json_out: Json = False,
 ) -> None:
     """L-inf FGSM at eps = logspace(-2, 0, 10) (the paper's grid) unless --eps/--eps-grid."""
-    spec = FGSM(eps=_eps_values(eps, eps_grid, PAPER_GRID), batch_size=batch_size).validate()
+    spec = FGSM(
+        eps=_eps_values(eps, eps_grid, PAPER_GRID),
+        batch_size=batch_size,
+        objective="paper" if paper_faithful else "ce",
+    ).validate()
     _execute(spec, locals())
 
 
@@ -273,6 +286,7 @@ def pgd(
     data_dir: DataDir = None,
     force: Force = False,
     strict: Strict = False,
+    paper_faithful: PaperFaithful = False,
     json_out: Json = False,
 ) -> None:
     """L-inf PGD. Default: the paper's ball 0.5, 10 steps, step sizes logspace(-2, 0, 10).
@@ -293,6 +307,11 @@ def pgd(
     else:
         step_values = None  # eps sweep, Madry step rule
     spec = PGD(
-        eps=eps_values, steps=steps, step=step_values, restarts=restarts, batch_size=batch_size
+        eps=eps_values,
+        steps=steps,
+        step=step_values,
+        restarts=restarts,
+        batch_size=batch_size,
+        paper_faithful=paper_faithful,
     ).validate()
     _execute(spec, locals())

@@ -179,7 +179,7 @@ def build_report(
     out_dir: Path,
     data_dir: Path | None = None,
 ) -> tuple[Path, dict[str, Table]]:
-    attacks = [spec.name for spec in suite.attacks]
+    attacks = [spec.label for spec in suite.attacks]
     plot_name = f"{suite.name}-curves.png"
     if attacks:
         plot(results, attacks, out_dir / plot_name)
@@ -214,7 +214,7 @@ def build_report(
             "",
         ]
     for spec in suite.attacks:
-        if spec.name not in tables:
+        if spec.label not in tables:
             continue
         p = spec.params()
         desc = ", ".join(
@@ -222,13 +222,13 @@ def build_report(
             for k, v in p.items()
             if k not in ("name", "batch_size") and not isinstance(v, list)
         )
-        title = f"## Robust accuracy under {spec.name.upper()}" + (f" ({desc})" if desc else "")
+        title = f"## Robust accuracy under {spec.label.upper()}" + (f" ({desc})" if desc else "")
         lines += [
             title,
             "",
             "AUC: area under accuracy vs log10 of the swept parameter, normalised to [0, 1].",
             "",
-            md_table(tables[spec.name]),
+            md_table(tables[spec.label]),
             "",
         ]
     if attacks:

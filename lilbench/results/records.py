@@ -68,6 +68,7 @@ def build_record(
         "schema": SCHEMA,
         "kind": "attack",
         "attack": spec.name,
+        "label": spec.label,
         "sweep": spec.sweep,
         "params": spec.params(),
         "checkpoint": {

@@ -71,9 +71,9 @@ def run_suite(
                     seed=seed,
                     device=device,
                 )
-                result.attacks[spec.name] = run.record
+                result.attacks[spec.label] = run.record
                 if on_item:
-                    on_item(f"{spec.name} beta={beta:g} seed={seed}", run.reused)
+                    on_item(f"{spec.label} beta={beta:g} seed={seed}", run.reused)
             results.append(result)
     return results
 
@@ -93,7 +93,7 @@ def collect_suite(suite: Suite, *, runs_dir: Path) -> tuple[list[ModelResult], l
                     path = record_path(runs_dir, ckpt, spec, limit=suite.test_limit, seed=seed)
                     record = load_record(path)
                 if record is None:
-                    missing.append(f"{spec.name} beta={beta:g} seed={seed}")
-                result.attacks[spec.name] = record
+                    missing.append(f"{spec.label} beta={beta:g} seed={seed}")
+                result.attacks[spec.label] = record
             results.append(result)
     return results, missing
