@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from art.attacks.evasion import FastGradientMethod
+from art.attacks.evasion import (
+    AutoAttack,
+    AutoProjectedGradientDescent,
+    FastGradientMethod,
+    SquareAttack,
+)
 from art.attacks.evasion.projected_gradient_descent.projected_gradient_descent_pytorch import (
     ProjectedGradientDescentPyTorch,
 )
@@ -132,3 +137,123 @@ def art_pgd(
         verbose=False,
     )
     return attack.generate(x=x, y=y)
+
+
+def art_apgd(
+    clf: PyTorchClassifier,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    eps: float,
+    loss: str,
+    max_iter: int,
+    restarts: int,
+    batch_size: int,
+    seed: int,
+) -> np.ndarray:
+    """ART's Auto-PGD (Croce & Hein 2020): loss "ce" (cross-entropy) or "dlr" (logit ratio)."""
+    np.random.seed(seed)  # ART's random starts draw from numpy's global RNG
+    attack = AutoProjectedGradientDescent(
+        clf,
+        norm=np.inf,
+        eps=float(eps),
+        eps_step=2.0 * float(eps),  # APGD's initial step, as in the paper; it adapts
+        max_iter=max_iter,
+        nb_random_init=restarts,
+        batch_size=batch_size,
+        loss_type={"ce": "cross_entropy", "dlr": "difference_logits_ratio"}[loss],
+        verbose=False,
+    )
+    return attack.generate(x=x, y=y)
+
+
+def image_classifier(
+    model: nn.Module, *, side: int, num_classes: int, device: torch.device
+) -> PyTorchClassifier:
+    """The same model taking (N, 1, side, side) images: ART's Square attack needs that shape."""
+    wrapped = nn.Sequential(nn.Flatten(), model).eval()
+    for p in wrapped.parameters():
+        p.requires_grad_(False)
+    return SlicingClassifier(
+        model=wrapped,
+        loss=nn.CrossEntropyLoss(),
+        input_shape=(1, side, side),
+        nb_classes=num_classes,
+        clip_values=(0.0, 1.0),
+        preprocessing=None,
+        device_type="gpu" if device.type == "cuda" else "cpu",
+    )
+
+
+def art_square(
+    img_clf: PyTorchClassifier,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    eps: float,
+    max_iter: int,
+    restarts: int,
+    batch_size: int,
+    seed: int,
+) -> np.ndarray:
+    """ART's Square attack (gradient-free, score-based) on flat inputs of square images."""
+    side = round(x.shape[1] ** 0.5)
+    np.random.seed(seed)  # Square draws its squares from numpy's global RNG
+    attack = SquareAttack(
+        img_clf,
+        norm=np.inf,
+        eps=float(eps),
+        max_iter=max_iter,
+        nb_restarts=restarts,
+        batch_size=batch_size,
+        verbose=False,
+    )
+    adv = attack.generate(x=x.reshape(len(x), 1, side, side), y=y)
+    return np.ascontiguousarray(adv.reshape(len(x), -1), dtype=np.float32)
+
+
+def art_autoattack(
+    img_clf: PyTorchClassifier,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    eps: float,
+    batch_size: int,
+    seed: int,
+) -> np.ndarray:
+    """ART's AutoAttack ensemble: APGD-CE, APGD-DLR and Square, worst case per example.
+
+    Square needs image-shaped inputs, so every member runs on the image-shaped classifier.
+    """
+    side = round(x.shape[1] ** 0.5)
+    np.random.seed(seed)
+    members = [
+        AutoProjectedGradientDescent(
+            img_clf,
+            norm=np.inf,
+            eps=eps,
+            eps_step=2 * eps,
+            max_iter=100,
+            nb_random_init=1,
+            batch_size=batch_size,
+            loss_type=loss,
+            verbose=False,
+        )
+        for loss in ("cross_entropy", "difference_logits_ratio")
+    ]
+    members.append(
+        SquareAttack(
+            img_clf,
+            norm=np.inf,
+            eps=eps,
+            max_iter=1000,
+            nb_restarts=1,
+            batch_size=batch_size,
+            verbose=False,
+        )
+    )
+    attack = AutoAttack(
+        img_clf, norm=np.inf, eps=eps, eps_step=2 * eps, attacks=members, batch_size=batch_size
+    )
+    adv = attack.generate(x=x.reshape(len(x), 1, side, side), y=y)
+    return np.ascontiguousarray(adv.reshape(len(x), -1), dtype=np.float32)

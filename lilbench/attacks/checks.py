@@ -10,6 +10,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 LINF_TOL = 1e-6
@@ -26,6 +27,7 @@ class PointResult:
     min_value: float
     max_value: float
     finite: bool
+    correct_bits: str = ""  # hex of numpy.packbits(correct mask): for per-example worst cases
 
     @property
     def accuracy(self) -> float:
@@ -53,6 +55,7 @@ def measure_point(
     step: float,
     correct: int,
     recomputed_correct: int,
+    correct_mask: np.ndarray | None = None,
 ) -> PointResult:
     # max/min propagate NaN and see +-inf, so finiteness follows from the three reductions.
     max_linf = float((adv - x).abs_().max())
@@ -67,6 +70,25 @@ def measure_point(
         min_value=lo,
         max_value=hi,
         finite=all(math.isfinite(v) for v in (max_linf, lo, hi)),
+        correct_bits="" if correct_mask is None else pack_mask(correct_mask),
+    )
+
+
+def pack_mask(mask: np.ndarray) -> str:
+    return np.packbits(mask.astype(bool)).tobytes().hex()
+
+
+def unpack_mask(bits: str, n: int) -> np.ndarray:
+    return np.unpackbits(np.frombuffer(bytes.fromhex(bits), dtype=np.uint8))[:n].astype(bool)
+
+
+def check_input_unchanged(unchanged: bool) -> Check:
+    return Check(
+        "input not mutated",
+        unchanged,
+        "the clean inputs are bit-identical after the attack"
+        if unchanged
+        else "the attack CHANGED the clean input array",
     )
 
 

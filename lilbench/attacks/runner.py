@@ -14,7 +14,8 @@ from torch import nn
 from lilbench.attacks import art_backend as art
 from lilbench.attacks import checks as C
 from lilbench.attacks.faithful import PAPER_BATCH, authors_pgd_radius, make_objective_classifier
-from lilbench.attacks.specs import FGSM, PGD, AttackSpec, Point
+from lilbench.attacks.specs import APGD, FGSM, PGD, AttackSpec, AutoAttackSpec, Point, Square
+from lilbench.errors import ConfigError
 
 Progress = Callable[[int, int], None]
 EPS0_PROBE = 256  # samples used for the eps = 0 identity check
@@ -45,6 +46,10 @@ def _count_correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: in
     )
 
 
+def _art_mask(clf: PyTorchClassifier, x: np.ndarray, y: np.ndarray, batch: int) -> np.ndarray:
+    return np.asarray(clf.predict(x, batch_size=batch).argmax(1) == y)
+
+
 def _art_correct(clf: PyTorchClassifier, x: np.ndarray, y: np.ndarray, batch: int) -> int:
     return int((clf.predict(x, batch_size=batch).argmax(1) == y).sum())
 
@@ -64,6 +69,7 @@ class _Generator:
         self.spec, self.clf, self.x, self.y, self.seed = spec, clf, x, y, seed
         self.objective_clf = objective_clf
         self._signs: torch.Tensor | None = None
+        self._img_clf: PyTorchClassifier | None = None
 
     def _clean_signs(self, rows: slice) -> torch.Tensor:
         """sign of the attacked loss's gradient at the clean inputs (computed once per run)."""
@@ -97,7 +103,49 @@ class _Generator:
                 seed=self.seed,
             )
             return torch.from_numpy(adv)
+        if isinstance(self.spec, APGD):
+            adv = art.art_apgd(
+                self.clf,
+                x,
+                y,
+                eps=point.eps,
+                loss=self.spec.loss,
+                max_iter=self.spec.max_iter,
+                restarts=self.spec.restarts,
+                batch_size=bs,
+                seed=self.seed,
+            )
+            return torch.from_numpy(np.ascontiguousarray(adv, dtype=np.float32))
+        if isinstance(self.spec, Square):
+            adv = art.art_square(
+                self.image_classifier(),
+                x,
+                y,
+                eps=point.eps,
+                max_iter=self.spec.max_iter,
+                restarts=self.spec.restarts,
+                batch_size=bs,
+                seed=self.seed,
+            )
+            return torch.from_numpy(adv)
+        if isinstance(self.spec, AutoAttackSpec):
+            adv = art.art_autoattack(
+                self.image_classifier(), x, y, eps=point.eps, batch_size=bs, seed=self.seed
+            )
+            return torch.from_numpy(adv)
         raise TypeError(f"no generator for {type(self.spec).__name__}")
+
+    def image_classifier(self) -> PyTorchClassifier:
+        if self._img_clf is None:
+            side = round(self.x.shape[1] ** 0.5)
+            if side * side != self.x.shape[1]:
+                raise ConfigError(
+                    f"{self.spec.name} needs square images; inputs have {self.x.shape[1]} features"
+                )
+            self._img_clf = art.image_classifier(
+                self.clf.model, side=side, num_classes=self.clf.nb_classes, device=self.clf.device
+            )
+        return self._img_clf
 
 
 def run_attack(
@@ -115,6 +163,7 @@ def run_attack(
     spec.validate()
     device = torch.device(device)
     t0 = time.perf_counter()
+    snapshot = x.detach().cpu().clone()  # what the inputs must still be after the attack
     x_np = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
     y_np = y.detach().cpu().numpy().astype(np.int64)
     model = model.to(device).eval()
@@ -146,7 +195,7 @@ def run_attack(
     for i, point in enumerate(grid):
         t1 = time.perf_counter()
         adv = generate(point)
-        correct = _art_correct(clf, adv.numpy(), y_np, bs)
+        mask = _art_mask(clf, adv.numpy(), y_np, bs)
         t2 = time.perf_counter()
         points.append(
             C.measure_point(
@@ -154,7 +203,8 @@ def run_attack(
                 adv,
                 eps=point.eps,
                 step=point.step,
-                correct=correct,
+                correct=int(mask.sum()),
+                correct_mask=mask,
                 # A different code path and batch size from ART's predict, on the same examples.
                 recomputed_correct=_count_correct(model, adv.to(device), y_dev, 4096),
             )
@@ -177,6 +227,7 @@ def run_attack(
         ),
         C.check_below_clean(points, clean_correct),
         C.check_recomputed(points),
+        C.check_input_unchanged(bool(torch.equal(x_cpu, snapshot))),
     ]
     if spec.sweep == "eps":
         checks.append(C.check_monotone_in_eps(points))

@@ -149,7 +149,81 @@ class PGD(AttackSpec):
         return self.restarts > 0
 
 
-ATTACKS: dict[str, type[AttackSpec]] = {cls.name: cls for cls in (FGSM, PGD)}
+@dataclass(frozen=True, kw_only=True)
+class _EpsGridAttack(AttackSpec):
+    sweep: ClassVar[str] = "eps"
+    eps: tuple[float, ...] = (0.01, 0.03, 0.1, 0.2, 0.3)
+
+    def validate(self) -> _EpsGridAttack:
+        super().validate()
+        if not self.eps:
+            raise ConfigError("eps grid is empty")
+        check_unit(tuple(self.eps), what="eps")
+        return self
+
+    def points(self) -> list[Point]:
+        return [Point(eps=e, step=e) for e in self.eps]
+
+
+@dataclass(frozen=True, kw_only=True)
+class APGD(_EpsGridAttack):
+    """ART's Auto-PGD with cross-entropy ("ce") or difference-of-logits-ratio ("dlr") loss."""
+
+    name: ClassVar[str] = "apgd"
+    loss: str = "ce"
+    max_iter: int = 100
+    restarts: int = 1
+
+    def validate(self) -> APGD:
+        super().validate()
+        if self.loss not in ("ce", "dlr"):
+            raise ConfigError(f"unknown APGD loss {self.loss!r}; known: ce, dlr")
+        if self.max_iter < 1 or self.restarts < 1:
+            raise ConfigError("APGD needs max_iter >= 1 and restarts >= 1")
+        return self
+
+    @property
+    def label(self) -> str:
+        return f"apgd-{self.loss}"
+
+    @property
+    def uses_randomness(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True, kw_only=True)
+class Square(_EpsGridAttack):
+    """ART's Square attack: gradient-free (score-based), the gradient-masking check."""
+
+    name: ClassVar[str] = "square"
+    max_iter: int = 1000
+    restarts: int = 1
+
+    def validate(self) -> Square:
+        super().validate()
+        if self.max_iter < 1 or self.restarts < 1:
+            raise ConfigError("Square needs max_iter >= 1 and restarts >= 1")
+        return self
+
+    @property
+    def uses_randomness(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True, kw_only=True)
+class AutoAttackSpec(_EpsGridAttack):
+    """ART's AutoAttack ensemble (APGD-CE, APGD-DLR, Square): worst case per example."""
+
+    name: ClassVar[str] = "autoattack"
+
+    @property
+    def uses_randomness(self) -> bool:
+        return True
+
+
+ATTACKS: dict[str, type[AttackSpec]] = {
+    cls.name: cls for cls in (FGSM, PGD, APGD, Square, AutoAttackSpec)
+}
 
 
 def attack_class(name: str) -> type[AttackSpec]:

@@ -1,0 +1,219 @@
+"""Model-level sanity checks (FACTS.md items 2-10 that span attacks), run once per model.
+
+Per-attack checks live in `checks.py`; these compare attacks with each other and probe the
+model itself: logits in eval mode, determinism, useful input gradients, chance accuracy at
+eps = 1, PGD <= FGSM, more steps or restarts never helping, and a gradient-free attack not
+beating the gradient attacks (a sign of gradient masking).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lilbench.attacks import art_backend as art
+from lilbench.attacks.checks import Check, unpack_mask
+
+TOL = 1e-9
+MASKING_MARGIN = 0.005  # 0.5 pp
+GRADIENT_ATTACKS = ("fgsm", "pgd-eps", "apgd-ce", "apgd-dlr", "autoattack")
+
+
+def _points(record: dict[str, Any]) -> dict[float, dict[str, Any]]:
+    return {round(p["eps"], 9): p for p in record["points"]}
+
+
+def check_logits_eval(model: nn.Module, x: torch.Tensor) -> Check:
+    with torch.no_grad():
+        out = model(x)
+    probs = bool(out.min() >= 0) and torch.allclose(out.sum(1), torch.ones(len(out)), atol=1e-4)
+    ok = (not model.training) and not probs
+    return Check(
+        "eval mode, logits out",
+        ok,
+        f"training={model.training}; outputs {'look like probabilities' if probs else 'are logits'}",
+    )
+
+
+def check_deterministic(model: nn.Module, x: torch.Tensor) -> Check:
+    with torch.no_grad():
+        same = torch.equal(model(x), model(x))
+    return Check(
+        "deterministic logits",
+        same,
+        "two forward passes are bit-identical"
+        if same
+        else "two forward passes DIFFER (randomness in the model?)",
+    )
+
+
+def check_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Check:
+    xg = x.detach().clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(F.cross_entropy(model(xg), y, reduction="sum"), xg)
+    norms = g.flatten(1).norm(dim=1)
+    useful = float((torch.isfinite(norms) & (norms > 0)).float().mean())
+    return Check(
+        "input gradients non-zero and finite for most inputs",
+        useful > 0.5,
+        f"{useful:.1%} of {len(x)} inputs have a finite, non-zero gradient",
+    )
+
+
+def check_chance_at_full_eps(records: dict[str, dict[str, Any]], num_classes: int) -> Check:
+    found = [
+        (label, p["accuracy"])
+        for label, rec in records.items()
+        if rec["sweep"] == "eps"
+        for p in rec["points"]
+        if abs(p["eps"] - 1.0) < TOL
+    ]
+    if not found:
+        return Check("chance or below at eps = 1", False, "no attack was run at eps = 1")
+    bad = [f"{label}: {acc:.4f}" for label, acc in found if acc > 1 / num_classes + TOL]
+    return Check(
+        "chance or below at eps = 1",
+        not bad,
+        "; ".join(bad) or ", ".join(f"{label} {acc:.4f}" for label, acc in found),
+    )
+
+
+def check_stronger_not_weaker(
+    records: dict[str, dict[str, Any]], strong: str, weak: str, name: str
+) -> Check | None:
+    if strong not in records or weak not in records:
+        return None
+    s, w = _points(records[strong]), _points(records[weak])
+    common = sorted(set(s) & set(w))
+    if not common:
+        return Check(name, False, f"{strong} and {weak} share no eps")
+    bad = [
+        f"eps={e:g}: {s[e]['accuracy']:.4f} > {w[e]['accuracy']:.4f}"
+        for e in common
+        if s[e]["correct"] > w[e]["correct"]
+    ]
+    return Check(
+        name, not bad, "; ".join(bad) or f"holds at eps {', '.join(f'{e:g}' for e in common)}"
+    )
+
+
+def check_masking(records: dict[str, dict[str, Any]]) -> Check | None:
+    if "square" not in records:
+        return None
+    sq = _points(records["square"])
+    bad, seen = [], 0
+    for e, p in sq.items():
+        grad = [
+            _points(records[g])[e]["accuracy"]
+            for g in GRADIENT_ATTACKS
+            if g in records and e in _points(records[g])
+        ]
+        if not grad:
+            continue
+        seen += 1
+        if p["accuracy"] < min(grad) - MASKING_MARGIN:
+            bad.append(f"eps={e:g}: Square {p['accuracy']:.4f} < best gradient {min(grad):.4f}")
+    if not seen:
+        return Check(
+            "gradient-free does not beat gradient attacks",
+            False,
+            "Square shares no eps with a gradient attack",
+        )
+    return Check(
+        "gradient-free does not beat gradient attacks",
+        not bad,
+        "; ".join(bad) or f"within {MASKING_MARGIN:.1%} at {seen} eps",
+    )
+
+
+def check_more_effort(
+    clf: Any, x: np.ndarray, y: np.ndarray, *, seed: int, eps: float = 0.1
+) -> Check:
+    """PGD with 20 steps vs 10 (same step), and 3 random starts vs 1 (same first start)."""
+
+    def acc(adv: np.ndarray) -> float:
+        return float((clf.predict(adv, batch_size=1000).argmax(1) == y).mean())
+
+    def pgd(steps: int, restarts: int) -> float:
+        return acc(
+            art.art_pgd(
+                clf,
+                x,
+                y,
+                eps=eps,
+                step=eps / 4,
+                steps=steps,
+                restarts=restarts,
+                batch_size=1000,
+                seed=seed,
+            )
+        )
+
+    a10, a20, r1, r3 = pgd(10, 0), pgd(20, 0), pgd(10, 1), pgd(10, 3)
+    ok = a20 <= a10 + MASKING_MARGIN and r3 <= r1 + TOL
+    return Check(
+        "more steps and restarts never help the model",
+        ok,
+        f"eps {eps:g} on {len(x)} inputs: 10 steps {a10:.4f}, 20 steps {a20:.4f}; "
+        f"1 start {r1:.4f}, 3 starts {r3:.4f}",
+    )
+
+
+def worst_case(records: dict[str, dict[str, Any]]) -> dict[float, tuple[int, int, list[str]]]:
+    """Per eps: (examples correct under every attack run at that eps, n, attacks)."""
+    by_eps: dict[float, list[tuple[str, np.ndarray]]] = {}
+    for label, rec in records.items():
+        if rec["sweep"] != "eps":
+            continue
+        n = rec["samples"]["n"]
+        for p in rec["points"]:
+            if p.get("correct_bits"):
+                by_eps.setdefault(round(p["eps"], 9), []).append(
+                    (label, unpack_mask(p["correct_bits"], n))
+                )
+    out = {}
+    for e, masks in sorted(by_eps.items()):
+        joint = np.logical_and.reduce([m for _, m in masks])
+        out[e] = (int(joint.sum()), len(joint), [label for label, _ in masks])
+    return out
+
+
+def model_checks(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    records: dict[str, dict[str, Any]],
+    *,
+    num_classes: int,
+    seed: int,
+    probe: int = 500,
+) -> list[Check]:
+    xs, ys = x[:probe], y[:probe]
+    clf = art.make_classifier(
+        model, input_dim=x.shape[1], num_classes=num_classes, device=torch.device("cpu")
+    )
+    checks = [
+        check_logits_eval(model, xs),
+        check_deterministic(model, xs),
+        check_gradients(model, xs, ys),
+        check_chance_at_full_eps(records, num_classes),
+        check_more_effort(clf, xs.numpy(), ys.numpy(), seed=seed),
+        check_stronger_not_weaker(records, "pgd-eps", "fgsm", "PGD <= FGSM at equal eps"),
+        check_stronger_not_weaker(records, "apgd-ce", "pgd-eps", "APGD-CE <= PGD at equal eps"),
+        check_stronger_not_weaker(
+            records, "autoattack", "pgd-eps", "AutoAttack <= PGD at equal eps"
+        ),
+        check_masking(records),
+    ]
+    per_attack = all(c["passed"] for rec in records.values() for c in rec["checks"])
+    checks.append(
+        Check(
+            "per-attack checks",
+            per_attack,
+            "all pass" if per_attack else "some attack has a failed check",
+        )
+    )
+    return [c for c in checks if c is not None]

@@ -1,0 +1,50 @@
+"""Means and 95% intervals over seeds (Student's t), and log-eps interpolation."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from scipy import stats
+
+
+@dataclass(frozen=True)
+class Estimate:
+    mean: float
+    low: float
+    high: float
+    n: int
+
+    def fmt(self, digits: int = 4, scale: float = 1.0) -> str:
+        m = self.mean * scale
+        if self.n < 2:
+            return f"{m:.{digits}f}"
+        return f"{m:.{digits}f} [{self.low * scale:.{digits}f}, {self.high * scale:.{digits}f}]"
+
+
+def estimate(values: list[float]) -> Estimate:
+    """Mean and 95% t-interval; with one value the interval is the value itself (n = 1)."""
+    n = len(values)
+    if n == 0:
+        raise ValueError("no values")
+    mean = sum(values) / n
+    if n < 2:
+        return Estimate(mean, mean, mean, n)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    half = float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+    return Estimate(mean, mean - half, mean + half, n)
+
+
+def halving_eps(xs: list[float], ys: list[float], clean: float) -> float | None:
+    """The eps at which accuracy first falls to half the clean accuracy, interpolated in
+    log10(eps); None when it never does on the grid."""
+    target = clean / 2
+    if ys and ys[0] <= target:
+        return xs[0]
+    for (x0, y0), (x1, y1) in zip(
+        zip(xs, ys, strict=True), zip(xs[1:], ys[1:], strict=True), strict=False
+    ):
+        if y1 <= target < y0:
+            t = (y0 - target) / (y0 - y1)
+            return float(10 ** (math.log10(x0) + t * (math.log10(x1) - math.log10(x0))))
+    return None
