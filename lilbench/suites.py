@@ -27,6 +27,7 @@ TOP_KEYS = {
     "test_limit",
     "attacks",
     "inspect",
+    "model_checks",
 }
 TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"dataset", "beta", "seed"}
 
@@ -44,6 +45,7 @@ class Suite:
     test_limit: int | None
     attacks: tuple[AttackSpec, ...]
     inspect: bool = False  # representation diagnostics in the report
+    model_checks: bool = False  # the cross-attack and model-level sanity checks
 
     def train_config(self, beta: float, seed: int) -> TrainConfig:
         return TrainConfig.for_dataset(self.dataset, beta=beta, seed=seed, **self.train)
@@ -54,21 +56,24 @@ def _fail(path: Path, key: str, msg: str) -> ConfigError:
 
 
 def _number_list(path: Path, key: str, value: Any) -> tuple[float, ...]:
-    """A list of numbers, or a 'START:STOP:NUM' log-grid string."""
-    if isinstance(value, str):
-        try:
-            return parse_grid(value, what=key)
-        except ConfigError as exc:
-            raise _fail(path, key, str(exc)) from None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        value = [value]
-    if not isinstance(value, list) or not value:
+    """Numbers and 'START:STOP:NUM' log-grid strings, alone or mixed in a list; a list that
+    mixes in a grid is sorted and de-duplicated."""
+    items = value if isinstance(value, list) else [value]
+    if not items:
         raise _fail(path, key, "expected a list of numbers or a START:STOP:NUM string")
-    out = []
-    for v in value:
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise _fail(path, key, f"expected numbers, got {v!r}")
-        out.append(float(v))
+    out: list[float] = []
+    for v in items:
+        if isinstance(v, str):
+            try:
+                out.extend(parse_grid(v, what=key))
+            except ConfigError as exc:
+                raise _fail(path, key, str(exc)) from None
+        elif isinstance(v, int | float) and not isinstance(v, bool):
+            out.append(float(v))
+        else:
+            raise _fail(path, key, f"expected numbers or START:STOP:NUM strings, got {v!r}")
+    if any(isinstance(v, str) for v in items) and len(items) > 1:
+        out = sorted(set(out))
     return tuple(out)
 
 
@@ -89,7 +94,7 @@ def _attack(path: Path, i: int, entry: Any) -> AttackSpec:
             raise _fail(path, f"{where}.{key}", f"unknown key; {cls.name} takes {sorted(allowed)}")
         if key in ("eps", "step"):
             kwargs[key] = None if value is None else _number_list(path, f"{where}.{key}", value)
-        elif key == "objective":
+        elif key in ("objective", "loss"):
             kwargs[key] = str(value)
         elif key == "paper_faithful":
             if not isinstance(value, bool):
@@ -151,9 +156,10 @@ def load_suite(path: Path) -> Suite:
     attacks = raw.get("attacks", [])
     if not isinstance(attacks, list):
         raise _fail(path, "attacks", f"expected a list of attacks ({', '.join(ATTACKS)})")
-    inspect = raw.get("inspect", False)
-    if not isinstance(inspect, bool):
-        raise _fail(path, "inspect", f"expected true or false, got {inspect!r}")
+    flags = {key: raw.get(key, False) for key in ("inspect", "model_checks")}
+    for key, value in flags.items():
+        if not isinstance(value, bool):
+            raise _fail(path, key, f"expected true or false, got {value!r}")
     suite = Suite(
         name=str(raw["name"]),
         path=path,
@@ -165,7 +171,8 @@ def load_suite(path: Path) -> Suite:
         seeds=tuple(seeds),
         test_limit=test_limit,
         attacks=tuple(_attack(path, i, a) for i, a in enumerate(attacks)),
-        inspect=inspect,
+        inspect=flags["inspect"],
+        model_checks=flags["model_checks"],
     )
     labels = [a.label for a in suite.attacks]
     for label in labels:

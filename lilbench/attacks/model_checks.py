@@ -32,11 +32,8 @@ def check_logits_eval(model: nn.Module, x: torch.Tensor) -> Check:
         out = model(x)
     probs = bool(out.min() >= 0) and torch.allclose(out.sum(1), torch.ones(len(out)), atol=1e-4)
     ok = (not model.training) and not probs
-    return Check(
-        "eval mode, logits out",
-        ok,
-        f"training={model.training}; outputs {'look like probabilities' if probs else 'are logits'}",
-    )
+    kind = "look like probabilities" if probs else "are logits"
+    return Check("eval mode, logits out", ok, f"training={model.training}; outputs {kind}")
 
 
 def check_deterministic(model: nn.Module, x: torch.Tensor) -> Check:
@@ -153,7 +150,10 @@ def check_more_effort(
         )
 
     a10, a20, r1, r3 = pgd(10, 0), pgd(20, 0), pgd(10, 1), pgd(10, 3)
-    ok = a20 <= a10 + MASKING_MARGIN and r3 <= r1 + TOL
+    # More fixed-size steps can oscillate by a sample or two; restarts keep the first start's
+    # successes (same seed), so they must never help at all.
+    slack = max(MASKING_MARGIN, 2 / len(x))
+    ok = a20 <= a10 + slack and r3 <= r1 + TOL
     return Check(
         "more steps and restarts never help the model",
         ok,

@@ -215,16 +215,25 @@ def run_attack(
             progress(i + 1, len(grid))
     t3 = time.perf_counter()
     probe = slice(0, min(EPS0_PROBE, len(x_np)))
-    adv0 = generate(Point(eps=0.0, step=grid[0].step), probe)
     x_probe = x_cpu[probe]
-    checks = [
-        C.check_bounds(points),
-        C.check_eps_zero(
+    if isinstance(spec, APGD | Square | AutoAttackSpec):
+        # ART validates eps > 0 for these and refuses to run: say so rather than pass silently.
+        eps0 = C.Check(
+            "eps = 0 returns the input",
+            True,
+            f"not applicable: ART's {spec.name} refuses eps = 0 up front",
+        )
+    else:
+        adv0 = generate(Point(eps=0.0, step=grid[0].step), probe)
+        eps0 = C.check_eps_zero(
             identical=bool(torch.equal(adv0, x_probe)),
             probe_correct=_art_correct(clf, adv0.numpy(), y_np[probe], bs),
             clean_correct=_art_correct(clf, x_np[probe], y_np[probe], bs),
             n=len(x_probe),
-        ),
+        )
+    checks = [
+        C.check_bounds(points),
+        eps0,
         C.check_below_clean(points, clean_correct),
         C.check_recomputed(points),
         C.check_input_unchanged(bool(torch.equal(x_cpu, snapshot))),

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from lilbench.attacks.pipeline import ensure_attack
+from lilbench.results.model_check_records import checks_path, ensure_model_checks
 from lilbench.results.records import load_record, record_path
 from lilbench.suites import Suite
 from lilbench.training.checkpoint import Checkpoint, find_checkpoint
@@ -28,6 +29,7 @@ class ModelResult:
     seed: int
     checkpoint: Checkpoint | None
     attacks: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    model_checks: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         ckpt = self.checkpoint
@@ -37,11 +39,13 @@ class ModelResult:
             "checkpoint": None if ckpt is None else str(ckpt.path),
             "metrics": None if ckpt is None else ckpt.metrics,
             "attacks": self.attacks,
+            "model_checks": self.model_checks,
         }
 
 
 def item_count(suite: Suite) -> int:
-    return len(suite.betas) * len(suite.seeds) * (1 + len(suite.attacks))
+    per_model = 1 + len(suite.attacks) + int(suite.model_checks)
+    return len(suite.betas) * len(suite.seeds) * per_model
 
 
 def run_suite(
@@ -74,6 +78,18 @@ def run_suite(
                 result.attacks[spec.label] = run.record
                 if on_item:
                     on_item(f"{spec.label} beta={beta:g} seed={seed}", run.reused)
+            if suite.model_checks:
+                done = {k: v for k, v in result.attacks.items() if v is not None}
+                result.model_checks = ensure_model_checks(
+                    trained.checkpoint,
+                    done,
+                    runs_dir=runs_dir,
+                    data_dir=data_dir,
+                    limit=suite.test_limit,
+                    seed=seed,
+                )
+                if on_item:
+                    on_item(f"model checks beta={beta:g} seed={seed}", False)
             results.append(result)
     return results
 
@@ -95,5 +111,10 @@ def collect_suite(suite: Suite, *, runs_dir: Path) -> tuple[list[ModelResult], l
                 if record is None:
                     missing.append(f"{spec.label} beta={beta:g} seed={seed}")
                 result.attacks[spec.label] = record
+            if suite.model_checks and ckpt is not None:
+                done = {k: v for k, v in result.attacks.items() if v is not None}
+                result.model_checks = load_record(checks_path(runs_dir, ckpt, done, seed))
+                if result.model_checks is None:
+                    missing.append(f"model checks beta={beta:g} seed={seed}")
             results.append(result)
     return results, missing
