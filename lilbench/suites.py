@@ -100,7 +100,7 @@ def _attack(path: Path, i: int, entry: Any) -> AttackSpec:
             if not isinstance(value, bool):
                 raise _fail(path, f"{where}.{key}", f"expected true or false, got {value!r}")
             kwargs[key] = value
-        elif key in ("steps", "restarts", "batch_size"):
+        elif key in ("steps", "restarts", "batch_size", "max_iter"):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise _fail(path, f"{where}.{key}", f"expected an integer, got {value!r}")
             kwargs[key] = value

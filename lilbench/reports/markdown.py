@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -15,8 +16,18 @@ import matplotlib.pyplot as plt
 from lilbench.data import load_dataset
 from lilbench.diagnostics import diagnose
 from lilbench.io import atomic_path, write_bytes_atomic
+from lilbench.reports.aggregate import (
+    attack_table,
+    by_beta,
+    checks_table,
+    clean_table,
+    failed_model_check_details,
+    model_checks_table,
+    verdict,
+    worst_case_table,
+)
 from lilbench.reports.inspect_plots import distance_figure, embedding_figure
-from lilbench.reports.summary import curve, normalised_auc
+from lilbench.reports.summary import curve
 from lilbench.results.records import versions
 from lilbench.results.suite_results import ModelResult
 from lilbench.suites import Suite
@@ -30,33 +41,6 @@ def md_table(table: Table) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)
-
-
-def clean_table(results: list[ModelResult]) -> Table:
-    header = ["beta", "seed", "clean test accuracy", "isometry error (test)"]
-    levels = max(
-        (len(r.checkpoint.metrics.get("level_accuracy", [])) for r in results if r.checkpoint),
-        default=0,
-    )
-    for i in range(levels):
-        header += [f"level {i} accuracy", f"level {i} isometry error"]
-    rows = []
-    for r in results:
-        m = r.checkpoint.metrics if r.checkpoint else {}
-        row = [
-            f"{r.beta:g}",
-            str(r.seed),
-            f"{m['clean_test_accuracy']:.4f}" if m else "missing",
-            f"{m['test_isometry_error']:.3f}" if m else "missing",
-        ]
-        acc, iso = m.get("level_accuracy", []), m.get("level_isometry_error", [])
-        for i in range(levels):
-            row += [
-                f"{acc[i]:.4f}" if i < len(acc) else "-",
-                f"{iso[i]:.3f}" if i < len(iso) else "-",
-            ]
-        rows.append(row)
-    return header, rows
 
 
 INSPECT_KEYS = (
@@ -100,60 +84,47 @@ def inspect_section(
     return (header, rows), images
 
 
-def attack_table(results: list[ModelResult], attack: str) -> Table | None:
-    recs = [r.attacks.get(attack) for r in results]
-    first = next((rec for rec in recs if rec is not None), None)
-    if first is None:
+def _mean_curve(group: list[ModelResult], attack: str) -> tuple[list[float], list[float]] | None:
+    curves = [curve(rec) for r in group if (rec := r.attacks.get(attack)) is not None]
+    if not curves:
         return None
-    xs, _ = curve(first)
-    label = "eps" if first["sweep"] == "eps" else "step"
-    header = ["beta", "seed", "clean", *[f"{label}={x:.3g}" for x in xs], "AUC"]
-    rows = []
-    for r, rec in zip(results, recs, strict=True):
-        if rec is None:
-            rows.append([f"{r.beta:g}", str(r.seed), *["missing"] * (len(xs) + 2)])
-            continue
-        cx, cy = curve(rec)
-        rows.append(
-            [
-                f"{r.beta:g}",
-                str(r.seed),
-                f"{rec['clean']['accuracy']:.4f}",
-                *[f"{v:.4f}" for v in cy],
-                f"{normalised_auc(cx, cy):.4f}",
-            ]
-        )
-    return header, rows
+    xs = curves[0][0]
+    return xs, [sum(c[1][i] for c in curves) / len(curves) for i in range(len(xs))]
 
 
-def checks_table(results: list[ModelResult]) -> Table:
-    rows = []
-    for r in results:
-        for name, rec in r.attacks.items():
-            if rec is None:
-                continue
-            failed = [c["name"] for c in rec["checks"] if not c["passed"]]
-            verdict = "all pass" if not failed else "**FAIL**: " + "; ".join(failed)
-            rows.append([f"{r.beta:g}", str(r.seed), name, str(len(rec["checks"])), verdict])
-    return ["beta", "seed", "attack", "checks", "outcome"], rows
-
-
-def plot(results: list[ModelResult], attacks: list[str], path: Path) -> None:
-    fig, axes = plt.subplots(1, len(attacks), figsize=(5.5 * len(attacks), 4), squeeze=False)
-    for ax, attack in zip(axes[0], attacks, strict=True):
+def plot(results: list[ModelResult], panels: Sequence[tuple[str, str | None]], path: Path) -> None:
+    """One panel per attack, one line per beta (mean over seeds); a second attack in a panel
+    is drawn dashed in the same colour (standard vs paper-faithful)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, (attack, dashed) in zip(axes[0], panels, strict=True):
         sweep = "eps"
-        for r in results:
-            rec = r.attacks.get(attack)
-            if rec is None:
-                continue
-            sweep = rec["sweep"]
-            xs, ys = curve(rec)
-            ax.plot(xs, ys, marker="o", ms=3, label=f"beta={r.beta:g} (seed {r.seed})")
+        for i, (beta, group) in enumerate(by_beta(results)):
+            colour = colours[i % len(colours)]
+            seeds = len(group)
+            for label, style in ((attack, "-"), (dashed, "--")):
+                if label is None:
+                    continue
+                got = _mean_curve(group, label)
+                if got is None:
+                    continue
+                rec = next(r.attacks[label] for r in group if r.attacks.get(label))
+                sweep = rec["sweep"] if rec else sweep
+                name = f"beta={beta:g}" + (f" (mean of {seeds})" if seeds > 1 else "")
+                ax.plot(
+                    *got,
+                    style,
+                    marker="o",
+                    ms=3,
+                    color=colour,
+                    label=name if style == "-" else None,
+                )
         ax.set_xscale("log")
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("eps" if sweep == "eps" else "step size (eps = ball)")
         ax.set_ylabel("robust accuracy")
-        ax.set_title(attack.upper())
+        title = attack.upper() + (f" (solid) vs {dashed.upper()} (dashed)" if dashed else "")
+        ax.set_title(title, fontsize=10)
         ax.grid(True, alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
@@ -180,15 +151,23 @@ def build_report(
     data_dir: Path | None = None,
 ) -> tuple[Path, dict[str, Table]]:
     attacks = [spec.label for spec in suite.attacks]
+    standard = [a for a in attacks if not a.endswith("-paper")]
     plot_name = f"{suite.name}-curves.png"
-    if attacks:
-        plot(results, attacks, out_dir / plot_name)
+    if standard:
+        plot(results, [(a, None) for a in standard], out_dir / plot_name)
+    paired = [
+        (a[: -len("-paper")], a)
+        for a in attacks
+        if a.endswith("-paper") and a[: -len("-paper")] in attacks
+    ]
+    paper_plot = f"{suite.name}-standard-vs-paper.png"
+    if paired:
+        plot(results, paired, out_dir / paper_plot)
     tables: dict[str, Table] = {"clean": clean_table(results)}
     for a in attacks:
         t = attack_table(results, a)
         if t is not None:
             tables[a] = t
-    tables["checks"] = checks_table(results)
     v = versions()
     lines = [
         f"# lilbench report: {suite.name}",
@@ -231,11 +210,65 @@ def build_report(
             md_table(tables[spec.label]),
             "",
         ]
-    if attacks:
+    if standard:
         lines += [f"![accuracy curves]({plot_name})", ""]
-        lines += ["## Sanity checks", "", md_table(tables["checks"]), ""]
-    else:
-        del tables["checks"]
+    if paired:
+        lines += [
+            "## Standard vs paper-faithful attacks",
+            "",
+            "Solid: the standard attack (cross-entropy at the true labels); dashed: the "
+            "authors' attack (objective CE + beta * L_iso per batch of 100; their PGD steps "
+            "along the clean-input gradient, so it is a scaled FGSM).",
+            "",
+            f"![standard vs paper-faithful]({paper_plot})",
+            "",
+        ]
+    worst = worst_case_table(results)
+    if worst is not None:
+        tables["worst-case"] = worst
+        lines += [
+            "## Worst case over all attacks (per example)",
+            "",
+            "Robust accuracy counting an image as robust only if every attack run at that eps "
+            "failed on it (at eps where two or more attacks ran).",
+            "",
+            md_table(worst),
+            "",
+        ]
+    if any(r.model_checks for r in results):
+        sentences, changes, halving = verdict(results)
+        tables["verdict"], tables["halving"] = changes, halving
+        lines += [
+            "## Verdict: does robust accuracy rise with beta?",
+            "",
+            "Changes from beta = 0, paired by seed, in percentage points: mean and 95% "
+            "interval over seeds (Student's t). Eps sweeps are compared at eps = 0.1; "
+            "step-size sweeps at their strongest step size.",
+            "",
+            *[f"- {s}" for s in sentences],
+            "",
+            md_table(changes),
+            "",
+            "The eps at which robust accuracy falls to half the clean accuracy (interpolated "
+            "in log eps; mean and 95% interval over seeds):",
+            "",
+            md_table(halving),
+            "",
+        ]
+    if attacks:
+        tables["checks"] = checks_table(results)
+        lines += ["## Sanity checks", "", "Per attack run:", "", md_table(tables["checks"]), ""]
+        model_table = model_checks_table(results)
+        if model_table is not None:
+            tables["model-checks"] = model_table
+            lines += [
+                "Per model (all ten checks of a trustworthy evaluation):",
+                "",
+                md_table(model_table),
+                "",
+                *failed_model_check_details(results),
+                "",
+            ]
     if suite.inspect:
         table, images = inspect_section(suite, results, out_dir, data_dir)
         tables["diagnostics"] = table

@@ -1,0 +1,264 @@
+"""Tables over seeds: means with 95% intervals per beta, worst cases, checks and the verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from lilbench.reports.summary import curve, normalised_auc
+from lilbench.results.stats import Estimate, estimate, halving_eps
+from lilbench.results.suite_results import ModelResult
+
+Table = tuple[list[str], list[list[str]]]
+VERDICT_EPS = 0.1  # where eps sweeps are compared (a common MNIST L-inf budget)
+
+
+def by_beta(results: list[ModelResult]) -> list[tuple[float, list[ModelResult]]]:
+    betas = sorted({r.beta for r in results})
+    return [(b, [r for r in results if r.beta == b]) for b in betas]
+
+
+def _est(values: list[float]) -> str:
+    return estimate(values).fmt() if values else "missing"
+
+
+def clean_table(results: list[ModelResult]) -> Table:
+    levels = max(
+        (len(r.checkpoint.metrics.get("level_accuracy", [])) for r in results if r.checkpoint),
+        default=0,
+    )
+    header = ["beta", "seeds", "clean test accuracy", "isometry error (test)"]
+    for i in range(levels):
+        header += [f"level {i} accuracy", f"level {i} isometry error"]
+    rows = []
+    for beta, group in by_beta(results):
+        metrics = [r.checkpoint.metrics for r in group if r.checkpoint]
+        row = [
+            f"{beta:g}",
+            str(len(metrics)),
+            _est([m["clean_test_accuracy"] for m in metrics]),
+            _est([m["test_isometry_error"] for m in metrics]),
+        ]
+        for i in range(levels):
+            row += [
+                _est([m["level_accuracy"][i] for m in metrics if "level_accuracy" in m]),
+                _est(
+                    [m["level_isometry_error"][i] for m in metrics if "level_isometry_error" in m]
+                ),
+            ]
+        rows.append(row)
+    return header, rows
+
+
+def attack_table(results: list[ModelResult], attack: str) -> Table | None:
+    recs = [rec for r in results if (rec := r.attacks.get(attack)) is not None]
+    if not recs:
+        return None
+    xs, _ = curve(recs[0])
+    label = "eps" if recs[0]["sweep"] == "eps" else "step"
+    header = ["beta", "seeds", "clean", *[f"{label}={x:.3g}" for x in xs], "AUC"]
+    rows = []
+    for beta, group in by_beta(results):
+        got = [rec for r in group if (rec := r.attacks.get(attack)) is not None]
+        if not got:
+            rows.append([f"{beta:g}", "0", *["missing"] * (len(xs) + 2)])
+            continue
+        curves = [curve(rec) for rec in got]
+        rows.append(
+            [
+                f"{beta:g}",
+                str(len(got)),
+                _est([rec["clean"]["accuracy"] for rec in got]),
+                *[_est([c[1][i] for c in curves]) for i in range(len(xs))],
+                _est([normalised_auc(*c) for c in curves]),
+            ]
+        )
+    return header, rows
+
+
+def _worst(r: ModelResult) -> dict[float, float]:
+    wc = (r.model_checks or {}).get("worst_case", {})
+    return {float(e): v["correct"] / v["n"] for e, v in wc.items() if len(v["attacks"]) > 1}
+
+
+def worst_case_table(results: list[ModelResult]) -> Table | None:
+    grids = [set(_worst(r)) for r in results if r.model_checks]
+    if not grids:
+        return None
+    eps = sorted(set.intersection(*grids))
+    header = ["beta", "seeds", *[f"eps={e:.3g}" for e in eps]]
+    rows = [
+        [
+            f"{beta:g}",
+            str(len(group)),
+            *[_est([_worst(r)[e] for r in group if e in _worst(r)]) for e in eps],
+        ]
+        for beta, group in by_beta(results)
+    ]
+    return header, rows
+
+
+def checks_table(results: list[ModelResult]) -> Table:
+    rows = []
+    for r in results:
+        for name, rec in r.attacks.items():
+            if rec is None:
+                continue
+            failed = [c["name"] for c in rec["checks"] if not c["passed"]]
+            verdict = "all pass" if not failed else "**FAIL**: " + "; ".join(failed)
+            rows.append([f"{r.beta:g}", str(r.seed), name, str(len(rec["checks"])), verdict])
+    return ["beta", "seed", "attack", "checks", "outcome"], rows
+
+
+def model_checks_table(results: list[ModelResult]) -> Table | None:
+    with_checks = [r for r in results if r.model_checks]
+    if not with_checks:
+        return None
+    names = [c["name"] for c in with_checks[0].model_checks["checks"]]  # type: ignore[index]
+    rows = []
+    for r in with_checks:
+        outcome = {c["name"]: c for c in r.model_checks["checks"]}  # type: ignore[index]
+        rows.append(
+            [
+                f"{r.beta:g}",
+                str(r.seed),
+                *["pass" if outcome[n]["passed"] else "**FAIL**" for n in names],
+            ]
+        )
+    return ["beta", "seed", *names], rows
+
+
+def failed_model_check_details(results: list[ModelResult]) -> list[str]:
+    return [
+        f"- beta={r.beta:g}, seed {r.seed}, {c['name']}: {c['detail']}"
+        for r in results
+        if r.model_checks
+        for c in r.model_checks["checks"]
+        if not c["passed"]
+    ]
+
+
+# --- verdict -------------------------------------------------------------------------------
+
+Scalar = Callable[[ModelResult], float | None]
+
+
+def _at_eps(label: str, eps: float) -> Scalar:
+    def get(r: ModelResult) -> float | None:
+        rec = r.attacks.get(label)
+        if rec is None:
+            return None
+        for p in rec["points"]:
+            if abs(p["eps"] - eps) < 1e-9:
+                return float(p["accuracy"])
+        return None
+
+    return get
+
+
+def _strongest_step(label: str) -> Scalar:
+    def get(r: ModelResult) -> float | None:
+        rec = r.attacks.get(label)
+        return None if rec is None else min(float(p["accuracy"]) for p in rec["points"])
+
+    return get
+
+
+def _clean(r: ModelResult) -> float | None:
+    return None if r.checkpoint is None else float(r.checkpoint.metrics["clean_test_accuracy"])
+
+
+def _paired(results: list[ModelResult], beta: float, f: Scalar) -> Estimate | None:
+    """Change from beta = 0 to beta, paired by seed."""
+    base = {r.seed: f(r) for r in results if r.beta == 0}
+    diffs = [
+        v - b
+        for r in results
+        if r.beta == beta
+        if (v := f(r)) is not None and (b := base.get(r.seed)) is not None
+    ]
+    return estimate(diffs) if diffs else None
+
+
+def _families(results: list[ModelResult]) -> list[tuple[str, str, Scalar]]:
+    labels = sorted({k for r in results for k, v in r.attacks.items() if v is not None})
+    fams: list[tuple[str, str, Scalar]] = []
+    for label in labels:
+        rec = next(r.attacks[label] for r in results if r.attacks.get(label))
+        assert rec is not None
+        if rec["sweep"] == "eps":
+            if any(abs(p["eps"] - VERDICT_EPS) < 1e-9 for p in rec["points"]):
+                fams.append((label, f"at eps = {VERDICT_EPS:g}", _at_eps(label, VERDICT_EPS)))
+        else:
+            eps = rec["points"][0]["eps"]
+            fams.append(
+                (label, f"in the {eps:g} ball at its strongest step size", _strongest_step(label))
+            )
+    if any(_worst(r) for r in results):
+        fams.append(
+            (
+                "worst case of all attacks",
+                f"at eps = {VERDICT_EPS:g}",
+                lambda r: _worst(r).get(VERDICT_EPS),
+            )
+        )
+    return fams
+
+
+def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table]:
+    """Plain sentences, a table of changes vs beta = 0, and the eps that halves accuracy."""
+    betas = [b for b, _ in by_beta(results) if b != 0]
+    if not any(r.beta == 0 for r in results):
+        return ["No beta = 0 models: nothing to compare with."], ([], []), ([], [])
+    n_seeds = len({r.seed for r in results})
+    sentences: list[str] = []
+    header = ["attack", "beta", "change in robust accuracy (pp)", "change in clean accuracy (pp)"]
+    rows = []
+    for label, where, f in _families(results):
+        rises, falls = [], []
+        for beta in betas:
+            d, c = _paired(results, beta, f), _paired(results, beta, _clean)
+            if d is None or c is None:
+                continue
+            rows.append([label, f"{beta:g}", d.fmt(1, 100), c.fmt(1, 100)])
+            interval = f" (95% CI {100 * d.low:+.1f}..{100 * d.high:+.1f})" if d.n > 1 else ""
+            sentences.append(
+                f"Under {label.upper()} {where}, beta = {beta:g} changes robust accuracy by "
+                f"{100 * d.mean:+.1f} pp{interval} at a cost of {-100 * c.mean:.1f} pp clean "
+                f"accuracy (n = {d.n} seed{'s' if d.n != 1 else ''})."
+            )
+            if d.n > 1 and d.low > 0:
+                rises.append(beta)
+            if d.n > 1 and d.high < 0:
+                falls.append(beta)
+        if n_seeds > 1:
+            if rises:
+                summary = f"rises significantly at beta = {', '.join(f'{b:g}' for b in rises)}"
+            else:
+                summary = "does not rise significantly at any beta"
+            if falls:
+                summary += f"; falls significantly at beta = {', '.join(f'{b:g}' for b in falls)}"
+            sentences.append(f"**{label.upper()} {where}: robust accuracy {summary}.**")
+    # The eps at which accuracy halves, per beta and eps-sweep attack.
+    eps_labels = sorted(
+        {k for r in results for k, v in r.attacks.items() if v is not None and v["sweep"] == "eps"}
+    )
+    h_rows = []
+    for beta, group in by_beta(results):
+        row = [f"{beta:g}"]
+        for label in eps_labels:
+            vals = []
+            for r in group:
+                rec = r.attacks.get(label)
+                if rec is not None:
+                    xs, ys = curve(rec)
+                    h = halving_eps(xs, ys, rec["clean"]["accuracy"])
+                    if h is not None:
+                        vals.append(h)
+            row.append(_est(vals) if vals else "not reached")
+        h_rows.append(row)
+    return sentences, (header, rows), (["beta", *eps_labels], h_rows)
+
+
+def as_dict(table: Table) -> dict[str, Any]:
+    return {"header": table[0], "rows": table[1]}

@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import lilbench
+from lilbench.attacks import art_backend as art
+from lilbench.attacks import model_checks as M
+from lilbench.attacks.checks import pack_mask, unpack_mask
+from lilbench.attacks.runner import run_attack
+from lilbench.attacks.specs import FGSM
+from lilbench.data import Dataset
+from lilbench.reports.aggregate import verdict
+from lilbench.results.stats import estimate, halving_eps
+from lilbench.results.suite_results import run_suite
+from lilbench.suites import load_suite
+from lilbench.training.pipeline import Trained
+
+SMALL_SUITE = """
+name: small-rigorous
+dataset: mnist
+train: {epochs: 1, limit: 2000}
+betas: [0, 1]
+seeds: [0, 1]
+test_limit: 60
+model_checks: true
+attacks:
+  - {name: fgsm, eps: ["0.01:1:3", 0.05]}
+  - {name: pgd, eps: [0.05, 0.1], steps: 5, restarts: 1}
+  - {name: apgd, loss: ce, eps: [0.05, 0.1], max_iter: 10}
+  - {name: square, eps: [0.05, 0.1], max_iter: 20}
+  - {name: fgsm, objective: paper, eps: [0.05, 0.1]}
+"""
+
+
+@pytest.fixture(scope="module")
+def small_results(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
+    root = tmp_path_factory.mktemp("rig")
+    path = root / "small.yaml"
+    path.write_text(SMALL_SUITE)
+    return run_suite(load_suite(path), runs_dir=root / "runs")
+
+
+def test_worst_case_is_never_above_any_single_attack(small_results: list[Any]) -> None:
+    for r in small_results:
+        wc = r.model_checks["worst_case"]
+        assert wc, "no worst case computed"
+        for eps, entry in wc.items():
+            for label in entry["attacks"]:
+                point = next(
+                    p for p in r.attacks[label]["points"] if abs(p["eps"] - float(eps)) < 1e-6
+                )
+                assert entry["correct"] <= point["correct"], (label, eps)
+        # At eps = 0.05 five attacks ran: the worst case is their per-example AND.
+        assert len(wc["0.05"]["attacks"]) >= 4
+
+
+def test_model_checks_ran_and_verdict_speaks(small_results: list[Any]) -> None:
+    names = {c["name"] for c in small_results[0].model_checks["checks"]}
+    assert {
+        "deterministic logits",
+        "chance or below at eps = 1",
+        "PGD <= FGSM at equal eps",
+        "gradient-free does not beat gradient attacks",
+        "more steps and restarts never help the model",
+    } <= names
+    sentences, (_, rows), (_, halving) = verdict(small_results)
+    assert any(
+        s.startswith("Under FGSM at eps = 0.1, beta = 1 changes robust accuracy by")
+        and "95% CI" in s
+        and "(n = 2 seeds)" in s
+        for s in sentences
+    )
+    assert any("FGSM-PAPER" in s for s in sentences)
+    assert {row[0] for row in rows} >= {"fgsm", "pgd-eps", "apgd-ce", "square"}
+    assert len(halving) == 2
+
+
+def test_statistics() -> None:
+    e = estimate([1.0, 2.0, 3.0])
+    assert e.mean == 2.0 and e.n == 3
+    assert e.high - e.mean == pytest.approx(4.302653 / 3**0.5, rel=1e-5)
+    one = estimate([0.4])
+    assert one.low == one.high == 0.4 and one.fmt() == "0.4000"
+    assert halving_eps([0.01, 0.1], [0.8, 0.2], clean=0.8) == pytest.approx(10 ** (-2 + 2 / 3))
+    assert halving_eps([0.01, 0.1], [0.8, 0.6], clean=0.8) is None
+    mask = np.array([True, False, True, True, False, False, True, False, True])
+    assert np.array_equal(unpack_mask(pack_mask(mask), len(mask)), mask)
+
+
+def _rec(label: str, points: list[tuple[float, float]], sweep: str = "eps") -> dict[str, Any]:
+    return {
+        "sweep": sweep,
+        "samples": {"n": 100},
+        "checks": [],
+        "points": [
+            {"eps": e, "step": e, "accuracy": a, "correct": round(100 * a)} for e, a in points
+        ],
+    }
+
+
+def test_cross_attack_checks_can_fail() -> None:
+    ok = {
+        "fgsm": _rec("fgsm", [(0.1, 0.3), (1.0, 0.0)]),
+        "pgd-eps": _rec("pgd-eps", [(0.1, 0.2)]),
+        "apgd-ce": _rec("apgd-ce", [(0.1, 0.1)]),
+        "square": _rec("square", [(0.1, 0.15)]),
+    }
+    assert M.check_chance_at_full_eps(ok, 10).passed
+    assert not M.check_chance_at_full_eps({"fgsm": _rec("fgsm", [(1.0, 0.2)])}, 10).passed
+    assert not M.check_chance_at_full_eps({"fgsm": _rec("fgsm", [(0.5, 0.0)])}, 10).passed
+    pgd_le = M.check_stronger_not_weaker(ok, "pgd-eps", "fgsm", "x")
+    assert pgd_le is not None and pgd_le.passed
+    bad = {**ok, "pgd-eps": _rec("pgd-eps", [(0.1, 0.35)])}
+    check = M.check_stronger_not_weaker(bad, "pgd-eps", "fgsm", "x")
+    assert check is not None and not check.passed
+    masking = M.check_masking(ok)
+    assert masking is not None and masking.passed  # 0.15 >= best gradient 0.1 - 0.005
+    masked = {**ok, "square": _rec("square", [(0.1, 0.05)])}
+    check = M.check_masking(masked)
+    assert check is not None and not check.passed
+
+
+def test_model_probes_can_fail(mnist: Dataset) -> None:
+    x, y = mnist.x_test[:64], mnist.y_test[:64]
+    probs = nn.Sequential(nn.Linear(784, 10), nn.Softmax(dim=1)).eval()
+    assert not M.check_logits_eval(probs, x).passed
+    logits = nn.Linear(784, 10).eval()
+    assert M.check_logits_eval(logits, x).passed
+    noisy = nn.Sequential(nn.Linear(784, 10), nn.Dropout(0.5)).train()
+    assert not M.check_deterministic(noisy, x).passed
+    assert M.check_deterministic(logits, x).passed
+    flat = nn.Linear(784, 10).eval()
+    with torch.no_grad():
+        flat.weight.zero_()  # logits ignore the input: every input gradient is exactly 0
+    assert not M.check_gradients(flat, x, y).passed
+    assert M.check_gradients(logits, x, y).passed
+
+
+def test_input_mutation_is_caught(
+    small_model: Trained, mnist: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def mutating(x: torch.Tensor, signs: torch.Tensor, eps: float) -> torch.Tensor:
+        x.add_(0.0 * signs + 1e-3)  # writes into the caller's array
+        return x.clone()
+
+    model = lilbench.load_model(small_model.checkpoint.path)
+    x, y = mnist.x_test[:100].clone(), mnist.y_test[:100]
+    assert run_attack(model, FGSM(eps=(0.1,)), x, y, num_classes=10).passed
+    monkeypatch.setattr(art, "fgsm_apply", mutating)
+    outcome = run_attack(model, FGSM(eps=(0.1,)), x.clone(), y, num_classes=10)
+    failed = {c.name for c in outcome.checks if not c.passed}
+    assert "input not mutated" in failed
+
+
+def test_rigorous_suite_file_is_valid() -> None:
+    suite = load_suite(Path(__file__).resolve().parents[1] / "suites" / "paper-mnist-rigorous.yaml")
+    assert suite.seeds == (0, 1, 2) and suite.model_checks
+    labels = [a.label for a in suite.attacks]
+    assert labels == [
+        "fgsm",
+        "pgd",
+        "pgd-eps",
+        "apgd-ce",
+        "autoattack",
+        "square",
+        "fgsm-paper",
+        "pgd-paper",
+    ]
+    assert max(suite.attacks[4].points(), key=lambda p: p.eps).eps == 0.3
