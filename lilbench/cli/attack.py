@@ -11,7 +11,7 @@ from rich.table import Table
 
 from lilbench.attacks.grids import PAPER_GRID, parse_grid, parse_list
 from lilbench.attacks.pipeline import AttackRun, ensure_attack
-from lilbench.attacks.specs import FGSM, PGD, AttackSpec
+from lilbench.attacks.specs import APGD, FGSM, PGD, AttackSpec, AutoAttackSpec, Square
 from lilbench.cli.common import (
     Activation,
     Alpha,
@@ -315,3 +315,66 @@ def pgd(
         paper_faithful=paper_faithful,
     ).validate()
     _execute(spec, locals())
+
+
+STRONG_DOCS = {
+    "apgd": "ART's Auto-PGD (APGD-CE, or APGD-DLR with --loss dlr) on an eps grid.",
+    "square": "ART's Square attack: gradient-free, the check for gradient masking.",
+    "autoattack": "ART's AutoAttack ensemble (APGD-CE, APGD-DLR, Square): worst case per image.",
+}
+DEFAULT_STRONG_EPS = (0.01, 0.03, 0.1, 0.2, 0.3)
+
+
+def _strong_command(name: str) -> Any:
+    def command(
+        eps: EpsList = None,
+        eps_grid: EpsGrid = None,
+        loss: Annotated[str, typer.Option("--loss", help="APGD loss: ce or dlr.")] = "ce",
+        max_iter: Annotated[
+            int | None, typer.Option("--max-iter", help="Iterations (APGD 100, Square 1000).")
+        ] = None,
+        restarts: Annotated[int, typer.Option("--restarts", help="Random restarts.")] = 1,
+        checkpoint: CheckpointOpt = None,
+        beta: Beta = 0.0,
+        alpha: Alpha = _D.alpha,
+        mode: Mode = _D.mode,
+        k: K = _D.k,
+        dataset: DatasetOpt = _D.dataset,
+        width: Width = None,
+        depth: Depth = None,
+        activation: Activation = _D.activation,
+        epochs: Epochs = None,
+        lr: Lr = _D.lr,
+        train_batch_size: TrainBatch = None,
+        train_limit: TrainLimit = None,
+        limit: Limit = None,
+        batch_size: AttackBatch = 1000,
+        seed: Seed = 0,
+        device: Device = "cpu",
+        runs_dir: RunsDir = Path("runs"),
+        data_dir: DataDir = None,
+        force: Force = False,
+        strict: Strict = False,
+        json_out: Json = False,
+    ) -> None:
+        grid = _eps_values(eps, eps_grid, DEFAULT_STRONG_EPS)
+        if name != "apgd" and loss != "ce":
+            raise ConfigError(f"--loss applies to apgd only, not {name}")
+        iters = {} if max_iter is None else {"max_iter": max_iter}
+        spec: AttackSpec
+        if name == "apgd":
+            spec = APGD(eps=grid, loss=loss, restarts=restarts, batch_size=batch_size, **iters)
+        elif name == "square":
+            spec = Square(eps=grid, restarts=restarts, batch_size=batch_size, **iters)
+        else:
+            if max_iter is not None or restarts != 1:
+                raise ConfigError("autoattack takes no --max-iter or --restarts")
+            spec = AutoAttackSpec(eps=grid, batch_size=batch_size)
+        _execute(spec.validate(), locals())
+
+    command.__doc__ = STRONG_DOCS[name]
+    return command
+
+
+for _name in STRONG_DOCS:
+    app.command(_name)(_strong_command(_name))
