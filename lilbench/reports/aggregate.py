@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -187,8 +188,12 @@ def _families(results: list[ModelResult]) -> list[tuple[str, str, Scalar]]:
         rec = next(r.attacks[label] for r in results if r.attacks.get(label))
         assert rec is not None
         if rec["sweep"] == "eps":
-            if any(abs(p["eps"] - VERDICT_EPS) < 1e-9 for p in rec["points"]):
-                fams.append((label, f"at eps = {VERDICT_EPS:g}", _at_eps(label, VERDICT_EPS)))
+            # The grid point nearest to VERDICT_EPS in log scale (the paper's grid has no 0.1).
+            eps = min(
+                (p["eps"] for p in rec["points"] if p["eps"] > 0),
+                key=lambda e: abs(math.log10(e) - math.log10(VERDICT_EPS)),
+            )
+            fams.append((label, f"at eps = {eps:.3g}", _at_eps(label, eps)))
         else:
             eps = rec["points"][0]["eps"]
             fams.append(

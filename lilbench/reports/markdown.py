@@ -235,15 +235,15 @@ def build_report(
             md_table(worst),
             "",
         ]
-    if any(r.model_checks for r in results):
+    if attacks and any(r.beta == 0 for r in results) and len(suite.betas) > 1:
         sentences, changes, halving = verdict(results)
         tables["verdict"], tables["halving"] = changes, halving
         lines += [
             "## Verdict: does robust accuracy rise with beta?",
             "",
             "Changes from beta = 0, paired by seed, in percentage points: mean and 95% "
-            "interval over seeds (Student's t). Eps sweeps are compared at eps = 0.1; "
-            "step-size sweeps at their strongest step size.",
+            "interval over seeds (Student's t). Eps sweeps are compared at their grid "
+            "point nearest to eps = 0.1; step-size sweeps at their strongest step size.",
             "",
             *[f"- {s}" for s in sentences],
             "",
