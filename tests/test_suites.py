@@ -75,7 +75,10 @@ def test_moved_baseline_fails_naming_the_metric(
         ("name: x\nbetas: [-1]\nattacks: [{name: fgsm}]\n", "betas: beta must be >= 0"),
         ("name: x\nbetas: [0]\nattacks: [{name: fgsm, eps: [0.1, 2]}]\n", "eps must lie in [0, 1]"),
         ("name: x\nbetas: oops\nattacks: [{name: fgsm}]\n", "betas"),
-        ("name: x\nbetas: [0]\nattacks: [{name: cw}]\n", "known: fgsm, pgd"),
+        (
+            "name: x\nbetas: [0]\nattacks: [{name: cw}]\n",
+            "known: apgd, autoattack, fgsm, pgd, square",
+        ),
         ("name: x\nbetas: [0]\ntrain: {epochs: two}\nattacks: [{name: fgsm}]\n", "train"),
         ("name: x\nbetas: [0]\ntrain: {epoch: 2}\nattacks: [{name: fgsm}]\n", "train.epoch"),
         ("name: x\nbetas: [0]\nattacks: [{name: pgd, steps: 1.5}]\n", "steps"),
