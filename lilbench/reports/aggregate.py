@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
 from lilbench.reports.summary import curve, normalised_auc
 from lilbench.results.stats import Estimate, estimate, halving_eps
@@ -263,7 +262,3 @@ def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table]:
             row.append(_est(vals) if vals else "not reached")
         h_rows.append(row)
     return sentences, (header, rows), (["beta", *eps_labels], h_rows)
-
-
-def as_dict(table: Table) -> dict[str, Any]:
-    return {"header": table[0], "rows": table[1]}

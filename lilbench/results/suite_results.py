@@ -31,6 +31,10 @@ class ModelResult:
     attacks: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     model_checks: dict[str, Any] | None = None
 
+    def completed_attacks(self) -> dict[str, dict[str, Any]]:
+        """The attack records that exist (what the model-level checks are computed from)."""
+        return {k: v for k, v in self.attacks.items() if v is not None}
+
     def to_dict(self) -> dict[str, Any]:
         ckpt = self.checkpoint
         return {
@@ -79,10 +83,9 @@ def run_suite(
                 if on_item:
                     on_item(f"{spec.label} beta={beta:g} seed={seed}", run.reused)
             if suite.model_checks:
-                done = {k: v for k, v in result.attacks.items() if v is not None}
                 result.model_checks = ensure_model_checks(
                     trained.checkpoint,
-                    done,
+                    result.completed_attacks(),
                     runs_dir=runs_dir,
                     data_dir=data_dir,
                     limit=suite.test_limit,
@@ -112,8 +115,8 @@ def collect_suite(suite: Suite, *, runs_dir: Path) -> tuple[list[ModelResult], l
                     missing.append(f"{spec.label} beta={beta:g} seed={seed}")
                 result.attacks[spec.label] = record
             if suite.model_checks and ckpt is not None:
-                done = {k: v for k, v in result.attacks.items() if v is not None}
-                result.model_checks = load_record(checks_path(runs_dir, ckpt, done, seed))
+                path = checks_path(runs_dir, ckpt, result.completed_attacks(), seed)
+                result.model_checks = load_record(path)
                 if result.model_checks is None:
                     missing.append(f"model checks beta={beta:g} seed={seed}")
             results.append(result)

@@ -46,34 +46,39 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         from lilbench.data import dataset_names
 
-        def bad(msg: str) -> ConfigError:
-            return ConfigError(msg)
-
         if self.dataset not in dataset_names():
-            raise bad(f"unknown dataset {self.dataset!r}; known: {', '.join(dataset_names())}")
+            raise ConfigError(
+                f"unknown dataset {self.dataset!r}; known: {', '.join(dataset_names())}"
+            )
         if self.beta < 0:
-            raise bad(f"beta must be >= 0, got {self.beta}")
+            raise ConfigError(f"beta must be >= 0, got {self.beta}")
         if self.alpha < 0:
-            raise bad(f"alpha must be >= 0, got {self.alpha}")
+            raise ConfigError(f"alpha must be >= 0, got {self.alpha}")
         if self.mode not in MODES:
-            raise bad(f"unknown mode {self.mode!r}; known: {', '.join(MODES)}")
+            raise ConfigError(f"unknown mode {self.mode!r}; known: {', '.join(MODES)}")
         if self.metric not in METRICS:
-            raise bad(f"unknown metric {self.metric!r}; known: {', '.join(METRICS)}")
+            raise ConfigError(f"unknown metric {self.metric!r}; known: {', '.join(METRICS)}")
         if self.activation not in ACTIVATIONS:
-            raise bad(f"unknown activation {self.activation!r}; known: {', '.join(ACTIVATIONS)}")
+            raise ConfigError(
+                f"unknown activation {self.activation!r}; known: {', '.join(ACTIVATIONS)}"
+            )
         for name in ("width", "depth", "epochs", "batch_size"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise bad(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+                raise ConfigError(
+                    f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}"
+                )
         if not self.lr > 0:
-            raise bad(f"lr must be > 0, got {self.lr}")
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
         if self.k <= 0:
-            raise bad(f"k must be > 0, got {self.k}")
+            raise ConfigError(f"k must be > 0, got {self.k}")
         if self.limit is not None and self.limit < 1:
-            raise bad(f"limit must be >= 1, got {self.limit}")
+            raise ConfigError(f"limit must be >= 1, got {self.limit}")
         if self.head not in HEADS:
-            raise bad(f"unknown head {self.head!r}; known: {', '.join(HEADS)}")
+            raise ConfigError(f"unknown head {self.head!r}; known: {', '.join(HEADS)}")
         if self.mode == "none" and self.beta != 0:
-            raise bad("mode 'none' means plain cross-entropy: use beta 0 or mode local/global")
+            raise ConfigError(
+                "mode 'none' means plain cross-entropy: use beta 0 or mode local/global"
+            )
         return self
 
     @classmethod
