@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lilbench.training.loss import isometry_error
+from lilbench.objectives.isometry import isometry_error
 
 Features = Callable[[torch.Tensor], torch.Tensor]
 

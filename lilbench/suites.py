@@ -5,6 +5,7 @@ Validated up front; every error names the file and the key.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ from lilbench.attacks.grids import parse_grid
 from lilbench.attacks.specs import ATTACKS, AttackSpec, attack_class
 from lilbench.errors import ConfigError, LilbenchError
 from lilbench.io import sha256_file
-from lilbench.training.config import TrainConfig
+from lilbench.objectives import OBJECTIVES, parse_params
+from lilbench.training.config import LIL_KEYS, TrainConfig
 
 TOP_KEYS = {
     "name",
@@ -23,13 +25,31 @@ TOP_KEYS = {
     "dataset",
     "train",
     "betas",
+    "methods",
     "seeds",
     "test_limit",
     "attacks",
     "inspect",
     "model_checks",
 }
-TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"dataset", "beta", "seed"}
+METHOD_KEYS = {"objective", "spectral_norm"}  # the rest of a method entry: parameter grids
+PER_METHOD = {"dataset", "seed", "objective", "objective_params", "spectral_norm", *LIL_KEYS}
+TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - PER_METHOD | {"alpha", "mode", "k", "metric"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One trained configuration of a suite, less its seed: a beta, or a method's grid point."""
+
+    label: str  # "0.1" for a beta of the `betas:` shorthand, else "pgd-at eps=0.1"
+    overrides: tuple[tuple[str, Any], ...]  # TrainConfig fields set by this setting
+    beta: float = 0.0  # the LIL beta (0 for other objectives)
+
+    @property
+    def reference(self) -> bool:
+        """Plain cross-entropy training: what verdicts compare every other setting with."""
+        d = dict(self.overrides)
+        return d.get("objective", "lil") == "lil" and self.beta == 0 and not d.get("spectral_norm")
 
 
 @dataclass(frozen=True)
@@ -40,15 +60,25 @@ class Suite:
     description: str
     dataset: str
     train: dict[str, Any]
-    betas: tuple[float, ...]
+    settings: tuple[Setting, ...]
     seeds: tuple[int, ...]
     test_limit: int | None
     attacks: tuple[AttackSpec, ...]
     inspect: bool = False  # representation diagnostics in the report
     model_checks: bool = False  # the cross-attack and model-level sanity checks
 
-    def train_config(self, beta: float, seed: int) -> TrainConfig:
-        return TrainConfig.for_dataset(self.dataset, beta=beta, seed=seed, **self.train)
+    @property
+    def has_methods(self) -> bool:
+        """Written with `methods:` (reports name settings by method, not by beta)."""
+        return any(dict(s.overrides).keys() != {"beta"} for s in self.settings)
+
+    @property
+    def betas(self) -> tuple[float, ...]:
+        return tuple(s.beta for s in self.settings)
+
+    def train_config(self, setting: Setting, seed: int) -> TrainConfig:
+        options = {**self.train, **dict(setting.overrides)}
+        return TrainConfig.for_dataset(self.dataset, seed=seed, **options)
 
 
 def _fail(path: Path, key: str, msg: str) -> ConfigError:
@@ -129,9 +159,10 @@ def load_suite(path: Path) -> Suite:
     for key in raw:
         if key not in TOP_KEYS:
             raise _fail(path, str(key), f"unknown key; known: {', '.join(sorted(TOP_KEYS))}")
-    for key in ("name", "betas"):
-        if key not in raw:
-            raise _fail(path, key, "missing")
+    if "name" not in raw:
+        raise _fail(path, "name", "missing")
+    if ("betas" in raw) == ("methods" in raw):
+        raise _fail(path, "betas", "give betas (the LIL grid) or methods, one of the two")
     train = raw.get("train") or {}
     if not isinstance(train, dict):
         raise _fail(path, "train", "expected a mapping")
@@ -140,9 +171,13 @@ def load_suite(path: Path) -> Suite:
             raise _fail(
                 path, f"train.{key}", f"unknown key; known: {', '.join(sorted(TRAIN_KEYS))}"
             )
-    betas = _number_list(path, "betas", raw["betas"])
-    if any(b < 0 for b in betas):
-        raise _fail(path, "betas", f"beta must be >= 0, got {min(betas):g}")
+    if "betas" in raw:
+        betas = _number_list(path, "betas", raw["betas"])
+        if any(b < 0 for b in betas):
+            raise _fail(path, "betas", f"beta must be >= 0, got {min(betas):g}")
+        settings = tuple(Setting(f"{b:g}", (("beta", b),), b) for b in betas)
+    else:
+        settings = _methods(path, raw["methods"], dataset=str(raw.get("dataset", "mnist")))
     seeds = raw.get("seeds", [0])
     if (
         not isinstance(seeds, list)
@@ -167,7 +202,7 @@ def load_suite(path: Path) -> Suite:
         description=str(raw.get("description", "")),
         dataset=str(raw.get("dataset", "mnist")),
         train=dict(train),
-        betas=betas,
+        settings=settings,
         seeds=tuple(seeds),
         test_limit=test_limit,
         attacks=tuple(_attack(path, i, a) for i, a in enumerate(attacks)),
@@ -179,8 +214,62 @@ def load_suite(path: Path) -> Suite:
         if labels.count(label) > 1:
             raise _fail(path, "attacks", f"two attacks are both {label!r}; keep one")
     try:
-        for beta in betas:
-            suite.train_config(beta, seeds[0]).validate()
+        for setting in settings:
+            suite.train_config(setting, seeds[0]).validate()
     except (ConfigError, TypeError) as exc:
         raise _fail(path, "train", str(exc)) from None
+    labels = [s.label for s in settings]
+    for label in labels:
+        if labels.count(label) > 1:
+            raise _fail(path, "methods", f"two settings are both {label!r}; keep one")
     return suite
+
+
+def _methods(path: Path, value: Any, *, dataset: str) -> tuple[Setting, ...]:
+    """Each entry: an objective, optionally `spectral_norm`, and its parameters, each a value
+    or a list (a grid; several lists give their product)."""
+    if not isinstance(value, list) or not value:
+        raise _fail(path, "methods", "expected a non-empty list of {objective: NAME, ...}")
+    settings: list[Setting] = []
+    for i, entry in enumerate(value):
+        where = f"methods[{i}]"
+        if not isinstance(entry, dict) or "objective" not in entry:
+            raise _fail(path, where, "expected a mapping with an 'objective'")
+        name = entry["objective"]
+        if not isinstance(name, str) or name not in OBJECTIVES:
+            raise _fail(path, f"{where}.objective", OBJECTIVES.unknown(str(name)))
+        cls = OBJECTIVES.get(name)
+        sn = entry.get("spectral_norm", False)
+        if not isinstance(sn, bool):
+            raise _fail(path, f"{where}.spectral_norm", f"expected true or false, got {sn!r}")
+        grids: list[list[tuple[str, Any]]] = []
+        for key, v in entry.items():
+            if key in METHOD_KEYS:
+                continue
+            if key not in cls.params_type.model_fields:
+                known = ", ".join([*cls.params_type.model_fields, *sorted(METHOD_KEYS)])
+                raise _fail(path, f"{where}.{key}", f"unknown key for {name}; known: {known}")
+            values = v if isinstance(v, list) else [v]
+            if not values:
+                raise _fail(path, f"{where}.{key}", "empty list")
+            grids.append([(key, x) for x in values])
+        for combo in itertools.product(*grids):
+            params = dict(combo)
+            try:
+                parsed = parse_params(cls, params)
+            except ConfigError as exc:
+                raise _fail(path, where, str(exc)) from None
+            overrides: dict[str, Any] = {"objective": name} if name != "lil" else {}
+            if name == "lil":
+                overrides.update(parsed.model_dump(include=set(params)))
+            elif params:
+                overrides["objective_params"] = parsed.model_dump(include=set(params))
+            if sn:
+                overrides["spectral_norm"] = True
+            try:
+                config = TrainConfig.for_dataset(dataset, **overrides).validate()
+            except ConfigError as exc:
+                raise _fail(path, where, str(exc)) from None
+            beta = float(overrides.get("beta", 0.0))
+            settings.append(Setting(config.label(), tuple(sorted(overrides.items())), beta))
+    return tuple(settings)

@@ -12,7 +12,7 @@ from lilbench.attacks.faithful import ObjectiveOutputs, PaperObjective, make_obj
 from lilbench.attacks.runner import run_attack
 from lilbench.attacks.specs import FGSM, PGD
 from lilbench.data import Dataset
-from lilbench.training.loss import iso_loss
+from lilbench.objectives.isometry import iso_loss
 from lilbench.training.pipeline import Trained
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lilbench.errors import ConfigError
-from lilbench.training.loss import iso_loss, isometry_error, lil_loss, pair_mask
+from lilbench.objectives.isometry import iso_loss, isometry_error, lil_loss, pair_mask
 
 
 def brute_force_iso(x: torch.Tensor, phi: torch.Tensor, y: torch.Tensor, mode: str, k: float):

@@ -13,8 +13,8 @@ from lilbench.data import load_dataset
 from lilbench.data.toy import make_rings, make_torus
 from lilbench.diagnostics import jacobian_spectral_norms, lipschitz_sampled
 from lilbench.models import StackedLIL, StackedSpec
+from lilbench.objectives.isometry import isometry_error
 from lilbench.training.config import TrainConfig
-from lilbench.training.loss import isometry_error
 from lilbench.training.pipeline import ensure_checkpoint
 from lilbench.training.train import train
 

@@ -15,7 +15,7 @@ from art.estimators.classification import PyTorchClassifier
 from torch import nn
 
 from lilbench.attacks.art_backend import SlicingClassifier
-from lilbench.training.loss import iso_loss
+from lilbench.objectives.isometry import iso_loss
 
 PAPER_BATCH = 100  # the authors' attack batch: L_iso's pairs are formed within it
 

@@ -13,44 +13,34 @@ from lilbench.attacks.grids import PAPER_GRID, parse_grid, parse_list
 from lilbench.attacks.pipeline import AttackRun, ensure_attack
 from lilbench.attacks.specs import APGD, FGSM, PGD, AttackSpec, AutoAttackSpec, Square
 from lilbench.cli.common import (
-    Activation,
-    Alpha,
-    Beta,
     DataDir,
-    DatasetOpt,
-    Depth,
     Device,
-    Epochs,
     Force,
     Json,
-    K,
-    Lr,
-    Mode,
     RunsDir,
     Seed,
-    Width,
     err,
     out,
     print_json,
     resolve_device,
 )
+from lilbench.cli.options import train_config, with_training_options
 from lilbench.cli.train import training_progress
 from lilbench.errors import ConfigError
 from lilbench.training.checkpoint import Checkpoint, read_checkpoint
 from lilbench.training.config import TrainConfig
 from lilbench.training.pipeline import ensure_checkpoint
 
+# An attack's own options; training options of the same name read --train-NAME here.
+ATTACK_NAMES = frozenset({"eps", "steps", "step_size", "limit", "batch_size", "restarts", "seed"})
+model_options = with_training_options(reserved=ATTACK_NAMES)
+
 app = typer.Typer(help="Attack a model through ART (checked, cached).", no_args_is_help=True)
-_D = TrainConfig()
 
 CheckpointOpt = Annotated[
     Path | None, typer.Option("--checkpoint", help="Checkpoint directory to attack.")
 ]
 Limit = Annotated[int | None, typer.Option("--limit", help="Attack the first N test images.")]
-TrainLimit = Annotated[
-    int | None, typer.Option("--train-limit", help="Training subset of the model to select.")
-]
-TrainBatch = Annotated[int | None, typer.Option("--train-batch-size", help="Training batch size.")]
 AttackBatch = Annotated[int, typer.Option("--batch-size", help="Attack batch size.")]
 Strict = Annotated[bool, typer.Option("--strict", help="Exit 1 when a sanity check fails.")]
 PaperFaithful = Annotated[
@@ -150,9 +140,9 @@ def show_record(run: AttackRun) -> None:
     rec = run.record
     if run.reused:
         err.print(f"reusing result {run.path} (same checkpoint and parameters; --force reruns)")
-    beta = rec["checkpoint"]["train_config"]["beta"]
+    model = TrainConfig.from_dict(rec["checkpoint"]["train_config"]).label()
     title = (
-        f"{rec.get('label', rec['attack']).upper()} on beta = {beta:g} "
+        f"{rec.get('label', rec['attack']).upper()} on {model} "
         f"({rec['samples']['n']} test images; clean accuracy {rec['clean']['accuracy']:.4f})"
     )
     table = Table(title=title)
@@ -181,20 +171,14 @@ def show_record(run: AttackRun) -> None:
     out.print(f"record: {run.path}")
 
 
-_TRAIN_OPTIONS = ("beta", "alpha", "mode", "k", "width", "depth", "activation", "epochs", "lr")
-
-
 def _execute(spec: AttackSpec, o: dict[str, Any]) -> None:
     """The body shared by the attack commands; `o` holds a command's options."""
     if o["limit"] is not None and o["limit"] < 1:
         raise ConfigError(f"limit must be >= 1, got {o['limit']}")
-    config = TrainConfig.for_dataset(
-        o["dataset"],
-        **{key: o[key] for key in _TRAIN_OPTIONS},
-        batch_size=o["train_batch_size"],
-        limit=o["train_limit"],
-        seed=o["seed"],
-    )
+    training = {k.removeprefix("train_"): v for k, v in (o["training"] or {}).items()}
+    if o["checkpoint"] is not None and training:
+        raise ConfigError("give --checkpoint or training options to select a model, not both")
+    config = train_config(training, seed=o["seed"])
     resolve_device(o["device"])
     ckpt = select_checkpoint(
         o["checkpoint"],
@@ -219,22 +203,11 @@ def _execute(spec: AttackSpec, o: dict[str, Any]) -> None:
 
 
 @app.command("fgsm")
+@model_options
 def fgsm(
     eps: EpsList = None,
     eps_grid: EpsGrid = None,
     checkpoint: CheckpointOpt = None,
-    beta: Beta = 0.0,
-    alpha: Alpha = _D.alpha,
-    mode: Mode = _D.mode,
-    k: K = _D.k,
-    dataset: DatasetOpt = _D.dataset,
-    width: Width = None,
-    depth: Depth = None,
-    activation: Activation = _D.activation,
-    epochs: Epochs = None,
-    lr: Lr = _D.lr,
-    train_batch_size: TrainBatch = None,
-    train_limit: TrainLimit = None,
     limit: Limit = None,
     batch_size: AttackBatch = 1000,
     seed: Seed = 0,
@@ -245,6 +218,7 @@ def fgsm(
     strict: Strict = False,
     paper_faithful: PaperFaithful = False,
     json_out: Json = False,
+    training: dict[str, Any] | None = None,
 ) -> None:
     """L-inf FGSM at eps = logspace(-2, 0, 10) (the paper's grid) unless --eps/--eps-grid."""
     spec = FGSM(
@@ -256,6 +230,7 @@ def fgsm(
 
 
 @app.command("pgd")
+@model_options
 def pgd(
     eps: EpsList = None,
     eps_grid: EpsGrid = None,
@@ -266,18 +241,6 @@ def pgd(
     ] = None,
     restarts: Annotated[int, typer.Option("--restarts", help="Random starts (seeded).")] = 0,
     checkpoint: CheckpointOpt = None,
-    beta: Beta = 0.0,
-    alpha: Alpha = _D.alpha,
-    mode: Mode = _D.mode,
-    k: K = _D.k,
-    dataset: DatasetOpt = _D.dataset,
-    width: Width = None,
-    depth: Depth = None,
-    activation: Activation = _D.activation,
-    epochs: Epochs = None,
-    lr: Lr = _D.lr,
-    train_batch_size: TrainBatch = None,
-    train_limit: TrainLimit = None,
     limit: Limit = None,
     batch_size: AttackBatch = 1000,
     seed: Seed = 0,
@@ -288,6 +251,7 @@ def pgd(
     strict: Strict = False,
     paper_faithful: PaperFaithful = False,
     json_out: Json = False,
+    training: dict[str, Any] | None = None,
 ) -> None:
     """L-inf PGD. Default: the paper's ball 0.5, 10 steps, step sizes logspace(-2, 0, 10).
 
@@ -335,18 +299,6 @@ def _strong_command(name: str) -> Any:
         ] = None,
         restarts: Annotated[int, typer.Option("--restarts", help="Random restarts.")] = 1,
         checkpoint: CheckpointOpt = None,
-        beta: Beta = 0.0,
-        alpha: Alpha = _D.alpha,
-        mode: Mode = _D.mode,
-        k: K = _D.k,
-        dataset: DatasetOpt = _D.dataset,
-        width: Width = None,
-        depth: Depth = None,
-        activation: Activation = _D.activation,
-        epochs: Epochs = None,
-        lr: Lr = _D.lr,
-        train_batch_size: TrainBatch = None,
-        train_limit: TrainLimit = None,
         limit: Limit = None,
         batch_size: AttackBatch = 1000,
         seed: Seed = 0,
@@ -356,6 +308,7 @@ def _strong_command(name: str) -> Any:
         force: Force = False,
         strict: Strict = False,
         json_out: Json = False,
+        training: dict[str, Any] | None = None,
     ) -> None:
         grid = _eps_values(eps, eps_grid, DEFAULT_STRONG_EPS)
         if name != "apgd" and loss != "ce":
@@ -377,4 +330,4 @@ def _strong_command(name: str) -> Any:
 
 
 for _name in STRONG_DOCS:
-    app.command(_name)(_strong_command(_name))
+    app.command(_name)(model_options(_strong_command(_name)))

@@ -5,62 +5,48 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Any
 
-import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from lilbench.cli.common import (
-    Activation,
-    Alpha,
-    Beta,
     DataDir,
-    DatasetOpt,
-    Depth,
-    Detach,
     Device,
-    Epochs,
     Force,
-    Head,
-    Hierarchy,
     Json,
-    K,
-    Lr,
-    Mode,
     RunsDir,
     Seed,
-    Width,
     err,
     out,
     print_json,
     resolve_device,
 )
-from lilbench.training.config import TrainConfig
+from lilbench.cli.options import train_config, with_training_options
 from lilbench.training.pipeline import Trained, ensure_checkpoint
-
-_D = TrainConfig()
 
 
 @contextmanager
-def training_progress(quiet: bool) -> Iterator[Callable[[int, int, int, float, float], None]]:
-    """A rich bar on stderr showing epoch, CE and L_iso (silent when quiet)."""
+def training_progress(quiet: bool) -> Iterator[Callable[[int, int, int, dict[str, float]], None]]:
+    """A rich bar on stderr showing the epoch and the objective's loss parts (silent when
+    quiet)."""
     if quiet:
         yield lambda *_: None
         return
     columns = (
         TextColumn("[bold]train[/] epoch {task.fields[epoch]}"),
         BarColumn(),
-        TextColumn("CE {task.fields[ce]:.4f}  L_iso {task.fields[iso]:.4f}"),
+        TextColumn("{task.fields[parts]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task("train", total=None, epoch=1, ce=0.0, iso=0.0)
+        task = bar.add_task("train", total=None, epoch=1, parts="")
 
-        def update(done: int, total: int, epoch: int, ce: float, iso: float) -> None:
+        def update(done: int, total: int, epoch: int, parts: dict[str, float]) -> None:
             if done % 20 == 0 or done == total:
-                bar.update(task, completed=done, total=total, epoch=epoch, ce=ce, iso=iso)
+                shown = "  ".join(f"{k} {v:.4f}" for k, v in parts.items())
+                bar.update(task, completed=done, total=total, epoch=epoch, parts=shown)
 
         yield update
 
@@ -76,57 +62,24 @@ def summary(trained: Trained) -> dict[str, object]:
     }
 
 
+@with_training_options
 def train(
-    beta: Beta = 0.0,
-    alpha: Alpha = _D.alpha,
-    mode: Mode = _D.mode,
-    k: K = _D.k,
-    dataset: DatasetOpt = _D.dataset,
-    width: Width = None,
-    depth: Depth = None,
-    activation: Activation = _D.activation,
-    epochs: Epochs = None,
-    batch_size: Annotated[
-        int | None,
-        typer.Option(help="Mini-batch size (default: 100 for MNIST, full batch for toys)."),
-    ] = None,
-    lr: Lr = _D.lr,
-    limit: Annotated[
-        int | None, typer.Option(help="Train on the first N training samples only.")
-    ] = None,
-    hierarchy: Hierarchy = False,
-    head: Head = _D.head,
-    detach: Detach = True,
     seed: Seed = 0,
     device: Device = "cpu",
     runs_dir: RunsDir = Path("runs"),
     data_dir: DataDir = None,
     force: Force = False,
     json_out: Json = False,
+    training: dict[str, Any] | None = None,
 ) -> None:
-    """Train one LIL model (the paper's MNIST settings by default) or reuse its checkpoint.
+    """Train one model (the paper's LIL MNIST settings by default) or reuse its checkpoint.
 
-    Toy data sets (--dataset rings|torus) default to the paper's toy settings: 4 x 20 tanh,
-    full batch, 2000 epochs; --hierarchy stacks one LIL block per label level.
+    --objective picks the training objective (lil, pgd-at, trades, ...; each takes the
+    options marked with its name); --beta keeps its meaning for lil. Toy data sets (--dataset
+    rings|torus) default to the paper's toy settings: 4 x 20 tanh, full batch, 2000 epochs;
+    --hierarchy stacks one LIL block per label level.
     """
-    config = TrainConfig.for_dataset(
-        dataset,
-        beta=beta,
-        alpha=alpha,
-        mode=mode,
-        k=k,
-        width=width,
-        depth=depth,
-        activation=activation,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        limit=limit,
-        seed=seed,
-        hierarchy=hierarchy,
-        head=head,
-        detach=detach,
-    ).validate()
+    config = train_config(training or {}, seed=seed)
     dev = resolve_device(device)
     with training_progress(quiet=json_out) as progress:
         trained = ensure_checkpoint(
@@ -144,9 +97,7 @@ def train(
     if trained.reused:
         err.print(f"reusing checkpoint {trained.checkpoint.path} (same config; --force retrains)")
     m = trained.checkpoint.metrics
-    table = Table(
-        title=f"{config.dataset}: beta = {config.beta:g}, mode = {config.normalised().mode}"
-    )
+    table = Table(title=f"{config.dataset}: {config.label()}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_row("clean test accuracy", f"{m['clean_test_accuracy']:.4f}")
@@ -154,8 +105,9 @@ def train(
         zip(m.get("level_accuracy", []), m.get("level_isometry_error", []), strict=True)
     ):
         table.add_row(f"level {i} test accuracy / isometry error", f"{acc:.4f} / {iso:.4f}")
-    table.add_row("final CE (last-epoch mean)", f"{m['final_ce']:.4f}")
-    table.add_row("final L_iso (last-epoch mean)", f"{m['final_iso']:.4f}")
+    for key, value in m.items():
+        if key.startswith("final_"):
+            table.add_row(f"final {key[6:]} (last-epoch mean)", f"{value:.4f}")
     table.add_row("test isometry error (same-class)", f"{m['test_isometry_error']:.4f}")
     table.add_row("wall time (s)", f"{m['train_seconds']:.1f}")
     table.add_row("checkpoint", str(trained.checkpoint.path))

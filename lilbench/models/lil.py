@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 from lilbench.errors import ConfigError
 
@@ -24,6 +25,7 @@ class ModelSpec:
     depth: int = 4
     activation: str = "tanh"
     num_classes: int = 10
+    spectral_norm: bool = False  # every linear layer's weight divided by its spectral norm
 
     def validate(self) -> None:
         if self.activation not in ACTIVATIONS:
@@ -34,7 +36,10 @@ class ModelSpec:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if not self.spectral_norm:  # added later: earlier checkpoints' metadata stays the same
+            del d["spectral_norm"]
+        return d
 
 
 class LILMLP(nn.Module):
@@ -49,6 +54,11 @@ class LILMLP(nn.Module):
             fan_in = spec.width
         self.body = nn.Sequential(*layers)
         self.head = nn.Linear(spec.width, spec.num_classes)
+        if spec.spectral_norm:
+            for module in self.modules():
+                if isinstance(module, nn.Linear):
+                    # Power iteration runs in train mode; eval mode reuses the last estimate.
+                    spectral_norm(module)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """phi(x): the last hidden representation, on which L_iso is imposed."""

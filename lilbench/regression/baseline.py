@@ -13,14 +13,14 @@ from typing import Any
 
 from lilbench.errors import ConfigError
 from lilbench.io import write_json_atomic
-from lilbench.results.suite_results import ModelResult
+from lilbench.results.suite_results import ModelResult, setting_name
 
 
 def metric_values(results: list[ModelResult]) -> dict[str, float]:
     """Every clean and robust accuracy, under a stable, readable name."""
     values: dict[str, float] = {}
     for r in results:
-        prefix = f"beta={r.beta:g}/seed={r.seed}"
+        prefix = f"{setting_name(r.setting)}/seed={r.seed}"
         for name, rec in r.attacks.items():
             if rec is None:
                 continue

@@ -7,15 +7,24 @@ from collections.abc import Callable
 
 from lilbench.reports.summary import curve, normalised_auc
 from lilbench.results.stats import Estimate, estimate, halving_eps
-from lilbench.results.suite_results import ModelResult
+from lilbench.results.suite_results import ModelResult, setting_name
 
 Table = tuple[list[str], list[list[str]]]
 VERDICT_EPS = 0.1  # where eps sweeps are compared (a common MNIST L-inf budget)
 
 
-def by_beta(results: list[ModelResult]) -> list[tuple[float, list[ModelResult]]]:
-    betas = sorted({r.beta for r in results})
-    return [(b, [r for r in results if r.beta == b]) for b in betas]
+def by_setting(results: list[ModelResult]) -> list[tuple[str, list[ModelResult]]]:
+    """Results grouped by setting (a beta, or a method's grid point), in the suite's order
+    (the `betas:` shorthand: by increasing beta)."""
+    labels = list(dict.fromkeys(r.label for r in results))
+    if key_header(results) != "method":
+        labels.sort(key=lambda label: next(r.beta for r in results if r.label == label))
+    return [(label, [r for r in results if r.label == label]) for label in labels]
+
+
+def key_header(results: list[ModelResult]) -> str:
+    """The first column's name: "beta" for a beta sweep, "method" for a suite of methods."""
+    return "beta" if all(r.label == f"{r.beta:g}" for r in results) else "method"
 
 
 def _est(values: list[float]) -> str:
@@ -27,14 +36,14 @@ def clean_table(results: list[ModelResult]) -> Table:
         (len(r.checkpoint.metrics.get("level_accuracy", [])) for r in results if r.checkpoint),
         default=0,
     )
-    header = ["beta", "seeds", "clean test accuracy", "isometry error (test)"]
+    header = [key_header(results), "seeds", "clean test accuracy", "isometry error (test)"]
     for i in range(levels):
         header += [f"level {i} accuracy", f"level {i} isometry error"]
     rows = []
-    for beta, group in by_beta(results):
+    for label, group in by_setting(results):
         metrics = [r.checkpoint.metrics for r in group if r.checkpoint]
         row = [
-            f"{beta:g}",
+            label,
             str(len(metrics)),
             _est([m["clean_test_accuracy"] for m in metrics]),
             _est([m["test_isometry_error"] for m in metrics]),
@@ -56,17 +65,17 @@ def attack_table(results: list[ModelResult], attack: str) -> Table | None:
         return None
     xs, _ = curve(recs[0])
     label = "eps" if recs[0]["sweep"] == "eps" else "step"
-    header = ["beta", "seeds", "clean", *[f"{label}={x:.3g}" for x in xs], "AUC"]
+    header = [key_header(results), "seeds", "clean", *[f"{label}={x:.3g}" for x in xs], "AUC"]
     rows = []
-    for beta, group in by_beta(results):
+    for setting, group in by_setting(results):
         got = [rec for r in group if (rec := r.attacks.get(attack)) is not None]
         if not got:
-            rows.append([f"{beta:g}", "0", *["missing"] * (len(xs) + 2)])
+            rows.append([setting, "0", *["missing"] * (len(xs) + 2)])
             continue
         curves = [curve(rec) for rec in got]
         rows.append(
             [
-                f"{beta:g}",
+                setting,
                 str(len(got)),
                 _est([rec["clean"]["accuracy"] for rec in got]),
                 *[_est([c[1][i] for c in curves]) for i in range(len(xs))],
@@ -86,14 +95,14 @@ def worst_case_table(results: list[ModelResult]) -> Table | None:
     if not grids:
         return None
     eps = sorted(set.intersection(*grids))
-    header = ["beta", "seeds", *[f"eps={e:.3g}" for e in eps]]
+    header = [key_header(results), "seeds", *[f"eps={e:.3g}" for e in eps]]
     rows = [
         [
-            f"{beta:g}",
+            setting,
             str(len(group)),
             *[_est([_worst(r)[e] for r in group if e in _worst(r)]) for e in eps],
         ]
-        for beta, group in by_beta(results)
+        for setting, group in by_setting(results)
     ]
     return header, rows
 
@@ -106,8 +115,8 @@ def checks_table(results: list[ModelResult]) -> Table:
                 continue
             failed = [c["name"] for c in rec["checks"] if not c["passed"]]
             verdict = "all pass" if not failed else "**FAIL**: " + "; ".join(failed)
-            rows.append([f"{r.beta:g}", str(r.seed), name, str(len(rec["checks"])), verdict])
-    return ["beta", "seed", "attack", "checks", "outcome"], rows
+            rows.append([r.label, str(r.seed), name, str(len(rec["checks"])), verdict])
+    return [key_header(results), "seed", "attack", "checks", "outcome"], rows
 
 
 def model_checks_table(results: list[ModelResult]) -> Table | None:
@@ -120,17 +129,17 @@ def model_checks_table(results: list[ModelResult]) -> Table | None:
         outcome = {c["name"]: c for c in r.model_checks["checks"]}  # type: ignore[index]
         rows.append(
             [
-                f"{r.beta:g}",
+                r.label,
                 str(r.seed),
                 *["pass" if outcome[n]["passed"] else "**FAIL**" for n in names],
             ]
         )
-    return ["beta", "seed", *names], rows
+    return [key_header(results), "seed", *names], rows
 
 
 def failed_model_check_details(results: list[ModelResult]) -> list[str]:
     return [
-        f"- beta={r.beta:g}, seed {r.seed}, {c['name']}: {c['detail']}"
+        f"- {setting_name(r.setting)}, seed {r.seed}, {c['name']}: {c['detail']}"
         for r in results
         if r.model_checks
         for c in r.model_checks["checks"]
@@ -168,13 +177,13 @@ def _clean(r: ModelResult) -> float | None:
     return None if r.checkpoint is None else float(r.checkpoint.metrics["clean_test_accuracy"])
 
 
-def _paired(results: list[ModelResult], beta: float, f: Scalar) -> Estimate | None:
-    """Change from beta = 0 to beta, paired by seed."""
-    base = {r.seed: f(r) for r in results if r.beta == 0}
+def _paired(results: list[ModelResult], label: str, f: Scalar) -> Estimate | None:
+    """Change from the reference (beta = 0, plain CE) to a setting, paired by seed."""
+    base = {r.seed: f(r) for r in results if r.setting.reference}
     diffs = [
         v - b
         for r in results
-        if r.beta == beta
+        if r.label == label
         if (v := f(r)) is not None and (b := base.get(r.seed)) is not None
     ]
     return estimate(diffs) if diffs else None
@@ -210,46 +219,57 @@ def _families(results: list[ModelResult]) -> list[tuple[str, str, Scalar]]:
 
 
 def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table]:
-    """Plain sentences, a table of changes vs beta = 0, and the eps that halves accuracy."""
-    betas = [b for b, _ in by_beta(results) if b != 0]
-    if not any(r.beta == 0 for r in results):
+    """Plain sentences, a table of changes vs the reference (beta = 0, plain CE), and the eps
+    that halves accuracy."""
+    header_key = key_header(results)
+    # The `betas:` shorthand names a setting "beta = 1"; a methods suite by its label.
+    said = (lambda s: f"beta = {s}") if header_key == "beta" else (lambda s: s)
+    labels = [label for label, group in by_setting(results) if not group[0].setting.reference]
+    if not any(r.setting.reference for r in results):
         return ["No beta = 0 models: nothing to compare with."], ([], []), ([], [])
     n_seeds = len({r.seed for r in results})
     sentences: list[str] = []
-    header = ["attack", "beta", "change in robust accuracy (pp)", "change in clean accuracy (pp)"]
+    header = [
+        "attack",
+        header_key,
+        "change in robust accuracy (pp)",
+        "change in clean accuracy (pp)",
+    ]
     rows = []
     for label, where, f in _families(results):
         rises, falls = [], []
-        for beta in betas:
-            d, c = _paired(results, beta, f), _paired(results, beta, _clean)
+        for setting in labels:
+            d, c = _paired(results, setting, f), _paired(results, setting, _clean)
             if d is None or c is None:
                 continue
-            rows.append([label, f"{beta:g}", d.fmt(1, 100), c.fmt(1, 100)])
+            rows.append([label, setting, d.fmt(1, 100), c.fmt(1, 100)])
             interval = f" (95% CI {100 * d.low:+.1f}..{100 * d.high:+.1f})" if d.n > 1 else ""
             sentences.append(
-                f"Under {label.upper()} {where}, beta = {beta:g} changes robust accuracy by "
+                f"Under {label.upper()} {where}, {said(setting)} changes robust accuracy by "
                 f"{100 * d.mean:+.1f} pp{interval} at a cost of {-100 * c.mean:.1f} pp clean "
                 f"accuracy (n = {d.n} seed{'s' if d.n != 1 else ''})."
             )
             if d.n > 1 and d.low > 0:
-                rises.append(beta)
+                rises.append(setting)
             if d.n > 1 and d.high < 0:
-                falls.append(beta)
+                falls.append(setting)
         if n_seeds > 1:
+            at = "at beta = " if header_key == "beta" else "for "
             if rises:
-                summary = f"rises significantly at beta = {', '.join(f'{b:g}' for b in rises)}"
+                summary = f"rises significantly {at}{', '.join(rises)}"
             else:
-                summary = "does not rise significantly at any beta"
+                anywhere = "at any beta" if header_key == "beta" else "for any method"
+                summary = f"does not rise significantly {anywhere}"
             if falls:
-                summary += f"; falls significantly at beta = {', '.join(f'{b:g}' for b in falls)}"
+                summary += f"; falls significantly {at}{', '.join(falls)}"
             sentences.append(f"**{label.upper()} {where}: robust accuracy {summary}.**")
-    # The eps at which accuracy halves, per beta and eps-sweep attack.
+    # The eps at which accuracy halves, per setting and eps-sweep attack.
     eps_labels = sorted(
         {k for r in results for k, v in r.attacks.items() if v is not None and v["sweep"] == "eps"}
     )
     h_rows = []
-    for beta, group in by_beta(results):
-        row = [f"{beta:g}"]
+    for setting, group in by_setting(results):
+        row = [setting]
         for label in eps_labels:
             vals = []
             for r in group:
@@ -261,4 +281,4 @@ def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table]:
                         vals.append(h)
             row.append(_est(vals) if vals else "not reached")
         h_rows.append(row)
-    return sentences, (header, rows), (["beta", *eps_labels], h_rows)
+    return sentences, (header, rows), ([header_key, *eps_labels], h_rows)

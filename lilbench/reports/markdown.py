@@ -18,10 +18,11 @@ from lilbench.diagnostics import diagnose
 from lilbench.io import atomic_path, write_bytes_atomic
 from lilbench.reports.aggregate import (
     attack_table,
-    by_beta,
+    by_setting,
     checks_table,
     clean_table,
     failed_model_check_details,
+    key_header,
     model_checks_table,
     verdict,
     worst_case_table,
@@ -29,11 +30,17 @@ from lilbench.reports.aggregate import (
 from lilbench.reports.inspect_plots import distance_figure, embedding_figure
 from lilbench.reports.summary import curve
 from lilbench.results.records import versions
-from lilbench.results.suite_results import ModelResult
+from lilbench.results.suite_results import ModelResult, setting_name
 from lilbench.suites import Suite
 from lilbench.training.checkpoint import load_model
 
 Table = tuple[list[str], list[list[str]]]
+
+
+def _slug(text: str) -> str:
+    """A setting's name as part of a file name: "beta=1" -> "beta1", "pgd-at eps=0.1" ->
+    "pgd-at-eps0.1" (the `betas:` shorthand keeps the names of earlier reports)."""
+    return text.replace("=", "").replace(" ", "-").replace("+", "-")
 
 
 def md_table(table: Table) -> str:
@@ -56,7 +63,7 @@ def inspect_section(
     suite: Suite, results: list[ModelResult], out_dir: Path, data_dir: Path | None
 ) -> tuple[Table, list[str]]:
     """Diagnostics of every trained model (deterministic and quick; recomputed per report)."""
-    header = ["beta", "seed", *[label for _, label in INSPECT_KEYS], "2-D map"]
+    header = [key_header(results), "seed", *[label for _, label in INSPECT_KEYS], "2-D map"]
     rows, images = [], []
     for r in results:
         if r.checkpoint is None:
@@ -65,13 +72,13 @@ def inspect_section(
         data = load_dataset(cfg.dataset, data_dir=data_dir, seed=cfg.seed)
         model = load_model(r.checkpoint.path, input_dim=data.input_dim)
         diag = diagnose(model, data.x_test, data.y_test, seed=r.seed)
-        stem = f"{suite.name}-beta{r.beta:g}-seed{r.seed}"
-        title = f"beta={r.beta:g}, seed {r.seed}"
+        stem = f"{suite.name}-{_slug(setting_name(r.setting))}-seed{r.seed}"
+        title = f"{setting_name(r.setting)}, seed {r.seed}"
         distance_figure(diag, out_dir / f"{stem}-distances.png", title)
         embedding_figure(diag, out_dir / f"{stem}-embedding.png", title)
         rows.append(
             [
-                f"{r.beta:g}",
+                r.label,
                 str(r.seed),
                 *[f"{diag.summary[k]:.4g}" for k, _ in INSPECT_KEYS],
                 str(diag.summary["embedding"]),
@@ -99,7 +106,7 @@ def plot(results: list[ModelResult], panels: Sequence[tuple[str, str | None]], p
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, (attack, dashed) in zip(axes[0], panels, strict=True):
         sweep = "eps"
-        for i, (beta, group) in enumerate(by_beta(results)):
+        for i, (_, group) in enumerate(by_setting(results)):
             colour = colours[i % len(colours)]
             seeds = len(group)
             for label, style in ((attack, "-"), (dashed, "--")):
@@ -110,7 +117,7 @@ def plot(results: list[ModelResult], panels: Sequence[tuple[str, str | None]], p
                     continue
                 rec = next(r.attacks[label] for r in group if r.attacks.get(label))
                 sweep = rec["sweep"] if rec else sweep
-                name = f"beta={beta:g}" + (f" (mean of {seeds})" if seeds > 1 else "")
+                name = setting_name(group[0].setting) + (f" (mean of {seeds})" if seeds > 1 else "")
                 ax.plot(
                     *got,
                     style,
@@ -175,7 +182,8 @@ def build_report(
         suite.description.strip(),
         "",
         f"- suite file: `{suite.path}` (SHA-256 `{suite.file_sha256[:16]}`)",
-        f"- betas: {', '.join(f'{b:g}' for b in suite.betas)}; seeds: "
+        f"- {'methods' if suite.has_methods else 'betas'}: "
+        f"{', '.join(s.label for s in suite.settings)}; seeds: "
         f"{', '.join(map(str, suite.seeds))}; test images: {suite.test_limit or 'all'}",
         f"- lilbench {v['lilbench']}, torch {v['torch']}, ART {v['art']}, numpy {v['numpy']}, "
         f"Python {v['python']}",
@@ -235,7 +243,7 @@ def build_report(
             md_table(worst),
             "",
         ]
-    if attacks and any(r.beta == 0 for r in results) and len(suite.betas) > 1:
+    if attacks and any(r.setting.reference for r in results) and len(suite.settings) > 1:
         sentences, changes, halving = verdict(results)
         tables["verdict"], tables["halving"] = changes, halving
         lines += [

@@ -15,7 +15,7 @@ import torch
 from lilbench.attacks.pipeline import ensure_attack
 from lilbench.results.model_check_records import checks_path, ensure_model_checks
 from lilbench.results.records import load_record, record_path
-from lilbench.suites import Suite
+from lilbench.suites import Setting, Suite
 from lilbench.training.checkpoint import Checkpoint, find_checkpoint
 from lilbench.training.pipeline import ensure_checkpoint
 
@@ -25,11 +25,20 @@ ItemDone = Callable[[str, bool], None]
 
 @dataclass
 class ModelResult:
-    beta: float
+    setting: Setting
     seed: int
     checkpoint: Checkpoint | None
     attacks: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     model_checks: dict[str, Any] | None = None
+
+    @property
+    def beta(self) -> float:
+        return self.setting.beta
+
+    @property
+    def label(self) -> str:
+        """The setting's name in tables: the beta, or "pgd-at eps=0.1"."""
+        return self.setting.label
 
     def completed_attacks(self) -> dict[str, dict[str, Any]]:
         """The attack records that exist (what the model-level checks are computed from)."""
@@ -38,6 +47,7 @@ class ModelResult:
     def to_dict(self) -> dict[str, Any]:
         ckpt = self.checkpoint
         return {
+            "setting": self.label,
             "beta": self.beta,
             "seed": self.seed,
             "checkpoint": None if ckpt is None else str(ckpt.path),
@@ -49,7 +59,7 @@ class ModelResult:
 
 def item_count(suite: Suite) -> int:
     per_model = 1 + len(suite.attacks) + int(suite.model_checks)
-    return len(suite.betas) * len(suite.seeds) * per_model
+    return len(suite.settings) * len(suite.seeds) * per_model
 
 
 def run_suite(
@@ -62,13 +72,17 @@ def run_suite(
 ) -> list[ModelResult]:
     results = []
     for seed in suite.seeds:
-        for beta in suite.betas:
+        for setting in suite.settings:
             trained = ensure_checkpoint(
-                suite.train_config(beta, seed), runs_dir=runs_dir, data_dir=data_dir, device=device
+                suite.train_config(setting, seed),
+                runs_dir=runs_dir,
+                data_dir=data_dir,
+                device=device,
             )
+            what = f"{setting_name(setting)} seed={seed}"
             if on_item:
-                on_item(f"model beta={beta:g} seed={seed}", trained.reused)
-            result = ModelResult(beta, seed, trained.checkpoint)
+                on_item(f"model {what}", trained.reused)
+            result = ModelResult(setting, seed, trained.checkpoint)
             for spec in suite.attacks:
                 run = ensure_attack(
                     trained.checkpoint,
@@ -81,7 +95,7 @@ def run_suite(
                 )
                 result.attacks[spec.label] = run.record
                 if on_item:
-                    on_item(f"{spec.label} beta={beta:g} seed={seed}", run.reused)
+                    on_item(f"{spec.label} {what}", run.reused)
             if suite.model_checks:
                 result.model_checks = ensure_model_checks(
                     trained.checkpoint,
@@ -92,7 +106,7 @@ def run_suite(
                     seed=seed,
                 )
                 if on_item:
-                    on_item(f"model checks beta={beta:g} seed={seed}", False)
+                    on_item(f"model checks {what}", False)
             results.append(result)
     return results
 
@@ -101,23 +115,29 @@ def collect_suite(suite: Suite, *, runs_dir: Path) -> tuple[list[ModelResult], l
     """Read what is cached, computing nothing; returns the results and what is missing."""
     results, missing = [], []
     for seed in suite.seeds:
-        for beta in suite.betas:
-            ckpt = find_checkpoint(runs_dir, suite.train_config(beta, seed))
-            result = ModelResult(beta, seed, ckpt)
+        for setting in suite.settings:
+            ckpt = find_checkpoint(runs_dir, suite.train_config(setting, seed))
+            result = ModelResult(setting, seed, ckpt)
+            what = f"{setting_name(setting)} seed={seed}"
             if ckpt is None:
-                missing.append(f"model beta={beta:g} seed={seed}")
+                missing.append(f"model {what}")
             for spec in suite.attacks:
                 record = None
                 if ckpt is not None:
                     path = record_path(runs_dir, ckpt, spec, limit=suite.test_limit, seed=seed)
                     record = load_record(path)
                 if record is None:
-                    missing.append(f"{spec.label} beta={beta:g} seed={seed}")
+                    missing.append(f"{spec.label} {what}")
                 result.attacks[spec.label] = record
             if suite.model_checks and ckpt is not None:
                 path = checks_path(runs_dir, ckpt, result.completed_attacks(), seed)
                 result.model_checks = load_record(path)
                 if result.model_checks is None:
-                    missing.append(f"model checks beta={beta:g} seed={seed}")
+                    missing.append(f"model checks {what}")
             results.append(result)
     return results, missing
+
+
+def setting_name(setting: Setting) -> str:
+    """How progress lines and "missing" lists name a setting (`beta=1` for the shorthand)."""
+    return setting.label if setting.label != f"{setting.beta:g}" else f"beta={setting.beta:g}"

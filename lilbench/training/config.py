@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from lilbench.errors import ConfigError
 from lilbench.io import canonical_json, sha256_bytes
 from lilbench.models import ACTIVATIONS, HEADS
-from lilbench.training.loss import METRICS, MODES
+from lilbench.objectives import OBJECTIVES, Objective, parse_params
+from lilbench.objectives.isometry import METRICS, MODES
 
 # The paper's toy-manifold settings: [D, 20, 20, 20, 20, C] tanh, full batch, Adam. The paper
 # trains 10,000 epochs; the authors' torus script 2,000, which is the default here.
@@ -18,7 +20,18 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
     "torus": {"width": 20, "depth": 4, "batch_size": None, "epochs": 2000},
 }
 
-_HASHED_IF_SET = {"hierarchy": False, "head": "per-level", "detach": True}
+# Options added later hash only when set, so earlier checkpoints keep their names.
+_HASHED_IF_SET: dict[str, Any] = {
+    "hierarchy": False,
+    "head": "per-level",
+    "detach": True,
+    "objective": "lil",
+    "objective_params": None,
+    "spectral_norm": False,
+}
+# The LIL objective's parameters live at the top level (where they were before objectives
+# existed), so the checkpoints of LIL models keep their config hashes.
+LIL_KEYS = ("alpha", "beta", "mode", "k", "metric")
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,28 @@ class TrainConfig:
     hierarchy: bool = False  # stacked LIL blocks, one per label level
     head: str = "per-level"  # stacked models: "per-level" or "shared"
     detach: bool = True  # stacked models: level b's loss reaches only block b
+    objective: str = "lil"  # a name in lilbench.objectives.OBJECTIVES
+    objective_params: dict[str, Any] | None = None  # parameters of a non-LIL objective
+    spectral_norm: bool = False  # every linear layer spectrally normalised (Miyato et al.)
+
+    def objective_values(self) -> dict[str, Any]:
+        """The objective's parameters as given (LIL: the top-level fields)."""
+        if self.objective == "lil":
+            return {key: getattr(self, key) for key in LIL_KEYS}
+        return dict(self.objective_params or {})
+
+    def make_objective(self) -> Objective:
+        cls = OBJECTIVES.get(self.objective)
+        return cls(parse_params(cls, self.objective_values()))
+
+    def label(self) -> str:
+        """How reports name this model's method: "lil beta=1", "pgd-at eps=0.1", ..."""
+        label = self.make_objective().label()
+        return (
+            label.replace(self.objective, self.objective + "+sn", 1)
+            if self.spectral_norm
+            else label
+        )
 
     def validate(self) -> TrainConfig:
         from lilbench.data import dataset_names
@@ -79,6 +114,28 @@ class TrainConfig:
             raise ConfigError(
                 "mode 'none' means plain cross-entropy: use beta 0 or mode local/global"
             )
+        if self.objective != "lil":
+            lil = TrainConfig()
+            for key in LIL_KEYS:
+                if getattr(self, key) != getattr(lil, key) and not (
+                    key == "mode" and self.mode == "none"
+                ):
+                    raise ConfigError(
+                        f"{key} is a parameter of the lil objective, not of {self.objective}"
+                    )
+            if self.hierarchy:
+                raise ConfigError(
+                    f"stacked models train with the lil objective, not {self.objective}"
+                )
+        elif self.objective_params:
+            raise ConfigError("the lil objective takes its parameters as beta, alpha, mode, k")
+        for key in LIL_KEYS:
+            value = getattr(self, key)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{key} must be a finite number, got {value}")
+        if not math.isfinite(self.lr):
+            raise ConfigError(f"lr must be a finite number, got {self.lr}")
+        self.make_objective()  # validates the objective's own parameters
         return self
 
     @classmethod
@@ -88,7 +145,12 @@ class TrainConfig:
         return cls(dataset=dataset, **{**DATASET_DEFAULTS.get(dataset, {}), **given})
 
     def normalised(self) -> TrainConfig:
-        """beta = 0 trains the same model whatever mode says; one checkpoint serves all."""
+        """beta = 0 trains the same model whatever mode says; one checkpoint serves all. A
+        non-LIL objective's parameters are stored in full (defaults filled in), so leaving a
+        default out and writing it give the same checkpoint."""
+        if self.objective != "lil":
+            params = self.make_objective().params.model_dump()
+            return TrainConfig(**{**asdict(self), "objective_params": params, "mode": "none"})
         if self.beta == 0 and self.mode != "none":
             return TrainConfig(**{**asdict(self), "mode": "none"})
         return self
@@ -107,7 +169,6 @@ class TrainConfig:
     def config_hash(self) -> str:
         """Content hash of the normalised config (floats as JSON numbers, so 1 == 1.0)."""
         d = self.normalised().to_dict()
-        # Options added later hash only when set, so earlier checkpoints keep their names.
         for key, default in _HASHED_IF_SET.items():
             if d[key] == default:
                 del d[key]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,14 +12,19 @@ import torch
 from torch import nn
 
 from lilbench.data import Dataset
+from lilbench.errors import LilbenchError
 from lilbench.models import LILMLP, ModelSpec, StackedLIL, StackedSpec
+from lilbench.objectives.isometry import isometry_error
 from lilbench.training.config import TrainConfig
-from lilbench.training.loss import LossParts, isometry_error, lil_loss
 
-Progress = Callable[[int, int, int, float, float], None]
-"""(steps done, total steps, epoch (1-based), running CE, running L_iso)."""
+Progress = Callable[[int, int, int, dict[str, float]], None]
+"""(steps done, total steps, epoch (1-based), running means of the objective's loss parts)."""
 
 Model = LILMLP | StackedLIL
+
+
+class TrainingDiverged(LilbenchError):
+    """The loss became NaN or infinite: nothing is saved."""
 
 
 @dataclass
@@ -51,6 +57,7 @@ def build_model(config: TrainConfig, data: Dataset) -> Model:
             depth=config.depth,
             activation=config.activation,
             num_classes=data.num_classes,
+            spectral_norm=config.spectral_norm,
         )
     )
 
@@ -61,25 +68,6 @@ def _levels(data: Dataset, split: str) -> torch.Tensor:
         y = data.y_train if split == "train" else data.y_test
         return y[:, None]
     return levels
-
-
-def batch_loss(model: Model, config: TrainConfig, xb: torch.Tensor, lb: torch.Tensor) -> LossParts:
-    """The LIL objective; for stacked models summed over levels, each with its own labels."""
-    kw: dict[str, Any] = dict(
-        alpha=config.alpha, beta=config.beta, mode=config.mode, k=config.k, metric=config.metric
-    )
-    if isinstance(model, StackedLIL):
-        parts = [
-            lil_loss(o.logits, o.phi, o.inputs, lb[:, i], **kw)
-            for i, o in enumerate(model.levels(xb))
-        ]
-        return LossParts(
-            total=torch.stack([p.total for p in parts]).sum(),
-            ce=torch.stack([p.ce for p in parts]).sum(),
-            iso=torch.stack([p.iso for p in parts]).sum(),
-        )
-    logits, phi = model.forward_with_features(xb)
-    return lil_loss(logits, phi, xb, lb[:, -1], **kw)
 
 
 @torch.no_grad()
@@ -123,6 +111,7 @@ def train(
     progress: Progress | None = None,
 ) -> TrainResult:
     config = config.validate().normalised()
+    objective = config.make_objective()
     device = torch.device(device)
     seed_everything(config.seed)
     model = build_model(config, data).to(device)
@@ -136,28 +125,34 @@ def train(
     total = steps_per_epoch * config.epochs
     start = time.perf_counter()
     done = 0
-    ce_sum = iso_sum = 0.0
+    sums: dict[str, float] = {}
     for epoch in range(1, config.epochs + 1):
         model.train()
         order = torch.randperm(n, generator=gen).to(device)
-        ce_sum = iso_sum = 0.0
+        sums = {}
         for s in range(steps_per_epoch):
             idx = order[s * batch_size : (s + 1) * batch_size]
-            parts = batch_loss(model, config, x_train[idx], l_train[idx])
+            parts = objective.loss(model, x_train[idx], l_train[idx])
             optimiser.zero_grad(set_to_none=True)
-            parts.total.backward()
+            parts["total"].backward()
             optimiser.step()
-            ce_sum += float(parts.ce.detach())
-            iso_sum += float(parts.iso.detach())
+            for name, value in parts.items():
+                if name != "total":
+                    sums[name] = sums.get(name, 0.0) + float(value.detach())
+            if not math.isfinite(float(parts["total"].detach())):
+                raise TrainingDiverged(
+                    f"training diverged: the loss became {float(parts['total'])} at epoch "
+                    f"{epoch}, step {s + 1}; nothing was saved (lower --lr?)"
+                )
             done += 1
             if progress is not None:
-                progress(done, total, epoch, ce_sum / (s + 1), iso_sum / (s + 1))
+                progress(done, total, epoch, {k: v / (s + 1) for k, v in sums.items()})
     train_seconds = time.perf_counter() - start
     model.eval()
     metrics = {
         **level_metrics(model, data, device),
-        "final_ce": ce_sum / steps_per_epoch,  # mean over the last epoch
-        "final_iso": iso_sum / steps_per_epoch,
+        # Each loss part's mean over the last epoch (lil: final_ce, final_iso).
+        **{f"final_{k}": v / steps_per_epoch for k, v in sums.items()},
         "train_seconds": train_seconds,
         "train_samples": n,
         "samples_per_second": n * config.epochs / train_seconds,

@@ -1,0 +1,139 @@
+"""Training options, declared once and derived from the objective registry.
+
+`@with_training_options` adds to a command every option that selects a model: the data set,
+the objective and the union of all objectives' parameters (from their pydantic models), and
+the architecture and optimiser settings. An option whose name the command already uses for
+itself (an attack's --eps, --limit, --batch-size) gets the prefix `--train-`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import typer
+
+from lilbench.errors import ConfigError
+from lilbench.objectives import OBJECTIVES
+from lilbench.training.config import LIL_KEYS, TrainConfig
+
+
+@dataclass(frozen=True)
+class _Opt:
+    name: str  # TrainConfig field, or an objective parameter
+    annotation: Any  # the value type; every option defaults to None ("not given")
+    help: str
+    objectives: tuple[str, ...] = ()  # for objective parameters: who takes it
+    flag: bool = False  # a boolean shown as --name/--no-name
+
+
+def _general() -> list[_Opt]:
+    d = TrainConfig()
+    return [
+        _Opt("dataset", str, f"Data set (default {d.dataset})."),
+        _Opt("objective", str, f"Training objective: {', '.join(OBJECTIVES)} (default lil)."),
+        _Opt("spectral_norm", bool, "Spectrally normalise every linear layer.", flag=True),
+        _Opt("width", int, "Hidden units per layer (default 100; toys 20)."),
+        _Opt("depth", int, "Hidden layers (per block; default 4)."),
+        _Opt("activation", str, "tanh or relu (default tanh)."),
+        _Opt("epochs", int, "Training epochs (default 5; toys 2000)."),
+        _Opt("batch_size", int, "Training mini-batch size (default 100; toys: full batch)."),
+        _Opt("lr", float, f"Adam learning rate (default {d.lr:g})."),
+        _Opt("limit", int, "Train on the first N training samples only."),
+        _Opt("hierarchy", bool, "Stack one LIL block per label level (torus).", flag=True),
+        _Opt("head", str, "Stacked models: per-level or shared (default per-level)."),
+        _Opt("detach", bool, "Stacked models: isolate each block's gradients.", flag=True),
+    ]
+
+
+def _objective_params() -> list[_Opt]:
+    """The union of every objective's parameters; a name shared by two objectives is one
+    option (pgd-at's and trades' --eps)."""
+    found: dict[str, _Opt] = {}
+    for obj_name, cls in OBJECTIVES.items():
+        for key, field in cls.params_type.model_fields.items():
+            ann = field.annotation
+            args = [a for a in typing.get_args(ann) if a is not type(None)]
+            base = args[0] if args and typing.get_origin(ann) is not typing.Literal else ann
+            if typing.get_origin(base) is typing.Literal:
+                choices = ", ".join(map(str, typing.get_args(base)))
+                base, text = str, f"{field.description} One of: {choices}."
+            else:
+                text = field.description or ""
+            default = "" if field.default is None else f" Default {field.default}"
+            if key in found:
+                prev = found[key]
+                found[key] = _Opt(key, prev.annotation, prev.help, (*prev.objectives, obj_name))
+            else:
+                found[key] = _Opt(key, base, f"{text}{default}", (obj_name,), flag=base is bool)
+    return [
+        _Opt(o.name, o.annotation, f"{o.help} ({', '.join(o.objectives)}).", o.objectives, o.flag)
+        for o in found.values()
+    ]
+
+
+def _all_options() -> list[_Opt]:
+    return [*_general(), *_objective_params()]
+
+
+def _parameter(opt: _Opt, taken: set[str]) -> inspect.Parameter:
+    py = f"train_{opt.name}" if opt.name in taken else opt.name
+    flag = "--" + py.replace("_", "-")
+    decl = f"{flag}/--no-{flag[2:]}" if opt.flag else flag
+    option = typer.Option(decl, help=opt.help, show_default=False)
+    ann = Annotated[opt.annotation | None, option]  # type: ignore[name-defined]
+    return inspect.Parameter(py, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=ann)
+
+
+def with_training_options(
+    func: Callable[..., Any] | None = None, *, reserved: frozenset[str] = frozenset()
+) -> Any:
+    """Add the training options to a Typer command; `func` receives them as `training`, a
+    dict of the options given (option name -> value; None-valued ones left out). Names in
+    `reserved` (and the command's own) get the prefix `--train-`."""
+    if func is None:
+        return functools.partial(with_training_options, reserved=reserved)
+    own = [p for p in inspect.signature(func).parameters.values() if p.name != "training"]
+    hints = typing.get_type_hints(func, include_extras=True)
+    taken = {p.name for p in own} | reserved
+    extra = {opt.name: _parameter(opt, taken) for opt in _all_options()}
+
+    @functools.wraps(func)
+    def command(**kwargs: Any) -> Any:
+        training = {name: kwargs.pop(p.name) for name, p in extra.items()}
+        return func(**kwargs, training={k: v for k, v in training.items() if v is not None})
+
+    params = [p.replace(annotation=hints[p.name]) for p in own] + list(extra.values())
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    return command
+
+
+def train_config(training: dict[str, Any], *, seed: int) -> TrainConfig:
+    """The TrainConfig of the options given: a parameter of another objective than the one
+    chosen is an error that names who takes it."""
+    objective = training.get("objective", "lil")
+    cls = OBJECTIVES.get(objective)
+    params = {o.name: o for o in _objective_params()}
+    general, obj_values = {}, {}
+    for key, value in training.items():
+        if key not in params:
+            general[key] = value
+        elif objective not in params[key].objectives:
+            flag = "--" + key.replace("_", "-")
+            raise ConfigError(
+                f"{flag} is a parameter of {', '.join(params[key].objectives)}, not of "
+                f"{objective} (choose with --objective)"
+            )
+        else:
+            obj_values[key] = value
+    if cls.name == "lil":
+        general.update({k: v for k, v in obj_values.items() if k in LIL_KEYS})
+    elif obj_values:
+        general["objective_params"] = obj_values
+    dataset = general.pop("dataset", "mnist")
+    return TrainConfig.for_dataset(dataset, seed=seed, **general).validate()

@@ -1,0 +1,90 @@
+"""Training objectives as plugins: one file each, registered by name, with typed parameters.
+
+An objective maps (model, a batch of inputs, their labels) to named loss parts; the part
+"total" is minimised and the others are shown in the progress bar, `--json`, the checkpoint's
+metrics and the report. Its parameters are a pydantic model: validated once, and the source of
+the CLI options, the suite keys, the config hash and the report labels.
+"""
+
+from __future__ import annotations
+
+import typing
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import torch
+from pydantic import BaseModel, ConfigDict, ValidationError
+from torch import nn
+
+from lilbench.errors import ConfigError
+from lilbench.registry import Registry
+
+LossParts = dict[str, torch.Tensor]
+
+
+class Params(BaseModel):
+    """Base of every objective's parameters: immutable, no unknown keys, finite floats, and
+    no silent coercion (a YAML string or a boolean is not a number)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, strict=True)
+
+
+class Objective(ABC):
+    name: ClassVar[str]
+    params_type: ClassVar[type[Params]]
+    # Parameter names shown in labels ("pgd-at eps=0.1"): the ones a sweep varies.
+    label_keys: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, params: Params) -> None:
+        self.params = params
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Objective:
+        return cls(parse_params(cls, values))
+
+    @abstractmethod
+    def loss(self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> LossParts:
+        """Named loss parts with "total"; `labels` is [B, levels] (one level unless stacked)."""
+
+    def attack_objective(self) -> dict[str, float | str]:
+        """What the paper-faithful attacks maximise for this model: beta, mode and k of the
+        isometry term (beta 0: plain cross-entropy)."""
+        return {"beta": 0.0, "mode": "none", "k": 1.0}
+
+    def label(self) -> str:
+        shown = " ".join(f"{k}={_fmt(getattr(self.params, k))}" for k in self.label_keys)
+        return f"{self.name} {shown}".strip()
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+OBJECTIVES: Registry[type[Objective]] = Registry("objective")
+
+
+def parse_params(cls: type[Objective], values: dict[str, Any]) -> Params:
+    """Validate an objective's parameters; a problem is one line naming the key."""
+    # YAML and JSON give ints for whole floats (eps: 1); accept them where a float is meant.
+    fixed = {
+        k: float(v)
+        if isinstance(v, int) and not isinstance(v, bool) and _takes_float(cls, k)
+        else v
+        for k, v in values.items()
+    }
+    try:
+        return cls.params_type(**fixed)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        key = ".".join(str(p) for p in e["loc"]) or "parameters"
+        if e["type"] == "extra_forbidden":
+            known = ", ".join(cls.params_type.model_fields) or "none"
+            raise ConfigError(f"{cls.name}: unknown parameter {key!r}; known: {known}") from None
+        raise ConfigError(f"{cls.name}: {key}: {e['msg']} (got {e.get('input')!r})") from None
+
+
+def _takes_float(cls: type[Objective], key: str) -> bool:
+    field = cls.params_type.model_fields.get(key)
+    if field is None:
+        return False
+    return field.annotation is float or float in typing.get_args(field.annotation)
