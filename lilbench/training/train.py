@@ -147,6 +147,8 @@ def train(
             done += 1
             if progress is not None:
                 progress(done, total, epoch, {k: v / (s + 1) for k, v in sums.items()})
+    if config.spectral_norm and isinstance(model, LILMLP):
+        model.converge_spectral_norm()
     train_seconds = time.perf_counter() - start
     model.eval()
     metrics = {

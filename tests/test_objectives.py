@@ -1,0 +1,203 @@
+"""Training objectives: each loss equals a direct computation; adversarial training stays in
+its ball; spectral normalisation holds; methods in suites are validated; old runs are reused."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lilbench.attacks import art_backend as art
+from lilbench.cli import main
+from lilbench.data import Dataset
+from lilbench.models import LILMLP, ModelSpec
+from lilbench.objectives import OBJECTIVES
+from lilbench.results.suite_results import collect_suite, run_suite
+from lilbench.suites import load_suite
+from lilbench.training.config import TrainConfig
+from lilbench.training.pipeline import ensure_checkpoint
+from lilbench.training.train import train
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT / "tests" / "fixtures"
+
+
+def _model(seed: int = 0, d: int = 20, classes: int = 4) -> LILMLP:
+    torch.manual_seed(seed)
+    return LILMLP(ModelSpec(input_dim=d, width=16, depth=2, num_classes=classes))
+
+
+def _batch(n: int = 12, d: int = 20, classes: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(1)
+    return torch.rand(n, d, generator=g), torch.randint(0, classes, (n,), generator=g)
+
+
+def test_registry_knows_every_objective_and_suggests() -> None:
+    assert {"lil", "pgd-at", "trades", "jacobian"} <= set(OBJECTIVES.names())
+    with pytest.raises(Exception, match="did you mean 'trades'"):
+        OBJECTIVES.get("trade")
+
+
+def test_lil_loss_equals_direct_computation() -> None:
+    model, (x, y) = _model(), _batch()
+    obj = OBJECTIVES.get("lil").from_dict({"beta": 0.7, "alpha": 0.5})
+    parts = obj.loss(model, x, y[:, None])
+    phi = model.features(x)
+    ce = F.cross_entropy(model(x), y)
+    d_phi, d_x = torch.cdist(phi, phi), torch.cdist(x, x)
+    same = (y[:, None] == y[None, :]).float()
+    iso = ((same * (d_phi - d_x)) ** 2).mean()
+    assert torch.allclose(parts["ce"], ce)
+    assert torch.allclose(parts["iso"], iso, rtol=1e-4)
+    assert torch.allclose(parts["total"], 0.5 * ce + 0.7 * iso, rtol=1e-4)
+
+
+def test_pgd_at_examples_stay_in_the_ball_and_the_loss_is_ce_there() -> None:
+    model, (x, y) = _model(), _batch()
+    obj = OBJECTIVES.get("pgd-at").from_dict({"eps": 0.1, "steps": 5})
+    torch.manual_seed(4)
+    adv = obj.perturb(model, x, y)  # type: ignore[attr-defined]
+    assert float((adv - x).abs().max()) <= 0.1 + 1e-6
+    assert float(adv.min()) >= 0.0 and float(adv.max()) <= 1.0
+    assert float((adv - x).abs().max()) > 0.05  # it did move
+    assert F.cross_entropy(model(adv), y) > F.cross_entropy(model(x), y)  # and it attacked
+    torch.manual_seed(4)
+    parts = obj.loss(model, x, y[:, None])
+    assert torch.allclose(parts["total"], F.cross_entropy(model(adv), y))
+
+
+def test_pgd_at_inner_attack_matches_arts_pgd() -> None:
+    """From the clean point (no random start) lilbench's training PGD is ART's PGD."""
+    model, (x, y) = _model(d=20), _batch(n=64)
+    obj = OBJECTIVES.get("pgd-at").from_dict(
+        {"eps": 0.1, "steps": 5, "step_size": 0.03, "random_start": False}
+    )
+    ours = obj.perturb(model, x, y).numpy()  # type: ignore[attr-defined]
+    clf = art.make_classifier(model, input_dim=20, num_classes=4, device=torch.device("cpu"))
+    theirs = art.art_pgd(
+        clf,
+        x.numpy(),
+        y.numpy(),
+        eps=0.1,
+        step=0.03,
+        steps=5,
+        restarts=0,
+        batch_size=64,
+        seed=0,
+    )
+    assert np.abs(ours - theirs).max() < 1e-6
+
+
+def test_trades_loss_equals_direct_computation() -> None:
+    model, (x, y) = _model(), _batch()
+    obj = OBJECTIVES.get("trades").from_dict({"beta_trades": 3.0, "eps": 0.2, "steps": 3})
+    torch.manual_seed(5)
+    parts = obj.loss(model, x, y[:, None])
+    torch.manual_seed(5)
+    adv = obj.perturb(model, x)  # type: ignore[attr-defined]
+    assert float((adv - x).abs().max()) <= 0.2 + 1e-6 and float(adv.min()) >= 0
+    p = F.softmax(model(x), dim=1)
+    q = F.softmax(model(adv), dim=1)
+    kl = (p * (p.log() - q.log())).sum(1).mean()
+    ce = F.cross_entropy(model(x), y)
+    assert torch.allclose(parts["kl"], kl, atol=1e-6) and float(kl.detach()) > 0
+    assert torch.allclose(parts["total"], ce + 3.0 * kl, atol=1e-6)
+
+
+def test_spectral_norm_bounds_every_layer_after_training(mnist: Dataset) -> None:
+    config = TrainConfig(spectral_norm=True, limit=3000, epochs=1, width=32, depth=2)
+    model = train(config, mnist).model.eval()
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(layers) == 3
+    for layer in layers:
+        sigma = float(torch.linalg.matrix_norm(layer.weight.detach(), ord=2))
+        assert sigma <= 1.01, sigma
+    # Without it the same training goes above 1, so the bound above is not vacuous.
+    plain = train(TrainConfig(limit=3000, epochs=1, width=32, depth=2), mnist).model
+    norms = [
+        float(torch.linalg.matrix_norm(m.weight.detach(), ord=2))
+        for m in plain.modules()
+        if isinstance(m, torch.nn.Linear)
+    ]
+    assert max(norms) > 1.1
+
+
+def test_objective_checkpoint_round_trip(tmp_path: Path) -> None:
+    config = TrainConfig(
+        objective="pgd-at", objective_params={"eps": 0.05, "steps": 2}, limit=500, epochs=1
+    )
+    trained = ensure_checkpoint(config, runs_dir=tmp_path)
+    assert trained.checkpoint.config.label() == "pgd-at eps=0.05"
+    assert "final_adv_ce" in trained.checkpoint.metrics
+    # Leaving out a default and writing it name the same checkpoint.
+    again = TrainConfig(
+        objective="pgd-at",
+        objective_params={"eps": 0.05, "steps": 2, "random_start": True},
+        limit=500,
+        epochs=1,
+    )
+    assert ensure_checkpoint(again, runs_dir=tmp_path).reused
+
+
+def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    return int(exc.value.code or 0), capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("methods", "key", "says"),
+    [
+        ("[{objective: pgd-att, eps: 0.1}]", "methods[0].objective", "did you mean 'pgd-at'"),
+        ("[{objective: pgd-at, epsilon: 0.1}]", "methods[0].epsilon", "unknown key for pgd-at"),
+        ("[{objective: trades, beta_trades: [1, -1]}]", "methods[0]", "beta_trades"),
+        ("[{objective: jacobian, lambda_jr: '1e-3'}]", "methods[0]", "lambda_jr"),
+        ("[{objective: lil, spectral_norm: 1}]", "methods[0].spectral_norm", "true or false"),
+        ("{objective: lil}", "methods", "non-empty list"),
+    ],
+)
+def test_bad_methods_exit_2_naming_file_and_key(
+    methods: str, key: str, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    suite = tmp_path / "bad.yaml"
+    suite.write_text(f"name: bad\nmethods: {methods}\nattacks: []\n")
+    code, err = cli(["run", str(suite), "--runs-dir", str(tmp_path / "runs")], capsys)
+    assert code == 2
+    line = " ".join(err.split())
+    assert f"{suite}: {key}:" in line and says in line, err
+    assert not (tmp_path / "runs").exists()  # nothing was computed or written
+
+
+def test_bad_objective_options_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    runs = str(tmp_path / "runs")
+    code, err = cli(["train", "--objective", "pgd-at", "--beta", "1", "--runs-dir", runs], capsys)
+    assert code == 2 and "--beta is a parameter of lil, not of pgd-at" in " ".join(err.split())
+    code, err = cli(["train", "--objective", "pgd-at", "--eps", "2", "--runs-dir", runs], capsys)
+    assert code == 2 and "eps" in err
+    code, err = cli(["train", "--objective", "tradez", "--runs-dir", runs], capsys)
+    assert code == 2 and "did you mean 'trades'" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_runs_directory_of_an_earlier_version_is_reused(tmp_path: Path) -> None:
+    """A runs directory written by lilbench before objectives existed (commit cd70a6b): every
+    checkpoint and record is found under its old name, nothing is trained or attacked."""
+    runs = tmp_path / "runs"
+    shutil.copytree(FIXTURE / "old-runs", runs)
+    before = {p: p.stat().st_mtime_ns for p in runs.rglob("*") if p.is_file()}
+    suite = load_suite(FIXTURE / "old-runs-suite.yaml")
+    results, missing = collect_suite(suite, runs_dir=runs)
+    assert missing == []
+    reused: list[bool] = []
+    run_suite(suite, runs_dir=runs, on_item=lambda _what, was_reused: reused.append(was_reused))
+    assert reused == [True] * 6
+    after = {p: p.stat().st_mtime_ns for p in runs.rglob("*") if p.is_file()}
+    assert after == before  # not a file added or rewritten
+    assert [r.label for r in results] == ["0", "1"]
+    assert results[1].attacks["fgsm"]["points"][0]["accuracy"] == pytest.approx(
+        results[1].attacks["fgsm"]["points"][0]["correct"] / 50
+    )
