@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from lilbench.models.functional import input_gradient
 from lilbench.objectives.isometry import isometry_error
 
 Features = Callable[[torch.Tensor], torch.Tensor]
@@ -52,10 +52,7 @@ def embedding_2d(phi: torch.Tensor, *, seed: int = 0) -> tuple[torch.Tensor, str
 
 def input_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """L2 norm of d CE(model(x_i), y_i) / d x_i for every sample (summed loss: per-sample)."""
-    x = x.detach().clone().requires_grad_(True)
-    loss = F.cross_entropy(model(x), y, reduction="sum")
-    (grad,) = torch.autograd.grad(loss, x)
-    return grad.flatten(1).norm(dim=1)
+    return input_gradient(model, x, y, reduction="sum").flatten(1).norm(dim=1)
 
 
 def lipschitz_sampled(

@@ -6,10 +6,12 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -57,3 +59,15 @@ def write_bytes_atomic(final: Path, data: bytes) -> None:
 
 def write_json_atomic(final: Path, obj: Any) -> None:
     write_bytes_atomic(final, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def get_or_compute(
+    load: Callable[[], T | None], compute: Callable[[], T], *, force: bool = False
+) -> tuple[T, bool]:
+    """The one rule for cached results: reuse what `load` finds unless `force`, else compute
+    (and `compute` writes it). Returns (result, reused)."""
+    if not force:
+        found = load()
+        if found is not None:
+            return found, True
+    return compute(), False

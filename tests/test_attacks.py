@@ -13,7 +13,7 @@ from lilbench.attacks import art_backend as art
 from lilbench.attacks import checks as C
 from lilbench.attacks import reference as ref
 from lilbench.attacks.grids import PAPER_GRID, parse_grid
-from lilbench.attacks.pipeline import ensure_attack
+from lilbench.results.attack_runs import ensure_attack
 from lilbench.attacks.runner import run_attack
 from lilbench.attacks.specs import FGSM, PGD
 from lilbench.cli import main

@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from lilbench.attacks import art_backend as art
 from lilbench.attacks.checks import Check, unpack_mask
+from lilbench.models.functional import input_gradient
 
 TOL = 1e-9
 MASKING_MARGIN = 0.005  # 0.5 pp
@@ -49,9 +49,7 @@ def check_deterministic(model: nn.Module, x: torch.Tensor) -> Check:
 
 
 def check_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Check:
-    xg = x.detach().clone().requires_grad_(True)
-    (g,) = torch.autograd.grad(F.cross_entropy(model(xg), y, reduction="sum"), xg)
-    norms = g.flatten(1).norm(dim=1)
+    norms = input_gradient(model, x, y, reduction="sum").flatten(1).norm(dim=1)
     useful = float((torch.isfinite(norms) & (norms > 0)).float().mean())
     return Check(
         "input gradients non-zero and finite for most inputs",

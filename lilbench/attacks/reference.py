@@ -7,15 +7,9 @@ gradient, clip to [0, 1] after each step, then project onto the eps ball around 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-
-def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    x = x.detach().clone().requires_grad_(True)
-    loss = F.cross_entropy(model(x), y)  # mean over the batch, as ART's classifier does
-    (grad,) = torch.autograd.grad(loss, x)
-    return grad
+from lilbench.models.functional import count_correct, input_gradient
 
 
 def _batches(n: int, batch_size: int) -> range:
@@ -56,10 +50,5 @@ def pgd(
     return out
 
 
-@torch.no_grad()
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 5000) -> float:
-    correct = sum(
-        int((model(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size]).sum())
-        for i in _batches(len(x), batch_size)
-    )
-    return correct / len(x)
+    return count_correct(model, x, y, batch_size) / len(x)

@@ -16,6 +16,7 @@ from lilbench.attacks import checks as C
 from lilbench.attacks.faithful import PAPER_BATCH, authors_pgd_radius, make_objective_classifier
 from lilbench.attacks.specs import APGD, FGSM, PGD, AttackSpec, AutoAttackSpec, Point, Square
 from lilbench.errors import ConfigError
+from lilbench.models.functional import count_correct
 
 Progress = Callable[[int, int], None]
 EPS0_PROBE = 256  # samples used for the eps = 0 identity check
@@ -36,14 +37,6 @@ class AttackOutcome:
     @property
     def passed(self) -> bool:
         return all(c.passed for c in self.checks)
-
-
-@torch.no_grad()
-def _count_correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int) -> int:
-    return sum(
-        int((model(x[i : i + batch]).argmax(1) == y[i : i + batch]).sum())
-        for i in range(0, len(x), batch)
-    )
 
 
 def _art_mask(clf: PyTorchClassifier, x: np.ndarray, y: np.ndarray, batch: int) -> np.ndarray:
@@ -206,7 +199,7 @@ def run_attack(
                 correct=int(mask.sum()),
                 correct_mask=mask,
                 # A different code path and batch size from ART's predict, on the same examples.
-                recomputed_correct=_count_correct(model, adv.to(device), y_dev, 4096),
+                recomputed_correct=count_correct(model, adv.to(device), y_dev, 4096),
             )
         )
         attack_seconds += t2 - t1

@@ -10,7 +10,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from lilbench.attacks.grids import PAPER_GRID, parse_grid, parse_list
-from lilbench.attacks.pipeline import AttackRun, ensure_attack
 from lilbench.attacks.specs import APGD, FGSM, PGD, AttackSpec, AutoAttackSpec, Square
 from lilbench.cli.common import (
     DataDir,
@@ -27,6 +26,7 @@ from lilbench.cli.common import (
 from lilbench.cli.options import train_config, with_training_options
 from lilbench.cli.train import training_progress
 from lilbench.errors import ConfigError
+from lilbench.results.attack_runs import AttackRun, ensure_attack
 from lilbench.training.checkpoint import Checkpoint, read_checkpoint
 from lilbench.training.config import TrainConfig
 from lilbench.training.pipeline import ensure_checkpoint

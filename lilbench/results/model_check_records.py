@@ -7,7 +7,7 @@ from typing import Any
 
 from lilbench.attacks.model_checks import model_checks, worst_case
 from lilbench.data import load_dataset
-from lilbench.io import canonical_json, sha256_bytes, write_json_atomic
+from lilbench.io import canonical_json, get_or_compute, sha256_bytes, write_json_atomic
 from lilbench.results.records import load_record, versions
 from lilbench.training.checkpoint import Checkpoint, load_model
 
@@ -36,33 +36,33 @@ def ensure_model_checks(
     force: bool = False,
 ) -> dict[str, Any]:
     path = checks_path(runs_dir, ckpt, records, seed)
-    if not force:
-        existing = load_record(path)
-        if existing is not None:
-            return existing
-    config = ckpt.config
-    data = load_dataset(config.dataset, data_dir=data_dir, seed=config.seed)
-    model = load_model(ckpt.path, input_dim=data.input_dim)
-    checks = model_checks(
-        model,
-        data.x_test[:limit],
-        data.y_test[:limit],
-        records,
-        num_classes=data.num_classes,
-        seed=seed,
-    )
-    record = {
-        "schema": 1,
-        "kind": "model-checks",
-        "checkpoint": str(ckpt.path),
-        "attacks": sorted(records),
-        "checks": [c.to_dict() for c in checks],
-        "passed": all(c.passed for c in checks),
-        "worst_case": {
-            f"{e:g}": {"correct": c, "n": n, "attacks": a}
-            for e, (c, n, a) in worst_case(records).items()
-        },
-        "versions": versions(),
-    }
-    write_json_atomic(path, record)
-    return record
+
+    def compute() -> dict[str, Any]:
+        config = ckpt.config
+        data = load_dataset(config.dataset, data_dir=data_dir, seed=config.seed)
+        model = load_model(ckpt.path, input_dim=data.input_dim)
+        checks = model_checks(
+            model,
+            data.x_test[:limit],
+            data.y_test[:limit],
+            records,
+            num_classes=data.num_classes,
+            seed=seed,
+        )
+        record = {
+            "schema": 1,
+            "kind": "model-checks",
+            "checkpoint": str(ckpt.path),
+            "attacks": sorted(records),
+            "checks": [c.to_dict() for c in checks],
+            "passed": all(c.passed for c in checks),
+            "worst_case": {
+                f"{e:g}": {"correct": c, "n": n, "attacks": a}
+                for e, (c, n, a) in worst_case(records).items()
+            },
+            "versions": versions(),
+        }
+        write_json_atomic(path, record)
+        return record
+
+    return get_or_compute(lambda: load_record(path), compute, force=force)[0]

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from lilbench.attacks.pipeline import ensure_attack
+from lilbench.results.attack_runs import ensure_attack
 from lilbench.results.model_check_records import checks_path, ensure_model_checks
 from lilbench.results.records import load_record, record_path
 from lilbench.suites import Setting, Suite

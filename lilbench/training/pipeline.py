@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from lilbench.data import load_dataset
+from lilbench.io import get_or_compute
 from lilbench.training.checkpoint import Checkpoint, find_checkpoint, save_checkpoint
 from lilbench.training.config import TrainConfig
 from lilbench.training.train import Progress, train
@@ -29,18 +30,18 @@ def ensure_checkpoint(
     progress: Progress | None = None,
 ) -> Trained:
     config = config.validate().normalised()
-    if not force:
-        existing = find_checkpoint(runs_dir, config)
-        if existing is not None:
-            return Trained(existing, reused=True)
-    data = load_dataset(config.dataset, data_dir=data_dir, seed=config.seed)
-    result = train(config, data, device=device, progress=progress)
-    ckpt = save_checkpoint(
-        runs_dir,
-        result.model,
-        config,
-        dataset_checksum=data.checksum,
-        metrics=result.metrics,
-        device=str(device),
-    )
-    return Trained(ckpt, reused=False)
+
+    def compute() -> Checkpoint:
+        data = load_dataset(config.dataset, data_dir=data_dir, seed=config.seed)
+        result = train(config, data, device=device, progress=progress)
+        return save_checkpoint(
+            runs_dir,
+            result.model,
+            config,
+            dataset_checksum=data.checksum,
+            metrics=result.metrics,
+            device=str(device),
+        )
+
+    ckpt, reused = get_or_compute(lambda: find_checkpoint(runs_dir, config), compute, force=force)
+    return Trained(ckpt, reused=reused)

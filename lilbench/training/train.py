@@ -14,6 +14,7 @@ from torch import nn
 from lilbench.data import Dataset
 from lilbench.errors import LilbenchError
 from lilbench.models import LILMLP, ModelSpec, StackedLIL, StackedSpec
+from lilbench.models.functional import count_correct
 from lilbench.objectives.isometry import isometry_error
 from lilbench.training.config import TrainConfig
 
@@ -70,13 +71,9 @@ def _levels(data: Dataset, split: str) -> torch.Tensor:
     return levels
 
 
-@torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 5000) -> float:
     model.eval()
-    correct = 0
-    for i in range(0, len(x), batch):
-        correct += int((model(x[i : i + batch]).argmax(1) == y[i : i + batch]).sum())
-    return correct / len(x)
+    return count_correct(model, x, y, batch) / len(x)
 
 
 @torch.no_grad()

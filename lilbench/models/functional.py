@@ -1,0 +1,26 @@
+"""Two questions every layer asks of a classifier: its input gradient and its correct count."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def input_gradient(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, reduction: str = "mean"
+) -> torch.Tensor:
+    """d CE(model(x), y) / d x. "mean" over the batch is what ART's classifier differentiates;
+    "sum" gives every sample its own gradient, unscaled by the batch size."""
+    x = x.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(F.cross_entropy(model(x), y, reduction=reduction), x)
+    return grad
+
+
+@torch.no_grad()
+def count_correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 5000) -> int:
+    """How many argmax predictions equal the labels, in batches (no gradients)."""
+    return sum(
+        int((model(x[i : i + batch]).argmax(1) == y[i : i + batch]).sum())
+        for i in range(0, len(x), batch)
+    )

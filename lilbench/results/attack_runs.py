@@ -1,0 +1,77 @@
+"""Attack-or-reuse: maps (checkpoint, attack spec, samples, seed) to a checked record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lilbench.attacks.runner import Progress, run_attack
+from lilbench.attacks.specs import AttackSpec
+from lilbench.data import load_dataset
+from lilbench.errors import CheckpointError, ConfigError
+from lilbench.io import get_or_compute
+from lilbench.results.records import build_record, load_record, record_path, save_record
+from lilbench.training.checkpoint import Checkpoint, load_model
+
+
+@dataclass(frozen=True)
+class AttackRun:
+    record: dict[str, Any]
+    path: Path
+    reused: bool
+
+
+def ensure_attack(
+    ckpt: Checkpoint,
+    spec: AttackSpec,
+    *,
+    runs_dir: Path,
+    data_dir: Path | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    force: bool = False,
+    progress: Progress | None = None,
+) -> AttackRun:
+    spec.validate()
+    if limit is not None and limit < 1:
+        raise ConfigError(f"limit must be >= 1, got {limit}")
+    path = record_path(runs_dir, ckpt, spec, limit=limit, seed=seed)
+
+    def compute() -> dict[str, Any]:
+        config = ckpt.config
+        data = load_dataset(config.dataset, seed=config.seed, data_dir=data_dir)
+        if not data.pixels:
+            raise ConfigError(
+                f"{config.dataset} inputs are not images in [0, 1]; the L-inf attacks here clip to "
+                "[0, 1] and apply to pixel data sets (mnist) only"
+            )
+        recorded = ckpt.meta.get("dataset", {}).get("checksum")
+        if recorded and recorded != data.checksum:
+            raise CheckpointError(
+                f"checkpoint {ckpt.path} was trained on other {config.dataset} data than is here"
+            )
+        model = load_model(ckpt.path, device=device, input_dim=data.input_dim)
+        x, y = data.x_test[:limit], data.y_test[:limit]
+        # The paper-faithful attacks maximise the model's own objective, as its checkpoint says.
+        objective = config.make_objective().attack_objective()
+        outcome = run_attack(
+            model,
+            spec,
+            x,
+            y,
+            num_classes=data.num_classes,
+            objective=objective,
+            device=device,
+            seed=seed,
+            progress=progress,
+        )
+        record = build_record(ckpt, spec, outcome, limit=limit, seed=seed, device=str(device))
+        save_record(path, record)
+        return record
+
+    record, reused = get_or_compute(lambda: load_record(path), compute, force=force)
+    return AttackRun(record, path, reused=reused)
