@@ -20,11 +20,11 @@ import torch
 from art.attacks.evasion import FastGradientMethod, ProjectedGradientDescent
 
 import lilbench
+from lilbench.attacks import FGSM, PGD
 from lilbench.attacks import art_backend as art
 from lilbench.attacks import reference as ref
 from lilbench.attacks.grids import PAPER_GRID
 from lilbench.attacks.runner import run_attack
-from lilbench.attacks.specs import FGSM, PGD
 from lilbench.data import load_dataset
 from lilbench.training.config import TrainConfig
 from lilbench.training.pipeline import ensure_checkpoint

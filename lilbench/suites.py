@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
+from lilbench.attacks import ATTACKS, AttackSpec
 from lilbench.attacks.grids import parse_grid
-from lilbench.attacks.specs import ATTACKS, AttackSpec, attack_class
 from lilbench.errors import ConfigError, LilbenchError
 from lilbench.io import sha256_file
 from lilbench.objectives import OBJECTIVES, parse_params
@@ -66,11 +66,8 @@ class Suite:
     attacks: tuple[AttackSpec, ...]
     inspect: bool = False  # representation diagnostics in the report
     model_checks: bool = False  # the cross-attack and model-level sanity checks
+    has_methods: bool = False  # written with `methods:` (settings named by method, not beta)
 
-    @property
-    def has_methods(self) -> bool:
-        """Written with `methods:` (reports name settings by method, not by beta)."""
-        return any(dict(s.overrides).keys() != {"beta"} for s in self.settings)
 
     @property
     def betas(self) -> tuple[float, ...]:
@@ -108,42 +105,45 @@ def _number_list(path: Path, key: str, value: Any) -> tuple[float, ...]:
 
 
 def _attack(path: Path, i: int, entry: Any) -> AttackSpec:
+    """One attack entry; its keys and their types come from the attack class's fields."""
     where = f"attacks[{i}]"
     if not isinstance(entry, dict) or "name" not in entry:
         raise _fail(path, where, "expected a mapping with a 'name'")
-    try:
-        cls = attack_class(str(entry["name"]))
-    except ConfigError as exc:
-        raise _fail(path, f"{where}.name", str(exc)) from None
-    allowed = {f.name for f in fields(cls)}
+    name = str(entry["name"])
+    if name not in ATTACKS:
+        raise _fail(path, f"{where}.name", ATTACKS.unknown(name))
+    cls = ATTACKS.get(name)
+    types = {f.name: f.type for f in fields(cls)}
     kwargs: dict[str, Any] = {}
     for key, value in entry.items():
         if key == "name":
             continue
-        if key not in allowed:
-            raise _fail(path, f"{where}.{key}", f"unknown key; {cls.name} takes {sorted(allowed)}")
-        if key in ("eps", "step"):
-            kwargs[key] = None if value is None else _number_list(path, f"{where}.{key}", value)
-        elif key in ("objective", "loss"):
-            kwargs[key] = str(value)
-        elif key == "paper_faithful":
-            if not isinstance(value, bool):
-                raise _fail(path, f"{where}.{key}", f"expected true or false, got {value!r}")
-            kwargs[key] = value
-        elif key in ("steps", "restarts", "batch_size", "max_iter"):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise _fail(path, f"{where}.{key}", f"expected an integer, got {value!r}")
-            kwargs[key] = value
-        else:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise _fail(path, f"{where}.{key}", f"expected a number, got {value!r}")
-            kwargs[key] = float(value)
-    if cls.name == "pgd" and "step" not in kwargs and len(kwargs.get("eps", (0.5,))) > 1:
-        kwargs["step"] = None  # several eps and no step sizes: the eps sweep
+        if key not in types:
+            raise _fail(path, f"{where}.{key}", f"unknown key; {cls.name} takes {sorted(types)}")
+        kwargs[key] = _typed(path, f"{where}.{key}", str(types[key]), value)
     try:
-        return cls(**kwargs).validate()
+        return cls.from_options(**kwargs)
     except ConfigError as exc:
         raise _fail(path, where, str(exc)) from None
+
+
+def _typed(path: Path, key: str, kind: str, value: Any) -> Any:
+    """A suite value read as its field's type (annotations are strings here)."""
+    if "tuple[float" in kind:
+        return None if value is None else _number_list(path, key, value)
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise _fail(path, key, f"expected true or false, got {value!r}")
+        return value
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _fail(path, key, f"expected an integer, got {value!r}")
+        return value
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _fail(path, key, f"expected a number, got {value!r}")
+        return float(value)
+    return str(value)
 
 
 def load_suite(path: Path) -> Suite:
@@ -190,7 +190,7 @@ def load_suite(path: Path) -> Suite:
         raise _fail(path, "test_limit", f"expected a positive integer, got {test_limit!r}")
     attacks = raw.get("attacks", [])
     if not isinstance(attacks, list):
-        raise _fail(path, "attacks", f"expected a list of attacks ({', '.join(ATTACKS)})")
+        raise _fail(path, "attacks", f"expected a list of attacks ({', '.join(ATTACKS.names())})")
     flags = {key: raw.get(key, False) for key in ("inspect", "model_checks")}
     for key, value in flags.items():
         if not isinstance(value, bool):
@@ -208,6 +208,7 @@ def load_suite(path: Path) -> Suite:
         attacks=tuple(_attack(path, i, a) for i, a in enumerate(attacks)),
         inspect=flags["inspect"],
         model_checks=flags["model_checks"],
+        has_methods="methods" in raw,
     )
     labels = [a.label for a in suite.attacks]
     for label in labels:

@@ -9,17 +9,17 @@ import torch
 from art.attacks.evasion import ProjectedGradientDescent
 
 import lilbench
+from lilbench.attacks import FGSM, PGD
 from lilbench.attacks import art_backend as art
 from lilbench.attacks import checks as C
 from lilbench.attacks import reference as ref
 from lilbench.attacks.grids import PAPER_GRID, parse_grid
-from lilbench.results.attack_runs import ensure_attack
 from lilbench.attacks.runner import run_attack
-from lilbench.attacks.specs import FGSM, PGD
 from lilbench.cli import main
 from lilbench.data import Dataset
 from lilbench.errors import ConfigError
 from lilbench.models import LILMLP, ModelSpec
+from lilbench.results.attack_runs import ensure_attack
 from lilbench.training.checkpoint import save_checkpoint
 from lilbench.training.config import TrainConfig
 from lilbench.training.pipeline import Trained

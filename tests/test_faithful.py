@@ -7,10 +7,10 @@ import torch.nn.functional as F
 from art.attacks.evasion import FastGradientMethod
 
 import lilbench
+from lilbench.attacks import FGSM, PGD
 from lilbench.attacks import art_backend as art
 from lilbench.attacks.faithful import ObjectiveOutputs, PaperObjective, make_objective_classifier
 from lilbench.attacks.runner import run_attack
-from lilbench.attacks.specs import FGSM, PGD
 from lilbench.data import Dataset
 from lilbench.objectives.isometry import iso_loss
 from lilbench.training.pipeline import Trained

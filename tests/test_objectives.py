@@ -201,3 +201,41 @@ def test_runs_directory_of_an_earlier_version_is_reused(tmp_path: Path) -> None:
     assert results[1].attacks["fgsm"]["points"][0]["accuracy"] == pytest.approx(
         results[1].attacks["fgsm"]["points"][0]["correct"] / 50
     )
+
+
+def test_frontier_keeps_exactly_the_undominated_settings() -> None:
+    from lilbench.reports.pareto import ParetoPoint, frontier
+    from lilbench.results.stats import estimate
+
+    def pt(label: str, clean: float, robust: float) -> ParetoPoint:
+        return ParetoPoint(label, "x", estimate([clean]), estimate([robust]))
+
+    a, b, c, d = pt("a", 0.99, 0.01), pt("b", 0.97, 0.80), pt("c", 0.96, 0.70), pt("d", 0.90, 0.85)
+    assert [p.label for p in frontier([a, b, c, d])] == ["d", "b", "a"]  # c is beaten by b
+
+
+def test_methods_suite_end_to_end_report_with_pareto_plot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    suite = tmp_path / "tiny-defences.yaml"
+    suite.write_text(
+        "name: tiny-defences\n"
+        "train: {epochs: 1, limit: 600, width: 16, depth: 1}\n"
+        "methods:\n"
+        "  - {objective: lil, beta: [0, 1]}\n"
+        "  - {objective: pgd-at, eps: 0.1, steps: 2}\n"
+        "seeds: [0, 1]\n"
+        "test_limit: 40\n"
+        "attacks:\n"
+        "  - {name: fgsm, eps: [0.05, 0.1]}\n"
+        "  - {name: autoattack, eps: [0.05, 0.1]}\n"
+    )
+    runs, out = str(tmp_path / "runs"), tmp_path / "reports"
+    assert cli(["run", str(suite), "--runs-dir", runs], capsys)[0] == 0
+    code, _ = cli(["report", str(suite), "--runs-dir", runs, "--out-dir", str(out)], capsys)
+    assert code == 0
+    text = (out / "tiny-defences.md").read_text()
+    assert "| method | seeds |" in text and "| pgd-at eps=0.1 | 2 |" in text
+    assert "on the frontier" in text and "The most robust LIL setting is lil beta=" in text
+    png = (out / "tiny-defences-pareto.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000

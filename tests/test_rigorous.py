@@ -9,11 +9,11 @@ import torch
 from torch import nn
 
 import lilbench
+from lilbench.attacks import FGSM
 from lilbench.attacks import art_backend as art
 from lilbench.attacks import model_checks as M
 from lilbench.attacks.checks import pack_mask, unpack_mask
 from lilbench.attacks.runner import run_attack
-from lilbench.attacks.specs import FGSM
 from lilbench.data import Dataset
 from lilbench.reports.aggregate import verdict
 from lilbench.results.stats import estimate, halving_eps

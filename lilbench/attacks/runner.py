@@ -13,9 +13,8 @@ from torch import nn
 
 from lilbench.attacks import art_backend as art
 from lilbench.attacks import checks as C
-from lilbench.attacks.faithful import PAPER_BATCH, authors_pgd_radius, make_objective_classifier
-from lilbench.attacks.specs import APGD, FGSM, PGD, AttackSpec, AutoAttackSpec, Point, Square
-from lilbench.errors import ConfigError
+from lilbench.attacks.base import AttackContext, AttackSpec, Point
+from lilbench.attacks.faithful import make_objective_classifier
 from lilbench.models.functional import count_correct
 
 Progress = Callable[[int, int], None]
@@ -45,100 +44,6 @@ def _art_mask(clf: PyTorchClassifier, x: np.ndarray, y: np.ndarray, batch: int) 
 
 def _art_correct(clf: PyTorchClassifier, x: np.ndarray, y: np.ndarray, batch: int) -> int:
     return int((clf.predict(x, batch_size=batch).argmax(1) == y).sum())
-
-
-class _Generator:
-    """Makes adversarial examples for one point; FGSM shares one gradient across the grid."""
-
-    def __init__(
-        self,
-        spec: AttackSpec,
-        clf: PyTorchClassifier,
-        x: np.ndarray,
-        y: np.ndarray,
-        seed: int,
-        objective_clf: PyTorchClassifier | None = None,
-    ) -> None:
-        self.spec, self.clf, self.x, self.y, self.seed = spec, clf, x, y, seed
-        self.objective_clf = objective_clf
-        self._signs: torch.Tensor | None = None
-        self._img_clf: PyTorchClassifier | None = None
-
-    def _clean_signs(self, rows: slice) -> torch.Tensor:
-        """sign of the attacked loss's gradient at the clean inputs (computed once per run)."""
-        if self.objective_clf is not None:
-            clf, bs = self.objective_clf, PAPER_BATCH  # L_iso pairs form within the batch
-        else:
-            clf, bs = self.clf, self.spec.batch_size
-        if rows != slice(None):
-            return art.fgsm_gradient_signs(clf, self.x[rows], self.y[rows], bs)
-        if self._signs is None:
-            self._signs = art.fgsm_gradient_signs(clf, self.x, self.y, bs)
-        return self._signs
-
-    def __call__(self, point: Point, rows: slice = slice(None)) -> torch.Tensor:
-        x, y, bs = self.x[rows], self.y[rows], self.spec.batch_size
-        if isinstance(self.spec, FGSM):
-            return art.fgsm_apply(torch.from_numpy(x), self._clean_signs(rows), point.eps)
-        if isinstance(self.spec, PGD) and self.spec.paper_faithful:
-            radius = authors_pgd_radius(eps=point.eps, step=point.step, steps=self.spec.steps)
-            return art.fgsm_apply(torch.from_numpy(x), self._clean_signs(rows), radius)
-        if isinstance(self.spec, PGD):
-            adv = art.art_pgd(
-                self.clf,
-                x,
-                y,
-                eps=point.eps,
-                step=point.step,
-                steps=self.spec.steps,
-                restarts=self.spec.restarts,
-                batch_size=bs,
-                seed=self.seed,
-            )
-            return torch.from_numpy(adv)
-        if isinstance(self.spec, APGD):
-            adv = art.art_apgd(
-                self.clf,
-                x,
-                y,
-                eps=point.eps,
-                loss=self.spec.loss,
-                max_iter=self.spec.max_iter,
-                restarts=self.spec.restarts,
-                batch_size=bs,
-                seed=self.seed,
-            )
-            return torch.from_numpy(np.ascontiguousarray(adv, dtype=np.float32))
-        if isinstance(self.spec, Square):
-            adv = art.art_square(
-                self.image_classifier(),
-                x,
-                y,
-                eps=point.eps,
-                max_iter=self.spec.max_iter,
-                restarts=self.spec.restarts,
-                batch_size=bs,
-                seed=self.seed,
-            )
-            return torch.from_numpy(adv)
-        if isinstance(self.spec, AutoAttackSpec):
-            adv = art.art_autoattack(
-                self.image_classifier(), x, y, eps=point.eps, batch_size=bs, seed=self.seed
-            )
-            return torch.from_numpy(adv)
-        raise TypeError(f"no generator for {type(self.spec).__name__}")
-
-    def image_classifier(self) -> PyTorchClassifier:
-        if self._img_clf is None:
-            side = round(self.x.shape[1] ** 0.5)
-            if side * side != self.x.shape[1]:
-                raise ConfigError(
-                    f"{self.spec.name} needs square images; inputs have {self.x.shape[1]} features"
-                )
-            self._img_clf = art.image_classifier(
-                self.clf.model, side=side, num_classes=self.clf.nb_classes, device=self.clf.device
-            )
-        return self._img_clf
 
 
 def run_attack(
@@ -179,7 +84,9 @@ def run_attack(
             k=float(objective["k"]),
             device=device,
         )
-    generate = _Generator(spec, clf, x_np, y_np, seed, objective_clf)
+    ctx = AttackContext(
+        clf, x_np, y_np, seed=seed, batch_size=spec.batch_size, objective_clf=objective_clf
+    )
     x_cpu, y_dev = torch.from_numpy(x_np), torch.from_numpy(y_np).to(device)
     points: list[C.PointResult] = []
     grid = spec.points()
@@ -187,7 +94,7 @@ def run_attack(
     check_seconds = 0.0
     for i, point in enumerate(grid):
         t1 = time.perf_counter()
-        adv = generate(point)
+        adv = spec.generate(ctx, point, slice(None))
         mask = _art_mask(clf, adv.numpy(), y_np, bs)
         t2 = time.perf_counter()
         points.append(
@@ -209,7 +116,7 @@ def run_attack(
     t3 = time.perf_counter()
     probe = slice(0, min(EPS0_PROBE, len(x_np)))
     x_probe = x_cpu[probe]
-    if isinstance(spec, APGD | Square | AutoAttackSpec):
+    if not spec.eps0_applicable:
         # ART validates eps > 0 for these and refuses to run: say so rather than pass silently.
         eps0 = C.Check(
             "eps = 0 returns the input",
@@ -217,7 +124,7 @@ def run_attack(
             f"not applicable: ART's {spec.name} refuses eps = 0 up front",
         )
     else:
-        adv0 = generate(Point(eps=0.0, step=grid[0].step), probe)
+        adv0 = spec.generate(ctx, Point(eps=0.0, step=grid[0].step), probe)
         eps0 = C.check_eps_zero(
             identical=bool(torch.equal(adv0, x_probe)),
             probe_correct=_art_correct(clf, adv0.numpy(), y_np[probe], bs),

@@ -9,8 +9,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from lilbench.attacks import ATTACKS, FGSM, PGD, AttackSpec, EpsGridAttack
 from lilbench.attacks.grids import PAPER_GRID, parse_grid, parse_list
-from lilbench.attacks.specs import APGD, FGSM, PGD, AttackSpec, AutoAttackSpec, Square
 from lilbench.cli.common import (
     DataDir,
     Device,
@@ -281,23 +281,22 @@ def pgd(
     _execute(spec, locals())
 
 
-STRONG_DOCS = {
-    "apgd": "ART's Auto-PGD (APGD-CE, or APGD-DLR with --loss dlr) on an eps grid.",
-    "square": "ART's Square attack: gradient-free, the check for gradient masking.",
-    "autoattack": "ART's AutoAttack ensemble (APGD-CE, APGD-DLR, Square): worst case per image.",
-}
 DEFAULT_STRONG_EPS = (0.01, 0.03, 0.1, 0.2, 0.3)
 
 
-def _strong_command(name: str) -> Any:
+def _eps_grid_command(name: str) -> Any:
+    """The command of a registered eps-grid attack (apgd, square, autoattack, and any added
+    later): its options beyond the eps grid are the ones its class declares."""
+    cls = ATTACKS.get(name)
+
     def command(
         eps: EpsList = None,
         eps_grid: EpsGrid = None,
-        loss: Annotated[str, typer.Option("--loss", help="APGD loss: ce or dlr.")] = "ce",
+        loss: Annotated[str | None, typer.Option("--loss", help="APGD loss: ce or dlr.")] = None,
         max_iter: Annotated[
             int | None, typer.Option("--max-iter", help="Iterations (APGD 100, Square 1000).")
         ] = None,
-        restarts: Annotated[int, typer.Option("--restarts", help="Random restarts.")] = 1,
+        restarts: Annotated[int | None, typer.Option("--restarts", help="Random restarts.")] = None,
         checkpoint: CheckpointOpt = None,
         limit: Limit = None,
         batch_size: AttackBatch = 1000,
@@ -310,24 +309,23 @@ def _strong_command(name: str) -> Any:
         json_out: Json = False,
         training: dict[str, Any] | None = None,
     ) -> None:
-        grid = _eps_values(eps, eps_grid, DEFAULT_STRONG_EPS)
-        if name != "apgd" and loss != "ce":
-            raise ConfigError(f"--loss applies to apgd only, not {name}")
-        iters = {} if max_iter is None else {"max_iter": max_iter}
-        spec: AttackSpec
-        if name == "apgd":
-            spec = APGD(eps=grid, loss=loss, restarts=restarts, batch_size=batch_size, **iters)
-        elif name == "square":
-            spec = Square(eps=grid, restarts=restarts, batch_size=batch_size, **iters)
-        else:
-            if max_iter is not None or restarts != 1:
-                raise ConfigError("autoattack takes no --max-iter or --restarts")
-            spec = AutoAttackSpec(eps=grid, batch_size=batch_size)
-        _execute(spec.validate(), locals())
+        given: dict[str, Any] = {
+            "eps": _eps_values(eps, eps_grid, DEFAULT_STRONG_EPS),
+            "batch_size": batch_size,
+        }
+        for key, value in (("loss", loss), ("max_iter", max_iter), ("restarts", restarts)):
+            if value is None:
+                continue
+            if key not in cls.option_names():
+                flag = "--" + key.replace("_", "-")
+                raise ConfigError(f"{flag} does not apply to {name}")
+            given[key] = value
+        _execute(cls.from_options(**given), locals())
 
-    command.__doc__ = STRONG_DOCS[name]
+    command.__doc__ = (cls.__doc__ or name).strip().splitlines()[0]
     return command
 
 
-for _name in STRONG_DOCS:
-    app.command(_name)(model_options(_strong_command(_name)))
+for _name, _cls in ATTACKS.items():
+    if issubclass(_cls, EpsGridAttack):
+        app.command(_name)(model_options(_eps_grid_command(_name)))

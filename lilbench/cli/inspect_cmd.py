@@ -37,7 +37,7 @@ def inspect(
     model = load_model(ckpt.path, input_dim=data.input_dim)
     diag = diagnose(model, data.x_test, data.y_test, max_points=max_points, seed=seed)
     target = out_dir or ckpt.path / "inspect"
-    name = f"{config.dataset}-beta{config.beta:g}"
+    name = f"{config.dataset}: {config.label()}"
     distance_figure(diag, target / "distances.png", name)
     embedding_figure(diag, target / "embedding.png", name)
     summary = {

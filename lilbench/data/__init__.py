@@ -1,17 +1,20 @@
-"""Data sets by name: `load_dataset("mnist")`; later modules register more."""
+"""Data sets by name: `load_dataset("mnist")`; every module here registers its own on import."""
 
-from lilbench.data import mnist as _mnist  # noqa: F401  (registers "mnist")
-from lilbench.data import toy as _toy  # noqa: F401  (registers "rings", "torus")
 from lilbench.data.base import (
     DATA_DIR_ENV,
+    DATASETS,
     Dataset,
     dataset_names,
     default_data_dir,
     load_dataset,
     register_dataset,
 )
+from lilbench.registry import import_submodules
+
+import_submodules(__name__)
 
 __all__ = [
+    "DATASETS",
     "DATA_DIR_ENV",
     "Dataset",
     "dataset_names",

@@ -10,7 +10,7 @@ from pathlib import Path
 import platformdirs
 import torch
 
-from lilbench.errors import ConfigError
+from lilbench.registry import Registry
 
 DATA_DIR_ENV = "LILBENCH_DATA_DIR"
 
@@ -46,19 +46,15 @@ class Dataset:
 Loader = Callable[[Path, int], Dataset]
 """A loader takes the data directory and a seed (used by generated data sets)."""
 
-_REGISTRY: dict[str, Loader] = {}
+DATASETS: Registry[Loader] = Registry("dataset")
 
 
 def register_dataset(name: str) -> Callable[[Loader], Loader]:
-    def deco(fn: Loader) -> Loader:
-        _REGISTRY[name] = fn
-        return fn
-
-    return deco
+    return DATASETS.register(name)
 
 
 def dataset_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return DATASETS.names()
 
 
 def default_data_dir() -> Path:
@@ -69,10 +65,4 @@ def default_data_dir() -> Path:
 
 
 def load_dataset(name: str, *, data_dir: Path | None = None, seed: int = 0) -> Dataset:
-    try:
-        loader = _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown dataset {name!r}; known: {', '.join(dataset_names())}"
-        ) from None
-    return loader(data_dir or default_data_dir(), seed)
+    return DATASETS.get(name)(data_dir or default_data_dir(), seed)

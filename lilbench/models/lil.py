@@ -15,6 +15,7 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import _SpectralNorm, spectral_norm
 
 from lilbench.errors import ConfigError
+from lilbench.models.registry import MODELS
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
@@ -43,7 +44,20 @@ class ModelSpec:
         return d
 
 
+@MODELS.register("LILMLP")
 class LILMLP(nn.Module):
+    @classmethod
+    def build(cls, *, input_dim: int, level_classes: list[int], options: dict[str, Any]) -> LILMLP:
+        keys = ("width", "depth", "activation", "spectral_norm")
+        spec = ModelSpec(
+            input_dim=input_dim, num_classes=level_classes[-1], **{k: options[k] for k in keys}
+        )
+        return cls(spec)
+
+    @classmethod
+    def from_architecture(cls, arch: dict[str, Any]) -> LILMLP:
+        return cls(ModelSpec(**arch))
+
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__()
         spec.validate()

@@ -16,6 +16,7 @@ from torch import nn
 
 from lilbench.errors import ConfigError
 from lilbench.models.lil import ACTIVATIONS
+from lilbench.models.registry import MODELS
 
 HEADS = ("per-level", "shared")
 
@@ -49,7 +50,24 @@ class LevelOutput:
     inputs: torch.Tensor  # what the block read (detached when blocks are isolated)
 
 
+@MODELS.register("StackedLIL")
 class StackedLIL(nn.Module):
+    @classmethod
+    def build(
+        cls, *, input_dim: int, level_classes: list[int], options: dict[str, Any]
+    ) -> StackedLIL:
+        keys = ("width", "depth", "activation", "head", "detach")
+        spec = StackedSpec(
+            input_dim=input_dim,
+            level_classes=tuple(level_classes),
+            **{k: options[k] for k in keys},
+        )
+        return cls(spec)
+
+    @classmethod
+    def from_architecture(cls, arch: dict[str, Any]) -> StackedLIL:
+        return cls(StackedSpec(**{**arch, "level_classes": tuple(arch["level_classes"])}))
+
     def __init__(self, spec: StackedSpec) -> None:
         super().__init__()
         spec.validate()

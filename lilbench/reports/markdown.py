@@ -28,6 +28,7 @@ from lilbench.reports.aggregate import (
     worst_case_table,
 )
 from lilbench.reports.inspect_plots import distance_figure, embedding_figure
+from lilbench.reports.pareto import PARETO_EPS, pareto_plot, pareto_verdict
 from lilbench.reports.summary import curve
 from lilbench.results.records import versions
 from lilbench.results.suite_results import ModelResult, setting_name
@@ -243,13 +244,33 @@ def build_report(
             md_table(worst),
             "",
         ]
+    if suite.has_methods and "autoattack" in attacks:
+        pareto_name = f"{suite.name}-pareto.png"
+        pareto_plot(results, out_dir / pareto_name)
+        lines += [
+            "## Clean vs robust accuracy: the Pareto frontier",
+            "",
+            "One point per method setting: clean accuracy and AutoAttack accuracy on the same "
+            "test images, mean over seeds with 95% intervals (Student's t) as error bars; the "
+            "dashed line joins the settings that no other setting beats on both.",
+            "",
+            f"![Pareto plots]({pareto_name})",
+            "",
+            *[s for eps in PARETO_EPS for s in (*pareto_verdict(results, eps), "")],
+        ]
     if attacks and any(r.setting.reference for r in results) and len(suite.settings) > 1:
         sentences, changes, halving = verdict(results)
         tables["verdict"], tables["halving"] = changes, halving
+        if suite.has_methods:
+            # One sentence per setting and attack would be a list of dozens; the table says it.
+            sentences = [s for s in sentences if s.startswith("**")]
+        reference = "plain cross-entropy (lil beta=0)" if suite.has_methods else "beta = 0"
         lines += [
-            "## Verdict: does robust accuracy rise with beta?",
+            "## Verdict: does robust accuracy rise with beta?"
+            if not suite.has_methods
+            else "## Verdict: change from plain cross-entropy training",
             "",
-            "Changes from beta = 0, paired by seed, in percentage points: mean and 95% "
+            f"Changes from {reference}, paired by seed, in percentage points: mean and 95% "
             "interval over seeds (Student's t). Eps sweeps are compared at their grid "
             "point nearest to eps = 0.1; step-size sweeps at their strongest step size.",
             "",

@@ -8,8 +8,8 @@ from typing import Any
 
 import torch
 
+from lilbench.attacks import AttackSpec
 from lilbench.attacks.runner import Progress, run_attack
-from lilbench.attacks.specs import AttackSpec
 from lilbench.data import load_dataset
 from lilbench.errors import CheckpointError, ConfigError
 from lilbench.io import get_or_compute

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 import lilbench
+from lilbench.attacks import AttackSpec
 from lilbench.attacks.runner import AttackOutcome
-from lilbench.attacks.specs import AttackSpec
 from lilbench.errors import LilbenchError
 from lilbench.io import canonical_json, sha256_bytes, write_json_atomic
 from lilbench.training.checkpoint import Checkpoint

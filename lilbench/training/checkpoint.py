@@ -21,7 +21,7 @@ import torch
 import lilbench
 from lilbench.errors import CheckpointError
 from lilbench.io import canonical_json, sha256_file
-from lilbench.models import LILMLP, ModelSpec, StackedLIL, StackedSpec
+from lilbench.models import LILMLP, MODELS, StackedLIL
 from lilbench.training.config import TrainConfig
 
 WEIGHTS = "model.safetensors"
@@ -147,13 +147,9 @@ def load_model(
     ckpt = read_checkpoint(Path(path))
     arch = dict(ckpt.meta["architecture"])
     kind = arch.pop("type", "LILMLP")
-    model: LILMLP | StackedLIL
-    if kind == "StackedLIL":
-        model = StackedLIL(StackedSpec(**{**arch, "level_classes": tuple(arch["level_classes"])}))
-    elif kind == "LILMLP":
-        model = LILMLP(ModelSpec(**arch))
-    else:
-        raise CheckpointError(f"{ckpt.path}: unknown architecture {kind!r}")
+    if kind not in MODELS:
+        raise CheckpointError(f"{ckpt.path}: {MODELS.unknown(kind)}")
+    model: LILMLP | StackedLIL = MODELS.get(kind).from_architecture(arch)  # type: ignore[assignment]
     if input_dim is not None and model.spec.input_dim != input_dim:
         raise CheckpointError(
             f"checkpoint {ckpt.path} takes inputs of size {model.spec.input_dim}, not {input_dim}"

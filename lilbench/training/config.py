@@ -69,6 +69,11 @@ class TrainConfig:
         cls = OBJECTIVES.get(self.objective)
         return cls(parse_params(cls, self.objective_values()))
 
+    @property
+    def model_family(self) -> str:
+        """The registered model family this config trains."""
+        return "StackedLIL" if self.hierarchy else "LILMLP"
+
     def label(self) -> str:
         """How reports name this model's method: "lil beta=1", "pgd-at eps=0.1", ..."""
         label = self.make_objective().label()
@@ -79,12 +84,10 @@ class TrainConfig:
         )
 
     def validate(self) -> TrainConfig:
-        from lilbench.data import dataset_names
+        from lilbench.data.base import DATASETS
 
-        if self.dataset not in dataset_names():
-            raise ConfigError(
-                f"unknown dataset {self.dataset!r}; known: {', '.join(dataset_names())}"
-            )
+        if self.dataset not in DATASETS:
+            raise ConfigError(DATASETS.unknown(self.dataset))
         if self.beta < 0:
             raise ConfigError(f"beta must be >= 0, got {self.beta}")
         if self.alpha < 0:

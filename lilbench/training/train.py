@@ -13,7 +13,7 @@ from torch import nn
 
 from lilbench.data import Dataset
 from lilbench.errors import LilbenchError
-from lilbench.models import LILMLP, ModelSpec, StackedLIL, StackedSpec
+from lilbench.models import LILMLP, MODELS, StackedLIL
 from lilbench.models.functional import count_correct
 from lilbench.objectives.isometry import isometry_error
 from lilbench.training.config import TrainConfig
@@ -39,28 +39,11 @@ def seed_everything(seed: int) -> None:
 
 
 def build_model(config: TrainConfig, data: Dataset) -> Model:
-    if config.hierarchy:
-        return StackedLIL(
-            StackedSpec(
-                input_dim=data.input_dim,
-                level_classes=tuple(data.level_classes),
-                width=config.width,
-                depth=config.depth,
-                activation=config.activation,
-                head=config.head,
-                detach=config.detach,
-            )
-        )
-    return LILMLP(
-        ModelSpec(
-            input_dim=data.input_dim,
-            width=config.width,
-            depth=config.depth,
-            activation=config.activation,
-            num_classes=data.num_classes,
-            spectral_norm=config.spectral_norm,
-        )
+    family = MODELS.get(config.model_family)
+    model = family.build(
+        input_dim=data.input_dim, level_classes=data.level_classes, options=config.to_dict()
     )
+    return model  # type: ignore[return-value]
 
 
 def _levels(data: Dataset, split: str) -> torch.Tensor:

@@ -1,0 +1,25 @@
+"""Attacks by name: every module in this folder that registers an attack does so on import."""
+
+from lilbench.attacks.base import ATTACKS, AttackContext, AttackSpec, EpsGridAttack, Point
+from lilbench.registry import import_submodules
+
+import_submodules(__name__)
+
+from lilbench.attacks.apgd import APGD  # noqa: E402
+from lilbench.attacks.autoattack import AutoAttackSpec  # noqa: E402
+from lilbench.attacks.fgsm import FGSM  # noqa: E402
+from lilbench.attacks.pgd import PGD  # noqa: E402
+from lilbench.attacks.square import Square  # noqa: E402
+
+__all__ = [
+    "APGD",
+    "ATTACKS",
+    "FGSM",
+    "PGD",
+    "AttackContext",
+    "AttackSpec",
+    "AutoAttackSpec",
+    "EpsGridAttack",
+    "Point",
+    "Square",
+]

@@ -1,0 +1,159 @@
+"""What every attack is: a small frozen dataclass of parameters, validated up front, that
+says which points it runs (its grid) and makes adversarial examples for one point.
+
+An attack is one file in this folder that registers its class in `ATTACKS`; the suite keys
+and the record's parameters come from its fields. `lilbench.attacks.runner` runs it, checks
+every result and knows no attack by name.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import torch
+
+from lilbench.attacks import art_backend as art
+from lilbench.attacks.faithful import PAPER_BATCH
+from lilbench.attacks.grids import check_unit
+from lilbench.errors import ConfigError
+from lilbench.registry import Registry
+
+if TYPE_CHECKING:
+    from art.estimators.classification import PyTorchClassifier
+
+
+@dataclass(frozen=True)
+class Point:
+    """One setting of an attack: the eps ball and the step size (FGSM: step = eps)."""
+
+    eps: float
+    step: float
+
+
+class AttackContext:
+    """What an attack works on in one run: ART's classifier, the inputs, the seed, and what
+    several attacks share (the clean-input gradient signs, an image-shaped classifier)."""
+
+    def __init__(
+        self,
+        clf: PyTorchClassifier,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        seed: int,
+        batch_size: int,
+        objective_clf: PyTorchClassifier | None = None,
+    ) -> None:
+        self.clf, self.x, self.y, self.seed = clf, x, y, seed
+        self.batch_size = batch_size
+        self.objective_clf = objective_clf
+        self._signs: torch.Tensor | None = None
+        self._img_clf: PyTorchClassifier | None = None
+
+    def clean_signs(self, rows: slice) -> torch.Tensor:
+        """sign of the attacked loss's gradient at the clean inputs (computed once per run)."""
+        if self.objective_clf is not None:
+            clf, bs = self.objective_clf, PAPER_BATCH  # L_iso pairs form within the batch
+        else:
+            clf, bs = self.clf, self.batch_size
+        if rows != slice(None):
+            return art.fgsm_gradient_signs(clf, self.x[rows], self.y[rows], bs)
+        if self._signs is None:
+            self._signs = art.fgsm_gradient_signs(clf, self.x, self.y, bs)
+        return self._signs
+
+    def image_classifier(self, attack: str) -> PyTorchClassifier:
+        """The same model behind a Flatten, for attacks that need (1, side, side) inputs."""
+        if self._img_clf is None:
+            side = round(self.x.shape[1] ** 0.5)
+            if side * side != self.x.shape[1]:
+                raise ConfigError(
+                    f"{attack} needs square images; inputs have {self.x.shape[1]} features"
+                )
+            self._img_clf = art.image_classifier(
+                self.clf.model, side=side, num_classes=self.clf.nb_classes, device=self.clf.device
+            )
+        return self._img_clf
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttackSpec:
+    name: ClassVar[str]
+    sweep: ClassVar[str]  # which parameter varies along the grid: "eps" or "step"
+    eps0_applicable: ClassVar[bool] = True  # ART refuses eps = 0 for some attacks
+    batch_size: int = 1000
+
+    @classmethod
+    def from_options(cls, **given: Any) -> AttackSpec:
+        """The spec of the options given (CLI or suite), validated."""
+        return cls(**given).validate()
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    def generate(self, ctx: AttackContext, point: Point, rows: slice) -> torch.Tensor:
+        """Adversarial examples for the rows `rows` of the context's inputs at one point."""
+        raise NotImplementedError
+
+    def validate(self) -> AttackSpec:
+        if self.batch_size < 1:
+            raise ConfigError(f"batch size must be >= 1, got {self.batch_size}")
+        return self
+
+    def points(self) -> list[Point]:
+        raise NotImplementedError
+
+    def params(self) -> dict[str, Any]:
+        """JSON-ready parameters (tuples become lists, as they will in a record).
+
+        Options added later appear only when set, so earlier records keep their cache keys.
+        """
+        params: dict[str, Any] = json.loads(json.dumps({"name": self.name, **asdict(self)}))
+        for key, default in (("objective", "ce"), ("paper_faithful", False)):
+            if params.get(key, default) == default:
+                params.pop(key, None)
+        return params
+
+    @property
+    def paper_objective(self) -> bool:
+        """Attack the model's own training objective CE + beta * L_iso (as the authors do)."""
+        return False
+
+    @property
+    def label(self) -> str:
+        """Name in tables and suites: `-eps` marks a PGD eps sweep, `-paper` the authors'
+        variants."""
+        label = self.name
+        if self.name == "pgd" and self.sweep == "eps":
+            label += "-eps"
+        return f"{label}-paper" if self.paper_objective else label
+
+    @property
+    def uses_randomness(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True, kw_only=True)
+class EpsGridAttack(AttackSpec):
+    """An attack evaluated at each eps of a grid (ART refuses eps = 0 for these)."""
+
+    sweep: ClassVar[str] = "eps"
+    eps0_applicable: ClassVar[bool] = False
+    eps: tuple[float, ...] = (0.01, 0.03, 0.1, 0.2, 0.3)
+
+    def validate(self) -> EpsGridAttack:
+        super().validate()
+        if not self.eps:
+            raise ConfigError("eps grid is empty")
+        check_unit(tuple(self.eps), what="eps")
+        return self
+
+    def points(self) -> list[Point]:
+        return [Point(eps=e, step=e) for e in self.eps]
+
+
+ATTACKS: Registry[type[AttackSpec]] = Registry("attack")
