@@ -6,6 +6,8 @@ Validated up front; every error names the file and the key.
 from __future__ import annotations
 
 import itertools
+import math
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -68,7 +70,6 @@ class Suite:
     model_checks: bool = False  # the cross-attack and model-level sanity checks
     has_methods: bool = False  # written with `methods:` (settings named by method, not beta)
 
-
     @property
     def betas(self) -> tuple[float, ...]:
         return tuple(s.beta for s in self.settings)
@@ -96,6 +97,8 @@ def _number_list(path: Path, key: str, value: Any) -> tuple[float, ...]:
             except ConfigError as exc:
                 raise _fail(path, key, str(exc)) from None
         elif isinstance(v, int | float) and not isinstance(v, bool):
+            if not math.isfinite(v):
+                raise _fail(path, key, f"expected finite numbers, got {v!r}")
             out.append(float(v))
         else:
             raise _fail(path, key, f"expected numbers or START:STOP:NUM strings, got {v!r}")
@@ -142,18 +145,62 @@ def _typed(path: Path, key: str, kind: str, value: Any) -> Any:
     if kind == "float":
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _fail(path, key, f"expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise _fail(path, key, f"expected a finite number, got {value!r}")
         return float(value)
-    return str(value)
+    if not isinstance(value, str):
+        raise _fail(path, key, f"expected a string, got {value!r}")
+    return value
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, less two traps: a duplicate key is an error (not "the last one
+    wins"), and 1e-3 is a number (YAML 1.1 reads a float without a dot as a string)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def read_yaml(path: Path) -> Any:
+    """A YAML file, or a one-line error (missing, a directory, not text, not YAML)."""
+    if path.is_dir():
+        raise ConfigError(f"{path} is a directory; give a suite YAML file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise LilbenchError(f"no suite file at {path}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a text file; give a suite YAML file") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}: not valid YAML{line} ({problem})") from None
 
 
 def load_suite(path: Path) -> Suite:
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise LilbenchError(f"no suite file at {path}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     for key in raw:
@@ -161,16 +208,23 @@ def load_suite(path: Path) -> Suite:
             raise _fail(path, str(key), f"unknown key; known: {', '.join(sorted(TOP_KEYS))}")
     if "name" not in raw:
         raise _fail(path, "name", "missing")
+    if not isinstance(raw["name"], str) or not SUITE_NAME.match(raw["name"]):
+        raise _fail(
+            path, "name", f"must be a file name (letters, digits, . _ -), got {raw['name']!r}"
+        )
     if ("betas" in raw) == ("methods" in raw):
         raise _fail(path, "betas", "give betas (the LIL grid) or methods, one of the two")
     train = raw.get("train") or {}
     if not isinstance(train, dict):
         raise _fail(path, "train", "expected a mapping")
-    for key in train:
+    types = {f.name: str(f.type) for f in fields(TrainConfig)}
+    for key, value in train.items():
         if key not in TRAIN_KEYS:
             raise _fail(
                 path, f"train.{key}", f"unknown key; known: {', '.join(sorted(TRAIN_KEYS))}"
             )
+        if value is not None or "None" not in types[key]:
+            train[key] = _typed(path, f"train.{key}", types[key].replace(" | None", ""), value)
     if "betas" in raw:
         betas = _number_list(path, "betas", raw["betas"])
         if any(b < 0 for b in betas):
@@ -186,7 +240,9 @@ def load_suite(path: Path) -> Suite:
     ):
         raise _fail(path, "seeds", "expected a non-empty list of integers")
     test_limit = raw.get("test_limit")
-    if test_limit is not None and (not isinstance(test_limit, int) or test_limit < 1):
+    if test_limit is not None and (
+        isinstance(test_limit, bool) or not isinstance(test_limit, int) or test_limit < 1
+    ):
         raise _fail(path, "test_limit", f"expected a positive integer, got {test_limit!r}")
     attacks = raw.get("attacks", [])
     if not isinstance(attacks, list):

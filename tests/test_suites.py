@@ -139,19 +139,14 @@ def test_report_writes_markdown_and_plot(
     assert "Missing results" not in md
     png = tmp_path / "ci-curves.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # A report over an empty runs directory says what is missing.
-    cli(
-        [
-            "report",
-            str(CI_SUITE),
-            "--runs-dir",
-            str(tmp_path / "empty"),
-            "--out-dir",
-            str(tmp_path / "r2"),
-        ],
-        capsys,
-    )
-    assert "Missing results" in (tmp_path / "r2" / "ci.md").read_text()
+    # Over an empty runs directory: exit 1, naming what is missing, the old report untouched.
+    empty = ["--runs-dir", str(tmp_path / "empty"), "--out-dir", str(tmp_path)]
+    code, _, err = cli(["report", str(CI_SUITE), *empty], capsys)
+    assert code == 1 and "missing" in err and "no report written" in err
+    assert (tmp_path / "ci.md").read_text() == md
+    # --allow-missing writes one with the gaps marked.
+    code, _, _ = cli(["report", str(CI_SUITE), *empty, "--allow-missing"], capsys)
+    assert code == 0 and "Missing results" in (tmp_path / "ci.md").read_text()
 
 
 def test_normalised_auc() -> None:

@@ -4,6 +4,7 @@ the clean-input gradient of their objective)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -55,7 +56,7 @@ class PGD(AttackSpec):
             raise ConfigError(f"steps must be >= 1, got {self.steps}")
         if self.restarts < 0:
             raise ConfigError(f"restarts must be >= 0, got {self.restarts}")
-        if self.step_factor <= 0:
+        if not self.step_factor > 0 or not math.isfinite(self.step_factor):
             raise ConfigError(f"step factor must be > 0, got {self.step_factor}")
         if self.paper_faithful and self.restarts:
             raise ConfigError("the authors' PGD has no random starts; drop --restarts")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,15 +17,44 @@ from lilbench.errors import ConfigError
 out = Console(highlight=False)  # tables and results: stdout
 err = Console(stderr=True, highlight=False)  # progress and messages: stderr
 
+
+def writable_dir(path: Path | None) -> Path | None:
+    """Option callback, run before any compute: the directory exists and is writable, or can
+    be created (its nearest existing ancestor is a writable directory). Creates nothing."""
+    if path is None:
+        return None
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        what = path if probe == path else f"{path} (its ancestor {probe})"
+        raise typer.BadParameter(f"{what} is a file, not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot write in {probe}: {exc.strerror}") from None
+    return path
+
+
 RunsDir = Annotated[
-    Path, typer.Option("--runs-dir", help="Where checkpoints and results are stored.")
+    Path,
+    typer.Option(
+        "--runs-dir", help="Where checkpoints and results are stored.", callback=writable_dir
+    ),
 ]
 DataDir = Annotated[
     Path | None,
     typer.Option(
         "--data-dir",
         help="Data directory (default: $LILBENCH_DATA_DIR or the per-user cache directory).",
+        callback=writable_dir,
     ),
+]
+OutDir = Annotated[
+    Path, typer.Option("--out-dir", help="Where the report goes.", callback=writable_dir)
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Seed for every random choice.")]
 Device = Annotated[str, typer.Option("--device", help="cpu or cuda (cuda:N).")]
@@ -47,7 +77,8 @@ def resolve_device(name: str) -> torch.device:
 
 
 def print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    # Strict JSON: a NaN would be a bug upstream, so it fails here rather than print "NaN".
+    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
     sys.stdout.flush()
 
 

@@ -8,7 +8,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lilbench.cli.common import DataDir, Device, Json, Seed, err, out, print_json, resolve_device
+from lilbench.cli.common import (
+    DataDir,
+    Device,
+    Json,
+    Seed,
+    err,
+    out,
+    print_json,
+    resolve_device,
+    writable_dir,
+)
 from lilbench.data import load_dataset
 from lilbench.diagnostics import diagnose
 from lilbench.io import write_json_atomic
@@ -19,7 +29,10 @@ from lilbench.training.checkpoint import load_model, read_checkpoint
 def inspect(
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint directory.")],
     out_dir: Annotated[
-        Path | None, typer.Option("--out-dir", help="Where PNGs and JSON go (default: beside it).")
+        Path | None,
+        typer.Option(
+            "--out-dir", help="Where PNGs and JSON go (default: beside it).", callback=writable_dir
+        ),
     ] = None,
     max_points: Annotated[int, typer.Option("--max-points", help="Test points used.")] = 2000,
     seed: Seed = 0,

@@ -9,7 +9,17 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lilbench.cli.common import DataDir, Device, Json, RunsDir, err, out, print_json, resolve_device
+from lilbench.cli.common import (
+    DataDir,
+    Device,
+    Json,
+    OutDir,
+    RunsDir,
+    err,
+    out,
+    print_json,
+    resolve_device,
+)
 from lilbench.errors import ConfigError
 from lilbench.regression.baseline import compare, load_baseline, metric_values, write_baseline
 from lilbench.reports.markdown import Table as MdTable
@@ -93,14 +103,17 @@ def report(
     seed: SeedOpt = None,
     device: Device = "cpu",
     runs_dir: RunsDir = Path("runs"),
-    out_dir: Annotated[Path, typer.Option("--out-dir", help="Where the report goes.")] = Path(
-        "reports"
-    ),
+    out_dir: OutDir = Path("reports"),
     data_dir: DataDir = None,
+    allow_missing: Annotated[
+        bool,
+        typer.Option("--allow-missing", help="Write the report even if results are missing."),
+    ] = False,
     json_out: Json = False,
 ) -> None:
     """Write reports/<suite>.md and its plots from cached results (trains and attacks nothing;
-    representation diagnostics, when the suite asks for them, are computed here)."""
+    representation diagnostics, when the suite asks for them, are computed here). With results
+    missing it writes nothing and exits 1, unless --allow-missing."""
     resolve_device(device)
     suite = _suite(suite_path, seed)
     results, missing = collect_suite(suite, runs_dir=runs_dir)
@@ -109,6 +122,12 @@ def report(
             f"[yellow]missing {len(missing)} result(s)[/]: {', '.join(missing)} "
             f"(run `lilbench run {suite_path}`)"
         )
+        if not allow_missing:
+            err.print(
+                f"[red]no report written[/] ({out_dir / (suite.name + '.md')} left as it is); "
+                "--allow-missing writes one with the gaps marked"
+            )
+            raise typer.Exit(1)
     path, tables = build_report(suite, results, missing, out_dir, data_dir)
     if json_out:
         print_json(

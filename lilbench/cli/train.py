@@ -109,6 +109,11 @@ def train(
         if key.startswith("final_"):
             table.add_row(f"final {key[6:]} (last-epoch mean)", f"{value:.4f}")
     table.add_row("test isometry error (same-class)", f"{m['test_isometry_error']:.4f}")
+    if m.get("diverged"):
+        table.add_row(
+            "[bold red]DIVERGED[/]",
+            f"[red]final CE {m['final_ce']:.3f} is above chance (ln C); lower --lr?[/]",
+        )
     table.add_row("wall time (s)", f"{m['train_seconds']:.1f}")
     table.add_row("checkpoint", str(trained.checkpoint.path))
     out.print(table)

@@ -135,6 +135,8 @@ def train(
         **level_metrics(model, data, device),
         # Each loss part's mean over the last epoch (lil: final_ce, final_iso).
         **{f"final_{k}": v / steps_per_epoch for k, v in sums.items()},
+        # A training CE above that of guessing uniformly (ln C) means the run diverged.
+        "diverged": sums.get("ce", 0.0) / steps_per_epoch > math.log(data.num_classes),
         "train_seconds": train_seconds,
         "train_samples": n,
         "samples_per_second": n * config.epochs / train_seconds,
