@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from filelock import FileLock
+
 T = TypeVar("T")
 
 
@@ -62,12 +64,27 @@ def write_json_atomic(final: Path, obj: Any) -> None:
 
 
 def get_or_compute(
-    load: Callable[[], T | None], compute: Callable[[], T], *, force: bool = False
+    load: Callable[[], T | None],
+    compute: Callable[[], T],
+    *,
+    lock: Path,
+    force: bool = False,
 ) -> tuple[T, bool]:
     """The one rule for cached results: reuse what `load` finds unless `force`, else compute
-    (and `compute` writes it). Returns (result, reused)."""
+    (and `compute` writes it). Returns (result, reused).
+
+    Computing holds a file lock, so a second process asking for the same item waits and then
+    reuses it instead of computing it again. The lock is an OS lock on an open file (flock):
+    a process that dies releases it, so a killed run leaves nothing stuck.
+    """
     if not force:
         found = load()
         if found is not None:
             return found, True
-    return compute(), False
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(lock)):
+        if not force:  # finished by another process while this one waited
+            found = load()
+            if found is not None:
+                return found, True
+        return compute(), False

@@ -187,7 +187,7 @@ def test_strict_exits_1_on_a_failed_check(
         str(small_model.checkpoint.path),
         "--eps",
         "0.2",
-        "--limit",
+        "--test-limit",
         "200",
         "--runs-dir",
         str(tmp_path),
@@ -209,7 +209,8 @@ def test_strict_exits_1_on_a_failed_check(
         (["pgd", "--steps", "0"], "steps must be >= 1"),
         (["pgd", "--restarts", "-1"], "restarts"),
         (["carlini"], "known: fgsm, pgd, apgd, square, autoattack"),
-        (["fgsm", "--limit", "0"], "limit"),
+        (["fgsm", "--test-limit", "0"], "test limit must be >= 1"),
+        (["fgsm", "--limit", "10"], "--limit is ambiguous"),
     ],
 )
 def test_bad_attack_input_is_one_line_exit_2(
@@ -259,7 +260,7 @@ def test_missing_corrupt_and_wrong_size_checkpoints_exit_2(
                     str(path),
                     "--runs-dir",
                     str(runs),
-                    "--limit",
+                    "--test-limit",
                     "10",
                 ]
             )

@@ -50,7 +50,7 @@ def test_train_json_prints_only_json_and_reuses(
         "train",
         "--beta",
         "1",
-        "--limit",
+        "--train-limit",
         "500",
         "--epochs",
         "1",
@@ -74,7 +74,7 @@ def test_corrupt_checkpoint_via_cli_is_one_line(
 ) -> None:
     args = [
         "train",
-        "--limit",
+        "--train-limit",
         "300",
         "--epochs",
         "1",

@@ -86,7 +86,7 @@ def test_paths_that_cannot_be_directories_fail_before_training(
     a_file = tmp_path / "f"
     a_file.write_text("")
     for option in ("--runs-dir", "--data-dir"):
-        code, _, err = cli(["train", "--limit", "100", option, str(a_file / "x")], capsys)
+        code, _, err = cli(["train", "--train-limit", "100", option, str(a_file / "x")], capsys)
         assert code == 2 and "is a file, not a directory" in err, err
     code, _, err = cli(["report", "suites/ci.yaml", "--out-dir", str(a_file)], capsys)
     assert code == 2 and "is a file, not a directory" in err
@@ -95,7 +95,7 @@ def test_paths_that_cannot_be_directories_fail_before_training(
 def test_divergence_is_flagged_and_json_is_strict(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = ["train", "--lr", "10", "--limit", "1000", "--epochs", "1", "--json"]
+    args = ["train", "--lr", "10", "--train-limit", "1000", "--epochs", "1", "--json"]
     code, out, _ = cli([*args, "--runs-dir", str(tmp_path)], capsys)
     assert code == 0
     info = json.loads(out, parse_constant=lambda c: pytest.fail(f"not strict JSON: {c}"))

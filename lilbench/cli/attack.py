@@ -40,7 +40,9 @@ app = typer.Typer(help="Attack a model through ART (checked, cached).", no_args_
 CheckpointOpt = Annotated[
     Path | None, typer.Option("--checkpoint", help="Checkpoint directory to attack.")
 ]
-Limit = Annotated[int | None, typer.Option("--limit", help="Attack the first N test images.")]
+TestLimit = Annotated[
+    int | None, typer.Option("--test-limit", help="Attack the first N test images.")
+]
 AttackBatch = Annotated[int, typer.Option("--batch-size", help="Attack batch size.")]
 Strict = Annotated[bool, typer.Option("--strict", help="Exit 1 when a sanity check fails.")]
 PaperFaithful = Annotated[
@@ -173,8 +175,8 @@ def show_record(run: AttackRun) -> None:
 
 def _execute(spec: AttackSpec, o: dict[str, Any]) -> None:
     """The body shared by the attack commands; `o` holds a command's options."""
-    if o["limit"] is not None and o["limit"] < 1:
-        raise ConfigError(f"limit must be >= 1, got {o['limit']}")
+    if o["test_limit"] is not None and o["test_limit"] < 1:
+        raise ConfigError(f"test limit must be >= 1, got {o['test_limit']}")
     training = {k.removeprefix("train_"): v for k, v in (o["training"] or {}).items()}
     if o["checkpoint"] is not None and training:
         raise ConfigError("give --checkpoint or training options to select a model, not both")
@@ -193,7 +195,7 @@ def _execute(spec: AttackSpec, o: dict[str, Any]) -> None:
         spec,
         runs_dir=o["runs_dir"],
         data_dir=o["data_dir"],
-        limit=o["limit"],
+        limit=o["test_limit"],
         seed=o["seed"],
         device=o["device"],
         force=o["force"],
@@ -208,7 +210,7 @@ def fgsm(
     eps: EpsList = None,
     eps_grid: EpsGrid = None,
     checkpoint: CheckpointOpt = None,
-    limit: Limit = None,
+    test_limit: TestLimit = None,
     batch_size: AttackBatch = 1000,
     seed: Seed = 0,
     device: Device = "cpu",
@@ -241,7 +243,7 @@ def pgd(
     ] = None,
     restarts: Annotated[int, typer.Option("--restarts", help="Random starts (seeded).")] = 0,
     checkpoint: CheckpointOpt = None,
-    limit: Limit = None,
+    test_limit: TestLimit = None,
     batch_size: AttackBatch = 1000,
     seed: Seed = 0,
     device: Device = "cpu",
@@ -298,7 +300,7 @@ def _eps_grid_command(name: str) -> Any:
         ] = None,
         restarts: Annotated[int | None, typer.Option("--restarts", help="Random restarts.")] = None,
         checkpoint: CheckpointOpt = None,
-        limit: Limit = None,
+        test_limit: TestLimit = None,
         batch_size: AttackBatch = 1000,
         seed: Seed = 0,
         device: Device = "cpu",

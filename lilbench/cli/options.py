@@ -43,7 +43,7 @@ def _general() -> list[_Opt]:
         _Opt("epochs", int, "Training epochs (default 5; toys 2000)."),
         _Opt("batch_size", int, "Training mini-batch size (default 100; toys: full batch)."),
         _Opt("lr", float, f"Adam learning rate (default {d.lr:g})."),
-        _Opt("limit", int, "Train on the first N training samples only."),
+        _Opt("limit", int, "Train on the first N training images only."),
         _Opt("hierarchy", bool, "Stack one LIL block per label level (torus).", flag=True),
         _Opt("head", str, "Stacked models: per-level or shared (default per-level)."),
         _Opt("detach", bool, "Stacked models: isolate each block's gradients.", flag=True),
@@ -81,7 +81,8 @@ def _all_options() -> list[_Opt]:
 
 
 def _parameter(opt: _Opt, taken: set[str]) -> inspect.Parameter:
-    py = f"train_{opt.name}" if opt.name in taken else opt.name
+    # The training subset is --train-limit everywhere (the test subset is --test-limit).
+    py = f"train_{opt.name}" if opt.name in taken or opt.name == "limit" else opt.name
     flag = "--" + py.replace("_", "-")
     decl = f"{flag}/--no-{flag[2:]}" if opt.flag else flag
     option = typer.Option(decl, help=opt.help, show_default=False)
@@ -104,10 +105,23 @@ def with_training_options(
 
     @functools.wraps(func)
     def command(**kwargs: Any) -> Any:
+        if kwargs.pop("limit", None) is not None:
+            raise ConfigError(
+                "--limit is ambiguous: --train-limit N trains on the first N training images, "
+                "--test-limit N evaluates on the first N test images"
+            )
         training = {name: kwargs.pop(p.name) for name, p in extra.items()}
         return func(**kwargs, training={k: v for k, v in training.items() if v is not None})
 
+    # A hidden --limit, only to say which of the two was meant.
+    ambiguous = inspect.Parameter(
+        "limit",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[int | None, typer.Option("--limit", hidden=True)],
+    )
     params = [p.replace(annotation=hints[p.name]) for p in own] + list(extra.values())
+    params.append(ambiguous)
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in params}
     return command

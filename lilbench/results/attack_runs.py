@@ -73,5 +73,7 @@ def ensure_attack(
         save_record(path, record)
         return record
 
-    record, reused = get_or_compute(lambda: load_record(path), compute, force=force)
+    record, reused = get_or_compute(
+        lambda: load_record(path), compute, lock=path.with_suffix(".lock"), force=force
+    )
     return AttackRun(record, path, reused=reused)

@@ -65,4 +65,5 @@ def ensure_model_checks(
         write_json_atomic(path, record)
         return record
 
-    return get_or_compute(lambda: load_record(path), compute, force=force)[0]
+    lock = path.with_suffix(".lock")
+    return get_or_compute(lambda: load_record(path), compute, lock=lock, force=force)[0]

@@ -9,7 +9,12 @@ import torch
 
 from lilbench.data import load_dataset
 from lilbench.io import get_or_compute
-from lilbench.training.checkpoint import Checkpoint, find_checkpoint, save_checkpoint
+from lilbench.training.checkpoint import (
+    Checkpoint,
+    checkpoint_dir,
+    find_checkpoint,
+    save_checkpoint,
+)
 from lilbench.training.config import TrainConfig
 from lilbench.training.train import Progress, train
 
@@ -43,5 +48,8 @@ def ensure_checkpoint(
             device=str(device),
         )
 
-    ckpt, reused = get_or_compute(lambda: find_checkpoint(runs_dir, config), compute, force=force)
+    lock = checkpoint_dir(runs_dir, config).with_suffix(".lock")
+    ckpt, reused = get_or_compute(
+        lambda: find_checkpoint(runs_dir, config), compute, lock=lock, force=force
+    )
     return Trained(ckpt, reused=reused)

@@ -1,0 +1,75 @@
+"""A runs directory shared by processes: each item computed once; a killed run resumes."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TINY = """name: tiny
+train: {epochs: 1, limit: 800, width: 16, depth: 1}
+betas: [0, 1]
+seeds: [0]
+test_limit: 60
+attacks:
+  - {name: fgsm, eps: [0.05, 0.1]}
+  - {name: pgd, eps: [0.1], steps: 5, step: [0.02, 0.05]}
+"""
+ITEMS = 6  # 2 models x (training + 2 attacks)
+
+
+def _start(suite: Path, runs: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "lilbench", "run", str(suite), "--runs-dir", str(runs)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+
+
+def _numbers(runs: Path) -> dict[str, list[float]]:
+    out = {}
+    for path in sorted(runs.glob("attacks/*/*.json")):
+        rec = json.loads(path.read_text())
+        out[f"{path.parent.name}/{path.name}"] = [p["accuracy"] for p in rec["points"]]
+    return out
+
+
+def test_two_concurrent_runs_compute_every_item_once(tmp_path: Path) -> None:
+    suite = tmp_path / "tiny.yaml"
+    suite.write_text(TINY)
+    runs = tmp_path / "runs"
+    procs = [_start(suite, runs), _start(suite, runs)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    lines = [line.strip() for _, err in outputs for line in err.splitlines()]
+    done = [line for line in lines if line.startswith("done")]
+    reused = [line for line in lines if line.startswith("reused")]
+    assert len(done) == ITEMS and len(reused) == ITEMS, lines
+    assert len(set(done)) == ITEMS  # each item computed by exactly one of the two
+    assert len(list(runs.glob("models/*/model.safetensors"))) == 2
+    assert len(list(runs.glob("attacks/*/*.json"))) == 4
+
+
+def test_killed_run_resumes_to_identical_numbers(tmp_path: Path) -> None:
+    suite = tmp_path / "tiny.yaml"
+    suite.write_text(TINY)
+    clean = tmp_path / "clean"
+    assert _start(suite, clean).wait(timeout=300) == 0
+    killed = tmp_path / "killed"
+    proc = _start(suite, killed)
+    time.sleep(random.Random(os.getpid()).uniform(4.0, 9.0))  # somewhere in the run
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert _start(suite, killed).wait(timeout=300) == 0
+    assert _numbers(killed) == _numbers(clean) and len(_numbers(clean)) == 4
+    # Nothing half-written is left under a final name, and no lock holds anything.
+    assert not [p for p in killed.rglob("*") if p.name.endswith(".tmp")]
