@@ -9,7 +9,7 @@ from rich.markup import escape
 
 from lilbench.cli import attack as attack_cmd
 from lilbench.cli import data as data_cmd
-from lilbench.cli import inspect_cmd
+from lilbench.cli import inspect_cmd, runs_cmd
 from lilbench.cli import suite as suite_cmd
 from lilbench.cli import train as train_cmd
 from lilbench.cli.common import err
@@ -41,6 +41,7 @@ def _root(
 
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(attack_cmd.app, name="attack")
+app.add_typer(runs_cmd.app, name="runs")
 app.command("inspect")(inspect_cmd.inspect)
 app.command("run")(suite_cmd.run)
 app.command("report")(suite_cmd.report)

@@ -1,0 +1,75 @@
+"""`lilbench runs list | gc`: what a runs directory holds, and removing its garbage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from lilbench.cli.common import Json, RunsDir, err, out, print_json
+from lilbench.results.inventory import Entry, collect_garbage, inventory
+
+app = typer.Typer(help="Inspect and clean a runs directory.", no_args_is_help=True)
+
+
+def _rows(entries: list[Entry], runs: Path) -> list[dict[str, object]]:
+    return [
+        {
+            "kind": e.kind,
+            "path": str(e.path.relative_to(runs)),
+            "bytes": e.bytes,
+            "status": e.status,
+            "detail": e.detail,
+        }
+        for e in entries
+    ]
+
+
+def _show(entries: list[Entry], runs: Path, title: str) -> None:
+    table = Table(title=title)
+    for h in ("kind", "path", "size", "status", "detail"):
+        table.add_column(h, justify="right" if h == "size" else "left")
+    for e in entries:
+        style = None if e.status == "ok" else "yellow"
+        size = f"{e.bytes / 1024:.0f} KiB"
+        table.add_row(e.kind, str(e.path.relative_to(runs)), size, e.status, e.detail, style=style)
+    out.print(table)
+
+
+@app.command("list")
+def list_runs(runs_dir: RunsDir = Path("runs"), json_out: Json = False) -> None:
+    """Checkpoints, attack and check records with their sizes and status (ok, orphan, stale,
+    malformed, corrupt, leftover)."""
+    entries = inventory(runs_dir)
+    if json_out:
+        print_json({"runs_dir": str(runs_dir), "entries": _rows(entries, runs_dir)})
+        return
+    _show(entries, runs_dir, f"{runs_dir}")
+    total = sum(e.bytes for e in entries)
+    garbage = [e for e in entries if e.garbage]
+    err.print(
+        f"{len(entries)} entries, {total / 2**20:.1f} MiB; {len(garbage)} not ok "
+        f"(`lilbench runs gc --dry-run` lists what gc would remove)"
+    )
+
+
+@app.command("gc")
+def gc(
+    runs_dir: RunsDir = Path("runs"),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be removed; remove nothing.")
+    ] = False,
+    json_out: Json = False,
+) -> None:
+    """Remove orphan and stale records, malformed files, interrupted writes and idle locks
+    (a corrupt checkpoint is reported by `runs list`, never removed)."""
+    removed = collect_garbage(runs_dir, dry_run=dry_run)
+    if json_out:
+        print_json({"dry_run": dry_run, "removed": _rows(removed, runs_dir)})
+        return
+    if removed:
+        _show(removed, runs_dir, "would remove" if dry_run else "removed")
+    verb = "would free" if dry_run else "freed"
+    err.print(f"{len(removed)} entries, {verb} {sum(e.bytes for e in removed) / 2**20:.2f} MiB")

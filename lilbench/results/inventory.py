@@ -1,0 +1,127 @@
+"""What a runs directory holds, and what in it is garbage (`lilbench runs list | gc`).
+
+Garbage: attack and check records whose checkpoint is gone or was retrained (they name other
+weights), files that are not valid records, scratch directories and temporary files that an
+interrupted write left behind, and lock files nobody holds.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from lilbench.errors import LilbenchError
+from lilbench.training.checkpoint import WEIGHTS, Checkpoint, read_checkpoint
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str  # model, attack, checks, leftover
+    path: Path
+    bytes: int
+    status: str  # ok, orphan, stale, malformed, corrupt, leftover
+    detail: str = ""
+
+    @property
+    def garbage(self) -> bool:
+        return self.status != "ok"
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _models(runs: Path) -> tuple[list[Entry], dict[str, Checkpoint]]:
+    entries, found = [], {}
+    for d in sorted((runs / "models").glob("*")):
+        if d.name.startswith(".") or d.suffix in (".lock", ".tmp"):
+            continue  # scratch and locks: see _leftovers
+        if not d.is_dir() or not (d / WEIGHTS).is_file():
+            entries.append(Entry("model", d, _size(d), "corrupt", f"no {WEIGHTS}"))
+            continue
+        try:
+            ckpt = read_checkpoint(d)
+        except LilbenchError as exc:
+            entries.append(Entry("model", d, _size(d), "corrupt", str(exc)))
+            continue
+        found[d.name] = ckpt
+        entries.append(Entry("model", d, _size(d), "ok", ckpt.config.label()))
+    return entries, found
+
+
+def _records(runs: Path, kind: str, models: dict[str, Checkpoint]) -> list[Entry]:
+    folder = "attacks" if kind == "attack" else "checks"
+    entries = []
+    for path in sorted((runs / folder).glob("*/*.json")):
+        if path.name.startswith("."):
+            continue
+        size = path.stat().st_size
+        try:
+            rec = json.loads(path.read_text())
+            if not isinstance(rec, dict):
+                raise ValueError("not a JSON object")
+        except (ValueError, UnicodeDecodeError) as exc:
+            entries.append(Entry(kind, path, size, "malformed", str(exc).splitlines()[0]))
+            continue
+        ckpt = models.get(path.parent.name)
+        if ckpt is None:
+            entries.append(Entry(kind, path, size, "orphan", "its checkpoint is gone"))
+            continue
+        named = rec.get("checkpoint", {})
+        weights = named.get("weights_sha256") if isinstance(named, dict) else None
+        if kind == "attack" and weights and weights != ckpt.meta.get("weights_sha256"):
+            entries.append(Entry(kind, path, size, "stale", "computed on other weights"))
+            continue
+        label = rec.get("label", rec.get("kind", "")) if kind == "attack" else "model checks"
+        entries.append(Entry(kind, path, size, "ok", str(label)))
+    return entries
+
+
+def _leftovers(runs: Path) -> list[Entry]:
+    out = []
+    for path in sorted(runs.rglob("*")):
+        scratch = path.is_dir() and path.parent.name == "models" and path.name.startswith(".")
+        if scratch or (path.is_file() and path.name.endswith(".tmp")):
+            out.append(Entry("leftover", path, _size(path), "leftover", "interrupted write"))
+        elif path.is_file() and path.suffix == ".lock":
+            out.append(Entry("leftover", path, 0, "leftover", "lock file"))
+    return out
+
+
+def inventory(runs: Path) -> list[Entry]:
+    models, found = _models(runs)
+    return [
+        *models,
+        *_records(runs, "attack", found),
+        *_records(runs, "checks", found),
+        *_leftovers(runs),
+    ]
+
+
+def collect_garbage(runs: Path, *, dry_run: bool) -> list[Entry]:
+    """Delete (or, with dry_run, only list) the garbage; a lock that a running process holds
+    is left alone."""
+    removed = []
+    for entry in inventory(runs):
+        if not entry.garbage or entry.status == "corrupt":
+            continue  # a corrupt checkpoint is reported, never deleted behind the user's back
+        if entry.path.suffix == ".lock":
+            try:
+                with FileLock(str(entry.path), timeout=0):
+                    if not dry_run:
+                        entry.path.unlink(missing_ok=True)
+            except Timeout:
+                continue  # held: an item is being computed
+        elif not dry_run:
+            if entry.path.is_dir():
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                entry.path.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
