@@ -102,3 +102,20 @@ def test_divergence_is_flagged_and_json_is_strict(
     assert info["metrics"]["diverged"] is True
     code, out, _ = cli([*args[:2], "0.001", *args[3:], "--runs-dir", str(tmp_path)], capsys)
     assert json.loads(out)["metrics"]["diverged"] is False
+
+
+def test_checkpoint_without_metadata_is_refused_not_guessed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Flipped weight bytes and no meta.json: refused, so no record is ever keyed by a guess."""
+    src = Path(__file__).resolve().parent / "fixtures" / "old-runs" / "models"
+    ckpt = next(src.iterdir())
+    bad = tmp_path / "models" / ckpt.name
+    bad.mkdir(parents=True)
+    data = bytearray((ckpt / "model.safetensors").read_bytes())
+    data[-100] ^= 0xFF  # tensor bytes, not the header
+    (bad / "model.safetensors").write_bytes(bytes(data))
+    args = ["attack", "fgsm", "--checkpoint", str(bad), "--runs-dir", str(tmp_path)]
+    code, _, err = cli([*args, "--eps", "0.1", "--test-limit", "20"], capsys)
+    assert code == 2 and "has no meta.json" in " ".join(err.split())
+    assert not (tmp_path / "attacks").exists()

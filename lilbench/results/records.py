@@ -38,7 +38,7 @@ def versions() -> dict[str, str]:
 
 def attack_key(ckpt: Checkpoint, spec: AttackSpec, *, limit: int | None, seed: int) -> str:
     ident = {
-        "weights": ckpt.meta.get("weights_sha256") or ckpt.config_hash,
+        "weights": ckpt.meta["weights_sha256"],  # verified against the file on every read
         "attack": spec.params(),
         "limit": limit,
         # The seed only changes attacks that draw random numbers (random starts).

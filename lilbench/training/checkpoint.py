@@ -118,17 +118,25 @@ def read_checkpoint(path: Path) -> Checkpoint:
     except Exception as exc:  # safetensors raises its own error types for a damaged header
         raise CheckpointError(f"{weights} is corrupt ({exc}); delete it and train again") from exc
     meta_file = directory / META
-    if meta_file.is_file():
-        try:
-            recorded = json.loads(meta_file.read_text())
-        except json.JSONDecodeError as exc:
-            raise CheckpointError(f"{meta_file} is not valid JSON; delete the checkpoint") from exc
-        expected = recorded.get("weights_sha256")
-        if expected and sha256_file(weights) != expected:
-            raise CheckpointError(
-                f"{weights} does not match the SHA-256 in {META} (corrupt); delete it, train again"
-            )
-        meta["weights_sha256"] = expected
+    # meta.json holds the weights' SHA-256, which every result computed on them is keyed by:
+    # without it the weights cannot be verified, and a result could be served for other ones.
+    if not meta_file.is_file():
+        raise CheckpointError(
+            f"{directory} has no {META}, so its weights cannot be verified; delete the "
+            "checkpoint and train again (or --force)"
+        )
+    try:
+        recorded = json.loads(meta_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{meta_file} is not valid JSON; delete the checkpoint") from exc
+    expected = recorded.get("weights_sha256") if isinstance(recorded, dict) else None
+    if not expected:
+        raise CheckpointError(f"{meta_file} names no weights SHA-256; delete the checkpoint")
+    if sha256_file(weights) != expected:
+        raise CheckpointError(
+            f"{weights} does not match the SHA-256 in {META} (corrupt); delete it, train again"
+        )
+    meta["weights_sha256"] = expected
     if meta.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{weights} has format {meta.get('format_version')}, need 1")
     return Checkpoint(path=directory, meta=meta)
