@@ -239,3 +239,13 @@ def test_methods_suite_end_to_end_report_with_pareto_plot(
     assert "on the frontier" in text and "The most robust LIL setting is lil beta=" in text
     png = (out / "tiny-defences-pareto.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_holm_matches_a_hand_worked_example() -> None:
+    from lilbench.results.stats import holm, paired_p_value
+
+    # Sorted: 0.005 x 4 = 0.02; 0.01 x 3 = 0.03; 0.03 x 2 = 0.06; 0.04 x 1 -> kept at 0.06.
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+    assert paired_p_value([0.01, 0.012, 0.011]) < 0.01
+    assert paired_p_value([0.01, -0.01, 0.002]) > 0.5

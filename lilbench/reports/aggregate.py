@@ -6,11 +6,12 @@ import math
 from collections.abc import Callable
 
 from lilbench.reports.summary import curve, normalised_auc
-from lilbench.results.stats import Estimate, estimate, halving_eps
+from lilbench.results.stats import Estimate, estimate, halving_eps, holm, paired_p_value
 from lilbench.results.suite_results import ModelResult, setting_name
 
 Table = tuple[list[str], list[list[str]]]
 VERDICT_EPS = 0.1  # where eps sweeps are compared (a common MNIST L-inf budget)
+ALPHA = 0.05  # family-wise error rate of the verdict's significance marks
 
 
 def by_setting(results: list[ModelResult]) -> list[tuple[str, list[ModelResult]]]:
@@ -218,9 +219,24 @@ def _families(results: list[ModelResult]) -> list[tuple[str, str, Scalar]]:
     return fams
 
 
+def _paired_diffs(results: list[ModelResult], label: str, f: Scalar) -> list[float]:
+    base = {r.seed: f(r) for r in results if r.setting.reference}
+    return [
+        v - b
+        for r in results
+        if r.label == label
+        if (v := f(r)) is not None and (b := base.get(r.seed)) is not None
+    ]
+
+
 def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table]:
     """Plain sentences, a table of changes vs the reference (beta = 0, plain CE), and the eps
-    that halves accuracy."""
+    that halves accuracy.
+
+    With several seeds, each change is tested (paired t-test over seeds, two-sided) and the
+    family-wise error over every comparison in the table is held at 5% by Holm's procedure:
+    only what survives the correction is called significant.
+    """
     header_key = key_header(results)
     # The `betas:` shorthand names a setting "beta = 1"; a methods suite by its label.
     said = (lambda s: f"beta = {s}") if header_key == "beta" else (lambda s: s)
@@ -235,26 +251,38 @@ def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table]:
         "change in robust accuracy (pp)",
         "change in clean accuracy (pp)",
     ]
+    found = [
+        (family, where, setting, diffs, _paired(results, setting, _clean))
+        for family, where, f in _families(results)
+        for setting in labels
+        if (diffs := _paired_diffs(results, setting, f))
+    ]
+    tested = n_seeds > 1
+    adjusted = holm([paired_p_value(d) for _, _, _, d, _ in found]) if tested else []
+    if tested:
+        header.append(f"p (paired t, Holm over {len(found)})")
     rows = []
-    for label, where, f in _families(results):
-        rises, falls = [], []
-        for setting in labels:
-            d, c = _paired(results, setting, f), _paired(results, setting, _clean)
-            if d is None or c is None:
-                continue
-            rows.append([label, setting, d.fmt(1, 100), c.fmt(1, 100)])
-            interval = f" (95% CI {100 * d.low:+.1f}..{100 * d.high:+.1f})" if d.n > 1 else ""
-            sentences.append(
-                f"Under {label.upper()} {where}, {said(setting)} changes robust accuracy by "
-                f"{100 * d.mean:+.1f} pp{interval} at a cost of {-100 * c.mean:.1f} pp clean "
-                f"accuracy (n = {d.n} seed{'s' if d.n != 1 else ''})."
-            )
-            if d.n > 1 and d.low > 0:
-                rises.append(setting)
-            if d.n > 1 and d.high < 0:
-                falls.append(setting)
-        if n_seeds > 1:
-            at = "at beta = " if header_key == "beta" else "for "
+    verdicts: dict[str, tuple[str, list[str], list[str]]] = {}
+    for i, (family, where, setting, diffs, c) in enumerate(found):
+        d = estimate(diffs)
+        if c is None:
+            continue
+        row = [family, setting, d.fmt(1, 100), c.fmt(1, 100)]
+        if tested:
+            row.append(f"{adjusted[i]:.3g}" + (" *" if adjusted[i] < ALPHA else ""))
+        rows.append(row)
+        interval = f" (95% CI {100 * d.low:+.1f}..{100 * d.high:+.1f})" if d.n > 1 else ""
+        sentences.append(
+            f"Under {family.upper()} {where}, {said(setting)} changes robust accuracy by "
+            f"{100 * d.mean:+.1f} pp{interval} at a cost of {-100 * c.mean:.1f} pp clean "
+            f"accuracy (n = {d.n} seed{'s' if d.n != 1 else ''})."
+        )
+        _, rises, falls = verdicts.setdefault(family, (where, [], []))
+        if tested and adjusted[i] < ALPHA:
+            (rises if d.mean > 0 else falls).append(setting)
+    if tested:
+        at = "at beta = " if header_key == "beta" else "for "
+        for family, (where, rises, falls) in verdicts.items():
             if rises:
                 summary = f"rises significantly {at}{', '.join(rises)}"
             else:
@@ -262,7 +290,7 @@ def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table]:
                 summary = f"does not rise significantly {anywhere}"
             if falls:
                 summary += f"; falls significantly {at}{', '.join(falls)}"
-            sentences.append(f"**{label.upper()} {where}: robust accuracy {summary}.**")
+            sentences.append(f"**{family.upper()} {where}: robust accuracy {summary}.**")
     # The eps at which accuracy halves, per setting and eps-sweep attack.
     eps_labels = sorted(
         {k for r in results for k, v in r.attacks.items() if v is not None and v["sweep"] == "eps"}

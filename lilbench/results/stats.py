@@ -48,3 +48,30 @@ def halving_eps(xs: list[float], ys: list[float], clean: float) -> float | None:
             t = (y0 - target) / (y0 - y1)
             return float(10 ** (math.log10(x0) + t * (math.log10(x1) - math.log10(x0))))
     return None
+
+
+def paired_p_value(diffs: list[float]) -> float:
+    """Two-sided p-value of a one-sample t-test that the mean paired difference is 0.
+
+    With no spread at all the t statistic is undefined: identical non-zero differences are
+    taken as certain (p = 0), all-zero ones as no evidence (p = 1).
+    """
+    if len(diffs) < 2:
+        return 1.0
+    mean = sum(diffs) / len(diffs)
+    if all(d == diffs[0] for d in diffs):
+        return 0.0 if mean != 0 else 1.0
+    return float(stats.ttest_1samp(diffs, 0.0).pvalue)
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1), in input order:
+    rejecting where adjusted p < alpha holds the family-wise error rate at alpha."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
