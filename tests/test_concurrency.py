@@ -39,7 +39,9 @@ def _numbers(runs: Path) -> dict[str, list[float]]:
     out = {}
     for path in sorted(runs.glob("attacks/*/*.json")):
         rec = json.loads(path.read_text())
-        out[f"{path.parent.name}/{path.name}"] = [p["accuracy"] for p in rec["points"]]
+        # Named by the model's config and the attack: a record's own file name also hashes
+        # the weights file, whose header stores the training time.
+        out[f"{path.parent.name}/{rec['label']}"] = [p["accuracy"] for p in rec["points"]]
     return out
 
 

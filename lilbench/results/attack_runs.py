@@ -12,7 +12,7 @@ from lilbench.attacks import AttackSpec
 from lilbench.attacks.runner import Progress, run_attack
 from lilbench.data import load_dataset
 from lilbench.errors import CheckpointError, ConfigError
-from lilbench.io import get_or_compute
+from lilbench.io import get_or_compute, lock_path
 from lilbench.results.records import build_record, load_record, record_path, save_record
 from lilbench.training.checkpoint import Checkpoint, load_model
 
@@ -74,6 +74,6 @@ def ensure_attack(
         return record
 
     record, reused = get_or_compute(
-        lambda: load_record(path), compute, lock=path.with_suffix(".lock"), force=force
+        lambda: load_record(path), compute, lock=lock_path(runs_dir, path), force=force
     )
     return AttackRun(record, path, reused=reused)

@@ -7,7 +7,13 @@ from typing import Any
 
 from lilbench.attacks.model_checks import model_checks, worst_case
 from lilbench.data import load_dataset
-from lilbench.io import canonical_json, get_or_compute, sha256_bytes, write_json_atomic
+from lilbench.io import (
+    canonical_json,
+    get_or_compute,
+    lock_path,
+    sha256_bytes,
+    write_json_atomic,
+)
 from lilbench.results.records import load_record, versions
 from lilbench.training.checkpoint import Checkpoint, load_model
 
@@ -65,5 +71,5 @@ def ensure_model_checks(
         write_json_atomic(path, record)
         return record
 
-    lock = path.with_suffix(".lock")
+    lock = lock_path(runs_dir, path)
     return get_or_compute(lambda: load_record(path), compute, lock=lock, force=force)[0]

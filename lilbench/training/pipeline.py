@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from lilbench.data import load_dataset
-from lilbench.io import get_or_compute
+from lilbench.io import get_or_compute, lock_path
 from lilbench.training.checkpoint import (
     Checkpoint,
     checkpoint_dir,
@@ -48,7 +48,7 @@ def ensure_checkpoint(
             device=str(device),
         )
 
-    lock = checkpoint_dir(runs_dir, config).with_suffix(".lock")
+    lock = lock_path(runs_dir, checkpoint_dir(runs_dir, config))
     ckpt, reused = get_or_compute(
         lambda: find_checkpoint(runs_dir, config), compute, lock=lock, force=force
     )
