@@ -1,7 +1,18 @@
 """lilbench: train Locally Isometric Layer models and measure their robustness honestly."""
 
+from __future__ import annotations
+
+from typing import Any
+
 __version__ = "0.1.0"
 
-from lilbench.training.checkpoint import load_model
-
 __all__ = ["__version__", "load_model"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use, so that `lilbench --help` does not wait for torch.
+    if name == "load_model":
+        from lilbench.training.checkpoint import load_model
+
+        return load_model
+    raise AttributeError(f"module 'lilbench' has no attribute {name!r}")

@@ -2,18 +2,64 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
 from rich.markup import escape
 
-from lilbench.cli import attack as attack_cmd
-from lilbench.cli import data as data_cmd
-from lilbench.cli import inspect_cmd, runs_cmd
-from lilbench.cli import suite as suite_cmd
-from lilbench.cli import train as train_cmd
+# Typer vendors click (typer._click); its types are only needed for annotations here.
+from typer import _click as click
+from typer.core import TyperCommand, TyperGroup
+
 from lilbench.cli.common import err
 from lilbench.errors import LilbenchError
+
+# name -> (module, attribute, one-line help). A command's module (and with it torch, ART and
+# matplotlib) is imported only when that command runs, so `lilbench --help` answers at once.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "data": ("lilbench.cli.data", "app", "Prepare data sets (MNIST works offline)."),
+    "train": ("lilbench.cli.train", "train", "Train one model or reuse its checkpoint."),
+    "attack": ("lilbench.cli.attack", "app", "Attack a model through ART (checked, cached)."),
+    "inspect": ("lilbench.cli.inspect_cmd", "inspect", "Representation diagnostics."),
+    "run": ("lilbench.cli.suite", "run", "Train and attack every item of a suite."),
+    "report": ("lilbench.cli.suite", "report", "Write a suite's report from cached results."),
+    "check": ("lilbench.cli.suite", "check", "Compare a suite's accuracies with a baseline."),
+    "runs": ("lilbench.cli.runs_cmd", "app", "Inspect and clean a runs directory."),
+}
+
+
+class LazyGroup(TyperGroup):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """For listings (help): a stand-in carrying the name and one-line help only."""
+        if cmd_name not in COMMANDS:
+            return None
+        return TyperCommand(cmd_name, help=COMMANDS[cmd_name][2])
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """To run: the real command, its module imported now."""
+        name, _, rest = super().resolve_command(ctx, args)
+        return name, None if name is None else _load(name), rest
+
+
+def _load(name: str) -> click.Command:
+    module, attr, _ = COMMANDS[name]
+    target = getattr(importlib.import_module(module), attr)
+    command: click.Command
+    if isinstance(target, typer.Typer):
+        command = typer.main.get_group(target)  # a group even with one subcommand (data)
+    else:
+        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
 
 app = typer.Typer(
     name="lilbench",
@@ -21,6 +67,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=LazyGroup,
 )
 
 
@@ -37,16 +84,6 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True),
 ) -> None:
     """Train Locally Isometric Layer models and measure their adversarial robustness."""
-
-
-app.add_typer(data_cmd.app, name="data")
-app.add_typer(attack_cmd.app, name="attack")
-app.add_typer(runs_cmd.app, name="runs")
-app.command("inspect")(inspect_cmd.inspect)
-app.command("run")(suite_cmd.run)
-app.command("report")(suite_cmd.report)
-app.command("check")(suite_cmd.check)
-app.command("train")(train_cmd.train)
 
 
 # Typer vendors click in recent versions: find its exception base through a public subclass.

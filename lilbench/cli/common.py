@@ -6,13 +6,15 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import torch
 import typer
 from rich.console import Console
 
 from lilbench.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 out = Console(highlight=False)  # tables and results: stdout
 err = Console(stderr=True, highlight=False)  # progress and messages: stderr
@@ -65,6 +67,8 @@ Force = Annotated[bool, typer.Option("--force", help="Recompute even if a cached
 
 
 def resolve_device(name: str) -> torch.device:
+    import torch  # here, not at start-up: --help must not wait for it
+
     try:
         device = torch.device(name)
     except RuntimeError:
