@@ -19,3 +19,7 @@ class CheckpointError(LilbenchError):
 
 class ConfigError(LilbenchError):
     """An option or suite value is invalid."""
+
+
+class RecordError(LilbenchError):
+    """A stored result is malformed or belongs to other weights."""

@@ -63,15 +63,6 @@ def write_json_atomic(final: Path, obj: Any) -> None:
     write_bytes_atomic(final, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
-LOCKS = ".locks"
-
-
-def lock_path(runs_dir: Path, item: Path) -> Path:
-    """Where the lock of a runs-directory item lives: under runs/.locks, mirroring the item's
-    path, so that a failed computation leaves nothing beside the results."""
-    return runs_dir / LOCKS / f"{item.relative_to(runs_dir)}.lock"
-
-
 def get_or_compute(
     load: Callable[[], T | None],
     compute: Callable[[], T],

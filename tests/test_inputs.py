@@ -6,16 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import cli
 
-from lilbench.cli import main
 from lilbench.suites import load_suite
-
-
-def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    c = capsys.readouterr()
-    return int(exc.value.code or 0), c.out, c.err
 
 
 @pytest.mark.parametrize(

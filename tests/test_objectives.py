@@ -3,6 +3,8 @@ its ball; spectral normalisation holds; methods in suites are validated; old run
 
 from __future__ import annotations
 
+import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -183,20 +185,38 @@ def test_bad_objective_options_exit_2(capsys: pytest.CaptureFixture[str], tmp_pa
     assert not (tmp_path / "runs").exists()
 
 
-def test_runs_directory_of_an_earlier_version_is_reused(tmp_path: Path) -> None:
-    """A runs directory written by lilbench before objectives existed (commit cd70a6b): every
-    checkpoint and record is found under its old name, nothing is trained or attacked."""
+def test_runs_directory_of_an_earlier_version_is_reused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A runs directory written by lilbench before objectives existed (commit cd70a6b, layout
+    1: results keyed by the weights file's SHA-256): every checkpoint and record is found,
+    adopted under its tensor-hash key with a note, and nothing is trained or attacked."""
     runs = tmp_path / "runs"
     shutil.copytree(FIXTURE / "old-runs", runs)
-    before = {p: p.stat().st_mtime_ns for p in runs.rglob("*") if p.is_file()}
+    old = {p.name: json.loads(p.read_text()) for p in runs.glob("attacks/*/*.json")}
     suite = load_suite(FIXTURE / "old-runs-suite.yaml")
-    results, missing = collect_suite(suite, runs_dir=runs)
+    with caplog.at_level(logging.INFO, logger="lilbench"):
+        results, missing = collect_suite(suite, runs_dir=runs)
     assert missing == []
+    notes = [r.getMessage() for r in caplog.records if r.name == "lilbench.store"]
+    assert sum("migrated" in n and ".json ->" in n for n in notes) == 4  # every record, once
+    assert sum("meta.json: added" in n for n in notes) == 2  # every checkpoint, once
+    new = {p.name: json.loads(p.read_text()) for p in runs.glob("attacks/*/*.json")}
+    assert len(new) == 4 and not set(new) & set(old)  # renamed, none left behind
+    for rec in old.values():  # the same numbers under the new names
+        ident = (rec["created"], rec["attack"], rec["checkpoint"]["config_hash"])
+        twin = [
+            r
+            for r in new.values()
+            if (r["created"], r["attack"], r["checkpoint"]["config_hash"]) == ident
+        ]
+        assert len(twin) == 1 and twin[0]["points"] == rec["points"]
+    before = {p: p.stat().st_mtime_ns for p in runs.rglob("*") if p.is_file()}
     reused: list[bool] = []
     run_suite(suite, runs_dir=runs, on_item=lambda _what, was_reused: reused.append(was_reused))
     assert reused == [True] * 6
     after = {p: p.stat().st_mtime_ns for p in runs.rglob("*") if p.is_file()}
-    assert after == before  # not a file added or rewritten
+    assert after == before  # migrated once: not a file added or rewritten by the second use
     assert [r.label for r in results] == ["0", "1"]
     assert results[1].attacks["fgsm"]["points"][0]["accuracy"] == pytest.approx(
         results[1].attacks["fgsm"]["points"][0]["correct"] / 50

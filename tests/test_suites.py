@@ -4,8 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import cli
 
-from lilbench.cli import main
 from lilbench.reports.summary import normalised_auc
 from lilbench.results.suite_results import collect_suite, item_count, run_suite
 from lilbench.suites import load_suite
@@ -13,13 +13,6 @@ from lilbench.suites import load_suite
 ROOT = Path(__file__).resolve().parents[1]
 CI_SUITE = ROOT / "suites" / "ci.yaml"
 CI_BASELINE = ROOT / "suites" / "baselines" / "ci.json"
-
-
-def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    c = capsys.readouterr()
-    return int(exc.value.code or 0), c.out, c.err
 
 
 @pytest.fixture(scope="session")

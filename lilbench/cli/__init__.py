@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 
 import typer
@@ -92,8 +93,19 @@ _ClickException: type[Exception] = next(
 )
 
 
+class _Notice(logging.Handler):
+    """What the library logs at INFO (a migrated record, ...) reaches the user as a line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(f"[dim]note:[/] {escape(record.getMessage())}", soft_wrap=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: usage and input errors become one line on stderr and exit code 2."""
+    library_log = logging.getLogger("lilbench")
+    if not any(isinstance(h, _Notice) for h in library_log.handlers):
+        library_log.addHandler(_Notice())
+        library_log.setLevel(logging.INFO)
     try:
         rv = app(args=argv, prog_name="lilbench", standalone_mode=False)
     except LilbenchError as exc:

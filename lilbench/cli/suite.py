@@ -12,6 +12,7 @@ from rich.table import Table
 from lilbench.cli.common import (
     DataDir,
     Device,
+    Force,
     Json,
     OutDir,
     RunsDir,
@@ -43,7 +44,12 @@ def _suite(path: Path, seed: int | None) -> Suite:
 
 
 def _run(
-    suite: Suite, runs_dir: Path, data_dir: Path | None, device: str, quiet: bool
+    suite: Suite,
+    runs_dir: Path,
+    data_dir: Path | None,
+    device: str,
+    quiet: bool,
+    force: bool = False,
 ) -> list[ModelResult]:
     dev = resolve_device(device)
     columns = (
@@ -61,7 +67,9 @@ def _run(
             if not quiet:
                 bar.console.print(f"  {'reused' if reused else '[green]done[/]  '} {what}")
 
-        return run_suite(suite, runs_dir=runs_dir, data_dir=data_dir, device=dev, on_item=done)
+        return run_suite(
+            suite, runs_dir=runs_dir, data_dir=data_dir, device=dev, on_item=done, force=force
+        )
 
 
 def run(
@@ -70,11 +78,12 @@ def run(
     device: Device = "cpu",
     runs_dir: RunsDir = Path("runs"),
     data_dir: DataDir = None,
+    force: Force = False,
     json_out: Json = False,
 ) -> None:
     """Train (or reuse) every model of a suite and run (or reuse) every attack."""
     suite = _suite(suite_path, seed)
-    results = _run(suite, runs_dir, data_dir, device, json_out)
+    results = _run(suite, runs_dir, data_dir, device, json_out, force)
     if json_out:
         print_json({"suite": suite.name, "results": [r.to_dict() for r in results]})
     else:
@@ -116,7 +125,8 @@ def report(
     missing it writes nothing and exits 1, unless --allow-missing."""
     resolve_device(device)
     suite = _suite(suite_path, seed)
-    results, missing = collect_suite(suite, runs_dir=runs_dir)
+    fix = f"`lilbench run {suite_path} --force`"
+    results, missing = collect_suite(suite, runs_dir=runs_dir, fix=fix)
     if missing:
         err.print(
             f"[yellow]missing {len(missing)} result(s)[/]: {', '.join(missing)} "
@@ -150,12 +160,13 @@ def check(
     device: Device = "cpu",
     runs_dir: RunsDir = Path("runs"),
     data_dir: DataDir = None,
+    force: Force = False,
     json_out: Json = False,
 ) -> None:
     """Run the suite (or read its cache) and compare every accuracy with the baseline."""
     suite = _suite(suite_path, seed)
     base = None if update else load_baseline(baseline)  # fail on a bad baseline before work
-    now = metric_values(_run(suite, runs_dir, data_dir, device, quiet=True))
+    now = metric_values(_run(suite, runs_dir, data_dir, device, quiet=True, force=force))
     if update:
         note = (
             "Written by `lilbench check --update`. Training and attacks are seeded and "

@@ -12,8 +12,9 @@ from lilbench.attacks import AttackSpec
 from lilbench.attacks.runner import Progress, run_attack
 from lilbench.data import load_dataset
 from lilbench.errors import CheckpointError, ConfigError
-from lilbench.io import get_or_compute, lock_path
-from lilbench.results.records import build_record, load_record, record_path, save_record
+from lilbench.io import get_or_compute
+from lilbench.results.records import build_record, find_record, record_path, save_record
+from lilbench.store import lock_path
 from lilbench.training.checkpoint import Checkpoint, load_model
 
 
@@ -74,6 +75,9 @@ def ensure_attack(
         return record
 
     record, reused = get_or_compute(
-        lambda: load_record(path), compute, lock=lock_path(runs_dir, path), force=force
+        lambda: find_record(runs_dir, ckpt, spec, limit=limit, seed=seed),
+        compute,
+        lock=lock_path(runs_dir, path),
+        force=force,
     )
     return AttackRun(record, path, reused=reused)

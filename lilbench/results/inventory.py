@@ -15,7 +15,8 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from lilbench.errors import LilbenchError
-from lilbench.training.checkpoint import WEIGHTS, Checkpoint, read_checkpoint
+from lilbench.store import WEIGHTS
+from lilbench.training.checkpoint import Checkpoint, read_checkpoint
 
 
 @dataclass(frozen=True)
@@ -73,14 +74,24 @@ def _records(runs: Path, kind: str, models: dict[str, Checkpoint]) -> list[Entry
         if ckpt is None:
             entries.append(Entry(kind, path, size, "orphan", "its checkpoint is gone"))
             continue
-        named = rec.get("checkpoint", {})
-        weights = named.get("weights_sha256") if isinstance(named, dict) else None
-        if kind == "attack" and weights and weights != ckpt.meta.get("weights_sha256"):
+        if _names_other_weights(rec, ckpt):
             entries.append(Entry(kind, path, size, "stale", "computed on other weights"))
             continue
         label = rec.get("label", rec.get("kind", "")) if kind == "attack" else "model checks"
         entries.append(Entry(kind, path, size, "ok", str(label)))
     return entries
+
+
+def _names_other_weights(rec: dict[str, object], ckpt: Checkpoint) -> bool:
+    named = rec.get("checkpoint")
+    if rec.get("kind") == "model-checks":
+        return rec.get("tensors_sha256", ckpt.tensors_sha256) != ckpt.tensors_sha256
+    if not isinstance(named, dict):
+        return False
+    if "tensors_sha256" in named:
+        return bool(named["tensors_sha256"] != ckpt.tensors_sha256)
+    # Layout 1: keyed by the file's SHA-256, adopted on first use while that still matches.
+    return bool(named.get("weights_sha256") != ckpt.meta.get("weights_sha256"))
 
 
 def _leftovers(runs: Path) -> list[Entry]:

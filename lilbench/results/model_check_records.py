@@ -5,30 +5,66 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lilbench import store
 from lilbench.attacks.model_checks import model_checks, worst_case
 from lilbench.data import load_dataset
+from lilbench.errors import RecordError
 from lilbench.io import (
     canonical_json,
     get_or_compute,
-    lock_path,
     sha256_bytes,
     write_json_atomic,
 )
-from lilbench.results.records import load_record, versions
+from lilbench.results.records import ChecksRecord, read_json_record, versions
+from lilbench.store import lock_path
 from lilbench.training.checkpoint import Checkpoint, load_model
+
+
+def _checks_key(records: dict[str, dict[str, Any]], seed: int, weights: str | None) -> str:
+    # The records' labels and creation stamps identify the exact attack results checked.
+    ident = {
+        "attacks": sorted((label, rec["created"]) for label, rec in records.items()),
+        "seed": seed,
+        "weights": weights,
+    }
+    return sha256_bytes(canonical_json(ident).encode())
 
 
 def checks_path(
     runs_dir: Path, ckpt: Checkpoint, records: dict[str, dict[str, Any]], seed: int
 ) -> Path:
-    # The records' labels and creation stamps identify the exact attack results checked.
-    ident = {
-        "attacks": sorted((label, rec["created"]) for label, rec in records.items()),
-        "seed": seed,
-        "weights": ckpt.meta.get("weights_sha256"),
-    }
-    key = sha256_bytes(canonical_json(ident).encode())[:16]
-    return runs_dir / "checks" / ckpt.config_hash[:16] / f"model-checks-{key}.json"
+    key = _checks_key(records, seed, ckpt.tensors_sha256)
+    return store.checks_record_path(runs_dir, ckpt.config_hash, key)
+
+
+def find_checks(
+    runs_dir: Path,
+    ckpt: Checkpoint,
+    records: dict[str, dict[str, Any]],
+    seed: int,
+    *,
+    fix: str = "--force",
+) -> dict[str, Any] | None:
+    """The model-check record of these weights and attack records, adopting a layout-1 one."""
+    path = checks_path(runs_dir, ckpt, records, seed)
+    legacy_weights = ckpt.meta.get("weights_sha256")
+    if not path.exists() and legacy_weights:
+        legacy_key = _checks_key(records, seed, legacy_weights)
+        legacy = store.checks_record_path(runs_dir, ckpt.config_hash, legacy_key)
+
+        def update(rec: dict[str, Any]) -> dict[str, Any] | None:
+            if rec.get("kind") != "model-checks":
+                return None
+            return {**rec, "tensors_sha256": ckpt.tensors_sha256}
+
+        store.adopt_legacy(path, legacy, update)
+    record = read_json_record(path, ChecksRecord, fix=fix)
+    if record is not None and record.get("tensors_sha256") != ckpt.tensors_sha256:
+        raise RecordError(
+            f"{path} was computed on other weights than {ckpt.path} holds; delete it, or "
+            f"recompute it with {fix}"
+        )
+    return record
 
 
 def ensure_model_checks(
@@ -59,6 +95,7 @@ def ensure_model_checks(
             "schema": 1,
             "kind": "model-checks",
             "checkpoint": str(ckpt.path),
+            "tensors_sha256": ckpt.tensors_sha256,
             "attacks": sorted(records),
             "checks": [c.to_dict() for c in checks],
             "passed": all(c.passed for c in checks),
@@ -72,4 +109,5 @@ def ensure_model_checks(
         return record
 
     lock = lock_path(runs_dir, path)
-    return get_or_compute(lambda: load_record(path), compute, lock=lock, force=force)[0]
+    load = lambda: find_checks(runs_dir, ckpt, records, seed)  # noqa: E731
+    return get_or_compute(load, compute, lock=lock, force=force)[0]

@@ -1,7 +1,8 @@
 """Attack result records: one JSON file per (checkpoint, attack, parameters, samples, seed).
 
-Records are written atomically under `<runs>/attacks/<checkpoint hash[:16]>/` and reused
-when the same attack is asked for again.
+Records are written atomically under `<runs>/attacks/<config hash[:16]>/` (see
+lilbench.store), keyed by the weights' tensor hash, validated against a schema when read, and
+reused when the same attack is asked for again on the same weights.
 """
 
 from __future__ import annotations
@@ -10,20 +11,70 @@ import json
 import platform
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import art
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import lilbench
+from lilbench import store
 from lilbench.attacks import AttackSpec
 from lilbench.attacks.runner import AttackOutcome
-from lilbench.errors import LilbenchError
+from lilbench.errors import RecordError
 from lilbench.io import canonical_json, sha256_bytes, write_json_atomic
 from lilbench.training.checkpoint import Checkpoint
 
-SCHEMA = 1
+SCHEMA = 2  # 2: keyed by the weights' tensor hash (1: by the weights file's SHA-256)
+
+
+class _Loose(BaseModel):
+    # Records grow fields over versions; what is read must be there and well-typed.
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+class _Point(_Loose):
+    eps: float | int
+    n: int
+    correct: int
+    accuracy: float | int
+
+
+class _Check(_Loose):
+    name: str
+    passed: bool
+
+
+class _CheckpointRef(_Loose):
+    config_hash: str
+    tensors_sha256: str
+
+
+class _Clean(_Loose):
+    correct: int
+    accuracy: float | int
+
+
+class AttackRecord(_Loose):
+    schema_: Literal[2] = Field(alias="schema")
+    kind: Literal["attack"]
+    attack: str
+    label: str
+    params: dict[str, Any]
+    checkpoint: _CheckpointRef
+    seed: int
+    clean: _Clean
+    points: list[_Point]
+    checks: list[_Check]
+    passed: bool
+
+
+class ChecksRecord(_Loose):
+    kind: Literal["model-checks"]
+    checks: list[_Check]
+    passed: bool
+    worst_case: dict[str, Any]
 
 
 def versions() -> dict[str, str]:
@@ -36,23 +87,28 @@ def versions() -> dict[str, str]:
     }
 
 
-def attack_key(ckpt: Checkpoint, spec: AttackSpec, *, limit: int | None, seed: int) -> str:
+def _attack_ident(weights: str, spec: AttackSpec, limit: int | None, seed: int, schema: int) -> str:
     ident = {
-        "weights": ckpt.meta["weights_sha256"],  # verified against the file on every read
+        "weights": weights,
         "attack": spec.params(),
         "limit": limit,
         # The seed only changes attacks that draw random numbers (random starts).
         "seed": seed if spec.uses_randomness else None,
-        "schema": SCHEMA,
+        "schema": schema,
     }
     return sha256_bytes(canonical_json(ident).encode())
+
+
+def attack_key(ckpt: Checkpoint, spec: AttackSpec, *, limit: int | None, seed: int) -> str:
+    # The tensor hash is recomputed from the weights on every read of the checkpoint.
+    return _attack_ident(ckpt.tensors_sha256, spec, limit, seed, SCHEMA)
 
 
 def record_path(
     runs_dir: Path, ckpt: Checkpoint, spec: AttackSpec, *, limit: int | None, seed: int
 ) -> Path:
     key = attack_key(ckpt, spec, limit=limit, seed=seed)
-    return runs_dir / "attacks" / ckpt.config_hash[:16] / f"{spec.name}-{key[:16]}.json"
+    return store.attack_record_path(runs_dir, ckpt.config_hash, spec.name, key)
 
 
 def build_record(
@@ -74,6 +130,7 @@ def build_record(
         "checkpoint": {
             "path": str(ckpt.path),
             "config_hash": ckpt.config_hash,
+            "tensors_sha256": ckpt.tensors_sha256,
             "weights_sha256": ckpt.meta.get("weights_sha256"),
             "train_config": ckpt.meta["train_config"],
         },
@@ -94,13 +151,69 @@ def save_record(path: Path, record: dict[str, Any]) -> None:
     write_json_atomic(path, record)
 
 
-def load_record(path: Path) -> dict[str, Any] | None:
+def read_json_record(path: Path, schema: type[BaseModel], *, fix: str) -> dict[str, Any] | None:
+    """A record file validated against its schema; None when there is none. A malformed one
+    is an error naming the file and `fix` (what to do), never a traceback or a wrong number."""
     if not path.is_file():
         return None
     try:
-        record: dict[str, Any] = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise LilbenchError(f"{path} is not valid JSON; delete it (or use --force)") from exc
-    if record.get("schema") != SCHEMA:
-        return None  # an older format: recompute
+        record = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RecordError(
+            f"{path} is not valid JSON; delete it, or recompute it with {fix}"
+        ) from exc
+    try:
+        schema.model_validate(record)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the record"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise RecordError(
+            f"{path} is not a valid {schema.__name__} ({where}: {first['msg']}{more}); "
+            f"delete it, or recompute it with {fix}"
+        ) from exc
+    assert isinstance(record, dict)  # the schema is an object
     return record
+
+
+def load_record(path: Path, ckpt: Checkpoint, *, fix: str = "--force") -> dict[str, Any] | None:
+    """The attack record at `path`, checked to belong to `ckpt`'s weights."""
+    record = read_json_record(path, AttackRecord, fix=fix)
+    if record is not None and record["checkpoint"]["tensors_sha256"] != ckpt.tensors_sha256:
+        raise RecordError(
+            f"{path} was computed on other weights than {ckpt.path} holds; delete it, or "
+            f"recompute it with {fix}"
+        )
+    return record
+
+
+def find_record(
+    runs_dir: Path,
+    ckpt: Checkpoint,
+    spec: AttackSpec,
+    *,
+    limit: int | None,
+    seed: int,
+    fix: str = "--force",
+) -> dict[str, Any] | None:
+    """The attack record of (weights, attack, samples, seed), adopting a layout-1 record."""
+    path = record_path(runs_dir, ckpt, spec, limit=limit, seed=seed)
+    legacy_weights = ckpt.meta.get("weights_sha256")
+    if not path.exists() and legacy_weights:
+        legacy_key = _attack_ident(legacy_weights, spec, limit, seed, schema=1)
+        legacy = store.attack_record_path(runs_dir, ckpt.config_hash, spec.name, legacy_key)
+
+        def update(rec: dict[str, Any]) -> dict[str, Any] | None:
+            named = rec.get("checkpoint")
+            if rec.get("schema") != 1 or not isinstance(named, dict):
+                return None
+            if named.get("weights_sha256") != legacy_weights:
+                return None  # computed on other weights: `lilbench runs gc` removes it
+            return {
+                **rec,
+                "schema": SCHEMA,
+                "checkpoint": {**named, "tensors_sha256": ckpt.tensors_sha256},
+            }
+
+        store.adopt_legacy(path, legacy, update)
+    return load_record(path, ckpt, fix=fix)

@@ -13,8 +13,8 @@ from typing import Any
 import torch
 
 from lilbench.results.attack_runs import ensure_attack
-from lilbench.results.model_check_records import checks_path, ensure_model_checks
-from lilbench.results.records import load_record, record_path
+from lilbench.results.model_check_records import ensure_model_checks, find_checks
+from lilbench.results.records import find_record
 from lilbench.suites import Setting, Suite
 from lilbench.training.checkpoint import Checkpoint, find_checkpoint
 from lilbench.training.pipeline import ensure_checkpoint
@@ -69,7 +69,9 @@ def run_suite(
     data_dir: Path | None = None,
     device: torch.device | str = "cpu",
     on_item: ItemDone | None = None,
+    force: bool = False,
 ) -> list[ModelResult]:
+    """`force` recomputes every item: retrains, re-attacks and rechecks."""
     results = []
     for seed in suite.seeds:
         for setting in suite.settings:
@@ -78,6 +80,7 @@ def run_suite(
                 runs_dir=runs_dir,
                 data_dir=data_dir,
                 device=device,
+                force=force,
             )
             what = f"{setting_name(setting)} seed={seed}"
             if on_item:
@@ -92,6 +95,7 @@ def run_suite(
                     limit=suite.test_limit,
                     seed=seed,
                     device=device,
+                    force=force,
                 )
                 result.attacks[spec.label] = run.record
                 if on_item:
@@ -104,6 +108,7 @@ def run_suite(
                     data_dir=data_dir,
                     limit=suite.test_limit,
                     seed=seed,
+                    force=force,
                 )
                 if on_item:
                     on_item(f"model checks {what}", False)
@@ -111,8 +116,11 @@ def run_suite(
     return results
 
 
-def collect_suite(suite: Suite, *, runs_dir: Path) -> tuple[list[ModelResult], list[str]]:
-    """Read what is cached, computing nothing; returns the results and what is missing."""
+def collect_suite(
+    suite: Suite, *, runs_dir: Path, fix: str = "`lilbench run SUITE --force`"
+) -> tuple[list[ModelResult], list[str]]:
+    """Read what is cached, computing nothing; returns the results and what is missing.
+    A malformed record is an error whose message ends with `fix`."""
     results, missing = [], []
     for seed in suite.seeds:
         for setting in suite.settings:
@@ -124,14 +132,16 @@ def collect_suite(suite: Suite, *, runs_dir: Path) -> tuple[list[ModelResult], l
             for spec in suite.attacks:
                 record = None
                 if ckpt is not None:
-                    path = record_path(runs_dir, ckpt, spec, limit=suite.test_limit, seed=seed)
-                    record = load_record(path)
+                    record = find_record(
+                        runs_dir, ckpt, spec, limit=suite.test_limit, seed=seed, fix=fix
+                    )
                 if record is None:
                     missing.append(f"{spec.label} {what}")
                 result.attacks[spec.label] = record
             if suite.model_checks and ckpt is not None:
-                path = checks_path(runs_dir, ckpt, result.completed_attacks(), seed)
-                result.model_checks = load_record(path)
+                result.model_checks = find_checks(
+                    runs_dir, ckpt, result.completed_attacks(), seed, fix=fix
+                )
                 if result.model_checks is None:
                     missing.append(f"model checks {what}")
             results.append(result)

@@ -1,7 +1,9 @@
 """Checkpoints: safetensors weights with the metadata in the file's header, plus meta.json.
 
-A checkpoint lives at `<runs>/models/<config hash[:16]>/`, written into a scratch directory
-and renamed into place, so an interrupted run leaves either a whole checkpoint or none.
+A checkpoint lives at `<runs>/models/<config hash[:16]>/` (see lilbench.store), written into
+a scratch directory and renamed into place, so an interrupted run leaves either a whole
+checkpoint or none. Its identity is the tensor hash (`tensors_sha256`), stored in both the
+header and meta.json and recomputed from the tensors on every read.
 """
 
 from __future__ import annotations
@@ -20,12 +22,11 @@ import torch
 
 import lilbench
 from lilbench.errors import CheckpointError
-from lilbench.io import canonical_json, sha256_file
+from lilbench.io import canonical_json, sha256_file, write_json_atomic
 from lilbench.models import LILMLP, MODELS, StackedLIL
+from lilbench.store import META, WEIGHTS, log, model_dir, tensors_sha256, tensors_sha256_file
 from lilbench.training.config import TrainConfig
 
-WEIGHTS = "model.safetensors"
-META = "meta.json"
 META_KEY = "lilbench"
 FORMAT_VERSION = 1
 
@@ -44,12 +45,17 @@ class Checkpoint:
         return str(self.meta["config_hash"])
 
     @property
+    def tensors_sha256(self) -> str:
+        """What every result computed on these weights is keyed by."""
+        return str(self.meta["tensors_sha256"])
+
+    @property
     def metrics(self) -> dict[str, Any]:
         return dict(self.meta["metrics"])
 
 
 def checkpoint_dir(runs_dir: Path, config: TrainConfig) -> Path:
-    return runs_dir / "models" / config.config_hash()[:16]
+    return model_dir(runs_dir, config.config_hash())
 
 
 def save_checkpoint(
@@ -78,6 +84,7 @@ def save_checkpoint(
     scratch = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        meta["tensors_sha256"] = tensors_sha256(safetensors.torch.save(state))
         safetensors.torch.save_file(
             state, str(scratch / WEIGHTS), metadata={META_KEY: canonical_json(meta)}
         )
@@ -118,7 +125,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
     except Exception as exc:  # safetensors raises its own error types for a damaged header
         raise CheckpointError(f"{weights} is corrupt ({exc}); delete it and train again") from exc
     meta_file = directory / META
-    # meta.json holds the weights' SHA-256, which every result computed on them is keyed by:
+    # meta.json holds the hashes that every result computed on the weights is keyed by:
     # without it the weights cannot be verified, and a result could be served for other ones.
     if not meta_file.is_file():
         raise CheckpointError(
@@ -129,17 +136,42 @@ def read_checkpoint(path: Path) -> Checkpoint:
         recorded = json.loads(meta_file.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{meta_file} is not valid JSON; delete the checkpoint") from exc
-    expected = recorded.get("weights_sha256") if isinstance(recorded, dict) else None
-    if not expected:
+    if not isinstance(recorded, dict) or not recorded.get("weights_sha256"):
         raise CheckpointError(f"{meta_file} names no weights SHA-256; delete the checkpoint")
-    if sha256_file(weights) != expected:
-        raise CheckpointError(
-            f"{weights} does not match the SHA-256 in {META} (corrupt); delete it, train again"
-        )
-    meta["weights_sha256"] = expected
     if meta.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{weights} has format {meta.get('format_version')}, need 1")
+    for key in ("config_hash", "train_config", "architecture"):
+        if recorded.get(key) != meta.get(key):
+            raise CheckpointError(
+                f"{meta_file} and the header of {weights} disagree on {key}; delete the "
+                "checkpoint and train again"
+            )
+    tensors = tensors_sha256_file(weights)
+    expected = recorded.get("tensors_sha256")
+    if expected is None:  # layout 1: verified by the file hash, then given its tensor hash
+        if sha256_file(weights) != recorded["weights_sha256"]:
+            raise CheckpointError(
+                f"{weights} does not match the SHA-256 in {META} (corrupt); delete it, train again"
+            )
+        _adopt_tensor_hash(meta_file, recorded, tensors)
+    elif tensors != expected or meta.get("tensors_sha256", tensors) != tensors:
+        raise CheckpointError(
+            f"{weights} does not hold the tensors its {META} names (corrupt); delete it and "
+            "train again"
+        )
+    meta["weights_sha256"] = recorded["weights_sha256"]
+    meta["tensors_sha256"] = tensors
     return Checkpoint(path=directory, meta=meta)
+
+
+def _adopt_tensor_hash(meta_file: Path, recorded: dict[str, Any], tensors: str) -> None:
+    """Write the tensor hash into a layout-1 meta.json (when the runs directory is writable;
+    otherwise it is recomputed on every read, which gives the same key)."""
+    try:
+        write_json_atomic(meta_file, {**recorded, "tensors_sha256": tensors})
+    except OSError:
+        return
+    log.info("migrated %s: added the weights' tensor hash", meta_file)
 
 
 def load_model(

@@ -8,7 +8,8 @@ from pathlib import Path
 import torch
 
 from lilbench.data import load_dataset
-from lilbench.io import get_or_compute, lock_path
+from lilbench.io import get_or_compute
+from lilbench.store import lock_path
 from lilbench.training.checkpoint import (
     Checkpoint,
     checkpoint_dir,
