@@ -10,7 +10,14 @@ import subprocess
 import sys
 import time
 
-CASES = [["--help"], ["--version"], ["train", "--help"], ["attack", "fgsm", "--help"]]
+CASES = [
+    ["--help"],
+    ["--version"],
+    *([cmd, "--help"] for cmd in ("data", "train", "attack", "inspect", "run", "report", "check")),
+    ["attack", "fgsm", "--help"],
+    ["attack", "autoattack", "--help"],
+    ["runs", "gc", "--help"],
+]
 
 
 def main() -> None:
@@ -25,7 +32,7 @@ def main() -> None:
                 [sys.executable, "-m", "lilbench", *case], check=True, capture_output=True
             )
             best = min(best, time.perf_counter() - t0)
-        print(f"lilbench {' '.join(case):<22} {best:6.2f} s")
+        print(f"lilbench {' '.join(case):<30} {best:6.2f} s")
 
 
 if __name__ == "__main__":

@@ -56,9 +56,10 @@ class Registry(Generic[T]):
         return [(n, self._items[n]) for n in self.names()]
 
 
-def import_submodules(package: str) -> None:
-    """Import every module of a package, so that each file's @register runs (plugins)."""
+def import_submodules(package: str, *, skip: frozenset[str] = frozenset()) -> None:
+    """Import every module of a package, so that each file's @register runs (plugins).
+    `skip` names the package's own machinery, which registers nothing."""
     pkg = importlib.import_module(package)
     for info in pkgutil.iter_modules(pkg.__path__):
-        if not info.name.startswith("_"):
+        if not info.name.startswith("_") and info.name not in skip:
             importlib.import_module(f"{package}.{info.name}")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,8 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     "args, needle",
     [
         (["train", "--beta", "-1"], "beta must be >= 0"),
-        (["train", "--mode", "sideways"], "unknown mode"),
-        (["train", "--dataset", "cifar"], "unknown dataset"),
+        (["train", "--mode", "sideways"], "'sideways' is not one of 'local', 'global', 'none'"),
+        (["train", "--dataset", "cifar"], "'cifar' is not one of 'mnist'"),
         (["train", "--batch-size", "0"], "batch-size must be >= 1"),
         (["train", "--batch-size", "many"], "--batch-size"),
         (["train", "--bogus"], "No such option"),
@@ -90,3 +91,23 @@ def test_corrupt_checkpoint_via_cli_is_one_line(
     code, out, err = run(args, capsys)
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and "corrupt" in err
+
+
+def test_wide_report_tables_are_split_never_elided() -> None:
+    """At 80 columns a 6 x 16 accuracy table is printed in parts that each repeat the key
+    column: every number appears whole, none is cut to `0.…`."""
+    from rich.console import Console
+
+    from lilbench.cli.suite import _rich
+
+    header = ["beta", *(f"eps={e / 100:.2f}" for e in range(1, 16))]
+    rows = [[str(b), *(f"{(b * 16 + i) / 1000:.4f}" for i in range(15))] for b in range(6)]
+    console = Console(width=80, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    parts = _rich((header, rows), "fgsm", 80)
+    assert len(parts) > 1
+    for part in parts:
+        console.print(part)
+    text = console.export_text()
+    assert "…" not in text
+    assert all(cell in text for row in rows for cell in row[1:])
+    assert max(len(line) for line in text.splitlines()) <= 80

@@ -12,7 +12,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import lilbench.cli.train as train_cmd
+import lilbench.training.pipeline as pipeline
 from lilbench.cli import main
 from lilbench.errors import LilbenchError
 from lilbench.suites import load_suite
@@ -97,13 +97,13 @@ def test_any_training_options_are_accepted_or_refused_in_one_line(
         assert all(math.isfinite(v) for v in floats)
         raise WouldTrain
 
-    original = train_cmd.ensure_checkpoint
-    train_cmd.ensure_checkpoint = refuse  # type: ignore[assignment]
+    original = pipeline.ensure_checkpoint
+    pipeline.ensure_checkpoint = refuse  # type: ignore[assignment]
     try:
         with pytest.raises((SystemExit, WouldTrain)) as exc:
             main(args)
     finally:
-        train_cmd.ensure_checkpoint = original
+        pipeline.ensure_checkpoint = original
     err = capsys.readouterr().err
     if exc.type is SystemExit:
         assert exc.value.code == 2, err

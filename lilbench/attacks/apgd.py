@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import torch
 
-from lilbench.attacks import art_backend as art
 from lilbench.attacks.base import ATTACKS, AttackContext, EpsGridAttack, Point
 from lilbench.errors import ConfigError
+from lilbench.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import torch
+
+    from lilbench.attacks import art_backend as art
+else:
+    torch = lazy_module("torch")
+    art = lazy_module("lilbench.attacks.art_backend")
 
 
 @ATTACKS.register("apgd")

@@ -13,13 +13,19 @@ from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import torch
 
-from lilbench.attacks import art_backend as art
-from lilbench.attacks.faithful import PAPER_BATCH
-from lilbench.attacks.grids import check_unit
+from lilbench.attacks.grids import PAPER_BATCH, check_unit
 from lilbench.errors import ConfigError
+from lilbench.lazy import lazy_module
 from lilbench.registry import Registry
+
+if TYPE_CHECKING:
+    import torch
+
+    from lilbench.attacks import art_backend as art
+else:
+    torch = lazy_module("torch")
+    art = lazy_module("lilbench.attacks.art_backend")
 
 if TYPE_CHECKING:
     from art.estimators.classification import PyTorchClassifier

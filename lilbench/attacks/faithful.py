@@ -17,8 +17,6 @@ from torch import nn
 from lilbench.attacks.art_backend import SlicingClassifier
 from lilbench.objectives.isometry import iso_loss
 
-PAPER_BATCH = 100  # the authors' attack batch: L_iso's pairs are formed within it
-
 
 class ObjectiveOutputs(nn.Module):
     """Wraps an LIL model so one output row carries logits, phi and the input."""

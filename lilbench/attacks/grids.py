@@ -8,6 +8,8 @@ import numpy as np
 
 from lilbench.errors import ConfigError
 
+PAPER_BATCH = 100  # the authors' attack batch: L_iso's pairs are formed within it
+
 PAPER_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(-2, 0, 10))
 """eps = logspace(-2, 0, 10): 0.01 ... 1.0, the paper's FGSM eps and PGD step-size grid."""
 

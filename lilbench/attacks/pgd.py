@@ -6,15 +6,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import torch
-
-from lilbench.attacks import art_backend as art
 from lilbench.attacks.base import ATTACKS, AttackContext, AttackSpec, Point
-from lilbench.attacks.faithful import authors_pgd_radius
 from lilbench.attacks.grids import PAPER_GRID, check_unit
 from lilbench.errors import ConfigError
+from lilbench.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import torch
+
+    from lilbench.attacks import art_backend as art
+    from lilbench.attacks import faithful
+else:
+    torch = lazy_module("torch")
+    art = lazy_module("lilbench.attacks.art_backend")
+    faithful = lazy_module("lilbench.attacks.faithful")
 
 
 @ATTACKS.register("pgd")
@@ -86,7 +93,7 @@ class PGD(AttackSpec):
 
     def generate(self, ctx: AttackContext, point: Point, rows: slice) -> torch.Tensor:
         if self.paper_faithful:
-            radius = authors_pgd_radius(eps=point.eps, step=point.step, steps=self.steps)
+            radius = faithful.authors_pgd_radius(eps=point.eps, step=point.step, steps=self.steps)
             return art.fgsm_apply(torch.from_numpy(ctx.x[rows]), ctx.clean_signs(rows), radius)
         adv = art.art_pgd(
             ctx.clf,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import inspect
 import logging
+import re
 import sys
 
 import typer
@@ -59,7 +62,35 @@ def _load(name: str) -> click.Command:
         single.command(name)(target)
         command = typer.main.get_command(single)
     command.name = name
+    _tidy(command)
     return command
+
+
+def _reflow(text: str) -> str:
+    """Docstring paragraphs as flowing text (Typer keeps their line breaks, and its own
+    wrapping then breaks lines twice); list items and indented lines stay on their own."""
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    out = []
+    for para in paragraphs:
+        lines = para.split("\n")
+        keep = any(line.startswith(("- ", "* ", " ", "\b")) for line in lines[1:])
+        out.append(para if keep else " ".join(line.strip() for line in lines))
+    return "\n\n".join(out)
+
+
+def _no_type(ctx: click.Context) -> None:
+    return None
+
+
+def _tidy(command: click.Command) -> None:
+    """Help that reads well: flags shown without a `<bool>` type, docstrings reflowed."""
+    if command.help:
+        command.help = _reflow(command.help)
+    for param in command.params:
+        if getattr(param, "is_flag", False):
+            param.display_type_rich = _no_type  # type: ignore[attr-defined]
+    for sub in getattr(command, "commands", {}).values():
+        _tidy(sub)
 
 
 app = typer.Typer(
@@ -100,6 +131,16 @@ class _Notice(logging.Handler):
         err.print(f"[dim]note:[/] {escape(record.getMessage())}", soft_wrap=True)
 
 
+def _suggest(message: str) -> str:
+    """A choice option's "'x' is not one of 'a', 'b'." gains "did you mean 'b'?"."""
+    message = message.replace("Value error, ", "")  # Typer's wording for a Literal's choices
+    found = re.search(r"'([^']*)' is not one of (.*)\.$", message)
+    if not found:
+        return message
+    close = difflib.get_close_matches(found[1], re.findall(r"'([^']*)'", found[2]), n=1)
+    return f"{message[:-1]}; did you mean {close[0]!r}?" if close else message
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: usage and input errors become one line on stderr and exit code 2."""
     library_log = logging.getLogger("lilbench")
@@ -118,6 +159,7 @@ def main(argv: list[str] | None = None) -> None:
         ctx = getattr(exc, "ctx", None)
         hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
         message = exc.format_message()  # type: ignore[attr-defined]
+        message = _suggest(message)
         if ctx is not None and message.startswith("No such command"):
             known = ", ".join(ctx.command.list_commands(ctx))
             message = f"{message.rstrip('.')}; known: {known}."

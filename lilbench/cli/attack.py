@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -26,10 +26,11 @@ from lilbench.cli.common import (
 from lilbench.cli.options import train_config, with_training_options
 from lilbench.cli.train import training_progress
 from lilbench.errors import ConfigError
-from lilbench.results.attack_runs import AttackRun, ensure_attack
-from lilbench.training.checkpoint import Checkpoint, read_checkpoint
 from lilbench.training.config import TrainConfig
-from lilbench.training.pipeline import ensure_checkpoint
+
+if TYPE_CHECKING:  # the engine (torch, ART) loads when an attack runs, not for --help
+    from lilbench.results.attack_runs import AttackRun
+    from lilbench.training.checkpoint import Checkpoint
 
 # An attack's own options; training options of the same name read --train-NAME here.
 ATTACK_NAMES = frozenset({"eps", "steps", "step_size", "limit", "batch_size", "restarts", "seed"})
@@ -67,6 +68,9 @@ def select_checkpoint(
     json_out: bool,
 ) -> Checkpoint:
     """--checkpoint PATH, else the cached checkpoint of the training options (trained if new)."""
+    from lilbench.training.checkpoint import read_checkpoint
+    from lilbench.training.pipeline import ensure_checkpoint
+
     if checkpoint is not None:
         return read_checkpoint(checkpoint)
     config.validate()
@@ -109,6 +113,8 @@ def _run_and_show(
     json_out: bool,
     strict: bool,
 ) -> None:
+    from lilbench.results.attack_runs import ensure_attack
+
     dev = resolve_device(device)
     columns = (
         TextColumn(f"[bold]{spec.name}[/]"),

@@ -8,7 +8,6 @@ import typer
 
 from lilbench.cli.common import DataDir, err
 from lilbench.data import dataset_names, default_data_dir
-from lilbench.data.mnist import prepare_mnist
 from lilbench.errors import ConfigError
 
 app = typer.Typer(help="Prepare data sets (MNIST works offline).", no_args_is_help=True)
@@ -27,5 +26,7 @@ def prepare(
             return
         raise ConfigError(f"unknown dataset {name!r}; known: {', '.join(dataset_names())}")
     with err.status("preparing MNIST"):
+        from lilbench.data.mnist import prepare_mnist
+
         path = prepare_mnist(directory, log=lambda msg: err.print(f"  {msg}"))
     err.print(f"MNIST ready: {path}")

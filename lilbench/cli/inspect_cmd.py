@@ -19,11 +19,7 @@ from lilbench.cli.common import (
     resolve_device,
     writable_dir,
 )
-from lilbench.data import load_dataset
-from lilbench.diagnostics import diagnose
 from lilbench.io import write_json_atomic
-from lilbench.reports.inspect_plots import distance_figure, embedding_figure
-from lilbench.training.checkpoint import load_model, read_checkpoint
 
 
 def inspect(
@@ -44,6 +40,12 @@ def inspect(
     resolve_device(device)  # diagnostics run on the CPU; the flag is validated for symmetry
     if max_points < 2:
         raise typer.BadParameter("must be >= 2", param_hint="--max-points")
+    # The engine (torch, matplotlib) loads here, not for --help.
+    from lilbench.data import load_dataset
+    from lilbench.diagnostics import diagnose
+    from lilbench.reports.inspect_plots import distance_figure, embedding_figure
+    from lilbench.training.checkpoint import load_model, read_checkpoint
+
     ckpt = read_checkpoint(checkpoint)
     config = ckpt.config
     data = load_dataset(config.dataset, data_dir=data_dir, seed=config.seed)

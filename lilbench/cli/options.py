@@ -17,7 +17,9 @@ from typing import Annotated, Any
 
 import typer
 
+from lilbench.data import dataset_names
 from lilbench.errors import ConfigError
+from lilbench.models import ACTIVATION_NAMES, HEADS
 from lilbench.objectives import OBJECTIVES
 from lilbench.training.config import LIL_KEYS, TrainConfig
 
@@ -31,21 +33,26 @@ class _Opt:
     flag: bool = False  # a boolean shown as --name/--no-name
 
 
+def _choice(names: typing.Iterable[str]) -> Any:
+    """A type whose values the help lists and the parser checks: Literal["a", "b"]."""
+    return typing.Literal[tuple(names)]
+
+
 def _general() -> list[_Opt]:
     d = TrainConfig()
     return [
-        _Opt("dataset", str, f"Data set (default {d.dataset})."),
-        _Opt("objective", str, f"Training objective: {', '.join(OBJECTIVES)} (default lil)."),
+        _Opt("dataset", _choice(dataset_names()), f"Data set (default {d.dataset})."),
+        _Opt("objective", _choice(OBJECTIVES.names()), "Training objective (default lil)."),
         _Opt("spectral_norm", bool, "Spectrally normalise every linear layer.", flag=True),
         _Opt("width", int, "Hidden units per layer (default 100; toys 20)."),
         _Opt("depth", int, "Hidden layers (per block; default 4)."),
-        _Opt("activation", str, "tanh or relu (default tanh)."),
+        _Opt("activation", _choice(ACTIVATION_NAMES), "Hidden activation (default tanh)."),
         _Opt("epochs", int, "Training epochs (default 5; toys 2000)."),
         _Opt("batch_size", int, "Training mini-batch size (default 100; toys: full batch)."),
         _Opt("lr", float, f"Adam learning rate (default {d.lr:g})."),
         _Opt("limit", int, "Train on the first N training images only."),
         _Opt("hierarchy", bool, "Stack one LIL block per label level (torus).", flag=True),
-        _Opt("head", str, "Stacked models: per-level or shared (default per-level)."),
+        _Opt("head", _choice(HEADS), "Stacked models: per-level or shared (default per-level)."),
         _Opt("detach", bool, "Stacked models: isolate each block's gradients.", flag=True),
     ]
 
@@ -59,11 +66,7 @@ def _objective_params() -> list[_Opt]:
             ann = field.annotation
             args = [a for a in typing.get_args(ann) if a is not type(None)]
             base = args[0] if args and typing.get_origin(ann) is not typing.Literal else ann
-            if typing.get_origin(base) is typing.Literal:
-                choices = ", ".join(map(str, typing.get_args(base)))
-                base, text = str, f"{field.description} One of: {choices}."
-            else:
-                text = field.description or ""
+            text = field.description or ""
             default = "" if field.default is None else f" Default {field.default}"
             if key in found:
                 prev = found[key]

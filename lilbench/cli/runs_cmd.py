@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from lilbench.cli.common import Json, RunsDir, err, out, print_json
-from lilbench.results.inventory import Entry, collect_garbage, inventory
+
+if TYPE_CHECKING:  # reading checkpoints loads torch: only when a command runs
+    from lilbench.results.inventory import Entry
 
 app = typer.Typer(help="Inspect and clean a runs directory.", no_args_is_help=True)
 
@@ -42,6 +44,8 @@ def _show(entries: list[Entry], runs: Path, title: str) -> None:
 def list_runs(runs_dir: RunsDir = Path("runs"), json_out: Json = False) -> None:
     """Checkpoints, attack and check records with their sizes and status (ok, orphan, stale,
     malformed, corrupt, leftover)."""
+    from lilbench.results.inventory import inventory
+
     entries = inventory(runs_dir)
     if json_out:
         print_json({"runs_dir": str(runs_dir), "entries": _rows(entries, runs_dir)})
@@ -65,6 +69,8 @@ def gc(
 ) -> None:
     """Remove orphan and stale records, malformed files, interrupted writes and idle locks
     (a corrupt checkpoint is reported by `runs list`, never removed)."""
+    from lilbench.results.inventory import collect_garbage
+
     removed = collect_garbage(runs_dir, dry_run=dry_run)
     if json_out:
         print_json({"dry_run": dry_run, "removed": _rows(removed, runs_dir)})

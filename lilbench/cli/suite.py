@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -22,11 +22,11 @@ from lilbench.cli.common import (
     resolve_device,
 )
 from lilbench.errors import ConfigError
-from lilbench.regression.baseline import compare, load_baseline, metric_values, write_baseline
-from lilbench.reports.markdown import Table as MdTable
-from lilbench.reports.markdown import build_report
-from lilbench.results.suite_results import ModelResult, collect_suite, item_count, run_suite
 from lilbench.suites import Suite, load_suite
+
+if TYPE_CHECKING:  # the engine (torch, ART, matplotlib) loads when a command runs
+    from lilbench.reports.markdown import Table as MdTable
+    from lilbench.results.suite_results import ModelResult
 
 SuiteArg = Annotated[Path, typer.Argument(help="Suite YAML file, e.g. suites/paper-mnist.yaml.")]
 SeedOpt = Annotated[
@@ -51,6 +51,8 @@ def _run(
     quiet: bool,
     force: bool = False,
 ) -> list[ModelResult]:
+    from lilbench.results.suite_results import item_count, run_suite
+
     dev = resolve_device(device)
     columns = (
         TextColumn(f"[bold]{suite.name}[/]"),
@@ -94,17 +96,34 @@ def run(
         )
 
 
-def _rich(table: MdTable, title: str) -> Table:
+def _rich(table: MdTable, title: str, width: int) -> list[Table]:
+    """The table as rich tables no wider than `width`: when its columns do not fit, they are
+    split over several tables, each repeating the first (key) column, as pandas prints wide
+    frames, so that no number is ever cut to `0.…`."""
     header, rows = table
-    t = Table(title=title)
-    for h in header:
-        t.add_column(h, justify="right")
-    for row in rows:
-        t.add_row(
-            *[c.replace("**", "") for c in row],
-            style="red" if any("FAIL" in c for c in row) else None,
-        )
-    return t
+    cells = [[c.replace("**", "") for c in row] for row in rows]
+    need = [max([len(header[i]), *(len(r[i]) for r in cells)]) + 3 for i in range(len(header))]
+    chunks: list[list[int]] = [[]]
+    used = need[0] + 1 if need else 0
+    for i in range(1, len(header)):
+        if chunks[-1] and used + need[i] > width:
+            chunks.append([])
+            used = need[0] + 1
+        chunks[-1].append(i)
+        used += need[i]
+    out_tables = []
+    for n, chunk in enumerate(chunks):
+        cols = [0, *chunk] if header else []
+        part = f" ({n + 1}/{len(chunks)})" if len(chunks) > 1 else ""
+        t = Table(title=title + part)
+        for i in cols:
+            t.add_column(header[i], justify="right", no_wrap=True)
+        for row in cells:
+            t.add_row(
+                *[row[i] for i in cols], style="red" if any("FAIL" in c for c in row) else None
+            )
+        out_tables.append(t)
+    return out_tables
 
 
 def report(
@@ -123,6 +142,9 @@ def report(
     """Write reports/<suite>.md and its plots from cached results (trains and attacks nothing;
     representation diagnostics, when the suite asks for them, are computed here). With results
     missing it writes nothing and exits 1, unless --allow-missing."""
+    from lilbench.reports.markdown import build_report
+    from lilbench.results.suite_results import collect_suite
+
     resolve_device(device)
     suite = _suite(suite_path, seed)
     fix = f"`lilbench run {suite_path} --force`"
@@ -145,7 +167,8 @@ def report(
         )
         return
     for name, table in tables.items():
-        out.print(_rich(table, name))
+        for part in _rich(table, name, out.width):
+            out.print(part)
     out.print(f"report: {path}")
 
 
@@ -164,6 +187,8 @@ def check(
     json_out: Json = False,
 ) -> None:
     """Run the suite (or read its cache) and compare every accuracy with the baseline."""
+    from lilbench.regression.baseline import compare, load_baseline, metric_values, write_baseline
+
     suite = _suite(suite_path, seed)
     base = None if update else load_baseline(baseline)  # fail on a bad baseline before work
     now = metric_values(_run(suite, runs_dir, data_dir, device, quiet=True, force=force))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -23,7 +23,9 @@ from lilbench.cli.common import (
     resolve_device,
 )
 from lilbench.cli.options import train_config, with_training_options
-from lilbench.training.pipeline import Trained, ensure_checkpoint
+
+if TYPE_CHECKING:  # the engine (torch) loads when the command runs, not for --help
+    from lilbench.training.pipeline import Trained
 
 
 @contextmanager
@@ -79,6 +81,8 @@ def train(
     rings|torus) default to the paper's toy settings: 4 x 20 tanh, full batch, 2000 epochs;
     --hierarchy stacks one LIL block per label level.
     """
+    from lilbench.training.pipeline import ensure_checkpoint
+
     config = train_config(training or {}, seed=seed)
     dev = resolve_device(device)
     with training_progress(quiet=json_out) as progress:

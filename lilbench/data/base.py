@@ -6,11 +6,17 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
-import torch
 
+from lilbench.lazy import lazy_module
 from lilbench.registry import Registry
+
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = lazy_module("torch")
 
 DATA_DIR_ENV = "LILBENCH_DATA_DIR"
 

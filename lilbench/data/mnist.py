@@ -21,15 +21,20 @@ import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import torch
 
 from lilbench.data.base import Dataset, register_dataset
 from lilbench.data.idx import read_idx, write_idx
 from lilbench.errors import DataError
 from lilbench.io import sha256_file, write_bytes_atomic
+from lilbench.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = lazy_module("torch")
 
 Log = Callable[[str], None]
 

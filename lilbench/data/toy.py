@@ -9,10 +9,15 @@ from __future__ import annotations
 import hashlib
 import math
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from lilbench.data.base import Dataset, register_dataset
+from lilbench.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = lazy_module("torch")
 
 TEST_FRACTION = 0.25
 

@@ -15,9 +15,11 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import _SpectralNorm, spectral_norm
 
 from lilbench.errors import ConfigError
+from lilbench.models import ACTIVATION_NAMES
 from lilbench.models.registry import MODELS
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
+assert tuple(ACTIVATIONS) == ACTIVATION_NAMES  # the torch-free list the options show
 
 
 @dataclass(frozen=True)

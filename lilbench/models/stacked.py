@@ -15,10 +15,9 @@ import torch
 from torch import nn
 
 from lilbench.errors import ConfigError
+from lilbench.models import HEADS
 from lilbench.models.lil import ACTIVATIONS
 from lilbench.models.registry import MODELS
-
-HEADS = ("per-level", "shared")
 
 
 @dataclass(frozen=True)

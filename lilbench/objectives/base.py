@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import typing
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
-from torch import nn
 
 from lilbench.errors import ConfigError
+from lilbench.lazy import lazy_module
 from lilbench.registry import Registry
 
-LossParts = dict[str, torch.Tensor]
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+else:
+    torch = lazy_module("torch")
+    nn = lazy_module("torch.nn")
+
+LossParts = dict[str, "torch.Tensor"]
 
 
 class Params(BaseModel):

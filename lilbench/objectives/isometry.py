@@ -10,17 +10,22 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
-
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING, Literal
 
 from lilbench.errors import ConfigError
+from lilbench.lazy import lazy_module, no_grad
+
+if TYPE_CHECKING:
+    import torch
+    import torch.nn.functional as F
+else:
+    torch = lazy_module("torch")
+    F = lazy_module("torch.nn.functional")
 
 Mode = Literal["local", "global", "none"]
 MODES: tuple[str, ...] = ("local", "global", "none")
 
-PairwiseMetric = Callable[[torch.Tensor], torch.Tensor]
+PairwiseMetric = Callable[["torch.Tensor"], "torch.Tensor"]
 """Maps a batch [B, d] to its B x B distance matrix."""
 
 
@@ -109,7 +114,7 @@ def lil_loss(
     return LossParts(total=alpha * ce + beta * iso, ce=ce, iso=iso)
 
 
-@torch.no_grad()
+@no_grad
 def isometry_error(
     x: torch.Tensor, phi: torch.Tensor, y: torch.Tensor, *, metric: str = "euclidean"
 ) -> float:

@@ -5,15 +5,20 @@ For stacked models the loss is summed over levels, each with its own labels and 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import torch
 from pydantic import Field
-from torch import nn
 
-from lilbench.models import StackedLIL
+from lilbench.lazy import lazy_module
 from lilbench.objectives.base import OBJECTIVES, LossParts, Objective, Params
 from lilbench.objectives.isometry import lil_loss
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+else:
+    torch = lazy_module("torch")
+    nn = lazy_module("torch.nn")
 
 
 class LILParams(Params):
@@ -36,6 +41,8 @@ class LIL(Objective):
     def loss(self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> LossParts:
         p = self.params
         kw = dict(alpha=p.alpha, beta=p.beta, mode=p.mode, k=p.k, metric=p.metric)
+        from lilbench.models import StackedLIL  # torch: imported when training starts
+
         if isinstance(model, StackedLIL):
             parts = [
                 lil_loss(o.logits, o.phi, o.inputs, labels[:, i], **kw)  # type: ignore[arg-type]

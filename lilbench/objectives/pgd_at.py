@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-from pydantic import Field
-from torch import nn
+from typing import TYPE_CHECKING
 
+from pydantic import Field
+
+from lilbench.lazy import lazy_module
 from lilbench.objectives.adversarial import linf_pgd
 from lilbench.objectives.base import OBJECTIVES, LossParts, Objective, Params
+
+if TYPE_CHECKING:
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+else:
+    torch = lazy_module("torch")
+    F = lazy_module("torch.nn.functional")
+    nn = lazy_module("torch.nn")
 
 
 class PGDATParams(Params):

@@ -8,7 +8,7 @@ from typing import Any
 
 from lilbench.errors import ConfigError
 from lilbench.io import canonical_json, sha256_bytes
-from lilbench.models import ACTIVATIONS, HEADS
+from lilbench.models import ACTIVATION_NAMES, HEADS
 from lilbench.objectives import OBJECTIVES, Objective, parse_params
 from lilbench.objectives.isometry import METRICS, MODES
 
@@ -96,9 +96,9 @@ class TrainConfig:
             raise ConfigError(f"unknown mode {self.mode!r}; known: {', '.join(MODES)}")
         if self.metric not in METRICS:
             raise ConfigError(f"unknown metric {self.metric!r}; known: {', '.join(METRICS)}")
-        if self.activation not in ACTIVATIONS:
+        if self.activation not in ACTIVATION_NAMES:
             raise ConfigError(
-                f"unknown activation {self.activation!r}; known: {', '.join(ACTIVATIONS)}"
+                f"unknown activation {self.activation!r}; known: {', '.join(ACTIVATION_NAMES)}"
             )
         for name in ("width", "depth", "epochs", "batch_size"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
