@@ -10,9 +10,10 @@ A directory is named by the training config; every result in it is keyed by the 
 carries training timings), so retraining to the same bits keeps every result, and a result is
 never served for other weights.
 
-Layout 1 (record schema 1, lilbench before this store) keyed results by the SHA-256 of the whole weights file. Such
-a record is adopted on first use: checked against the file it names, rewritten under its new
-key, the old file removed, and a line logged (`lilbench.store`), so nothing is recomputed.
+Layout 1 (record schema 1, lilbench before this store) keyed results by the SHA-256 of the
+whole weights file. Such a record is adopted on first use: checked against the file it names,
+rewritten under its new key, the old file removed, and a line logged (`lilbench.store`), so
+nothing is recomputed.
 """
 
 from __future__ import annotations
