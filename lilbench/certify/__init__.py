@@ -1,0 +1,1 @@
+"""Certified lower bounds on robust accuracy: what no attack can go below."""

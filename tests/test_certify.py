@@ -1,0 +1,169 @@
+"""Certified bounds are sound (no point of the ball beats them), CROWN is at least as tight
+as IBP, and at eps = 0 they are the network's own margins."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from lilbench.certify.bounds import (
+    Chain,
+    certified,
+    crown_layer_bounds,
+    crown_margins,
+    ibp_layer_bounds,
+    ibp_margins,
+    lipschitz_margins,
+    margin_matrix,
+)
+
+BOUNDS = {
+    "ibp": ibp_margins,
+    "crown": crown_margins,
+    "crown alone": lambda *a: crown_margins(*a, intersect=False),
+    "lipschitz": lipschitz_margins,
+}
+
+
+def _net(seed: int, act: type[nn.Module], depth: int, d: int = 6, width: int = 8) -> nn.Sequential:
+    torch.manual_seed(seed)
+    layers: list[nn.Module] = []
+    fan_in = d
+    for _ in range(depth):
+        layers += [nn.Linear(fan_in, width), act()]
+        fan_in = width
+    layers.append(nn.Linear(fan_in, 4))
+    for p in layers:
+        if isinstance(p, nn.Linear):
+            nn.init.normal_(p.weight, std=1.5 / fan_in**0.5)  # varied slopes: crossings happen
+            nn.init.normal_(p.bias, std=0.5)
+    return nn.Sequential(*layers).double()
+
+
+def _true_margins(net: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return (margin_matrix(labels, 4) @ net(x)[:, :, None])[..., 0]
+
+
+def _pgd_min_margin(
+    net: nn.Module, x: torch.Tensor, labels: torch.Tensor, eps: float, steps: int = 50
+) -> torch.Tensor:
+    """PGD on the smallest margin, clipped to the ball and [0, 1]: a strong empirical minimum."""
+    lo, hi = (x - eps).clamp(0, 1), (x + eps).clamp(0, 1)
+    z = (lo + hi) / 2 + (torch.rand_like(x) - 0.5) * (hi - lo)
+    for _ in range(steps):
+        z.requires_grad_(True)
+        m = _true_margins(net, z, labels).min(dim=1).values.sum()
+        (g,) = torch.autograd.grad(m, z)
+        z = torch.max(torch.min(z.detach() - eps / 10 * g.sign(), hi), lo)
+    return _true_margins(net, z, labels).detach()
+
+
+@pytest.mark.parametrize("act", [nn.Tanh, nn.ReLU])
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_no_point_of_the_ball_beats_any_bound(act: type[nn.Module], depth: int) -> None:
+    for seed in range(3):
+        net = _net(seed, act, depth)
+        chain = Chain.from_layers(list(net))
+        gen = torch.Generator().manual_seed(seed)
+        x = torch.rand(5, 6, generator=gen, dtype=torch.float64)
+        labels = torch.randint(0, 4, (5,), generator=gen)
+        eps = float(torch.rand(1, generator=gen)) * 0.3
+        bounds = {name: fn(chain, x, labels, eps) for name, fn in BOUNDS.items()}
+        lo, hi = (x - eps).clamp(0, 1), (x + eps).clamp(0, 1)
+        # 10,000 random points per example: uniform inside, and corners of the box.
+        u = torch.rand(2000, *x.shape, generator=gen, dtype=torch.float64)
+        corners = (torch.rand(2000, *x.shape, generator=gen) < 0.5).double()
+        for pts in (lo + u * (hi - lo), lo + corners * (hi - lo)):
+            for p in pts[:5000]:
+                m = _true_margins(net, p, labels)
+                for name, b in bounds.items():
+                    assert (m >= b - 1e-9).all(), (name, seed, float((b - m).max()))
+        m = _pgd_min_margin(net, x, labels, eps)
+        for name, b in bounds.items():
+            assert (m >= b - 1e-9).all(), (name, "pgd", seed)
+        assert (bounds["crown"] >= bounds["ibp"] - 1e-12).all()
+
+
+@pytest.mark.parametrize("act", [nn.Tanh, nn.ReLU])
+def test_every_hidden_layer_stays_inside_its_bounds(act: type[nn.Module]) -> None:
+    """Pre-activations of sampled points lie within IBP's and CROWN's (alone) layer bounds,
+    over small and large balls, so that stable (one-sided) neurons are exercised too."""
+    for seed, eps in [(0, 0.002), (1, 0.02), (2, 0.1), (3, 0.4)]:
+        net = _net(seed, act, 3)
+        chain = Chain.from_layers(list(net))
+        x = torch.rand(6, 6, dtype=torch.float64)
+        lo, hi = (x - eps).clamp(0, 1), (x + eps).clamp(0, 1)
+        pts = lo + torch.rand(3000, *x.shape, dtype=torch.float64) * (hi - lo)
+        pts = torch.cat([pts, lo + (torch.rand(3000, *x.shape) < 0.5).double() * (hi - lo)])
+        for name, pre in [
+            ("ibp", ibp_layer_bounds(chain, lo, hi)),
+            ("crown", crown_layer_bounds(chain, lo, hi, intersect=False)),
+        ]:
+            h = pts
+            for i, (zl, zu) in enumerate(pre):
+                z = h @ chain.weights[i].T + chain.biases[i]
+                assert (z >= zl - 1e-9).all() and (z <= zu + 1e-9).all(), (name, seed, i)
+                h = torch.tanh(z) if act is nn.Tanh else torch.relu(z)
+
+
+@pytest.mark.parametrize("act", [nn.Tanh, nn.ReLU])
+def test_at_eps_zero_every_bound_is_the_margin_itself(act: type[nn.Module]) -> None:
+    net = _net(7, act, 3)
+    chain = Chain.from_layers(list(net))
+    x = torch.rand(8, 6, dtype=torch.float64)
+    labels = torch.randint(0, 4, (8,))
+    exact = _true_margins(net, x, labels)
+    for name, fn in BOUNDS.items():
+        assert torch.allclose(fn(chain, x, labels, 0.0), exact, atol=1e-9), name
+
+
+def test_crown_is_tighter_than_ibp_somewhere_and_lipschitz_loosest_on_deep_tanh() -> None:
+    """Not a soundness property, but what makes CROWN worth having: on a deeper tanh network
+    its bounds are strictly tighter than IBP's for most margins."""
+    net = _net(3, nn.Tanh, 3)
+    chain = Chain.from_layers(list(net))
+    x = torch.rand(20, 6, dtype=torch.float64)
+    labels = torch.randint(0, 4, (20,))
+    b = {name: fn(chain, x, labels, 0.05) for name, fn in BOUNDS.items()}
+    assert (b["crown"] > b["ibp"] + 1e-9).float().mean() > 0.5
+    assert (b["lipschitz"] <= b["crown"] + 1e-9).float().mean() > 0.9
+
+
+def test_unsupported_layers_are_refused() -> None:
+    from lilbench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="cannot bound a Sigmoid"):
+        Chain.from_layers([nn.Linear(2, 2), nn.Sigmoid(), nn.Linear(2, 2)])
+
+
+def test_certified_is_per_example_and_batched_the_same() -> None:
+    net = _net(1, nn.Tanh, 2)
+    chain = Chain.from_layers(list(net))
+    x = torch.rand(30, 6, dtype=torch.float64)
+    labels = net(x).argmax(1)  # correct everywhere, so small eps certifies many
+    one = certified(chain, x, labels, 0.01, "crown", batch_size=7)
+    assert torch.equal(one, certified(chain, x, labels, 0.01, "crown", batch_size=128))
+    assert one.any()
+    assert not certified(chain, x, (labels + 1) % 4, 0.0, "ibp").any()  # wrong class: never
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu"])
+def test_each_relaxation_line_bounds_the_activation_on_its_interval(act: str) -> None:
+    """The building block of CROWN, checked directly on a dense grid: for intervals wholly
+    negative, wholly positive, crossing zero and (near-)points, lower line <= act <= upper."""
+    from lilbench.certify.bounds import _relaxation
+
+    gen = torch.Generator().manual_seed(0)
+    centre = torch.randn(4000, generator=gen, dtype=torch.float64) * 3
+    half = torch.rand(4000, generator=gen, dtype=torch.float64) ** 3 * 4
+    half[:200] = 0.0  # points
+    lb, ub = centre - half, centre + half
+    a_lo, b_lo, a_up, b_up = _relaxation(act, lb, ub)  # type: ignore[arg-type]
+    t = torch.linspace(0, 1, 401, dtype=torch.float64)[:, None]
+    z = lb + t * (ub - lb)
+    f = torch.tanh(z) if act == "tanh" else torch.relu(z)
+    assert (a_lo * z + b_lo <= f + 1e-12).all()
+    assert (a_up * z + b_up >= f - 1e-12).all()
+    regimes = [(ub <= 0) & (half > 0), (lb >= 0) & (half > 0), (lb < 0) & (ub > 0)]
+    assert all(int(r.sum()) > 100 for r in regimes)  # every branch is exercised
