@@ -3,6 +3,7 @@
     <runs>/models/<config hash[:16]>/                 model.safetensors + meta.json
     <runs>/attacks/<config hash[:16]>/<attack>-<key[:16]>.json
     <runs>/checks/<config hash[:16]>/model-checks-<key[:16]>.json
+    <runs>/certificates/<config hash[:16]>/certify-<key[:16]>.json
     <runs>/.locks/<the item's relative path>.lock   file locks (filelock), see io.get_or_compute
 
 A directory is named by the training config; every result in it is keyed by the weights'
@@ -34,6 +35,7 @@ log = logging.getLogger("lilbench.store")
 MODELS = "models"
 ATTACKS = "attacks"
 CHECKS = "checks"
+CERTIFICATES = "certificates"
 LOCKS = ".locks"
 WEIGHTS = "model.safetensors"
 META = "meta.json"
@@ -49,6 +51,10 @@ def attack_record_path(runs_dir: Path, config_hash: str, attack: str, key: str) 
 
 def checks_record_path(runs_dir: Path, config_hash: str, key: str) -> Path:
     return runs_dir / CHECKS / config_hash[:16] / f"model-checks-{key[:16]}.json"
+
+
+def certificate_record_path(runs_dir: Path, config_hash: str, key: str) -> Path:
+    return runs_dir / CERTIFICATES / config_hash[:16] / f"certify-{key[:16]}.json"
 
 
 def lock_path(runs_dir: Path, item: Path) -> Path:

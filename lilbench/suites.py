@@ -16,6 +16,7 @@ import yaml
 
 from lilbench.attacks import ATTACKS, AttackSpec
 from lilbench.attacks.grids import parse_grid
+from lilbench.certify.spec import CertifySpec
 from lilbench.errors import ConfigError, LilbenchError
 from lilbench.io import sha256_file
 from lilbench.objectives import OBJECTIVES, parse_params
@@ -33,6 +34,7 @@ TOP_KEYS = {
     "attacks",
     "inspect",
     "model_checks",
+    "certify",
 }
 METHOD_KEYS = {"objective", "spectral_norm"}  # the rest of a method entry: parameter grids
 PER_METHOD = {"dataset", "seed", "objective", "objective_params", "spectral_norm", *LIL_KEYS}
@@ -69,6 +71,7 @@ class Suite:
     inspect: bool = False  # representation diagnostics in the report
     model_checks: bool = False  # the cross-attack and model-level sanity checks
     has_methods: bool = False  # written with `methods:` (settings named by method, not beta)
+    certify: CertifySpec | None = None  # certified lower bounds per model
 
     @property
     def betas(self) -> tuple[float, ...]:
@@ -247,6 +250,14 @@ def load_suite(path: Path) -> Suite:
     attacks = raw.get("attacks", [])
     if not isinstance(attacks, list):
         raise _fail(path, "attacks", f"expected a list of attacks ({', '.join(ATTACKS.names())})")
+    certify = None
+    if raw.get("certify") is not None:
+        if not isinstance(raw["certify"], dict):
+            raise _fail(path, "certify", "expected a mapping (eps, methods)")
+        try:
+            certify = CertifySpec.from_dict(raw["certify"], where="certify")
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
     flags = {key: raw.get(key, False) for key in ("inspect", "model_checks")}
     for key, value in flags.items():
         if not isinstance(value, bool):
@@ -265,6 +276,7 @@ def load_suite(path: Path) -> Suite:
         inspect=flags["inspect"],
         model_checks=flags["model_checks"],
         has_methods="methods" in raw,
+        certify=certify,
     )
     labels = [a.label for a in suite.attacks]
     for label in labels:

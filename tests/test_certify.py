@@ -3,6 +3,9 @@ as IBP, and at eps = 0 they are the network's own margins."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -167,3 +170,66 @@ def test_each_relaxation_line_bounds_the_activation_on_its_interval(act: str) ->
     assert (a_up * z + b_up >= f - 1e-12).all()
     regimes = [(ub <= 0) & (half > 0), (lb >= 0) & (half > 0), (lb < 0) & (ub > 0)]
     assert all(int(r.sum()) > 100 for r in regimes)  # every branch is exercised
+
+
+def test_certified_never_exceeds_what_the_attacks_leave_on_committed_models(
+    tmp_path: Path,
+) -> None:
+    """The committed fixture models (tests/fixtures/old-runs) with their stored FGSM and PGD
+    records: no image certified at eps is broken by an attack at eps or below, per image."""
+    from lilbench.certify.spec import CertifySpec
+    from lilbench.results.certificates import brackets, ensure_certificate
+    from lilbench.results.suite_results import collect_suite
+    from lilbench.suites import load_suite
+
+    fixtures = Path(__file__).resolve().parent / "fixtures"
+    runs = tmp_path / "runs"
+    shutil.copytree(fixtures / "old-runs", runs)
+    suite = load_suite(fixtures / "old-runs-suite.yaml")
+    results, missing = collect_suite(suite, runs_dir=runs)
+    assert not missing
+    for r in results:
+        assert r.checkpoint is not None
+        spec = CertifySpec(eps=(0.001, 0.01, 0.1, 0.3, 0.5))
+        record, _, _ = ensure_certificate(r.checkpoint, spec, runs_dir=runs, limit=50)
+        assert record["passed"], record["checks"]
+        found = brackets(record, r.completed_attacks())
+        assert [b.eps for b in found] == [0.001, 0.01, 0.1, 0.3, 0.5]
+        for b in found:
+            assert b.violations == 0, b
+            if b.upper is not None:
+                assert b.certified <= b.upper
+        assert any(b.upper is not None for b in found)
+        assert found[0].certified > 0  # something is proven at the smallest eps
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--method", "crwn"], "unknown method 'crwn'"),
+        (["--eps", "nan"], "got nan"),
+        (["--eps", "2"], "must lie in [0, 1]"),
+        (["--batch-size", "0"], "batch_size must be >= 1"),
+    ],
+)
+def test_bad_certify_options_exit_2_before_training(
+    args: list[str], says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from helpers import cli
+
+    code, _, err = cli(["certify", *args, "--runs-dir", str(tmp_path / "runs")], capsys)
+    assert code == 2 and says in err, err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_suite_certify_key_is_validated(tmp_path: Path) -> None:
+    from lilbench.errors import ConfigError
+    from lilbench.suites import load_suite
+
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\nbetas: [0]\ncertify: {eps: [0.01], method: [ibp]}\n")
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_suite(path)
+    path.write_text("name: s\nbetas: [0]\ncertify: {eps: [0.01], methods: [ibp]}\n")
+    spec = load_suite(path).certify
+    assert spec is not None and spec.methods == ("ibp",) and spec.eps == (0.01,)

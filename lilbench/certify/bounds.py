@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from lilbench.certify.spec import METHODS
 from lilbench.errors import ConfigError
 from lilbench.lazy import lazy_module
 
@@ -32,7 +33,6 @@ else:
     nn = lazy_module("torch.nn")
 
 Activation = Literal["tanh", "relu"]
-METHODS: tuple[str, ...] = ("lipschitz", "ibp", "crown")
 
 
 @dataclass(frozen=True)

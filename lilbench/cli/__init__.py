@@ -25,6 +25,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "data": ("lilbench.cli.data", "app", "Prepare data sets (MNIST works offline)."),
     "train": ("lilbench.cli.train", "train", "Train one model or reuse its checkpoint."),
     "attack": ("lilbench.cli.attack", "app", "Attack a model through ART (checked, cached)."),
+    "certify": (
+        "lilbench.cli.certify_cmd",
+        "certify",
+        "Certified accuracy (IBP, CROWN, Lipschitz).",
+    ),
     "inspect": ("lilbench.cli.inspect_cmd", "inspect", "Representation diagnostics."),
     "run": ("lilbench.cli.suite", "run", "Train and attack every item of a suite."),
     "report": ("lilbench.cli.suite", "report", "Write a suite's report from cached results."),

@@ -93,6 +93,10 @@ class LILMLP(nn.Module):
                     original = module.parametrizations.weight.original  # type: ignore[union-attr]
                     p._power_method(p._reshape_weight_to_matrix(original), iterations)  # type: ignore[arg-type]
 
+    def layers(self) -> list[nn.Module]:
+        """The modules that `forward` applies, in order (what certification bounds)."""
+        return [*self.body, self.head]
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """phi(x): the last hidden representation, on which L_iso is imposed."""
         return self.body(x)

@@ -28,5 +28,9 @@ class ModelFamily(Protocol):
 
     def features(self, x: torch.Tensor) -> torch.Tensor: ...
 
+    def layers(self) -> list[nn.Module]:
+        """The modules `forward` applies, in order: what certification bounds."""
+        ...
+
 
 MODELS: Registry[type[ModelFamily]] = Registry("model family")

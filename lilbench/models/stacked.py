@@ -105,6 +105,20 @@ class StackedLIL(nn.Module):
             h = phi
         return outs
 
+    def layers(self) -> list[nn.Module]:
+        """The modules that `forward` (the finest level) applies, in order."""
+        body: list[nn.Module] = [m for block in self.blocks for m in block]  # type: ignore[attr-defined]
+        if self.spec.head == "per-level":
+            return [*body, self.heads[-1]]
+        shared = self.heads[0]
+        assert isinstance(shared, nn.Linear)
+        start = sum(self.spec.level_classes[:-1])
+        head = nn.Linear(shared.in_features, self.spec.level_classes[-1])
+        with torch.no_grad():  # the finest level's rows of the shared head
+            head.weight.copy_(shared.weight[start:])
+            head.bias.copy_(shared.bias[start:])
+        return [*body, head]
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.levels(x)[-1].phi
 

@@ -310,3 +310,35 @@ def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table]:
             row.append(_est(vals) if vals else "not reached")
         h_rows.append(row)
     return sentences, (header, rows), ([header_key, *eps_labels], h_rows)
+
+
+def certified_table(results: list[ModelResult]) -> Table | None:
+    """Setting x eps: the certified lower bound and the attacks' upper bound on robust
+    accuracy (means over seeds), and the images certified yet broken (must be 0)."""
+    from lilbench.results.certificates import brackets
+
+    with_cert = [r for r in results if r.certificate is not None]
+    if not with_cert:
+        return None
+    per: dict[tuple[str, float], list[tuple[float, float, int]]] = {}
+    for r in with_cert:
+        assert r.certificate is not None
+        for b in brackets(r.certificate, r.completed_attacks()):
+            upper = b.upper / b.n if b.upper is not None else r.certificate["clean"]["accuracy"]
+            per.setdefault((r.label, b.eps), []).append((b.certified / b.n, upper, b.violations))
+    eps_list = sorted({e for _, e in per})
+    header = [key_header(results), *(f"eps={e:g}" for e in eps_list), "certified but broken"]
+    rows = []
+    for label, _ in by_setting(with_cert):
+        cells, broken = [], 0
+        for e in eps_list:
+            got = per.get((label, e), [])
+            if not got:
+                cells.append("missing")
+                continue
+            lo = sum(c for c, _, _ in got) / len(got)
+            up = sum(u for _, u, _ in got) / len(got)
+            broken += sum(v for _, _, v in got)
+            cells.append(f"{lo:.4f} .. {up:.4f}")
+        rows.append([label, *cells, "0" if broken == 0 else f"**FAIL: {broken}**"])
+    return header, rows

@@ -19,6 +19,7 @@ from lilbench.io import atomic_path, write_bytes_atomic
 from lilbench.reports.aggregate import (
     attack_table,
     by_setting,
+    certified_table,
     checks_table,
     clean_table,
     failed_model_check_details,
@@ -247,6 +248,24 @@ def build_report(
             "failed on it (at eps where two or more attacks ran).",
             "",
             md_table(worst),
+            "",
+        ]
+    certified = certified_table(results)
+    if certified is not None:
+        tables["certified"] = certified
+        methods = ", ".join(suite.certify.methods) if suite.certify is not None else ""
+        lines += [
+            "## Certified lower bounds beside the attacks' upper bounds",
+            "",
+            "True robust accuracy lies between the two figures of each cell: on the left the "
+            f"share of test images proven robust by a sound certificate ({methods}; an image "
+            "counts when any of them proves it), on the right the share that no attack broke "
+            "at this eps or any smaller one (per image; the clean accuracy where no attack ran "
+            "that small). "
+            "Means over seeds. The last column counts images proven robust that an attack "
+            "nevertheless broke: anything but 0 means a bound or an attack is wrong.",
+            "",
+            md_table(certified),
             "",
         ]
     if suite.has_methods and "autoattack" in attacks:

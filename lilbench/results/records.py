@@ -29,50 +29,50 @@ from lilbench.training.checkpoint import Checkpoint
 SCHEMA = 2  # 2: keyed by the weights' tensor hash (1: by the weights file's SHA-256)
 
 
-class _Loose(BaseModel):
+class RecordModel(BaseModel):
     # Records grow fields over versions; what is read must be there and well-typed.
     model_config = ConfigDict(extra="allow", strict=True)
 
 
-class _Point(_Loose):
+class _Point(RecordModel):
     eps: float | int
     n: int
     correct: int
     accuracy: float | int
 
 
-class _Check(_Loose):
+class CheckEntry(RecordModel):
     name: str
     passed: bool
 
 
-class _CheckpointRef(_Loose):
+class CheckpointRef(RecordModel):
     config_hash: str
     tensors_sha256: str
 
 
-class _Clean(_Loose):
+class _Clean(RecordModel):
     correct: int
     accuracy: float | int
 
 
-class AttackRecord(_Loose):
+class AttackRecord(RecordModel):
     schema_: Literal[2] = Field(alias="schema")
     kind: Literal["attack"]
     attack: str
     label: str
     params: dict[str, Any]
-    checkpoint: _CheckpointRef
+    checkpoint: CheckpointRef
     seed: int
     clean: _Clean
     points: list[_Point]
-    checks: list[_Check]
+    checks: list[CheckEntry]
     passed: bool
 
 
-class ChecksRecord(_Loose):
+class ChecksRecord(RecordModel):
     kind: Literal["model-checks"]
-    checks: list[_Check]
+    checks: list[CheckEntry]
     passed: bool
     worst_case: dict[str, Any]
 

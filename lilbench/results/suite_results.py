@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from lilbench.results.attack_runs import ensure_attack
+from lilbench.results.certificates import ensure_certificate, find_certificate
 from lilbench.results.model_check_records import ensure_model_checks, find_checks
 from lilbench.results.records import find_record
 from lilbench.suites import Setting, Suite
@@ -30,6 +31,7 @@ class ModelResult:
     checkpoint: Checkpoint | None
     attacks: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     model_checks: dict[str, Any] | None = None
+    certificate: dict[str, Any] | None = None
 
     @property
     def beta(self) -> float:
@@ -54,11 +56,12 @@ class ModelResult:
             "metrics": None if ckpt is None else ckpt.metrics,
             "attacks": self.attacks,
             "model_checks": self.model_checks,
+            "certificate": self.certificate,
         }
 
 
 def item_count(suite: Suite) -> int:
-    per_model = 1 + len(suite.attacks) + int(suite.model_checks)
+    per_model = 1 + len(suite.attacks) + int(suite.model_checks) + int(suite.certify is not None)
     return len(suite.settings) * len(suite.seeds) * per_model
 
 
@@ -100,6 +103,17 @@ def run_suite(
                 result.attacks[spec.label] = run.record
                 if on_item:
                     on_item(f"{spec.label} {what}", run.reused)
+            if suite.certify is not None:
+                result.certificate, _, reused = ensure_certificate(
+                    trained.checkpoint,
+                    suite.certify,
+                    runs_dir=runs_dir,
+                    data_dir=data_dir,
+                    limit=suite.test_limit,
+                    force=force,
+                )
+                if on_item:
+                    on_item(f"certify {what}", reused)
             if suite.model_checks:
                 result.model_checks = ensure_model_checks(
                     trained.checkpoint,
@@ -138,6 +152,13 @@ def collect_suite(
                 if record is None:
                     missing.append(f"{spec.label} {what}")
                 result.attacks[spec.label] = record
+            if suite.certify is not None:
+                if ckpt is not None:
+                    result.certificate = find_certificate(
+                        runs_dir, ckpt, suite.certify, limit=suite.test_limit, fix=fix
+                    )
+                if result.certificate is None:
+                    missing.append(f"certify {what}")
             if suite.model_checks and ckpt is not None:
                 result.model_checks = find_checks(
                     runs_dir, ckpt, result.completed_attacks(), seed, fix=fix

@@ -1,0 +1,56 @@
+"""What a certification run is: which certificates, at which eps. Torch-free (CLI, suites)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from lilbench.errors import ConfigError
+
+METHODS: tuple[str, ...] = ("lipschitz", "ibp", "crown")
+DEFAULT_EPS: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03)
+
+
+@dataclass(frozen=True)
+class CertifySpec:
+    eps: tuple[float, ...] = DEFAULT_EPS
+    methods: tuple[str, ...] = METHODS
+    batch_size: int = 128  # CROWN's backward matrices are [batch, width, 784] in float64
+
+    def validate(self) -> CertifySpec:
+        if not self.eps:
+            raise ConfigError("certify: give at least one eps")
+        for e in self.eps:
+            if not isinstance(e, int | float) or isinstance(e, bool) or not math.isfinite(e):
+                raise ConfigError(f"certify: eps must be finite numbers, got {e!r}")
+            if not 0 <= e <= 1:
+                raise ConfigError(f"certify: eps must lie in [0, 1] (pixels), got {e:g}")
+        if not self.methods:
+            raise ConfigError(f"certify: give at least one method ({', '.join(METHODS)})")
+        for m in self.methods:
+            if m not in METHODS:
+                raise ConfigError(f"certify: unknown method {m!r}; known: {', '.join(METHODS)}")
+        if len(set(self.methods)) != len(self.methods):
+            raise ConfigError("certify: a method is named twice")
+        if self.batch_size < 1:
+            raise ConfigError(f"certify: batch_size must be >= 1, got {self.batch_size}")
+        return self
+
+    def params(self) -> dict[str, Any]:
+        """What the record is keyed by (the batch size does not change a bound)."""
+        return {"eps": sorted(set(self.eps)), "methods": sorted(self.methods)}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], *, where: str = "certify") -> CertifySpec:
+        unknown = set(values) - {"eps", "methods", "batch_size"}
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        eps = values.get("eps", DEFAULT_EPS)
+        methods = values.get("methods", METHODS)
+        if not isinstance(eps, list | tuple) or not isinstance(methods, list | tuple):
+            raise ConfigError(f"{where}: eps and methods are lists")
+        batch = values.get("batch_size", 128)
+        if not isinstance(batch, int) or isinstance(batch, bool):
+            raise ConfigError(f"{where}: batch_size must be an integer, got {batch!r}")
+        return cls(tuple(eps), tuple(methods), batch).validate()

@@ -1,0 +1,118 @@
+"""`lilbench certify`: certified accuracy (sound lower bounds) of a model, checked and cached."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from lilbench.attacks.grids import parse_list
+from lilbench.certify.spec import DEFAULT_EPS, METHODS, CertifySpec
+from lilbench.cli.attack import ATTACK_NAMES, CheckpointOpt, Strict, TestLimit, select_checkpoint
+from lilbench.cli.common import DataDir, Force, Json, RunsDir, Seed, err, out, print_json
+from lilbench.cli.options import train_config, with_training_options
+from lilbench.errors import ConfigError
+from lilbench.training.config import TrainConfig
+
+
+@with_training_options(reserved=ATTACK_NAMES)
+def certify(
+    eps: Annotated[
+        str | None,
+        typer.Option(
+            "--eps", help=f"Comma-separated eps (default {','.join(map(str, DEFAULT_EPS))})."
+        ),
+    ] = None,
+    method: Annotated[
+        str | None,
+        typer.Option(
+            "--method", help=f"Comma-separated certificates: {', '.join(METHODS)} (default all)."
+        ),
+    ] = None,
+    checkpoint: CheckpointOpt = None,
+    test_limit: TestLimit = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Images bounded at once.")] = 128,
+    seed: Seed = 0,
+    runs_dir: RunsDir = Path("runs"),
+    data_dir: DataDir = None,
+    force: Force = False,
+    strict: Strict = False,
+    json_out: Json = False,
+    training: dict[str, Any] | None = None,
+) -> None:
+    """Certified accuracy per eps: the share of test images that no L-inf perturbation of that
+    size (clipped to [0, 1]) can misclassify, proven by IBP, CROWN or the Lipschitz margin.
+
+    A lower bound on robust accuracy, where attacks give upper bounds. Runs on the CPU in
+    float64. The model is chosen as for `lilbench attack` (training options or --checkpoint).
+    """
+    from lilbench.results.certificates import ensure_certificate
+
+    spec = CertifySpec(
+        eps=parse_list(eps, what="eps") if eps is not None else DEFAULT_EPS,
+        methods=tuple(m.strip() for m in method.split(",")) if method else METHODS,
+        batch_size=batch_size,
+    ).validate()
+    if test_limit is not None and test_limit < 1:
+        raise ConfigError(f"test limit must be >= 1, got {test_limit}")
+    options = {k.removeprefix("train_"): v for k, v in (training or {}).items()}
+    if checkpoint is not None and options:
+        raise ConfigError("give --checkpoint or training options to select a model, not both")
+    ckpt = select_checkpoint(
+        checkpoint,
+        train_config(options, seed=seed),
+        runs_dir=runs_dir,
+        data_dir=data_dir,
+        device="cpu",
+        json_out=json_out,
+    )
+    columns = (
+        TextColumn("[bold]certify[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, disable=json_out, transient=True) as bar:
+        task = bar.add_task("certify", total=len(spec.methods) * len(spec.eps))
+        record, path, reused = ensure_certificate(
+            ckpt,
+            spec,
+            runs_dir=runs_dir,
+            data_dir=data_dir,
+            limit=test_limit,
+            force=force,
+            progress=lambda done, total: bar.update(task, completed=done),
+        )
+    if json_out:
+        print_json(record)
+    else:
+        _show(record, path, reused)
+    if strict and not record["passed"]:
+        raise typer.Exit(1)
+
+
+def _show(record: dict[str, Any], path: Path, reused: bool) -> None:
+    if reused:
+        err.print(f"reusing result {path} (same weights and parameters; --force reruns)")
+    model = TrainConfig.from_dict(record["checkpoint"]["train_config"]).label()
+    n = record["samples"]["n"]
+    clean = record["clean"]["accuracy"]
+    table = Table(title=f"Certified accuracy of {model} ({n} test images; clean {clean:.4f})")
+    methods = sorted({p["method"] for p in record["points"]}, key=METHODS.index)
+    table.add_column("eps", justify="right")
+    for m in methods:
+        table.add_column(m, justify="right")
+    for eps in sorted({float(p["eps"]) for p in record["points"]}):
+        cells = {p["method"]: p for p in record["points"] if float(p["eps"]) == eps}
+        table.add_row(
+            f"{eps:g}",
+            *(f"{cells[m]['accuracy']:.4f} ({cells[m]['seconds']:.1f} s)" for m in methods),
+        )
+    out.print(table)
+    for c in record["checks"]:
+        mark = "[green]pass[/]" if c["passed"] else "[bold red]FAIL[/]"
+        out.print(f"  {mark} {c['name']}: {c['detail']}")
+    out.print(f"record: {path}")

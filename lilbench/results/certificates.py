@@ -1,0 +1,198 @@
+"""Certify-or-reuse: maps (weights, certificates, eps, samples) to a checked, cached record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from lilbench import store
+from lilbench.certify.runner import Progress, certify_model
+from lilbench.certify.spec import CertifySpec
+from lilbench.data import load_dataset
+from lilbench.errors import ConfigError, RecordError
+from lilbench.io import canonical_json, get_or_compute, sha256_bytes, write_json_atomic
+from lilbench.results.records import (
+    CheckEntry,
+    CheckpointRef,
+    RecordModel,
+    read_json_record,
+    versions,
+)
+from lilbench.training.checkpoint import Checkpoint, load_model
+
+SCHEMA = 1
+
+
+class _CertifiedPoint(RecordModel):
+    method: str
+    eps: float | int
+    n: int
+    certified: int
+    bits: str
+
+
+class CertificateRecord(RecordModel):
+    schema_: Literal[1] = Field(alias="schema")
+    kind: Literal["certificate"]
+    checkpoint: CheckpointRef
+    points: list[_CertifiedPoint]
+    checks: list[CheckEntry]
+    passed: bool
+
+
+def certificate_path(
+    runs_dir: Path, ckpt: Checkpoint, spec: CertifySpec, *, limit: int | None
+) -> Path:
+    ident = {"weights": ckpt.tensors_sha256, "certify": spec.params(), "limit": limit}
+    ident["schema"] = SCHEMA
+    key = sha256_bytes(canonical_json(ident).encode())
+    return store.certificate_record_path(runs_dir, ckpt.config_hash, key)
+
+
+def find_certificate(
+    runs_dir: Path,
+    ckpt: Checkpoint,
+    spec: CertifySpec,
+    *,
+    limit: int | None,
+    fix: str = "--force",
+) -> dict[str, Any] | None:
+    path = certificate_path(runs_dir, ckpt, spec, limit=limit)
+    record = read_json_record(path, CertificateRecord, fix=fix)
+    if record is not None and record["checkpoint"]["tensors_sha256"] != ckpt.tensors_sha256:
+        raise RecordError(f"{path} was computed on other weights; delete it, or use {fix}")
+    return record
+
+
+def ensure_certificate(
+    ckpt: Checkpoint,
+    spec: CertifySpec,
+    *,
+    runs_dir: Path,
+    data_dir: Path | None = None,
+    limit: int | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> tuple[dict[str, Any], Path, bool]:
+    """(record, path, reused)."""
+    spec.validate()
+    if limit is not None and limit < 1:
+        raise ConfigError(f"limit must be >= 1, got {limit}")
+    path = certificate_path(runs_dir, ckpt, spec, limit=limit)
+
+    def compute() -> dict[str, Any]:
+        config = ckpt.config
+        data = load_dataset(config.dataset, seed=config.seed, data_dir=data_dir)
+        if not data.pixels:
+            raise ConfigError(
+                f"{config.dataset} inputs are not pixels in [0, 1]; certify needs them"
+            )
+        model = load_model(ckpt.path, input_dim=data.input_dim)
+        x, y = data.x_test[:limit], data.y_test[:limit]
+        outcome = certify_model(model, spec, x, y, progress=progress)
+        record = {
+            "schema": SCHEMA,
+            "kind": "certificate",
+            "params": spec.params(),
+            "checkpoint": {
+                "path": str(ckpt.path),
+                "config_hash": ckpt.config_hash,
+                "tensors_sha256": ckpt.tensors_sha256,
+                "train_config": ckpt.meta["train_config"],
+            },
+            "samples": {"split": "test", "limit": limit, "n": outcome.n},
+            "clean": {
+                "correct": outcome.clean_correct,
+                "accuracy": outcome.clean_correct / max(outcome.n, 1),
+            },
+            "points": [p.to_dict() for p in outcome.points],
+            "checks": outcome.checks,
+            "passed": outcome.passed,
+            "threads": torch.get_num_threads(),
+            "versions": versions(),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        write_json_atomic(path, record)
+        return record
+
+    load = lambda: find_certificate(runs_dir, ckpt, spec, limit=limit)  # noqa: E731
+    record, reused = get_or_compute(
+        load, compute, lock=store.lock_path(runs_dir, path), force=force
+    )
+    return record, path, reused
+
+
+def best_certified(record: dict[str, Any]) -> dict[float, tuple[int, int, list[str]]]:
+    """Per eps: images certified by any method (each is sound, so their union is), n, and the
+    methods that contributed."""
+    from lilbench.certify.runner import unpack_bits
+
+    n = record["samples"]["n"]
+    out: dict[float, tuple[int, int, list[str]]] = {}
+    by_eps: dict[float, list[dict[str, Any]]] = {}
+    for p in record["points"]:
+        by_eps.setdefault(float(p["eps"]), []).append(p)
+    for eps, pts in sorted(by_eps.items()):
+        union = None
+        for p in pts:
+            m = unpack_bits(p["bits"], n)
+            union = m if union is None else union | m
+        assert union is not None
+        out[eps] = (int(union.sum()), n, [p["method"] for p in pts if p["certified"]])
+    return out
+
+
+@dataclass(frozen=True)
+class Bracket:
+    """True robust accuracy at `eps` lies in [certified / n, upper / n]."""
+
+    eps: float
+    n: int
+    certified: int  # proven robust by some certificate
+    upper: int | None  # correct under every attack run at any eps' <= eps (None: none ran)
+    attacks: tuple[str, ...]
+    violations: int  # certified, yet broken by an attack: a bug in a bound or an attack
+
+
+def brackets(
+    certificate: dict[str, Any], attack_records: dict[str, dict[str, Any]]
+) -> list[Bracket]:
+    """Per certified eps: the certified count (union of sound certificates) and the attacks'
+    per-image worst case over every attacked eps' <= eps (an image broken at a smaller eps is
+    broken at this one), on the same test images."""
+    from lilbench.attacks.checks import unpack_mask
+    from lilbench.certify.runner import unpack_bits
+
+    n = certificate["samples"]["n"]
+    attacked: list[tuple[float, str, np.ndarray]] = []
+    for label, rec in attack_records.items():
+        if rec.get("sweep") != "eps" or rec["samples"]["n"] != n:
+            continue
+        for p in rec["points"]:
+            if p.get("correct_bits"):
+                attacked.append((float(p["eps"]), label, unpack_mask(p["correct_bits"], n)))
+    out = []
+    for eps, (count, _, _) in best_certified(certificate).items():
+        union = np.zeros(n, dtype=bool)
+        for p in certificate["points"]:
+            if float(p["eps"]) == eps:
+                union |= unpack_bits(p["bits"], n)
+        below = [(label, m) for e, label, m in attacked if e <= eps + 1e-12]
+        upper_mask = np.logical_and.reduce([m for _, m in below]) if below else None
+        out.append(
+            Bracket(
+                eps=eps,
+                n=n,
+                certified=count,
+                upper=None if upper_mask is None else int(upper_mask.sum()),
+                attacks=tuple(dict.fromkeys(label for label, _ in below)),
+                violations=0 if upper_mask is None else int((union & ~upper_mask).sum()),
+            )
+        )
+    return out
