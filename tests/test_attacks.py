@@ -282,3 +282,16 @@ def test_pgd_eps_sweep_uses_the_madry_step_and_random_starts_are_seeded(
     assert a.passed, [c for c in a.checks if not c.passed]
     with pytest.raises(ConfigError, match="one eps"):
         PGD(eps=(0.1, 0.2), step=(0.01,)).validate()
+
+
+def test_autoattack_versions_and_the_key_of_earlier_records() -> None:
+    """ "standard" is a new key; "art" is the ensemble lilbench called autoattack before and
+    keeps its records' key (no version in the parameters)."""
+    from lilbench.attacks import AutoAttackSpec
+
+    old = AutoAttackSpec(eps=(0.1,), version="art").validate()
+    assert old.params() == {"name": "autoattack", "batch_size": 1000, "eps": [0.1]}
+    new = AutoAttackSpec(eps=(0.1,)).validate()
+    assert new.params()["version"] == "standard" and "apgd-t (9 targets)" in new.members
+    with pytest.raises(ConfigError, match="unknown AutoAttack version"):
+        AutoAttackSpec(eps=(0.1,), version="fab").validate()

@@ -257,3 +257,76 @@ def art_autoattack(
     )
     adv = attack.generate(x=x.reshape(len(x), 1, side, side), y=y)
     return np.ascontiguousarray(adv.reshape(len(x), -1), dtype=np.float32)
+
+
+def art_autoattack_standard(
+    img_clf: PyTorchClassifier,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    eps: float,
+    batch_size: int,
+    seed: int,
+    targets: int = 9,
+    square_queries: int = 5000,
+) -> np.ndarray:
+    """AutoAttack's standard L-inf version as far as ART has its members, in its order: APGD-CE,
+    APGD-T (ART's APGD with the DLR loss, targeted, at each of the `targets` classes with the
+    highest clean logits after the true one), then Square with 5,000 queries. ART has no FAB,
+    so FAB-T is left out. Each member attacks only the images still classified correctly, and
+    an image counts as broken only within eps (ART's `run_attack` checks both)."""
+    from art.attacks.evasion.auto_attack import run_attack
+
+    n, classes = len(x), img_clf.nb_classes
+    side = round(x.shape[1] ** 0.5)
+    np.random.seed(seed)  # APGD's random start and Square's squares draw from numpy's RNG
+    adv = x.reshape(n, 1, side, side).copy()
+    logits = img_clf.predict(adv, batch_size=batch_size)
+    robust = logits.argmax(1) == y
+    one_hot = np.eye(classes, dtype=np.float32)
+
+    def apgd(loss: str, targeted: bool) -> AutoProjectedGradientDescent:
+        return AutoProjectedGradientDescent(
+            img_clf,
+            norm=np.inf,
+            eps=eps,
+            eps_step=2 * eps,
+            max_iter=100,
+            nb_random_init=1,
+            batch_size=batch_size,
+            loss_type=loss,
+            targeted=targeted,
+            verbose=False,
+        )
+
+    def member(attack: object, labels: np.ndarray) -> None:
+        nonlocal adv, robust
+        if robust.any():
+            adv, robust = run_attack(
+                x=adv,
+                y=one_hot[labels],
+                sample_is_robust=robust,
+                attack=attack,
+                estimator_orig=img_clf,
+                norm=np.inf,
+                eps=eps,
+            )
+
+    member(apgd("cross_entropy", targeted=False), y)
+    wrong = logits.copy()
+    wrong[np.arange(n), y] = -np.inf
+    order = np.argsort(-wrong, axis=1, kind="stable")  # most likely wrong classes first
+    targeted = apgd("difference_logits_ratio", targeted=True)
+    for k in range(min(targets, classes - 1)):
+        member(targeted, order[:, k])
+    square = SquareAttack(
+        img_clf,
+        norm=np.inf,
+        eps=eps,
+        max_iter=square_queries,
+        nb_restarts=1,
+        batch_size=batch_size,
+        verbose=False,
+    )
+    member(square, y)
+    return np.ascontiguousarray(adv.reshape(n, -1), dtype=np.float32)

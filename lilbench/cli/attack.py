@@ -305,6 +305,14 @@ def _eps_grid_command(name: str) -> Any:
             int | None, typer.Option("--max-iter", help="Iterations (APGD 100, Square 1000).")
         ] = None,
         restarts: Annotated[int | None, typer.Option("--restarts", help="Random restarts.")] = None,
+        version: Annotated[
+            str | None,
+            typer.Option(
+                "--version",
+                help="AutoAttack: standard (APGD-CE, APGD-T, Square 5000; default) or art "
+                "(ART's ensemble APGD-CE, APGD-DLR, Square 1000).",
+            ),
+        ] = None,
         checkpoint: CheckpointOpt = None,
         test_limit: TestLimit = None,
         batch_size: AttackBatch = 1000,
@@ -321,7 +329,8 @@ def _eps_grid_command(name: str) -> Any:
             "eps": _eps_values(eps, eps_grid, DEFAULT_STRONG_EPS),
             "batch_size": batch_size,
         }
-        for key, value in (("loss", loss), ("max_iter", max_iter), ("restarts", restarts)):
+        options = (("loss", loss), ("max_iter", max_iter), ("restarts", restarts))
+        for key, value in (*options, ("version", version)):
             if value is None:
                 continue
             if key not in cls.option_names():

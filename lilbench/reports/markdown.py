@@ -217,9 +217,11 @@ def build_report(
             if k not in ("name", "batch_size") and not isinstance(v, list)
         )
         title = f"## Robust accuracy under {spec.label.upper()}" + (f" ({desc})" if desc else "")
+        members = getattr(spec, "members", None)
         lines += [
             title,
             "",
+            *([f"Members, in order: {', '.join(members)}.", ""] if members else []),
             "AUC: area under accuracy vs log10 of the swept parameter, normalised to [0, 1].",
             "",
             md_table(tables[spec.label]),
