@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 from scipy import stats
 
 
@@ -75,3 +76,59 @@ def holm(p_values: list[float]) -> list[float]:
         running = max(running, min(1.0, (m - rank) * p_values[i]))
         adjusted[i] = running
     return adjusted
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """A statistic with its percentile interval from a paired hierarchical bootstrap."""
+
+    value: float
+    low: float
+    high: float
+    p_value: float  # two-sided, of "the statistic is 0" (for differences)
+    resamples: int
+    seed: int
+
+    def fmt(self, digits: int = 4, scale: float = 1.0) -> str:
+        v, lo, hi = self.value * scale, self.low * scale, self.high * scale
+        return f"{v:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def hierarchical_bootstrap(
+    a: np.ndarray,
+    b: np.ndarray | None = None,
+    *,
+    resamples: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> Bootstrap:
+    """Accuracy (or, with `b`, the paired difference a - b) from per-image correctness.
+
+    `a` and `b` are boolean [seeds, images]: row s is the model of seed s, column i the same
+    test image for every row and both settings. Each resample draws seeds with replacement
+    and, independently, test images with replacement, shared by every drawn seed and by both
+    settings: both sources of noise (training seeds, the finite test sample) enter, and a
+    comparison stays paired by seed and by image.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    diff = a if b is None else a - np.asarray(b, dtype=np.float64)
+    if diff.ndim != 2 or diff.shape[0] < 1 or diff.shape[1] < 1:
+        raise ValueError(f"expected a [seeds, images] array, got shape {diff.shape}")
+    seeds, n = diff.shape
+    rng = np.random.default_rng(seed)
+    value = float(diff.mean())
+    stats_ = np.empty(resamples)
+    chunk = max(1, 2_000_000 // max(n * seeds, 1))  # bounded memory per step
+    for start in range(0, resamples, chunk):
+        r = min(chunk, resamples - start)
+        s_idx = rng.integers(0, seeds, size=(r, seeds))
+        i_idx = rng.integers(0, n, size=(r, n))
+        # per image the mean over the drawn seeds, then the mean over the drawn images
+        per_image = diff[s_idx].mean(axis=1)  # [r, n]
+        stats_[start : start + r] = np.take_along_axis(per_image, i_idx, axis=1).mean(axis=1)
+    alpha = (1 - level) / 2
+    low, high = np.quantile(stats_, [alpha, 1 - alpha])
+    # Two-sided percentile p-value of 0, never below the bootstrap's resolution.
+    tail = min((stats_ <= 0).mean(), (stats_ >= 0).mean())
+    p = min(1.0, max(2 * tail, 1 / (resamples + 1)))
+    return Bootstrap(value, float(low), float(high), float(p), resamples, seed)

@@ -1,0 +1,49 @@
+"""The verdict's statistics: bootstrap coverage on simulated data, Holm by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lilbench.results.stats import hierarchical_bootstrap, holm
+
+
+def _simulate(rng: np.random.Generator, effect: float, seeds: int = 3, n: int = 400) -> tuple:
+    """Per-image correctness of two settings on the same test images: image difficulty
+    p_i, a small seed shift, Bernoulli outcomes; the population difference is `effect`."""
+    p = rng.uniform(0.2, 0.75, size=n)  # a fresh test sample from the population each time
+    shift = lambda: rng.normal(0, 0.01, size=(seeds, 1))  # noqa: E731
+    a = rng.random((seeds, n)) < np.clip(p + effect + shift(), 0, 1)
+    b = rng.random((seeds, n)) < np.clip(p + shift(), 0, 1)
+    return a, b
+
+
+def test_bootstrap_interval_of_a_difference_covers_the_true_effect_about_95_percent() -> None:
+    rng = np.random.default_rng(0)
+    effect, sims = 0.05, 200
+    covered = 0
+    for k in range(sims):
+        a, b = _simulate(rng, effect)
+        boot = hierarchical_bootstrap(a, b, resamples=500, seed=k)
+        covered += boot.low <= effect <= boot.high
+    assert 0.90 <= covered / sims <= 0.99, covered / sims
+
+
+def test_bootstrap_is_seeded_paired_and_detects_what_it_should() -> None:
+    rng = np.random.default_rng(1)
+    a, b = _simulate(rng, 0.08, n=1000)
+    one = hierarchical_bootstrap(a, b, resamples=1000, seed=3)
+    assert one == hierarchical_bootstrap(a, b, resamples=1000, seed=3)
+    assert one.p_value < 0.01 and one.low > 0
+    same = hierarchical_bootstrap(a, a, resamples=1000, seed=3)
+    assert same.value == same.low == same.high == 0.0 and same.p_value == 1.0
+    acc = hierarchical_bootstrap(a, resamples=1000, seed=3)
+    assert acc.low < a.mean() < acc.high
+    with pytest.raises(ValueError, match="seeds, images"):
+        hierarchical_bootstrap(np.zeros(5, dtype=bool))
+
+
+def test_holm_matches_a_hand_worked_example() -> None:
+    # p sorted: 0.01 (x4 = 0.04), 0.02 (x3 = 0.06), 0.03 (x2 = 0.06, monotone), 0.5 (x1 = 0.5)
+    assert holm([0.03, 0.5, 0.01, 0.02]) == pytest.approx([0.06, 0.5, 0.04, 0.06])
+    assert holm([0.9, 0.8]) == pytest.approx([1.0, 1.0])  # 0.8 x 2 capped at 1; then monotone
