@@ -69,15 +69,19 @@ def test_model_checks_ran_and_verdict_speaks(small_results: list[Any]) -> None:
         "gradient-free does not beat gradient attacks",
         "more steps and restarts never help the model",
     } <= names
-    sentences, (_, rows), (_, halving) = verdict(small_results)
-    assert any(
-        s.startswith("Under FGSM at eps = 0.1, beta = 1 changes robust accuracy by")
-        and "95% CI" in s
-        and "(n = 2 seeds)" in s
-        for s in sentences
-    )
-    assert any("FGSM-PAPER" in s for s in sentences)
+    sentences, (_, compact), (_, rows), (_, halving) = verdict(small_results)
+    answer = sentences[0]
+    assert answer.startswith("**Answer.** Under WORST CASE OF ALL ATTACKS at eps = 0.1")
+    assert "after Holm's correction" in answer and "The paper's own attacks (" in answer
+    assert any(s.startswith("**FGSM-PAPER") for s in sentences)
     assert {row[0] for row in rows} >= {"fgsm", "pgd-eps", "apgd-ce", "square"}
+    # bootstrap intervals: "+x.x [lo, hi]" with the estimate inside its interval
+    for row in rows:
+        est, lo, hi = (
+            float(v) for v in row[2].replace("[", "").replace("]", "").replace(",", "").split()[:3]
+        )
+        assert lo <= est <= hi
+    assert compact[-1][0] == "clean accuracy" and len(compact) == len({r[0] for r in rows}) + 1
     assert len(halving) == 2
 
 

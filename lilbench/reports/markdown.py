@@ -195,6 +195,13 @@ def build_report(
     ]
     if missing:
         lines += ["**Missing results** (run `lilbench run` first): " + ", ".join(missing), ""]
+    verdict_parts = (
+        verdict(results)
+        if attacks and any(r.setting.reference for r in results) and len(suite.settings) > 1
+        else None
+    )
+    if verdict_parts is not None:
+        lines += [next(s for s in verdict_parts[0] if s.startswith("**Answer")), ""]
     title = (
         "## Clean accuracy per method"
         if suite.has_methods
@@ -284,31 +291,31 @@ def build_report(
             "",
             *[s for eps in PARETO_EPS for s in (*pareto_verdict(results, eps), "")],
         ]
-    if attacks and any(r.setting.reference for r in results) and len(suite.settings) > 1:
-        sentences, changes, halving = verdict(results)
-        tables["verdict"], tables["halving"] = changes, halving
-        if suite.has_methods:
-            # One sentence per setting and attack would be a list of dozens; the table says it.
-            sentences = [s for s in sentences if s.startswith("**")]
+    if verdict_parts is not None:
+        sentences, compact, changes, halving = verdict_parts
+        tables["verdict"], tables["verdict-details"], tables["halving"] = compact, changes, halving
         reference = "plain cross-entropy (lil beta=0)" if suite.has_methods else "beta = 0"
         lines += [
             "## Verdict: does robust accuracy rise with beta?"
             if not suite.has_methods
             else "## Verdict: change from plain cross-entropy training",
             "",
-            f"Changes from {reference}, paired by seed, in percentage points: mean and 95% "
-            "interval over seeds (Student's t). Eps sweeps are compared at their grid "
-            "point nearest to eps = 0.1; step-size sweeps at their strongest step size."
-            + (
-                " Significance: a two-sided paired t-test over seeds per comparison, with "
-                "Holm's correction over every comparison in the table (family-wise error 5%); "
-                "* marks what survives it. Clean-accuracy changes are signed the same way "
-                "(negative: the setting loses clean accuracy)."
-                if len(suite.seeds) > 1
-                else ""
-            ),
+            f"Changes from {reference} in percentage points, positive when the setting is "
+            "higher (for clean accuracy too: a loss is negative). Robust changes: estimate "
+            "and 95% interval of a paired hierarchical bootstrap (2,000 resamples, seed 0) "
+            "that resamples seeds and, shared across them and across settings, test images, "
+            "so both the training seed and the finite test sample enter; eps sweeps are "
+            "compared at their grid point nearest to eps = 0.1, step-size sweeps at their "
+            "strongest step. * marks changes significant after Holm's correction over every "
+            "comparison in the details table (family-wise error 5%, two-sided bootstrap "
+            "p-values). Clean changes: Student's t over seeds (no per-image clean bits).",
             "",
-            *[f"- {s}" for s in sentences],
+            md_table(compact),
+            "",
+            *[f"- {s}" for s in sentences if s.startswith("**") and not s.startswith("**Answer")],
+            "",
+            "Details (the interval over seeds alone, Student's t, shown for comparison; it "
+            "ignores the sampling error of the test images):",
             "",
             md_table(changes),
             "",
