@@ -121,3 +121,41 @@ def diagnose(
         "embedding": method,
     }
     return Diagnostics(summary, within_class_distances(xs, phi, ys, seed=seed), coords, ys)
+
+
+def spectral_norm_product(model: nn.Module) -> float:
+    """prod_i ||W_i||_2 over the linear layers `forward` applies: the paper's global bound on
+    the network's L2 Lipschitz constant (tanh and ReLU are 1-Lipschitz)."""
+    layers = getattr(model, "layers", None)
+    if layers is None:
+        return float("nan")
+    product = 1.0
+    with torch.no_grad():
+        for layer in layers():
+            if isinstance(layer, nn.Linear):
+                product *= float(torch.linalg.matrix_norm(layer.weight.double(), ord=2))
+    return product
+
+
+def mechanism(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, points: int = 1000, seed: int = 0
+) -> dict[str, float]:
+    """What the paper's argument says isometry bounds: the loss's input gradients, the local
+    Lipschitz constant of phi (sampled pairs; Jacobian spectral norms) and the global
+    spectral-norm product, on `points` test images chosen by `seed`."""
+    model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    pick = torch.randperm(len(x), generator=gen)[:points]
+    xs, ys = x[pick], y[pick]
+    feats: Features = model.features  # type: ignore[assignment]
+    typical = float(torch.cdist(xs[:200], xs[:200]).median())
+    grads = input_gradient_norms(model, xs, ys)
+    jac = jacobian_spectral_norms(feats, xs[:100]).detach()
+    return {
+        "input_grad_norm_mean": float(grads.mean()),
+        "lipschitz_sampled_pairs": lipschitz_sampled(
+            feats, xs[:500], radius=0.01 * typical, seed=seed
+        ),
+        "jacobian_spectral_norm_mean": float(jac.mean()),
+        "spectral_norm_product": spectral_norm_product(model),
+    }

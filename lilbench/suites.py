@@ -35,6 +35,7 @@ TOP_KEYS = {
     "inspect",
     "model_checks",
     "certify",
+    "mechanism",
 }
 METHOD_KEYS = {"objective", "spectral_norm"}  # the rest of a method entry: parameter grids
 PER_METHOD = {"dataset", "seed", "objective", "objective_params", "spectral_norm", *LIL_KEYS}
@@ -72,6 +73,7 @@ class Suite:
     model_checks: bool = False  # the cross-attack and model-level sanity checks
     has_methods: bool = False  # written with `methods:` (settings named by method, not beta)
     certify: CertifySpec | None = None  # certified lower bounds per model
+    mechanism: bool = False  # gradient norms and Lipschitz constants vs beta in the report
 
     @property
     def betas(self) -> tuple[float, ...]:
@@ -258,7 +260,7 @@ def load_suite(path: Path) -> Suite:
             certify = CertifySpec.from_dict(raw["certify"], where="certify")
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from None
-    flags = {key: raw.get(key, False) for key in ("inspect", "model_checks")}
+    flags = {key: raw.get(key, False) for key in ("inspect", "model_checks", "mechanism")}
     for key, value in flags.items():
         if not isinstance(value, bool):
             raise _fail(path, key, f"expected true or false, got {value!r}")
@@ -277,6 +279,7 @@ def load_suite(path: Path) -> Suite:
         model_checks=flags["model_checks"],
         has_methods="methods" in raw,
         certify=certify,
+        mechanism=flags["mechanism"],
     )
     labels = [a.label for a in suite.attacks]
     for label in labels:

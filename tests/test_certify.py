@@ -233,3 +233,59 @@ def test_suite_certify_key_is_validated(tmp_path: Path) -> None:
     path.write_text("name: s\nbetas: [0]\ncertify: {eps: [0.01], methods: [ibp]}\n")
     spec = load_suite(path).certify
     assert spec is not None and spec.methods == ("ibp",) and spec.eps == (0.01,)
+
+
+def test_spectral_norm_product_bounds_the_sampled_lipschitz_constant(
+    tmp_path: Path,
+) -> None:
+    """The global bound is a bound: on a committed fixture model, no sampled pair of nearby
+    inputs stretches the logits by more than the product of the layers' spectral norms."""
+    from lilbench.diagnostics import spectral_norm_product
+    from lilbench.training.checkpoint import load_model
+
+    fixtures = Path(__file__).resolve().parent / "fixtures" / "old-runs" / "models"
+    for ckpt in sorted(fixtures.iterdir()):
+        runs = tmp_path / ckpt.name
+        shutil.copytree(ckpt, runs)
+        model = load_model(runs)
+        bound = spectral_norm_product(model)
+        x = torch.rand(200, 784)
+        d = (torch.rand(200, 784) - 0.5) * 0.02
+        with torch.no_grad():
+            ratio = (model(x + d) - model(x)).norm(dim=1) / d.norm(dim=1)
+        assert 0 < float(ratio.max()) <= bound
+
+
+def test_suite_with_certify_and_mechanism_reports_brackets_and_trends(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from helpers import cli
+
+    suite = tmp_path / "tinycert.yaml"
+    suite.write_text(
+        "name: tinycert\n"
+        "train: {epochs: 1, limit: 1000, width: 16, depth: 1}\n"
+        "betas: [0, 0.1, 1]\n"
+        "seeds: [0]\n"
+        "test_limit: 100\n"
+        "attacks:\n"
+        "  - {name: fgsm, eps: [0.003, 0.01, 0.03]}\n"
+        "certify: {eps: [0.001, 0.01, 0.03], methods: [ibp, crown]}\n"
+        "mechanism: true\n"
+    )
+    runs, out = str(tmp_path / "runs"), tmp_path / "out"
+    assert cli(["run", str(suite), "--runs-dir", runs], capsys)[0] == 0
+    code, _, err = cli(["report", str(suite), "--runs-dir", runs, "--out-dir", str(out)], capsys)
+    assert code == 0, err
+    text = (out / "tinycert.md").read_text()
+    assert text.count("\n**Answer.** Under FGSM at eps = 0.03") == 1
+    section = text.split("## Certified lower bounds")[1].split("\n## ")[0]
+    rows = [
+        line for line in section.splitlines() if line.startswith("| 0") or line.startswith("| 1")
+    ]
+    assert len(rows) == 3 and all(row.rstrip().endswith("| 0 |") for row in rows)
+    for row in rows:  # lower .. upper, and lower <= upper in every cell
+        for cell in row.split("|")[2:5]:
+            lo, hi = (float(v) for v in cell.split(".."))
+            assert lo <= hi
+    assert "## The mechanism" in text and "Spearman rho" in text
