@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from art.attacks import EvasionAttack
 from art.attacks.evasion import (
     AutoAttack,
     AutoProjectedGradientDescent,
@@ -212,6 +213,24 @@ def art_square(
     return np.ascontiguousarray(adv.reshape(len(x), -1), dtype=np.float32)
 
 
+def _autoattack_apgd(
+    img_clf: PyTorchClassifier, *, eps: float, batch_size: int, loss: str, targeted: bool = False
+) -> AutoProjectedGradientDescent:
+    """An APGD member of AutoAttack: 100 iterations, one start, initial step 2 eps."""
+    return AutoProjectedGradientDescent(
+        img_clf,
+        norm=np.inf,
+        eps=eps,
+        eps_step=2 * eps,
+        max_iter=100,
+        nb_random_init=1,
+        batch_size=batch_size,
+        loss_type=loss,
+        targeted=targeted,
+        verbose=False,
+    )
+
+
 def art_autoattack(
     img_clf: PyTorchClassifier,
     x: np.ndarray,
@@ -227,18 +246,8 @@ def art_autoattack(
     """
     side = round(x.shape[1] ** 0.5)
     np.random.seed(seed)
-    members = [
-        AutoProjectedGradientDescent(
-            img_clf,
-            norm=np.inf,
-            eps=eps,
-            eps_step=2 * eps,
-            max_iter=100,
-            nb_random_init=1,
-            batch_size=batch_size,
-            loss_type=loss,
-            verbose=False,
-        )
+    members: list[EvasionAttack] = [
+        _autoattack_apgd(img_clf, eps=eps, batch_size=batch_size, loss=loss)
         for loss in ("cross_entropy", "difference_logits_ratio")
     ]
     members.append(
@@ -286,17 +295,8 @@ def art_autoattack_standard(
     one_hot = np.eye(classes, dtype=np.float32)
 
     def apgd(loss: str, targeted: bool) -> AutoProjectedGradientDescent:
-        return AutoProjectedGradientDescent(
-            img_clf,
-            norm=np.inf,
-            eps=eps,
-            eps_step=2 * eps,
-            max_iter=100,
-            nb_random_init=1,
-            batch_size=batch_size,
-            loss_type=loss,
-            targeted=targeted,
-            verbose=False,
+        return _autoattack_apgd(
+            img_clf, eps=eps, batch_size=batch_size, loss=loss, targeted=targeted
         )
 
     def member(attack: object, labels: np.ndarray) -> None:

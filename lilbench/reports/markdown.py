@@ -13,7 +13,6 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display here or in CI
 import matplotlib.pyplot as plt
 
-from lilbench.data import load_dataset
 from lilbench.diagnostics import diagnose
 from lilbench.io import atomic_path, write_bytes_atomic
 from lilbench.reports.aggregate import (
@@ -29,13 +28,12 @@ from lilbench.reports.aggregate import (
     worst_case_table,
 )
 from lilbench.reports.inspect_plots import distance_figure, embedding_figure
-from lilbench.reports.mechanism import mechanism_section
+from lilbench.reports.mechanism import loaded_models, mechanism_section
 from lilbench.reports.pareto import PARETO_EPS, pareto_plot, pareto_verdict
 from lilbench.reports.summary import curve
 from lilbench.results.records import versions
 from lilbench.results.suite_results import ModelResult, setting_name
 from lilbench.suites import Suite
-from lilbench.training.checkpoint import load_model
 
 Table = tuple[list[str], list[list[str]]]
 
@@ -68,12 +66,7 @@ def inspect_section(
     """Diagnostics of every trained model (deterministic and quick; recomputed per report)."""
     header = [key_header(results), "seed", *[label for _, label in INSPECT_KEYS], "2-D map"]
     rows, images = [], []
-    for r in results:
-        if r.checkpoint is None:
-            continue
-        cfg = r.checkpoint.config
-        data = load_dataset(cfg.dataset, data_dir=data_dir, seed=cfg.seed)
-        model = load_model(r.checkpoint.path, input_dim=data.input_dim)
+    for r, model, data in loaded_models(results, data_dir):
         diag = diagnose(model, data.x_test, data.y_test, seed=r.seed)
         stem = f"{suite.name}-{_slug(setting_name(r.setting))}-seed{r.seed}"
         title = f"{setting_name(r.setting)}, seed {r.seed}"
@@ -201,8 +194,9 @@ def build_report(
         if attacks and any(r.setting.reference for r in results) and len(suite.settings) > 1
         else None
     )
-    if verdict_parts is not None:
-        lines += [next(s for s in verdict_parts[0] if s.startswith("**Answer")), ""]
+    answer = next((s for s in (verdict_parts or ([],))[0] if s.startswith("**Answer")), None)
+    if answer is not None:
+        lines += [answer, ""]
     title = (
         "## Clean accuracy per method"
         if suite.has_methods

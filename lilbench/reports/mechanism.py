@@ -4,11 +4,13 @@ models, Holm-corrected over the quantities."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from scipy import stats
+from torch import nn
 
-from lilbench.data import load_dataset
+from lilbench.data import Dataset, load_dataset
 from lilbench.diagnostics import mechanism
 from lilbench.reports.aggregate import ALPHA, Table, by_setting, key_header
 from lilbench.results.stats import estimate, holm
@@ -24,15 +26,23 @@ QUANTITIES = (
 )
 
 
-def mechanism_section(results: list[ModelResult], data_dir: Path | None) -> tuple[Table, list[str]]:
-    measured: list[tuple[ModelResult, dict[str, float]]] = []
+def loaded_models(
+    results: list[ModelResult], data_dir: Path | None
+) -> Iterator[tuple[ModelResult, nn.Module, Dataset]]:
+    """Each trained model of the results with its data set (for diagnostics in reports)."""
     for r in results:
         if r.checkpoint is None:
             continue
         cfg = r.checkpoint.config
         data = load_dataset(cfg.dataset, data_dir=data_dir, seed=cfg.seed)
-        model = load_model(r.checkpoint.path, input_dim=data.input_dim)
-        measured.append((r, mechanism(model, data.x_test, data.y_test, seed=0)))
+        yield r, load_model(r.checkpoint.path, input_dim=data.input_dim), data
+
+
+def mechanism_section(results: list[ModelResult], data_dir: Path | None) -> tuple[Table, list[str]]:
+    measured = [
+        (r, mechanism(model, data.x_test, data.y_test, seed=0))
+        for r, model, data in loaded_models(results, data_dir)
+    ]
     header = [key_header(results), "seeds", *(label for _, label in QUANTITIES)]
     rows = []
     for label, group in by_setting([r for r, _ in measured]):
