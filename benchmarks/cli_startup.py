@@ -13,7 +13,10 @@ import time
 CASES = [
     ["--help"],
     ["--version"],
-    *([cmd, "--help"] for cmd in ("data", "train", "attack", "inspect", "run", "report", "check")),
+    *(
+        [cmd, "--help"]
+        for cmd in ("data", "train", "attack", "certify", "inspect", "run", "report", "check")
+    ),
     ["attack", "fgsm", "--help"],
     ["attack", "autoattack", "--help"],
     ["runs", "gc", "--help"],

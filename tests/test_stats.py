@@ -47,3 +47,34 @@ def test_holm_matches_a_hand_worked_example() -> None:
     # p sorted: 0.01 (x4 = 0.04), 0.02 (x3 = 0.06), 0.03 (x2 = 0.06, monotone), 0.5 (x1 = 0.5)
     assert holm([0.03, 0.5, 0.01, 0.02]) == pytest.approx([0.06, 0.5, 0.04, 0.06])
     assert holm([0.9, 0.8]) == pytest.approx([1.0, 1.0])  # 0.8 x 2 capped at 1; then monotone
+
+
+def test_minimal_eps_is_the_smallest_breaking_eps_of_any_attack() -> None:
+    from types import SimpleNamespace
+
+    from lilbench.attacks.checks import pack_mask
+    from lilbench.reports.curves import minimal_eps
+
+    def rec(points: dict[float, list[bool]]) -> dict[str, object]:
+        return {
+            "sweep": "eps",
+            "samples": {"n": 4},
+            "points": [
+                {"eps": e, "correct_bits": pack_mask(np.array(m))} for e, m in points.items()
+            ],
+        }
+
+    fgsm = rec({0.1: [True, False, True, True], 0.3: [True, False, False, True]})
+    pgd = rec({0.1: [True, False, True, False]})
+    r = SimpleNamespace(completed_attacks=lambda: {"fgsm": fgsm, "pgd": pgd})
+    clean = np.array([True, True, True, False])
+    got = minimal_eps(r, clean)  # type: ignore[arg-type]
+    assert got.tolist() == [np.inf, 0.1, 0.3, 0.0]
+
+
+def test_median_bootstrap_handles_never_broken_images() -> None:
+    values = np.array([[0.1, 0.2, np.inf, np.inf, np.inf], [0.1, 0.3, np.inf, np.inf, 0.2]])
+    boot = hierarchical_bootstrap(values, resamples=300, seed=0, statistic="median")
+    assert boot.value == np.inf and boot.low <= boot.high
+    finite = hierarchical_bootstrap(values[:, :2], resamples=300, seed=0, statistic="median")
+    assert 0.1 <= finite.low <= finite.value <= finite.high <= 0.3

@@ -14,10 +14,11 @@ from lilbench.diagnostics import Diagnostics
 from lilbench.io import atomic_path
 
 
-def _save(fig: plt.Figure, path: Path) -> None:
+def save_figure(fig: plt.Figure, path: Path, dpi: int = 100) -> None:
+    """Written to a temporary file and renamed: never a half-written PNG."""
     fig.tight_layout()
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
+        fig.savefig(tmp, format="png", dpi=dpi)
     plt.close(fig)
 
 
@@ -38,7 +39,7 @@ def distance_figure(diag: Diagnostics, path: Path, title: str) -> None:
         ax.tick_params(labelsize=7)
     axes.flat[0].legend(fontsize=7)
     fig.suptitle(f"{title}: within-class pairwise distances", fontsize=10)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def embedding_figure(diag: Diagnostics, path: Path, title: str) -> None:
@@ -47,4 +48,4 @@ def embedding_figure(diag: Diagnostics, path: Path, title: str) -> None:
     sc = ax.scatter(pts[:, 0], pts[:, 1], c=diag.labels.numpy(), cmap="tab10", s=4)
     ax.set_title(f"{title}: {diag.summary['embedding']} of the representation", fontsize=9)
     fig.colorbar(sc, ax=ax, label="class")
-    _save(fig, path)
+    save_figure(fig, path)

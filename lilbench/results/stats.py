@@ -101,6 +101,7 @@ def hierarchical_bootstrap(
     resamples: int = 2000,
     seed: int = 0,
     level: float = 0.95,
+    statistic: str = "mean",
 ) -> Bootstrap:
     """Accuracy (or, with `b`, the paired difference a - b) from per-image correctness.
 
@@ -108,14 +109,20 @@ def hierarchical_bootstrap(
     test image for every row and both settings. Each resample draws seeds with replacement
     and, independently, test images with replacement, shared by every drawn seed and by both
     settings: both sources of noise (training seeds, the finite test sample) enter, and a
-    comparison stays paired by seed and by image.
+    comparison stays paired by seed and by image. `statistic` "median": the median of the
+    values over the drawn (seed, image) pairs instead of their mean (for per-image values
+    such as minimal perturbations; +inf allowed).
     """
+    if statistic not in ("mean", "median"):
+        raise ValueError(f"unknown statistic {statistic!r}")
     a = np.asarray(a, dtype=np.float64)
     diff = a if b is None else a - np.asarray(b, dtype=np.float64)
     if diff.ndim != 2 or diff.shape[0] < 1 or diff.shape[1] < 1:
         raise ValueError(f"expected a [seeds, images] array, got shape {diff.shape}")
     seeds, n = diff.shape
     rng = np.random.default_rng(seed)
+    if statistic == "median":
+        return _median_bootstrap(diff, rng, resamples, seed, level)
     value = float(diff.mean())
     stats_ = np.empty(resamples)
     chunk = max(1, 2_000_000 // max(n * seeds, 1))  # bounded memory per step
@@ -132,3 +139,17 @@ def hierarchical_bootstrap(
     tail = min((stats_ <= 0).mean(), (stats_ >= 0).mean())
     p = min(1.0, max(2 * tail, 1 / (resamples + 1)))
     return Bootstrap(value, float(low), float(high), float(p), resamples, seed)
+
+
+def _median_bootstrap(
+    values: np.ndarray, rng: np.random.Generator, resamples: int, seed: int, level: float
+) -> Bootstrap:
+    seeds, n = values.shape
+    out = np.empty(resamples)
+    for k in range(resamples):
+        s_idx = rng.integers(0, seeds, size=seeds)
+        i_idx = rng.integers(0, n, size=n)
+        out[k] = np.median(values[s_idx][:, i_idx])
+    alpha = (1 - level) / 2
+    low, high = np.quantile(out, [alpha, 1 - alpha], method="inverted_cdf")
+    return Bootstrap(float(np.median(values)), float(low), float(high), 1.0, resamples, seed)
