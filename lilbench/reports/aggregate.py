@@ -364,7 +364,13 @@ def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table, Table]
         _, rises, falls = verdicts.setdefault(family, (where, [], []))
         if sig:
             (rises if mean > 0 else falls).append(setting)
-    sentences.append(_answer(verdicts, best, said, header_key))
+    answer = _answer(verdicts, best, said, header_key)
+    if len({r.seed for r in results}) == 1 and answer.startswith("**Answer"):
+        answer += (
+            " (One training seed: the intervals cover the test sample's noise only, not the"
+            " variation between trainings.)"
+        )
+    sentences.append(answer)
     # Compact: one row per attack at its eps, one column per setting; clean change last.
     compact_rows = []
     for family, (where, _, _) in verdicts.items():
