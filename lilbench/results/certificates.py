@@ -15,12 +15,13 @@ from lilbench import store
 from lilbench.certify.runner import Progress, certify_model
 from lilbench.certify.spec import CertifySpec
 from lilbench.data import load_dataset
-from lilbench.errors import ConfigError, RecordError
+from lilbench.errors import ConfigError
 from lilbench.io import canonical_json, get_or_compute, sha256_bytes, write_json_atomic
 from lilbench.results.records import (
     CheckEntry,
     CheckpointRef,
     RecordModel,
+    check_weights,
     read_json_record,
     versions,
 )
@@ -65,8 +66,8 @@ def find_certificate(
 ) -> dict[str, Any] | None:
     path = certificate_path(runs_dir, ckpt, spec, limit=limit)
     record = read_json_record(path, CertificateRecord, fix=fix)
-    if record is not None and record["checkpoint"]["tensors_sha256"] != ckpt.tensors_sha256:
-        raise RecordError(f"{path} was computed on other weights; delete it, or use {fix}")
+    if record is not None:
+        check_weights(path, record["checkpoint"]["tensors_sha256"], ckpt, fix=fix)
     return record
 
 

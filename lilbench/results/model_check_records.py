@@ -8,14 +8,13 @@ from typing import Any
 from lilbench import store
 from lilbench.attacks.model_checks import model_checks, worst_case
 from lilbench.data import load_dataset
-from lilbench.errors import RecordError
 from lilbench.io import (
     canonical_json,
     get_or_compute,
     sha256_bytes,
     write_json_atomic,
 )
-from lilbench.results.records import ChecksRecord, read_json_record, versions
+from lilbench.results.records import ChecksRecord, check_weights, read_json_record, versions
 from lilbench.store import lock_path
 from lilbench.training.checkpoint import Checkpoint, load_model
 
@@ -59,11 +58,8 @@ def find_checks(
 
         store.adopt_legacy(path, legacy, update)
     record = read_json_record(path, ChecksRecord, fix=fix)
-    if record is not None and record.get("tensors_sha256") != ckpt.tensors_sha256:
-        raise RecordError(
-            f"{path} was computed on other weights than {ckpt.path} holds; delete it, or "
-            f"recompute it with {fix}"
-        )
+    if record is not None:
+        check_weights(path, record.get("tensors_sha256"), ckpt, fix=fix)
     return record
 
 

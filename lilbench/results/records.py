@@ -176,14 +176,20 @@ def read_json_record(path: Path, schema: type[BaseModel], *, fix: str) -> dict[s
     return record
 
 
-def load_record(path: Path, ckpt: Checkpoint, *, fix: str = "--force") -> dict[str, Any] | None:
-    """The attack record at `path`, checked to belong to `ckpt`'s weights."""
-    record = read_json_record(path, AttackRecord, fix=fix)
-    if record is not None and record["checkpoint"]["tensors_sha256"] != ckpt.tensors_sha256:
+def check_weights(path: Path, named: object, ckpt: Checkpoint, *, fix: str) -> None:
+    """A record read back must name the tensor hash of the weights it is served for."""
+    if named != ckpt.tensors_sha256:
         raise RecordError(
             f"{path} was computed on other weights than {ckpt.path} holds; delete it, or "
             f"recompute it with {fix}"
         )
+
+
+def load_record(path: Path, ckpt: Checkpoint, *, fix: str = "--force") -> dict[str, Any] | None:
+    """The attack record at `path`, checked to belong to `ckpt`'s weights."""
+    record = read_json_record(path, AttackRecord, fix=fix)
+    if record is not None:
+        check_weights(path, record["checkpoint"]["tensors_sha256"], ckpt, fix=fix)
     return record
 
 
