@@ -50,6 +50,9 @@ def certify(
     float64. The model is chosen as for `lilbench attack` (training options or --checkpoint).
     """
     from lilbench.results.certificates import ensure_certificate
+    from lilbench.runtime import pin_threads
+
+    pin_threads()
 
     spec = CertifySpec(
         eps=parse_list(eps, what="eps") if eps is not None else DEFAULT_EPS,

@@ -69,6 +69,9 @@ Force = Annotated[bool, typer.Option("--force", help="Recompute even if a cached
 def resolve_device(name: str) -> torch.device:
     import torch  # here, not at start-up: --help must not wait for it
 
+    from lilbench.runtime import pin_threads
+
+    pin_threads()  # every computing command resolves its device first
     try:
         device = torch.device(name)
     except RuntimeError:

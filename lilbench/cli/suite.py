@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -29,6 +29,29 @@ if TYPE_CHECKING:  # the engine (torch, ART, matplotlib) loads when a command ru
     from lilbench.results.suite_results import ModelResult
 
 SuiteArg = Annotated[Path, typer.Argument(help="Suite YAML file, e.g. suites/paper-mnist.yaml.")]
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        help="Items run in parallel: worker processes (local) or Ray tasks; default: one per "
+        "core. Results are the same for any number.",
+    ),
+]
+ExecutorOpt = Annotated[
+    Literal["local", "ray"],
+    typer.Option(
+        "--executor",
+        help="local (this machine's processes) or ray (pip install 'lilbench[ray]').",
+    ),
+]
+Address = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        help="A Ray cluster to join (ray://HOST:10001 or auto); every node must see the runs "
+        "directory.",
+    ),
+]
 SeedOpt = Annotated[
     int | None, typer.Option("--seed", help="Run only this seed of the suite's seeds.")
 ]
@@ -50,10 +73,18 @@ def _run(
     device: str,
     quiet: bool,
     force: bool = False,
+    workers: int | None = None,
+    executor: str = "local",
+    address: str | None = None,
 ) -> list[ModelResult]:
+    from lilbench.results.executors import make_executor
     from lilbench.results.suite_results import item_count, run_suite
+    from lilbench.runtime import cores
 
     dev = resolve_device(device)
+    if workers is None:
+        # One per core, but no more than the suite has models to keep busy.
+        workers = 1 if executor == "local" and cores() == 1 else min(cores(), _models(suite))
     columns = (
         TextColumn(f"[bold]{suite.name}[/]"),
         BarColumn(),
@@ -69,9 +100,20 @@ def _run(
             if not quiet:
                 bar.console.print(f"  {'reused' if reused else '[green]done[/]  '} {what}")
 
-        return run_suite(
-            suite, runs_dir=runs_dir, data_dir=data_dir, device=dev, on_item=done, force=force
-        )
+        with make_executor(executor, workers=workers, address=address) as ex:
+            return run_suite(
+                suite,
+                runs_dir=runs_dir,
+                data_dir=data_dir,
+                device=dev,
+                on_item=done,
+                force=force,
+                executor=ex,
+            )
+
+
+def _models(suite: Suite) -> int:
+    return len(suite.settings) * len(suite.seeds)
 
 
 def run(
@@ -81,11 +123,18 @@ def run(
     runs_dir: RunsDir = Path("runs"),
     data_dir: DataDir = None,
     force: Force = False,
+    workers: Workers = None,
+    executor: ExecutorOpt = "local",
+    address: Address = None,
     json_out: Json = False,
 ) -> None:
-    """Train (or reuse) every model of a suite and run (or reuse) every attack."""
+    """Train (or reuse) every model of a suite and run (or reuse) every attack.
+
+    Models that differ only in the LIL objective's parameters train together in one pass;
+    independent items run in parallel (--workers, --executor ray); the runs directory is
+    the shared state, so a run that stops continues where it stopped."""
     suite = _suite(suite_path, seed)
-    results = _run(suite, runs_dir, data_dir, device, json_out, force)
+    results = _run(suite, runs_dir, data_dir, device, json_out, force, workers, executor, address)
     if json_out:
         print_json({"suite": suite.name, "results": [r.to_dict() for r in results]})
     else:
@@ -184,6 +233,9 @@ def check(
     runs_dir: RunsDir = Path("runs"),
     data_dir: DataDir = None,
     force: Force = False,
+    workers: Workers = None,
+    executor: ExecutorOpt = "local",
+    address: Address = None,
     json_out: Json = False,
 ) -> None:
     """Run the suite (or read its cache) and compare every accuracy with the baseline."""
@@ -191,7 +243,8 @@ def check(
 
     suite = _suite(suite_path, seed)
     base = None if update else load_baseline(baseline)  # fail on a bad baseline before work
-    now = metric_values(_run(suite, runs_dir, data_dir, device, quiet=True, force=force))
+    ran = _run(suite, runs_dir, data_dir, device, True, force, workers, executor, address)
+    now = metric_values(ran)
     if update:
         note = (
             "Written by `lilbench check --update`. Training and attacks are seeded and "

@@ -71,4 +71,27 @@ def default_data_dir() -> Path:
 
 
 def load_dataset(name: str, *, data_dir: Path | None = None, seed: int = 0) -> Dataset:
-    return DATASETS.get(name)(data_dir or default_data_dir(), seed)
+    """The named data set, loaded and verified once per process and then shared, until a file
+    under the data directory changes (a suite's items each ask for it: 0.7 s a load)."""
+    root = Path(data_dir or default_data_dir())
+    key = (name, str(root.resolve()), seed, _files_signature(root))
+    if key not in _LOADED:
+        _LOADED.clear()  # one data set held at a time: they can be large
+        _LOADED[key] = DATASETS.get(name)(root, seed)
+    return _LOADED[key]
+
+
+_LOADED: dict[tuple[object, ...], Dataset] = {}
+
+
+def _files_signature(root: Path) -> tuple[tuple[str, int, int], ...]:
+    """(path, size, mtime) of every file under root: a changed file means load again."""
+    out = []
+    for folder, _, files in os.walk(root):
+        for f in files:
+            try:
+                st = os.stat(os.path.join(folder, f))
+            except OSError:
+                continue
+            out.append((os.path.join(folder, f), st.st_size, st.st_mtime_ns))
+    return tuple(sorted(out))

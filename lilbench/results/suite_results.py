@@ -12,13 +12,17 @@ from typing import Any
 
 import torch
 
+from lilbench.errors import LilbenchError
 from lilbench.results.attack_runs import ensure_attack
 from lilbench.results.certificates import ensure_certificate, find_certificate
+from lilbench.results.executors import Executor, Sequential
 from lilbench.results.model_check_records import ensure_model_checks, find_checks
 from lilbench.results.records import find_record
 from lilbench.suites import Setting, Suite
+from lilbench.training.batched import group_configs
 from lilbench.training.checkpoint import Checkpoint, find_checkpoint
-from lilbench.training.pipeline import ensure_checkpoint
+from lilbench.training.config import TrainConfig
+from lilbench.training.pipeline import ensure_checkpoints
 
 ItemDone = Callable[[str, bool], None]
 """(description of the finished item, whether it was reused)."""
@@ -65,6 +69,80 @@ def item_count(suite: Suite) -> int:
     return len(suite.settings) * len(suite.seeds) * per_model
 
 
+@dataclass(frozen=True)
+class _Where:
+    """What every work item of a run needs to find its inputs and store its outputs."""
+
+    runs_dir: Path
+    data_dir: Path | None
+    device: str
+    force: bool
+
+
+@dataclass(frozen=True)
+class _ModelWork:
+    """Everything done to one trained model: its attacks, certificate and model checks."""
+
+    setting: Setting
+    config: TrainConfig
+    seed: int
+    what: str
+    suite: Suite
+
+
+def _train_item(configs: list[TrainConfig], where: _Where) -> list[tuple[str, bool]]:
+    """Train-or-reuse a chunk of configs; (config hash, reused) per config."""
+    trained = ensure_checkpoints(
+        configs,
+        runs_dir=where.runs_dir,
+        data_dir=where.data_dir,
+        device=where.device,
+        force=where.force,
+    )
+    return [(t.checkpoint.config_hash, t.reused) for t in trained]
+
+
+def _model_item(work: _ModelWork, where: _Where) -> tuple[ModelResult, list[tuple[str, bool]]]:
+    """Attack, certify and check one model: its result and the (item, reused) events."""
+    suite, seed, what = work.suite, work.seed, work.what
+    ckpt = find_checkpoint(where.runs_dir, work.config)
+    if ckpt is None:  # trained in the previous phase: gone means someone deleted it meanwhile
+        raise LilbenchError(f"the checkpoint of {what} vanished from {where.runs_dir}; run again")
+    result = ModelResult(work.setting, seed, ckpt)
+    events: list[tuple[str, bool]] = []
+    runs, data, limit = where.runs_dir, where.data_dir, suite.test_limit
+    for spec in suite.attacks:
+        run = ensure_attack(
+            ckpt,
+            spec,
+            runs_dir=runs,
+            data_dir=data,
+            limit=limit,
+            seed=seed,
+            device=where.device,
+            force=where.force,
+        )
+        result.attacks[spec.label] = run.record
+        events.append((f"{spec.label} {what}", run.reused))
+    if suite.certify is not None:
+        result.certificate, _, reused = ensure_certificate(
+            ckpt, suite.certify, runs_dir=runs, data_dir=data, limit=limit, force=where.force
+        )
+        events.append((f"certify {what}", reused))
+    if suite.model_checks:
+        result.model_checks = ensure_model_checks(
+            ckpt,
+            result.completed_attacks(),
+            runs_dir=runs,
+            data_dir=data,
+            limit=limit,
+            seed=seed,
+            force=where.force,
+        )
+        events.append((f"model checks {what}", False))
+    return result, events
+
+
 def run_suite(
     suite: Suite,
     *,
@@ -73,61 +151,48 @@ def run_suite(
     device: torch.device | str = "cpu",
     on_item: ItemDone | None = None,
     force: bool = False,
+    executor: Executor | None = None,
 ) -> list[ModelResult]:
-    """`force` recomputes every item: retrains, re-attacks and rechecks."""
-    results = []
-    for seed in suite.seeds:
-        for setting in suite.settings:
-            trained = ensure_checkpoint(
-                suite.train_config(setting, seed),
-                runs_dir=runs_dir,
-                data_dir=data_dir,
-                device=device,
-                force=force,
-            )
-            what = f"{setting_name(setting)} seed={seed}"
+    """Train every model (those that can share a pass in one batch), then attack, certify and
+    check each. `force` recomputes every item. The executor runs the independent items (chunks
+    of training batches, then models) in this process, in worker processes or on Ray; the
+    results are the same whichever runs them."""
+    ex = executor or Sequential()
+    where = _Where(runs_dir, data_dir, str(device), force)
+    models = [
+        (setting, seed, suite.train_config(setting, seed).validate().normalised())
+        for seed in suite.seeds
+        for setting in suite.settings
+    ]
+    names = {cfg.config_hash(): f"{setting_name(s)} seed={seed}" for s, seed, cfg in models}
+    configs = [cfg for _, _, cfg in models]
+    chunks = [
+        [configs[i] for i in part]
+        for group in group_configs(configs)
+        for part in _split(group, ex.workers)
+    ]
+    for _, done in ex.map(_train_item, chunks, where):
+        for config_hash, reused in done:
             if on_item:
-                on_item(f"model {what}", trained.reused)
-            result = ModelResult(setting, seed, trained.checkpoint)
-            for spec in suite.attacks:
-                run = ensure_attack(
-                    trained.checkpoint,
-                    spec,
-                    runs_dir=runs_dir,
-                    data_dir=data_dir,
-                    limit=suite.test_limit,
-                    seed=seed,
-                    device=device,
-                    force=force,
-                )
-                result.attacks[spec.label] = run.record
-                if on_item:
-                    on_item(f"{spec.label} {what}", run.reused)
-            if suite.certify is not None:
-                result.certificate, _, reused = ensure_certificate(
-                    trained.checkpoint,
-                    suite.certify,
-                    runs_dir=runs_dir,
-                    data_dir=data_dir,
-                    limit=suite.test_limit,
-                    force=force,
-                )
-                if on_item:
-                    on_item(f"certify {what}", reused)
-            if suite.model_checks:
-                result.model_checks = ensure_model_checks(
-                    trained.checkpoint,
-                    result.completed_attacks(),
-                    runs_dir=runs_dir,
-                    data_dir=data_dir,
-                    limit=suite.test_limit,
-                    seed=seed,
-                    force=force,
-                )
-                if on_item:
-                    on_item(f"model checks {what}", False)
-            results.append(result)
-    return results
+                on_item(f"model {names[config_hash]}", reused)
+    works = [
+        _ModelWork(s, cfg, seed, f"{setting_name(s)} seed={seed}", suite) for s, seed, cfg in models
+    ]
+    results: list[ModelResult | None] = [None] * len(works)
+    for i, (result, events) in ex.map(_model_item, works, where):
+        results[i] = result
+        for what, reused in events:
+            if on_item:
+                on_item(what, reused)
+    return [r for r in results if r is not None]
+
+
+def _split(group: list[int], parts: int) -> list[list[int]]:
+    """A training batch in up to `parts` contiguous chunks, one per worker (a model's weights
+    do not depend on its batch, so chunking changes only the wall time)."""
+    parts = max(1, min(parts, len(group)))
+    size = -(-len(group) // parts)
+    return [group[i : i + size] for i in range(0, len(group), size)]
 
 
 def collect_suite(

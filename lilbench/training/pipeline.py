@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from filelock import FileLock
 
 from lilbench.data import load_dataset
 from lilbench.io import get_or_compute
 from lilbench.store import lock_path
+from lilbench.training.batched import batch_key, group_configs, train_batch
 from lilbench.training.checkpoint import (
     Checkpoint,
     checkpoint_dir,
@@ -17,7 +21,7 @@ from lilbench.training.checkpoint import (
     save_checkpoint,
 )
 from lilbench.training.config import TrainConfig
-from lilbench.training.train import Progress, train
+from lilbench.training.train import Progress, TrainResult, train
 
 
 @dataclass(frozen=True)
@@ -54,3 +58,77 @@ def ensure_checkpoint(
         lambda: find_checkpoint(runs_dir, config), compute, lock=lock, force=force
     )
     return Trained(ckpt, reused=reused)
+
+
+def ensure_checkpoints(
+    configs: Sequence[TrainConfig],
+    *,
+    runs_dir: Path,
+    data_dir: Path | None = None,
+    device: torch.device | str = "cpu",
+    force: bool = False,
+    on_done: Callable[[int, Trained], None] | None = None,
+) -> list[Trained]:
+    """Train-or-reuse several configs, training those that can share a pass together (see
+    `lilbench.training.batched`); `on_done(i, trained)` as each is saved or found. A model
+    that diverges raises its error after the rest of its batch is saved."""
+    configs = [c.validate().normalised() for c in configs]
+    out: dict[int, Trained] = {}
+
+    def finish(i: int, trained: Trained) -> None:
+        out[i] = trained
+        if on_done is not None:
+            on_done(i, trained)
+
+    errors: list[Exception] = []
+    for group in group_configs(configs):
+        todo = []
+        for i in group:
+            found = None if force else find_checkpoint(runs_dir, configs[i])
+            if found is not None:
+                finish(i, Trained(found, reused=True))
+            else:
+                todo.append(i)
+        if not todo:
+            continue
+        locks = sorted(
+            {i: lock_path(runs_dir, checkpoint_dir(runs_dir, configs[i])) for i in todo}.items(),
+            key=lambda kv: str(kv[1]),
+        )
+        with ExitStack() as held:
+            for _, lock in locks:  # in path order, so two processes cannot deadlock
+                lock.parent.mkdir(parents=True, exist_ok=True)
+                held.enter_context(FileLock(str(lock)))
+            still = []
+            for i in todo:  # finished by another process while this one waited
+                found = None if force else find_checkpoint(runs_dir, configs[i])
+                if found is not None:
+                    finish(i, Trained(found, reused=True))
+                else:
+                    still.append(i)
+            if not still:
+                continue
+            data = load_dataset(
+                configs[still[0]].dataset, data_dir=data_dir, seed=configs[still[0]].seed
+            )
+            results: list[TrainResult | Exception]
+            if batch_key(configs[still[0]]) is None:  # trains alone, by the plain loop
+                results = [train(configs[still[0]], data, device=device)]
+            else:
+                results = train_batch([configs[i] for i in still], data, device=device)
+            for i, result in zip(still, results, strict=True):
+                if isinstance(result, Exception):
+                    errors.append(result)
+                    continue
+                ckpt = save_checkpoint(
+                    runs_dir,
+                    result.model,
+                    configs[i],
+                    dataset_checksum=data.checksum,
+                    metrics=result.metrics,
+                    device=str(device),
+                )
+                finish(i, Trained(ckpt, reused=False))
+    if errors:
+        raise errors[0]
+    return [out[i] for i in range(len(configs))]

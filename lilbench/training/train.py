@@ -91,6 +91,14 @@ def train(
     progress: Progress | None = None,
 ) -> TrainResult:
     config = config.validate().normalised()
+    from lilbench.training.batched import batch_key, train_batch
+
+    if batch_key(config) is not None:
+        # The batched path, with a batch of one: the same bits as inside a suite's batch.
+        (result,) = train_batch([config], data, device=device, progress=[progress])
+        if isinstance(result, Exception):
+            raise result
+        return result
     objective = config.make_objective()
     device = torch.device(device)
     seed_everything(config.seed)

@@ -1,0 +1,161 @@
+"""Who runs a suite's independent work items: this process, local worker processes, or Ray.
+
+Items are module-level functions applied to picklable arguments; the runs directory is the
+shared state (every item writes its results there, atomically and under its file lock), so
+any executor gives the same results. Workers use one torch thread each, so that N workers on
+N cores do not oversubscribe them; a test checks results do not depend on the thread count.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Literal, TypeVar
+
+from lilbench.errors import ConfigError, LilbenchError
+from lilbench.runtime import cores
+
+A = TypeVar("A")
+W = TypeVar("W")
+R = TypeVar("R")
+
+ExecutorName = Literal["local", "ray"]
+EXECUTORS: tuple[str, ...] = ("local", "ray")
+
+
+class Executor(ABC):
+    workers: int = 1
+
+    @abstractmethod
+    def map(
+        self, fn: Callable[[A, W], R], items: Sequence[A], shared: W
+    ) -> Iterator[tuple[int, R]]:
+        """(index, fn(item, shared)) for every item, in the order they finish."""
+
+    def close(self) -> None:  # noqa: B027 (most executors have nothing to release)
+        """Release workers (a no-op for this process)."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Sequential(Executor):
+    """Every item in this process, in order."""
+
+    def map(
+        self, fn: Callable[[A, W], R], items: Sequence[A], shared: W
+    ) -> Iterator[tuple[int, R]]:
+        for i, item in enumerate(items):
+            yield i, fn(item, shared)
+
+
+def _one_thread() -> None:
+    from lilbench.runtime import pin_threads
+
+    pin_threads()
+
+
+class Processes(Executor):
+    """Items in `workers` local processes (started fresh, not forked: torch's thread pools
+    do not survive a fork), each with one torch thread."""
+
+    def __init__(self, workers: int) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.workers = workers
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_one_thread,
+        )
+
+    def map(
+        self, fn: Callable[[A, W], R], items: Sequence[A], shared: W
+    ) -> Iterator[tuple[int, R]]:
+        from concurrent.futures import as_completed
+
+        futures = {self._pool.submit(fn, item, shared): i for i, item in enumerate(items)}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ray_call(fn: Callable[[Any, Any], Any], item: Any, shared: Any) -> Any:
+    _one_thread()
+    return fn(item, shared)
+
+
+class RayExecutor(Executor):
+    """Items as Ray tasks (one CPU each) on a local Ray instance or on the cluster at
+    `address`. Every node must see the same runs directory (a shared file system) and data
+    directory, and have lilbench installed."""
+
+    def __init__(
+        self, *, address: str | None, workers: int | None, local_mode: bool = False
+    ) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise ConfigError(
+                "--executor ray needs Ray: pip install 'lilbench[ray]' (or pip install ray)"
+            ) from None
+        self._ray = ray
+        if not ray.is_initialized():
+            kwargs: dict[str, Any] = {"address": address, "include_dashboard": False}
+            if address is None and workers is not None:
+                kwargs["num_cpus"] = workers
+            if local_mode:
+                kwargs["local_mode"] = True
+            ray.init(log_to_driver=False, **kwargs)
+        self.workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self._remote = ray.remote(num_cpus=1)(_ray_call)
+
+    def map(
+        self, fn: Callable[[A, W], R], items: Sequence[A], shared: W
+    ) -> Iterator[tuple[int, R]]:
+        ray = self._ray
+        shared_ref = ray.put(shared)
+        queue = list(enumerate(items))[::-1]
+        running: dict[Any, int] = {}
+        try:
+            while queue or running:
+                while queue and len(running) < self.workers:  # at most `workers` in flight
+                    i, item = queue.pop()
+                    running[self._remote.remote(fn, item, shared_ref)] = i
+                ready, _ = ray.wait(list(running), num_returns=1)
+                i = running.pop(ready[0])
+                try:
+                    value = ray.get(ready[0])
+                except ray.exceptions.RayTaskError as exc:
+                    if isinstance(exc.cause, LilbenchError):
+                        raise exc.cause from None
+                    raise
+                yield i, value
+        finally:
+            for ref in running:
+                ray.cancel(ref)
+
+
+def make_executor(name: str = "local", *, workers: int = 1, address: str | None = None) -> Executor:
+    """`local` with 1 worker: this process; with N: N worker processes; `ray`: Ray tasks."""
+    if name not in EXECUTORS:
+        raise ConfigError(f"unknown executor {name!r}; known: {', '.join(EXECUTORS)}")
+    if workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    if address is not None and name != "ray":
+        raise ConfigError("--address names a Ray cluster: add --executor ray")
+    if name == "ray":
+        return RayExecutor(address=address, workers=workers if workers > 1 else None)
+    if workers > cores() * 4:
+        raise ConfigError(f"--workers {workers} is far more than this machine's cores")
+    return Processes(workers) if workers > 1 else Sequential()

@@ -1,0 +1,30 @@
+"""How lilbench runs torch: one intra-op thread in every process that computes.
+
+MKL splits a matrix product over threads differently with their number (measured: the
+784-input layers' products round differently with 1 and 2 threads), so a model trained or
+attacked with 2 threads would differ in its last bits from the same work done in a 1-thread
+worker. Every lilbench process computes with one thread, so numbers depend only on the work,
+never on how it was scheduled; a machine's cores are used by running items in parallel
+(`lilbench run --workers N`, the default being one worker per core).
+"""
+
+from __future__ import annotations
+
+import os
+
+THREADS = 1
+
+
+def pin_threads() -> None:
+    import torch
+
+    if torch.get_num_threads() != THREADS:
+        torch.set_num_threads(THREADS)
+
+
+def cores() -> int:
+    """The cores this process may use (the affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
