@@ -46,7 +46,7 @@ from lilbench.training import batched, pipeline
 batched.batch_key = lambda config: None
 pipeline.batch_key = batched.batch_key
 suite_results.group_configs = lambda configs: [[i] for i in range(len(configs))]
-def stock(clf, x, y, *, eps, step, steps, batch_size):
+def stock(clf, x, y, *, eps, step, steps, batch_size, clean_signs=None):
     return art_backend.art_pgd(
         clf, x, y, eps=eps, step=step, steps=steps, restarts=0, batch_size=batch_size, seed=0
     )
