@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_model"]
+__all__ = ["Evaluation", "__version__", "evaluate", "load_model", "train"]
+
+if TYPE_CHECKING:
+    from lilbench.api import Evaluation, evaluate, train
+    from lilbench.training.checkpoint import load_model
 
 
 def __getattr__(name: str) -> Any:
@@ -15,4 +19,8 @@ def __getattr__(name: str) -> Any:
         from lilbench.training.checkpoint import load_model
 
         return load_model
+    if name in ("evaluate", "train", "Evaluation", "AttackPoint"):
+        from lilbench import api
+
+        return getattr(api, name)
     raise AttributeError(f"module 'lilbench' has no attribute {name!r}")

@@ -215,3 +215,51 @@ def model_checks(
         )
     )
     return [c for c in checks if c is not None]
+
+
+def probe_model(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    num_classes: int,
+    handed_in_training: bool,
+    train_time_layers: list[str],
+    probe: int = 256,
+) -> list[Check]:
+    """The model-level checks that need no other attack: run on every model lilbench did not
+    train, beside each attack. Probabilities for logits, randomness in the forward pass
+    (a model exported in training mode keeps its dropout), zero or NaN input gradients (a
+    rounding layer), and accuracy above chance under PGD at eps = 1 (the attack or the model
+    is broken) each fail here, by name."""
+    xs, ys = x[:probe], y[:probe]
+    layers = ", ".join(train_time_layers) or "none"
+    checks = [check_logits_eval(model, xs)]
+    if handed_in_training:
+        checks.append(
+            Check(
+                "handed over in eval mode",
+                not train_time_layers,
+                f"the model came in training mode (train-time layers: {layers}); it was "
+                "evaluated in eval mode",
+            )
+        )
+    elif train_time_layers:
+        checks.append(Check("evaluated in eval mode", True, f"train-time layers: {layers}"))
+    checks += [check_deterministic(model, xs), check_gradients(model, xs, ys)]
+    clf = art.make_classifier(
+        model, input_dim=xs.shape[1], num_classes=num_classes, device=xs.device
+    )
+    adv = art.linf_pgd_clean_start(
+        clf, xs.cpu().numpy(), ys.cpu().numpy(), eps=1.0, step=0.25, steps=10, batch_size=probe
+    )
+    with torch.no_grad():
+        acc = float((model(torch.from_numpy(adv).to(xs.device)).argmax(1) == ys).float().mean())
+    checks.append(
+        Check(
+            "chance or below at eps = 1",
+            acc <= 1 / num_classes + TOL,
+            f"PGD (10 steps of 0.25) at eps = 1 leaves {acc:.3f} of {len(xs)} correct",
+        )
+    )
+    return checks

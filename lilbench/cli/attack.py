@@ -41,6 +41,17 @@ app = typer.Typer(help="Attack a model through ART (checked, cached).", no_args_
 CheckpointOpt = Annotated[
     Path | None, typer.Option("--checkpoint", help="Checkpoint directory to attack.")
 ]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="A model lilbench did not train: a torch.export .pt2 or TorchScript file, or "
+        "package.module:factory with --weights; --dataset names its data.",
+    ),
+]
+WeightsOpt = Annotated[
+    Path | None, typer.Option("--weights", help="safetensors weights for a --model factory.")
+]
 TestLimit = Annotated[
     int | None, typer.Option("--test-limit", help="Attack the first N test images.")
 ]
@@ -148,7 +159,11 @@ def show_record(run: AttackRun) -> None:
     rec = run.record
     if run.reused:
         err.print(f"reusing result {run.path} (same checkpoint and parameters; --force reruns)")
-    model = TrainConfig.from_dict(rec["checkpoint"]["train_config"]).label()
+    external = rec["checkpoint"].get("external")
+    if external:
+        model = f"{Path(external['file']).name} ({external['kind']})"
+    else:
+        model = TrainConfig.from_dict(rec["checkpoint"]["train_config"]).label()
     title = (
         f"{rec.get('label', rec['attack']).upper()} on {model} "
         f"({rec['samples']['n']} test images; clean accuracy {rec['clean']['accuracy']:.4f})"
@@ -188,14 +203,19 @@ def _execute(spec: AttackSpec, o: dict[str, Any]) -> None:
         raise ConfigError("give --checkpoint or training options to select a model, not both")
     config = train_config(training, seed=o["seed"])
     resolve_device(o["device"])
-    ckpt = select_checkpoint(
-        o["checkpoint"],
-        config,
-        runs_dir=o["runs_dir"],
-        data_dir=o["data_dir"],
-        device=o["device"],
-        json_out=o["json_out"],
-    )
+    if o.get("model") is not None:
+        ckpt = _import_model(o, training, config)
+    else:
+        if o.get("weights") is not None:
+            raise ConfigError("--weights goes with --model package.module:factory")
+        ckpt = select_checkpoint(
+            o["checkpoint"],
+            config,
+            runs_dir=o["runs_dir"],
+            data_dir=o["data_dir"],
+            device=o["device"],
+            json_out=o["json_out"],
+        )
     _run_and_show(
         ckpt,
         spec,
@@ -210,12 +230,30 @@ def _execute(spec: AttackSpec, o: dict[str, Any]) -> None:
     )
 
 
+def _import_model(o: dict[str, Any], training: dict[str, Any], config: TrainConfig) -> Checkpoint:
+    """--model: the user's classifier, imported into the runs directory (once per file)."""
+    from lilbench.data import load_dataset
+    from lilbench.models.external import parse_model_option
+    from lilbench.training.checkpoint import import_external
+
+    if o["checkpoint"] is not None or set(training) - {"dataset"}:
+        raise ConfigError("--model takes only --dataset from the model options")
+    model = parse_model_option(o["model"], o.get("weights"))  # before any data is loaded
+    data = load_dataset(config.dataset, data_dir=o["data_dir"])
+    ckpt = import_external(o["runs_dir"], model, dataset=data, device=resolve_device(o["device"]))
+    if not o["json_out"]:
+        err.print(f"model {model.file} ({model.kind}) in {ckpt.path}")
+    return ckpt
+
+
 @app.command("fgsm")
 @model_options
 def fgsm(
     eps: EpsList = None,
     eps_grid: EpsGrid = None,
     checkpoint: CheckpointOpt = None,
+    model: ModelOpt = None,
+    weights: WeightsOpt = None,
     test_limit: TestLimit = None,
     batch_size: AttackBatch = 1000,
     seed: Seed = 0,
@@ -249,6 +287,8 @@ def pgd(
     ] = None,
     restarts: Annotated[int, typer.Option("--restarts", help="Random starts (seeded).")] = 0,
     checkpoint: CheckpointOpt = None,
+    model: ModelOpt = None,
+    weights: WeightsOpt = None,
     test_limit: TestLimit = None,
     batch_size: AttackBatch = 1000,
     seed: Seed = 0,
@@ -314,6 +354,8 @@ def _eps_grid_command(name: str) -> Any:
             ),
         ] = None,
         checkpoint: CheckpointOpt = None,
+        model: ModelOpt = None,
+        weights: WeightsOpt = None,
         test_limit: TestLimit = None,
         batch_size: AttackBatch = 1000,
         seed: Seed = 0,

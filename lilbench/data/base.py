@@ -42,6 +42,15 @@ class Dataset:
         return int(self.x_train.shape[1])
 
     @property
+    def image_shape(self) -> tuple[int, ...]:
+        """The shape of one input as an image, (1, side, side) for square grey images (what a
+        convolutional model takes); lilbench itself works on the flat vectors."""
+        side = round(self.input_dim**0.5)
+        if self.pixels and side * side == self.input_dim:
+            return (1, side, side)
+        return (self.input_dim,)
+
+    @property
     def level_classes(self) -> list[int]:
         """Classes per label level (one level for flat data sets)."""
         if self.levels_train is None:

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from lilbench.attacks import AttackSpec
+from lilbench.attacks.model_checks import probe_model
 from lilbench.attacks.runner import Progress, run_attack
 from lilbench.data import load_dataset
 from lilbench.errors import CheckpointError, ConfigError
@@ -36,7 +37,10 @@ def ensure_attack(
     device: torch.device | str = "cpu",
     force: bool = False,
     progress: Progress | None = None,
+    module: torch.nn.Module | None = None,
 ) -> AttackRun:
+    """`module`: the model itself, for an entry of a module held in memory (its identity was
+    computed from it by `lilbench.evaluate`); otherwise the model is loaded from `ckpt`."""
     spec.validate()
     if limit is not None and limit < 1:
         raise ConfigError(f"limit must be >= 1, got {limit}")
@@ -55,7 +59,18 @@ def ensure_attack(
             raise CheckpointError(
                 f"checkpoint {ckpt.path} was trained on other {config.dataset} data than is here"
             )
-        model = load_model(ckpt.path, device=device, input_dim=data.input_dim)
+        if ckpt.external and spec.paper_objective:
+            raise ConfigError(
+                f"{spec.label} maximises the LIL objective on the model's hidden layer; a model "
+                "lilbench did not train has none (use the cross-entropy attacks)"
+            )
+        if module is not None:
+            from lilbench.models.external import FlatInput
+
+            shape = tuple(ckpt.meta["external"]["input_shape"])
+            model: torch.nn.Module = FlatInput(module, shape).to(device).eval()
+        else:
+            model = load_model(ckpt.path, device=device, input_dim=data.input_dim)
         x, y = data.x_test[:limit], data.y_test[:limit]
         # The paper-faithful attacks maximise the model's own objective, as its checkpoint says.
         objective = config.make_objective().attack_objective()
@@ -70,6 +85,16 @@ def ensure_attack(
             seed=seed,
             progress=progress,
         )
+        if ckpt.external:  # the model-level checks a model lilbench trained passes by design
+            info = ckpt.meta["external"]
+            outcome.checks += probe_model(
+                model,
+                x.to(device),
+                y.to(device),
+                num_classes=data.num_classes,
+                handed_in_training=bool(info.get("handed_in_training_mode")),
+                train_time_layers=list(info.get("train_time_layers", [])),
+            )
         record = build_record(ckpt, spec, outcome, limit=limit, seed=seed, device=str(device))
         save_record(path, record)
         return record

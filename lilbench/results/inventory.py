@@ -16,7 +16,7 @@ from filelock import FileLock, Timeout
 
 from lilbench.errors import LilbenchError
 from lilbench.store import WEIGHTS
-from lilbench.training.checkpoint import Checkpoint, read_checkpoint
+from lilbench.training.checkpoint import Checkpoint, is_external, read_checkpoint
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def _models(runs: Path) -> tuple[list[Entry], dict[str, Checkpoint]]:
     for d in sorted((runs / "models").glob("*")):
         if d.name.startswith(".") or d.suffix in (".lock", ".tmp"):
             continue  # scratch and locks: see _leftovers
-        if not d.is_dir() or not (d / WEIGHTS).is_file():
+        if not d.is_dir() or not ((d / WEIGHTS).is_file() or is_external(d)):
             entries.append(Entry("model", d, _size(d), "corrupt", f"no {WEIGHTS}"))
             continue
         try:

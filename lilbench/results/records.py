@@ -133,6 +133,7 @@ def build_record(
             "tensors_sha256": ckpt.tensors_sha256,
             "weights_sha256": ckpt.meta.get("weights_sha256"),
             "train_config": ckpt.meta["train_config"],
+            **({"external": ckpt.meta["external"]} if ckpt.external else {}),
         },
         "samples": {"split": "test", "limit": limit, "n": outcome.n},
         "seed": seed,

@@ -9,12 +9,13 @@ header and meta.json and recomputed from the tensors on every read.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import safetensors
 import safetensors.torch
@@ -22,19 +23,30 @@ import torch
 
 import lilbench
 from lilbench.errors import CheckpointError
-from lilbench.io import canonical_json, sha256_file, write_json_atomic
+from lilbench.io import canonical_json, sha256_bytes, sha256_file, write_json_atomic
 from lilbench.models import LILMLP, MODELS, StackedLIL
 from lilbench.store import META, WEIGHTS, log, model_dir, tensors_sha256, tensors_sha256_file
 from lilbench.training.config import TrainConfig
 
+if TYPE_CHECKING:
+    from lilbench.data import Dataset
+    from lilbench.models.external import ExternalModel
+
 META_KEY = "lilbench"
 FORMAT_VERSION = 1
+EXTERNAL = "ext-"  # the directory prefix of imported models (models/ext-<hash>/)
 
 
 @dataclass(frozen=True)
 class Checkpoint:
     path: Path  # the checkpoint directory
     meta: dict[str, Any]
+
+    @property
+    def external(self) -> bool:
+        """A model lilbench did not train (imported with `--model`); its `config` holds only
+        the data set it is evaluated on."""
+        return "external" in self.meta
 
     @property
     def config(self) -> TrainConfig:
@@ -108,9 +120,15 @@ def _resolve(path: Path) -> Path:
     raise CheckpointError(f"no checkpoint at {path}: expected a directory holding {WEIGHTS}")
 
 
+def is_external(directory: Path) -> bool:
+    return directory.name.startswith(EXTERNAL)
+
+
 def read_checkpoint(path: Path) -> Checkpoint:
     """Read and verify the metadata of a checkpoint directory (or its .safetensors file)."""
     directory = _resolve(path)
+    if is_external(directory):
+        return _read_external(directory)
     weights = directory / WEIGHTS
     if not weights.is_file():
         raise CheckpointError(f"no checkpoint at {directory}: {WEIGHTS} is missing")
@@ -185,6 +203,8 @@ def load_model(
     `input_dim`, when given, is checked against the checkpoint (a mismatch raises).
     """
     ckpt = read_checkpoint(Path(path))
+    if ckpt.external:
+        return _load_external(ckpt, device=device, input_dim=input_dim)  # type: ignore[return-value]
     arch = dict(ckpt.meta["architecture"])
     kind = arch.pop("type", "LILMLP")
     if kind not in MODELS:
@@ -209,3 +229,159 @@ def find_checkpoint(runs_dir: Path, config: TrainConfig) -> Checkpoint | None:
     if not (directory / WEIGHTS).is_file():
         return None
     return read_checkpoint(directory)
+
+
+def import_external(
+    runs_dir: Path, model: ExternalModel, *, dataset: Dataset, device: torch.device | str = "cpu"
+) -> Checkpoint:
+    """An external model file as an entry of the runs directory (a copy of the file and its
+    metadata), so that its attack records are cached and keyed like any checkpoint's. The
+    entry is named by the model's identity and the data set: a changed file is a new entry,
+    and the old records are never served for it."""
+    from lilbench.models import external as ext
+
+    ident = ext.identity(model)
+    found = _find_external(runs_dir, ident, dataset)
+    if found is not None:
+        return found
+    inner = ext.load(model, device=device)
+    return _register(runs_dir, ident, model.describe(), inner, dataset, model.file, device)
+
+
+def import_module(
+    runs_dir: Path,
+    module: torch.nn.Module,
+    ident: str,
+    *,
+    dataset: Dataset,
+    device: torch.device | str = "cpu",
+) -> Checkpoint:
+    """A module held in memory (`lilbench.evaluate`): an entry with its metadata only, keyed
+    by `ident` (its class source and tensors); its results are served only to a module with
+    the same identity, passed to `ensure_attack` as `module`."""
+    found = _find_external(runs_dir, ident, dataset)
+    if found is not None:
+        return found
+    cls = type(module)
+    info = {"kind": "module", "file": None, "factory": f"{cls.__module__}.{cls.__qualname__}"}
+    return _register(runs_dir, ident, info, module, dataset, None, device)
+
+
+def _external_dir(runs_dir: Path, ident: str, dataset: Dataset) -> tuple[str, Path]:
+    key = EXTERNAL + sha256_bytes(f"{ident}:{dataset.name}:{dataset.checksum}".encode())
+    return key, model_dir(runs_dir, key)
+
+
+def _find_external(runs_dir: Path, ident: str, dataset: Dataset) -> Checkpoint | None:
+    _, directory = _external_dir(runs_dir, ident, dataset)
+    if not (directory / META).is_file():
+        return None
+    found = read_checkpoint(directory)
+    return found if found.tensors_sha256 == ident else None
+
+
+def _register(
+    runs_dir: Path,
+    ident: str,
+    info: dict[str, Any],
+    inner: torch.nn.Module,
+    dataset: Dataset,
+    source: Path | None,
+    device: torch.device | str,
+) -> Checkpoint:
+    from lilbench.models import external as ext
+    from lilbench.models.functional import count_correct
+
+    key, directory = _external_dir(runs_dir, ident, dataset)
+    handed_in_training = bool(inner.training)
+    train_time = ext.has_train_time_layers(inner)
+    was = inner.training
+    inner.eval()
+    try:
+        wrapped, shape = ext.adapt(
+            inner, image_shape=dataset.image_shape, num_classes=dataset.num_classes
+        )
+        x, y = dataset.x_test.to(device), dataset.y_test.to(device)
+        accuracy = count_correct(wrapped, x, y, 1000) / len(x)
+    finally:
+        inner.train(was)
+    stored = None if source is None else f"external{''.join(source.suffixes) or '.bin'}"
+    meta: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "external": {
+            **info,
+            "stored_as": stored,
+            "input_shape": list(shape),
+            "handed_in_training_mode": handed_in_training,
+            "train_time_layers": train_time,
+        },
+        "architecture": {"type": "external", "kind": info["kind"]},
+        "train_config": TrainConfig(dataset=dataset.name).to_dict(),
+        "config_hash": key,
+        "tensors_sha256": ident,
+        "seed": 0,
+        "dataset": {"name": dataset.name, "checksum": dataset.checksum},
+        "versions": {"lilbench": lilbench.__version__, "torch": torch.__version__},
+        "device": str(device),
+        "metrics": {"clean_test_accuracy": accuracy},
+    }
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        if source is not None and stored is not None:
+            shutil.copyfile(source, scratch / stored)
+            meta["weights_sha256"] = sha256_file(scratch / stored)
+        else:
+            meta["weights_sha256"] = ident
+        write_json_atomic(scratch / META, meta)
+        if directory.exists():  # another identity under the same 16-character name
+            shutil.rmtree(directory)
+        os.replace(scratch, directory)
+    finally:
+        if scratch.exists():
+            shutil.rmtree(scratch)
+    return Checkpoint(path=directory, meta=meta)
+
+
+def _read_external(directory: Path) -> Checkpoint:
+    meta_file = directory / META
+    try:
+        meta = json.loads(meta_file.read_text())
+        name = meta["external"]["stored_as"]
+        kind = meta["external"]["kind"]
+    except (OSError, KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{directory}: not a readable external model entry ({exc})") from None
+    if kind == "module":  # held in memory: nothing on disk to verify
+        return Checkpoint(path=directory, meta=meta)
+    stored = directory / str(name)
+    if not stored.is_file() or sha256_file(stored) != meta.get("weights_sha256"):
+        raise CheckpointError(
+            f"{stored} does not match the SHA-256 in its {META}; delete {directory} and import "
+            "the model again"
+        )
+    if meta["external"]["kind"] != "factory" and meta["weights_sha256"] != meta["tensors_sha256"]:
+        raise CheckpointError(f"{meta_file} names two different hashes; delete {directory}")
+    return Checkpoint(path=directory, meta=meta)
+
+
+def _load_external(
+    ckpt: Checkpoint, *, device: torch.device | str, input_dim: int | None
+) -> torch.nn.Module:
+    from lilbench.models import external as ext
+
+    info = ckpt.meta["external"]
+    if info["kind"] == "module":
+        raise CheckpointError(
+            f"{ckpt.path} is a module that was held in memory; pass it to lilbench.evaluate"
+        )
+    model = ext.ExternalModel(info["kind"], ckpt.path / info["stored_as"], info.get("factory"))
+    if model.kind == "factory" and ext.identity(model) != ckpt.tensors_sha256:
+        raise CheckpointError(
+            f"the source of {model.factory} changed since {ckpt.path} was imported; import the "
+            "model again (--model ... --force) so its results are recomputed"
+        )
+    shape = tuple(int(s) for s in info["input_shape"])
+    if input_dim is not None and math.prod(shape) != input_dim:
+        raise CheckpointError(f"{ckpt.path} takes inputs of shape {shape}, not {input_dim} values")
+    inner = ext.load(model, device=device).eval()
+    return ext.FlatInput(inner, shape).to(device).eval()

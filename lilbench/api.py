@@ -1,0 +1,216 @@
+"""The Python API: train, load and evaluate from a script or a notebook, with the same checked,
+cached attacks as the command line.
+
+    import lilbench
+    results = lilbench.evaluate(my_module, dataset="mnist", attacks=["fgsm", {"name": "pgd",
+                                "eps": [0.1], "steps": 20}], test_limit=1000, seed=0)
+    frame = results.to_frame()   # pandas, one row per attack point
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import inspect
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lilbench.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from torch import nn
+
+    from lilbench.attacks import AttackSpec
+    from lilbench.training.checkpoint import Checkpoint
+
+
+@dataclass(frozen=True)
+class AttackPoint:
+    """One robust accuracy: an attack at one eps (and step size, for step sweeps)."""
+
+    model: str  # the model's identity (its runs-directory name)
+    attack: str  # the attack's label in reports ("fgsm", "pgd-eps", ...)
+    eps: float
+    step: float | None
+    n: int
+    correct: int
+    accuracy: float
+    clean_accuracy: float
+    checks_passed: bool  # every sanity check of this attack run (and of the model) passed
+    record: str  # the JSON record it was read from
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The points of every attack run, with the failed checks by name."""
+
+    points: tuple[AttackPoint, ...]
+    failed_checks: tuple[str, ...] = field(default=())
+    records: tuple[dict[str, Any], ...] = field(default=(), repr=False)
+
+    def __iter__(self) -> Iterator[AttackPoint]:
+        return iter(self.points)
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed_checks
+
+    def to_frame(self) -> pd.DataFrame:
+        """A pandas DataFrame, one row per point (pandas is imported here, not required)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("to_frame needs pandas: pip install pandas") from None
+        return pd.DataFrame([asdict(p) for p in self.points])
+
+
+def _specs(attacks: Sequence[Any]) -> list[AttackSpec]:
+    """Attack names, suite-style mappings ({"name": "pgd", "eps": [0.1]}) or specs."""
+    from lilbench.attacks import ATTACKS, AttackSpec
+    from lilbench.suites import _attack
+
+    specs = []
+    for i, a in enumerate(attacks):
+        if isinstance(a, AttackSpec):
+            specs.append(a.validate())
+        elif isinstance(a, str):
+            if a not in ATTACKS:
+                raise ConfigError(ATTACKS.unknown(a))
+            specs.append(ATTACKS.get(a).from_options())
+        elif isinstance(a, dict):
+            specs.append(_attack(Path("attacks"), i, a))
+        else:
+            raise ConfigError(f"attacks[{i}]: expected a name, a mapping or an AttackSpec")
+    if not specs:
+        raise ConfigError("give at least one attack")
+    return specs
+
+
+def module_identity(model: nn.Module) -> str:
+    """A module held in memory: its class, the source of the class's module, and its tensors
+    (what results computed on it are keyed by; an edited class or a changed weight is a new
+    model)."""
+    import torch
+
+    h = hashlib.sha256()
+    cls = type(model)
+    h.update(f"{cls.__module__}.{cls.__qualname__}".encode())
+    with contextlib.suppress(OSError, TypeError):  # no source (a REPL class): tensors only
+        h.update(inspect.getsource(inspect.getmodule(cls)).encode())  # type: ignore[arg-type]
+    for name, t in sorted(model.state_dict().items()):
+        t = t.detach().cpu().contiguous()
+        h.update(json.dumps([name, str(t.dtype), list(t.shape)]).encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def evaluate(
+    model: nn.Module | str | Path,
+    *,
+    dataset: str = "mnist",
+    attacks: Sequence[Any] = ("fgsm",),
+    test_limit: int | None = None,
+    seed: int = 0,
+    runs_dir: Path | str = "runs",
+    data_dir: Path | str | None = None,
+    device: str = "cpu",
+    force: bool = False,
+) -> Evaluation:
+    """Attack any PyTorch classifier (a module returning logits, or the path of a torch.export
+    or TorchScript file) with lilbench's checked attacks; results are cached in `runs_dir`
+    under the model's identity, as for `lilbench attack --model`. The model takes the data
+    set's images (MNIST: (N, 1, 28, 28)) or flat vectors; it is evaluated in eval mode, and
+    the model-level checks (logits, determinism, gradients, chance at eps = 1) run beside
+    each attack."""
+    from lilbench.data import load_dataset
+    from lilbench.models.external import parse_model_option
+    from lilbench.results.attack_runs import ensure_attack
+    from lilbench.runtime import pin_threads
+    from lilbench.training.checkpoint import import_external, import_module
+
+    specs = _specs(attacks)
+    if test_limit is not None and test_limit < 1:
+        raise ConfigError(f"test_limit must be >= 1, got {test_limit}")
+    pin_threads()
+    runs, data_root = Path(runs_dir), (Path(data_dir) if data_dir is not None else None)
+    data = load_dataset(dataset, data_dir=data_root)
+    ckpt: Checkpoint
+    module = None
+    if isinstance(model, str | Path):
+        ckpt = import_external(runs, parse_model_option(str(model), None), dataset=data)
+    else:
+        module = model
+        ckpt = import_module(runs, model, module_identity(model), dataset=data)
+    points: list[AttackPoint] = []
+    failed: list[str] = []
+    records = []
+    # ART freezes the weights and switches the mode: the caller's module goes back as it came.
+    state = None
+    if module is not None:
+        state = (module.training, [q.requires_grad for q in module.parameters()])
+    try:
+        runs_of = [
+            ensure_attack(
+                ckpt,
+                spec,
+                runs_dir=runs,
+                data_dir=data_root,
+                limit=test_limit,
+                seed=seed,
+                device=device,
+                force=force,
+                module=module,
+            )
+            for spec in specs
+        ]
+    finally:
+        if module is not None and state is not None:
+            module.train(state[0])
+            for param, flag in zip(module.parameters(), state[1], strict=True):
+                param.requires_grad_(flag)
+    for run in runs_of:
+        rec = run.record
+        records.append(rec)
+        failed += [f"{rec['label']}: {c['name']}" for c in rec["checks"] if not c["passed"]]
+        for p in rec["points"]:
+            points.append(
+                AttackPoint(
+                    model=ckpt.path.name,
+                    attack=rec["label"],
+                    eps=float(p["eps"]),
+                    step=None if p.get("step") is None else float(p["step"]),
+                    n=int(p["n"]),
+                    correct=int(p["correct"]),
+                    accuracy=float(p["accuracy"]),
+                    clean_accuracy=float(rec["clean"]["accuracy"]),
+                    checks_passed=bool(rec["passed"]),
+                    record=str(run.path),
+                )
+            )
+    return Evaluation(tuple(points), tuple(failed), tuple(records))
+
+
+def train(**options: Any) -> Checkpoint:
+    """Train (or reuse) one model, as `lilbench train` does: `lilbench.train(beta=1.0)`;
+    options are TrainConfig's fields plus `runs_dir`, `data_dir`, `device` and `force`."""
+    from lilbench.runtime import pin_threads
+    from lilbench.training.config import TrainConfig
+    from lilbench.training.pipeline import ensure_checkpoint
+
+    where = {k: options.pop(k) for k in ("runs_dir", "data_dir", "device", "force") if k in options}
+    pin_threads()
+    config = TrainConfig.for_dataset(options.pop("dataset", "mnist"), **options).validate()
+    return ensure_checkpoint(
+        config,
+        runs_dir=Path(where.get("runs_dir", "runs")),
+        data_dir=where.get("data_dir"),
+        device=where.get("device", "cpu"),
+        force=bool(where.get("force", False)),
+    ).checkpoint
