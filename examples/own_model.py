@@ -6,7 +6,7 @@ lilbench), trained for one epoch, saved with torch.export, then attacked twice:
 
 and the two give the same numbers.
 
-    python examples/own_model.py [--out /tmp/own-model] [--train-limit 60000] [--test-limit 500]
+    python examples/own_model.py [--out /tmp/own-model] [--train-limit 60000] [--test-limit 100]
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("/tmp/own-model"))
     ap.add_argument("--train-limit", type=int, default=60000)
-    ap.add_argument("--test-limit", type=int, default=500)
+    ap.add_argument("--test-limit", type=int, default=100)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
