@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "report": ("lilbench.cli.suite", "report", "Write a suite's report from cached results."),
     "check": ("lilbench.cli.suite", "check", "Compare a suite's accuracies with a baseline."),
     "runs": ("lilbench.cli.runs_cmd", "app", "Inspect and clean a runs directory."),
+    "export": ("lilbench.cli.export_cmd", "export", "Every number as one tidy CSV/Parquet table."),
+    "plot": ("lilbench.cli.export_cmd", "plot", "Accuracy-vs-eps figures from an exported table."),
 }
 
 

@@ -110,9 +110,12 @@ def _forward(
 
 
 def _masks(y: torch.Tensor, modes: Sequence[str]) -> torch.Tensor:
-    """G per model [M, B, B]: same-class pairs (local; also for beta = 0, whose L_iso is only
-    reported) or all pairs (global)."""
+    """G per model [M, B, B] (or [1, B, B], broadcast, when all models use the same one):
+    same-class pairs (local; also for beta = 0, whose L_iso is only reported) or all pairs
+    (global)."""
     local = (y[:, None] == y[None, :]).to(torch.float32)
+    if all(m != "global" for m in modes):
+        return local.unsqueeze(0)
     full = torch.ones_like(local)
     return torch.stack([full if m == "global" else local for m in modes])
 
@@ -127,7 +130,7 @@ def train_batch(
     """Train every config (all with one batch key) in one pass; per config, its result, or
     the TrainingDiverged error of a model whose loss became NaN or infinite (the others train
     on unaffected: their gradients never mix)."""
-    from lilbench.objectives.isometry import euclidean_distances
+    from lilbench.objectives.isometry import _off_diagonal, euclidean_distances
     from lilbench.training.train import (
         TrainingDiverged,
         TrainResult,
@@ -202,7 +205,7 @@ def train_batch(
             )
             d_x = euclidean_distances(x)  # the same for every model: computed once
             d_phi = torch.cdist(phi_iso, phi_iso, compute_mode="use_mm_for_euclid_dist")
-            d_phi = d_phi * (1.0 - torch.eye(b, device=device, dtype=d_phi.dtype))
+            d_phi = d_phi * _off_diagonal(b, d_phi.device, d_phi.dtype)
             g = _masks(y, modes)
             iso = ((g * (k[:, None, None] * d_phi - d_x)) ** 2).mean(dim=(1, 2))
             total_m = alpha * ce + beta * iso

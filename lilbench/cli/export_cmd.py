@@ -1,0 +1,113 @@
+"""`lilbench export` (every number as one tidy table, model cards) and `lilbench plot`
+(accuracy-vs-eps curves from an exported table or a suite)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from lilbench.cli.common import RunsDir, err, out
+from lilbench.errors import ConfigError
+
+SuiteOpt = Annotated[
+    Path | None,
+    typer.Argument(help="Suite YAML; without it, every record in --runs-dir is exported."),
+]
+
+
+def export(
+    suite_path: SuiteOpt = None,
+    runs_dir: RunsDir = Path("runs"),
+    output: Annotated[
+        Path | None,
+        typer.Option("--out", help="Table to write (default results/<suite>.csv or .parquet)."),
+    ] = None,
+    fmt: Annotated[
+        Literal["csv", "parquet"],
+        typer.Option("--format", help="csv, or parquet (needs pyarrow)."),
+    ] = "csv",
+    per_example: Annotated[
+        bool,
+        typer.Option("--per-example", help="One row per test image and point (from the bits)."),
+    ] = False,
+    cards: Annotated[
+        Path | None,
+        typer.Option("--cards", help="Also write a JSON card per model into this folder."),
+    ] = None,
+) -> None:
+    """Write every attack point as one tidy long table: suite, model, method and its
+    parameters, seed, attack and its parameters, eps or step, n, correct, accuracy, its exact
+    95% interval over the test images, and the checks. Reads the cache; computes nothing."""
+    from lilbench.results import export as ex
+
+    name = "runs" if suite_path is None else suite_path.stem
+    target = output or Path("results") / f"{name}{'-examples' if per_example else ''}.{fmt}"
+    columns = ex.EXAMPLE_COLUMNS if per_example else ex.COLUMNS
+    if suite_path is None:
+        if cards is not None:
+            raise ConfigError("--cards needs a suite (a card names its setting and seed)")
+        if not (runs_dir / "attacks").is_dir():
+            raise ConfigError(f"{runs_dir} holds no attack records")
+        count = ex.write_table(
+            ex.runs_rows(runs_dir, per_example=per_example), target, fmt, columns
+        )
+    else:
+        from lilbench.results.suite_results import collect_suite
+        from lilbench.suites import load_suite
+
+        suite = load_suite(suite_path)
+        results, missing = collect_suite(
+            suite, runs_dir=runs_dir, fix=f"`lilbench run {suite_path} --force`"
+        )
+        if missing:
+            err.print(f"[yellow]missing {len(missing)} result(s)[/]: exported what is cached")
+        rows = ex.suite_rows(suite.name, results, runs_dir, per_example=per_example)
+        count = ex.write_table(rows, target, fmt, columns)
+        if cards is not None:
+            written = ex.write_cards(results, suite.name, cards)
+            err.print(f"{len(written)} model cards in {cards}")
+    out.print(f"{count} rows: {target}")
+
+
+def plot(
+    source: Annotated[
+        Path, typer.Argument(help="An exported table (.csv/.parquet) or a suite YAML.")
+    ],
+    runs_dir: RunsDir = Path("runs"),
+    output: Annotated[
+        Path | None, typer.Option("--out", help="Figure to write (default <source>.png).")
+    ] = None,
+    eps: Annotated[
+        float,
+        typer.Option("--eps", help="The eps of the clean-vs-robust (Pareto) panel."),
+    ] = 0.1,
+) -> None:
+    """Draw accuracy vs eps (or step size) per setting, mean over seeds, one panel per
+    attack, and clean vs robust accuracy at --eps (the Pareto view) when there are several
+    settings: from an exported table, without rerunning anything."""
+    from lilbench.reports.plot_table import plot_rows, read_rows
+
+    if not source.exists():
+        raise ConfigError(f"no such file: {source}")
+    if source.suffix in (".yaml", ".yml"):
+        from lilbench.results import export as ex
+        from lilbench.results.suite_results import collect_suite
+        from lilbench.suites import load_suite
+
+        suite = load_suite(source)
+        results, _ = collect_suite(suite, runs_dir=runs_dir)
+        rows = [
+            {k: "" if v is None else str(v) for k, v in row.items()}
+            for row in ex.suite_rows(suite.name, results, runs_dir)
+        ]
+        title = suite.name
+    else:
+        rows = read_rows(source)
+        title = source.stem
+    if not rows:
+        raise ConfigError(f"{source}: no attack points to plot (run the suite first?)")
+    target = output or source.with_suffix(".png")
+    plot_rows(rows, target, title=title, pareto_eps=eps)
+    out.print(f"figure: {target}")

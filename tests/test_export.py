@@ -1,0 +1,146 @@
+"""`lilbench export` and `lilbench plot`: every number of a report can be rebuilt from the
+exported table alone."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from helpers import cli
+
+from lilbench.reports.aggregate import attack_table, clean_table
+from lilbench.results.stats import estimate
+from lilbench.results.suite_results import collect_suite
+from lilbench.suites import load_suite
+
+ROOT = Path(__file__).resolve().parent.parent
+CI_SUITE = ROOT / "suites" / "ci.yaml"
+
+
+@pytest.fixture(scope="module")
+def ci_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    runs = tmp_path_factory.mktemp("export-runs")
+    from lilbench.results.suite_results import run_suite
+
+    run_suite(load_suite(CI_SUITE), runs_dir=runs)
+    return runs
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_the_exported_table_rebuilds_every_number_of_the_report(
+    ci_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = tmp_path / "ci.csv"
+    code, out, err = cli(
+        ["export", str(CI_SUITE), "--runs-dir", str(ci_run), "--out", str(table)], capsys
+    )
+    assert code == 0, err
+    rows = _read(table)
+    assert f"{len(rows)} rows" in out
+    results, missing = collect_suite(load_suite(CI_SUITE), runs_dir=ci_run)
+    assert not missing
+    for label in ("fgsm", "pgd"):
+        _, report_rows = attack_table(results, label)  # type: ignore[misc]
+        # The same table, from the CSV alone: mean over seeds per setting and grid point.
+        by: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+        clean: dict[str, dict[str, float]] = defaultdict(dict)
+        for r in rows:
+            if r["attack"] != label:
+                continue
+            x = float(r["eps"] if r["sweep"] == "eps" else r["step"])
+            by[r["setting"]][x].append(float(r["accuracy"]))
+            clean[r["setting"]][r["seed"]] = float(r["clean_accuracy"])
+        for report_row in report_rows:
+            setting = report_row[0]
+            xs = sorted(by[setting])
+            rebuilt = [estimate(by[setting][x]).fmt() for x in xs]
+            assert report_row[3 : 3 + len(xs)] == rebuilt, (label, setting)
+            assert report_row[2] == estimate(list(clean[setting].values())).fmt()
+    # Clean accuracy of every model, and every row's interval contains its accuracy.
+    _, clean_rows = clean_table(results)
+    assert {r[0] for r in clean_rows} == {r["setting"] for r in rows}
+    for r in rows:
+        assert float(r["ci_low"]) <= float(r["accuracy"]) <= float(r["ci_high"])
+        assert r["checks_passed"] == "True" and r["failed_checks"] == ""
+        assert json.loads(r["attack_params"])["eps"]
+        assert Path(r["record"]).is_file()
+
+
+def test_per_example_rows_add_up_to_the_recorded_accuracy(
+    ci_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = tmp_path / "ex.csv"
+    args = ["export", str(CI_SUITE), "--runs-dir", str(ci_run), "--per-example", "--out"]
+    code, _, err = cli([*args, str(table)], capsys)
+    assert code == 0, err
+    rows = _read(table)
+    points: dict[tuple[str, str, str, str], list[int]] = defaultdict(list)
+    for r in rows:
+        points[(r["model"], r["attack"], r["eps"], r["step"])].append(int(r["correct"]))
+    summary = tmp_path / "points.csv"
+    cli(["export", str(CI_SUITE), "--runs-dir", str(ci_run), "--out", str(summary)], capsys)
+    recorded = _read(summary)
+    assert len(points) == len(recorded)
+    for r in recorded:
+        bits = points[(r["model"], r["attack"], r["eps"], r["step"])]
+        assert len(bits) == int(r["n"]) == 1000
+        assert sum(bits) == int(r["correct"])
+        assert sum(bits) / len(bits) == pytest.approx(float(r["accuracy"]), abs=0)
+
+
+def test_cards_runs_export_and_plots(
+    ci_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cards = tmp_path / "cards"
+    table = tmp_path / "all.csv"
+    code, _, err = cli(
+        [
+            "export",
+            str(CI_SUITE),
+            "--runs-dir",
+            str(ci_run),
+            "--out",
+            str(table),
+            "--cards",
+            str(cards),
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    written = sorted(cards.glob("*.json"))
+    assert len(written) == 2
+    card = json.loads(written[0].read_text())
+    assert card["threat_model"] == "Linf" and 0.5 < card["clean_accuracy"] <= 1
+    assert card["autoattack"] is None and set(card["robust_accuracy"]) == {"fgsm"}
+    assert card["checks"]["passed"] and {"art", "torch", "lilbench"} <= set(card["versions"])
+    # The whole runs directory, without a suite: the same points.
+    everything = tmp_path / "runs.csv"
+    code, _, _ = cli(["export", "--runs-dir", str(ci_run), "--out", str(everything)], capsys)
+    assert code == 0 and len(_read(everything)) == len(_read(table))
+    # A figure from the table alone, and a clear error for a table it cannot draw.
+    png = tmp_path / "fig.png"
+    code, _, err = cli(["plot", str(table), "--out", str(png)], capsys)
+    assert code == 0, err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    examples = tmp_path / "ex.csv"
+    cli(
+        [
+            "export",
+            str(CI_SUITE),
+            "--runs-dir",
+            str(ci_run),
+            "--per-example",
+            "--out",
+            str(examples),
+        ],
+        capsys,
+    )
+    code, _, err = cli(["plot", str(examples)], capsys)
+    assert code == 2 and "lacks the column" in err and "Traceback" not in err
