@@ -144,3 +144,19 @@ def test_cards_runs_export_and_plots(
     )
     code, _, err = cli(["plot", str(examples)], capsys)
     assert code == 2 and "lacks the column" in err and "Traceback" not in err
+
+
+def test_parquet_holds_the_csv_rows(
+    ci_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow is in the dev extra CI installs")
+    csv_path, parquet_path = tmp_path / "t.csv", tmp_path / "t.parquet"
+    base = ["export", str(CI_SUITE), "--runs-dir", str(ci_run), "--out"]
+    assert cli([*base, str(csv_path)], capsys)[0] == 0
+    assert cli([*base, str(parquet_path), "--format", "parquet"], capsys)[0] == 0
+    table = pq.read_table(parquet_path).to_pylist()
+    rows = _read(csv_path)
+    assert len(table) == len(rows) > 0
+    assert [r["correct"] for r in table] == [int(r["correct"]) for r in rows]
+    png = tmp_path / "p.png"
+    assert cli(["plot", str(parquet_path), "--out", str(png)], capsys)[0] == 0 and png.is_file()
