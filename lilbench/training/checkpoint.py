@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +21,13 @@ import torch
 
 import lilbench
 from lilbench.errors import CheckpointError
-from lilbench.io import canonical_json, sha256_bytes, sha256_file, write_json_atomic
+from lilbench.io import (
+    atomic_dir,
+    canonical_json,
+    sha256_bytes,
+    sha256_file,
+    write_json_atomic,
+)
 from lilbench.models import LILMLP, MODELS, StackedLIL
 from lilbench.store import META, WEIGHTS, log, model_dir, tensors_sha256, tensors_sha256_file
 from lilbench.training.config import TrainConfig
@@ -92,9 +96,7 @@ def save_checkpoint(
         "device": device,
         "metrics": metrics,
     }
-    final.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
-    try:
+    with atomic_dir(final) as scratch:  # --force replaces the old checkpoint as a whole
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         meta["tensors_sha256"] = tensors_sha256(safetensors.torch.save(state))
         safetensors.torch.save_file(
@@ -102,12 +104,6 @@ def save_checkpoint(
         )
         meta_with_hash = {**meta, "weights_sha256": sha256_file(scratch / WEIGHTS)}
         (scratch / META).write_text(json.dumps(meta_with_hash, indent=2, sort_keys=True) + "\n")
-        if final.exists():  # --force: replace the old checkpoint as a whole
-            shutil.rmtree(final)
-        os.replace(scratch, final)
-    finally:
-        if scratch.exists():
-            shutil.rmtree(scratch)
     return Checkpoint(path=final, meta=meta_with_hash)
 
 
@@ -325,21 +321,13 @@ def _register(
         "device": str(device),
         "metrics": {"clean_test_accuracy": accuracy},
     }
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
+    with atomic_dir(directory) as scratch:  # replaces another identity of the same short name
         if source is not None and stored is not None:
             shutil.copyfile(source, scratch / stored)
             meta["weights_sha256"] = sha256_file(scratch / stored)
         else:
             meta["weights_sha256"] = ident
         write_json_atomic(scratch / META, meta)
-        if directory.exists():  # another identity under the same 16-character name
-            shutil.rmtree(directory)
-        os.replace(scratch, directory)
-    finally:
-        if scratch.exists():
-            shutil.rmtree(scratch)
     return Checkpoint(path=directory, meta=meta)
 
 
