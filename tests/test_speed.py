@@ -167,7 +167,19 @@ def test_ray_tasks_give_the_sequential_numbers(
     assert distributed == sequential_outcome
 
 
-def test_bad_executor_options_fail_in_one_line() -> None:
+def test_bad_executor_options_fail_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from helpers import cli
+
+    suite = Path(__file__).resolve().parent.parent / "suites" / "ci.yaml"
+    for args, message in (
+        (["--workers", "0"], "--workers must be >= 1"),
+        (["--address", "auto"], "add --executor ray"),
+    ):
+        code, _, err = cli(["run", str(suite), "--runs-dir", str(tmp_path), *args], capsys)
+        assert code == 2 and message in err and "items" not in err, err
+    assert not (tmp_path / "models").exists()
     with pytest.raises(ConfigError, match="unknown executor"):
         make_executor("dask")
     with pytest.raises(ConfigError, match="--workers must be >= 1"):

@@ -82,9 +82,13 @@ def _run(
     from lilbench.runtime import cores
 
     dev = resolve_device(device)
-    if workers is None:
+    if workers is None and executor == "local":
         # One per core, but no more than the suite has models to keep busy.
-        workers = 1 if executor == "local" and cores() == 1 else min(cores(), _models(suite))
+        workers = max(1, min(cores(), _models(suite)))
+    # Bad --workers/--address fail here, before the progress bar or any work.
+    ex = make_executor(
+        executor, workers=1 if workers is None else workers, address=address, auto=workers is None
+    )
     columns = (
         TextColumn(f"[bold]{suite.name}[/]"),
         BarColumn(),
@@ -100,7 +104,7 @@ def _run(
             if not quiet:
                 bar.console.print(f"  {'reused' if reused else '[green]done[/]  '} {what}")
 
-        with make_executor(executor, workers=workers, address=address) as ex:
+        with ex:
             return run_suite(
                 suite,
                 runs_dir=runs_dir,

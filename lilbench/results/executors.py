@@ -146,8 +146,11 @@ class RayExecutor(Executor):
                 ray.cancel(ref)
 
 
-def make_executor(name: str = "local", *, workers: int = 1, address: str | None = None) -> Executor:
-    """`local` with 1 worker: this process; with N: N worker processes; `ray`: Ray tasks."""
+def make_executor(
+    name: str = "local", *, workers: int = 1, address: str | None = None, auto: bool = False
+) -> Executor:
+    """`local` with 1 worker: this process; with N: N worker processes; `ray`: Ray tasks, at
+    most `workers` in flight (`auto`: as many as the Ray instance has CPUs)."""
     if name not in EXECUTORS:
         raise ConfigError(f"unknown executor {name!r}; known: {', '.join(EXECUTORS)}")
     if workers < 1:
@@ -155,7 +158,7 @@ def make_executor(name: str = "local", *, workers: int = 1, address: str | None 
     if address is not None and name != "ray":
         raise ConfigError("--address names a Ray cluster: add --executor ray")
     if name == "ray":
-        return RayExecutor(address=address, workers=workers if workers > 1 else None)
+        return RayExecutor(address=address, workers=None if auto else workers)
     if workers > cores() * 4:
         raise ConfigError(f"--workers {workers} is far more than this machine's cores")
     return Processes(workers) if workers > 1 else Sequential()
