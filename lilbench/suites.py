@@ -36,6 +36,7 @@ TOP_KEYS = {
     "model_checks",
     "certify",
     "mechanism",
+    "models",
 }
 METHOD_KEYS = {"objective", "spectral_norm"}  # the rest of a method entry: parameter grids
 PER_METHOD = {"dataset", "seed", "objective", "objective_params", "spectral_norm", *LIL_KEYS}
@@ -54,7 +55,24 @@ class Setting:
     def reference(self) -> bool:
         """Plain cross-entropy training: what verdicts compare every other setting with."""
         d = dict(self.overrides)
+        if self.external is not None:
+            return False
         return d.get("objective", "lil") == "lil" and self.beta == 0 and not d.get("spectral_norm")
+
+    @property
+    def external(self) -> ExternalEntry | None:
+        """The suite's `models:` entry this setting stands for (a model lilbench did not train)."""
+        found = dict(self.overrides).get("external")
+        return found if isinstance(found, ExternalEntry) else None
+
+
+@dataclass(frozen=True)
+class ExternalEntry:
+    """A `models:` entry: a torch.export / TorchScript file, or a factory with weights."""
+
+    name: str
+    model: str  # a file path, or package.module:factory
+    weights: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -217,8 +235,10 @@ def load_suite(path: Path) -> Suite:
         raise _fail(
             path, "name", f"must be a file name (letters, digits, . _ -), got {raw['name']!r}"
         )
-    if ("betas" in raw) == ("methods" in raw):
-        raise _fail(path, "betas", "give betas (the LIL grid) or methods, one of the two")
+    if "betas" in raw and "methods" in raw:
+        raise _fail(path, "betas", "give betas (the LIL grid) or methods, not both")
+    if "betas" not in raw and "methods" not in raw and "models" not in raw:
+        raise _fail(path, "betas", "give betas (the LIL grid), methods, or models")
     train = raw.get("train") or {}
     if not isinstance(train, dict):
         raise _fail(path, "train", "expected a mapping")
@@ -230,13 +250,15 @@ def load_suite(path: Path) -> Suite:
             )
         if value is not None or "None" not in types[key]:
             train[key] = _typed(path, f"train.{key}", types[key].replace(" | None", ""), value)
+    settings: tuple[Setting, ...] = ()
     if "betas" in raw:
         betas = _number_list(path, "betas", raw["betas"])
         if any(b < 0 for b in betas):
             raise _fail(path, "betas", f"beta must be >= 0, got {min(betas):g}")
         settings = tuple(Setting(f"{b:g}", (("beta", b),), b) for b in betas)
-    else:
+    elif "methods" in raw:
         settings = _methods(path, raw["methods"], dataset=str(raw.get("dataset", "mnist")))
+    settings += _external_models(path, raw.get("models"))
     seeds = raw.get("seeds", [0])
     if (
         not isinstance(seeds, list)
@@ -287,7 +309,8 @@ def load_suite(path: Path) -> Suite:
             raise _fail(path, "attacks", f"two attacks are both {label!r}; keep one")
     try:
         for setting in settings:
-            suite.train_config(setting, seeds[0]).validate()
+            if setting.external is None:
+                suite.train_config(setting, seeds[0]).validate()
     except (ConfigError, TypeError) as exc:
         raise _fail(path, "train", str(exc)) from None
     labels = [s.label for s in settings]
@@ -345,3 +368,41 @@ def _methods(path: Path, value: Any, *, dataset: str) -> tuple[Setting, ...]:
             beta = float(overrides.get("beta", 0.0))
             settings.append(Setting(config.label(), tuple(sorted(overrides.items())), beta))
     return tuple(settings)
+
+
+def _external_models(path: Path, value: Any) -> tuple[Setting, ...]:
+    """`models:` entries, each {name, file} or {name, factory, weights}; paths are relative
+    to the suite file. Checked here (files exist, names unique); loaded when the suite runs."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value:
+        raise _fail(path, "models", "expected a list of {name, file} or {name, factory, weights}")
+    out = []
+    for i, entry in enumerate(value):
+        where = f"models[{i}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise _fail(path, where, "expected a mapping with a 'name'")
+        extra = set(entry) - {"name", "file", "factory", "weights"}
+        if extra:
+            raise _fail(
+                path,
+                f"{where}.{sorted(extra)[0]}",
+                "unknown key; known: name, file, factory, weights",
+            )
+        if ("file" in entry) == ("factory" in entry):
+            raise _fail(path, where, "give a file (.pt2 or TorchScript) or a factory with weights")
+        weights = None
+        if "file" in entry:
+            model = str(path.parent / str(entry["file"]))
+            if not Path(model).is_file():
+                raise _fail(path, f"{where}.file", f"no such file: {model}")
+        else:
+            model = str(entry["factory"])
+            if not re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", model) or "weights" not in entry:
+                raise _fail(path, where, "a factory is package.module:function, with weights")
+            weights = path.parent / str(entry["weights"])
+            if not weights.is_file():
+                raise _fail(path, f"{where}.weights", f"no such file: {weights}")
+        ext = ExternalEntry(entry["name"], model, weights)
+        out.append(Setting(entry["name"], (("external", ext),), 0.0))
+    return tuple(out)

@@ -205,3 +205,50 @@ def test_bad_model_options_fail_in_one_line_before_any_work(
         assert code == 2, (args, err)
         assert message in err and "Traceback" not in err, err
     assert not (runs / "attacks").exists()
+
+
+def test_a_suite_attacks_its_models_entries_beside_its_own(
+    tmp_path: Path, mnist: Dataset, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _export(_trained(mnist), tmp_path / "conv.pt2")
+    suite = tmp_path / "mixed.yaml"
+    suite.write_text(
+        textwrap.dedent(
+            """
+            name: mixed
+            dataset: mnist
+            train: {limit: 1000, epochs: 1, width: 16, depth: 2}
+            betas: [0]
+            models:
+              - {name: my-conv, file: conv.pt2}
+            seeds: [0]
+            test_limit: 150
+            model_checks: true
+            attacks:
+              - {name: fgsm, eps: [0.05, 0.2]}
+              - {name: pgd, eps: [0.05, 0.2], steps: 5}
+            """
+        )
+    )
+    runs, reports = tmp_path / "runs", tmp_path / "reports"
+    code, _, err = cli(["run", str(suite), "--runs-dir", str(runs), "--workers", "1"], capsys)
+    assert code == 0, err
+    assert "done   model my-conv seed=0" in err
+    code, _, err = cli(
+        ["report", str(suite), "--runs-dir", str(runs), "--out-dir", str(reports)], capsys
+    )
+    assert code == 0, err
+    text = (reports / "mixed.md").read_text()
+    assert "my-conv" in text
+    table = tmp_path / "mixed.csv"
+    assert cli(["export", str(suite), "--runs-dir", str(runs), "--out", str(table)], capsys)[0] == 0
+    rows = table.read_text().splitlines()
+    external = [r for r in rows if ",my-conv," in r]
+    assert len(external) == 4 and all(",external," in r for r in external)
+    # Run again: the imported model and its records are reused, nothing recomputed.
+    code, _, err = cli(["run", str(suite), "--runs-dir", str(runs), "--workers", "1"], capsys)
+    assert code == 0 and "done " not in err.replace("done   model checks", "")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(suite.read_text().replace("conv.pt2", "missing.pt2"))
+    code, _, err = cli(["run", str(bad), "--runs-dir", str(runs)], capsys)
+    assert code == 2 and "models[0].file: no such file" in err

@@ -60,7 +60,9 @@ def clean_table(results: list[ModelResult]) -> Table:
             label,
             str(len(metrics)),
             _est([m["clean_test_accuracy"] for m in metrics]),
-            _est([m["test_isometry_error"] for m in metrics]),
+            _est([m["test_isometry_error"] for m in metrics if "test_isometry_error" in m])
+            if any("test_isometry_error" in m for m in metrics) or not metrics
+            else "n/a",
         ]
         for i in range(levels):
             row += [

@@ -67,7 +67,7 @@ def inspect_section(
     """Diagnostics of every trained model (deterministic and quick; recomputed per report)."""
     header = [key_header(results), "seed", *[label for _, label in INSPECT_KEYS], "2-D map"]
     rows, images = [], []
-    for r, model, data in loaded_models(results, data_dir):
+    for r, model, data in loaded_models(results, data_dir, trained_only=True):
         diag = diagnose(model, data.x_test, data.y_test, seed=r.seed)
         stem = f"{suite.name}-{_slug(setting_name(r.setting))}-seed{r.seed}"
         title = f"{setting_name(r.setting)}, seed {r.seed}"

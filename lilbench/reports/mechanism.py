@@ -27,11 +27,12 @@ QUANTITIES = (
 
 
 def loaded_models(
-    results: list[ModelResult], data_dir: Path | None
+    results: list[ModelResult], data_dir: Path | None, *, trained_only: bool = False
 ) -> Iterator[tuple[ModelResult, nn.Module, Dataset]]:
-    """Each trained model of the results with its data set (for diagnostics in reports)."""
+    """Each model of the results with its data set (for diagnostics in reports);
+    `trained_only`: lilbench's own models (the diagnostics that read the LIL's hidden layer)."""
     for r in results:
-        if r.checkpoint is None:
+        if r.checkpoint is None or (trained_only and r.checkpoint.external):
             continue
         cfg = r.checkpoint.config
         data = load_dataset(cfg.dataset, data_dir=data_dir, seed=cfg.seed)
@@ -41,7 +42,7 @@ def loaded_models(
 def mechanism_section(results: list[ModelResult], data_dir: Path | None) -> tuple[Table, list[str]]:
     measured = [
         (r, mechanism(model, data.x_test, data.y_test, seed=0))
-        for r, model, data in loaded_models(results, data_dir)
+        for r, model, data in loaded_models(results, data_dir, trained_only=True)
     ]
     header = [key_header(results), "seeds", *(label for _, label in QUANTITIES)]
     rows = []

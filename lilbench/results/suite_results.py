@@ -20,7 +20,13 @@ from lilbench.results.model_check_records import ensure_model_checks, find_check
 from lilbench.results.records import find_record
 from lilbench.suites import Setting, Suite
 from lilbench.training.batched import group_configs
-from lilbench.training.checkpoint import Checkpoint, find_checkpoint
+from lilbench.training.checkpoint import (
+    Checkpoint,
+    find_checkpoint,
+    find_external,
+    import_external,
+    read_checkpoint,
+)
 from lilbench.training.config import TrainConfig
 from lilbench.training.pipeline import ensure_checkpoints
 
@@ -66,7 +72,25 @@ class ModelResult:
 
 def item_count(suite: Suite) -> int:
     per_model = 1 + len(suite.attacks) + int(suite.model_checks) + int(suite.certify is not None)
-    return len(suite.settings) * len(suite.seeds) * per_model
+    external = sum(1 for s in suite.settings if s.external is not None)
+    return len(suite.settings) * len(suite.seeds) * per_model - (
+        external * len(suite.seeds) * int(suite.certify is not None)
+    )
+
+
+def _import_entry(suite: Suite, setting: Setting, where: _Where) -> tuple[Checkpoint, bool]:
+    """A `models:` entry imported into the runs directory (once per file): (entry, reused)."""
+    from lilbench.data import load_dataset
+    from lilbench.models.external import parse_model_option
+
+    entry = setting.external
+    assert entry is not None
+    model = parse_model_option(entry.model, entry.weights)
+    data = load_dataset(suite.dataset, data_dir=where.data_dir)
+    found = find_external(where.runs_dir, model, dataset=data)
+    if found is not None:
+        return found, True
+    return import_external(where.runs_dir, model, dataset=data, device=where.device), False
 
 
 @dataclass(frozen=True)
@@ -81,13 +105,14 @@ class _Where:
 
 @dataclass(frozen=True)
 class _ModelWork:
-    """Everything done to one trained model: its attacks, certificate and model checks."""
+    """Everything done to one model: its attacks, certificate and model checks."""
 
     setting: Setting
-    config: TrainConfig
+    config: TrainConfig | None  # None: a `models:` entry, found at `checkpoint`
     seed: int
     what: str
     suite: Suite
+    checkpoint: Path | None = None
 
 
 def _train_item(configs: list[TrainConfig], where: _Where) -> list[tuple[str, bool]]:
@@ -105,7 +130,11 @@ def _train_item(configs: list[TrainConfig], where: _Where) -> list[tuple[str, bo
 def _model_item(work: _ModelWork, where: _Where) -> tuple[ModelResult, list[tuple[str, bool]]]:
     """Attack, certify and check one model: its result and the (item, reused) events."""
     suite, seed, what = work.suite, work.seed, work.what
-    ckpt = find_checkpoint(where.runs_dir, work.config)
+    if work.checkpoint is not None:
+        ckpt: Checkpoint | None = read_checkpoint(work.checkpoint)
+    else:
+        assert work.config is not None
+        ckpt = find_checkpoint(where.runs_dir, work.config)
     if ckpt is None:  # trained in the previous phase: gone means someone deleted it meanwhile
         raise LilbenchError(f"the checkpoint of {what} vanished from {where.runs_dir}; run again")
     result = ModelResult(work.setting, seed, ckpt)
@@ -124,7 +153,7 @@ def _model_item(work: _ModelWork, where: _Where) -> tuple[ModelResult, list[tupl
         )
         result.attacks[spec.label] = run.record
         events.append((f"{spec.label} {what}", run.reused))
-    if suite.certify is not None:
+    if suite.certify is not None and not ckpt.external:  # bounds are for lilbench's MLPs
         result.certificate, _, reused = ensure_certificate(
             ckpt, suite.certify, runs_dir=runs, data_dir=data, limit=limit, force=where.force
         )
@@ -163,6 +192,7 @@ def run_suite(
         (setting, seed, suite.train_config(setting, seed).validate().normalised())
         for seed in suite.seeds
         for setting in suite.settings
+        if setting.external is None
     ]
     names = {cfg.config_hash(): f"{setting_name(s)} seed={seed}" for s, seed, cfg in models}
     configs = [cfg for _, _, cfg in models]
@@ -175,8 +205,25 @@ def run_suite(
         for config_hash, reused in done:
             if on_item:
                 on_item(f"model {names[config_hash]}", reused)
+    imported = {}
+    for s in suite.settings:
+        if s.external is not None:
+            imported[s.label], reused = _import_entry(suite, s, where)
+            for seed in suite.seeds:
+                if on_item:
+                    on_item(f"model {s.label} seed={seed}", reused)
+    configs_of = {(s.label, seed): cfg for s, seed, cfg in models}
     works = [
-        _ModelWork(s, cfg, seed, f"{setting_name(s)} seed={seed}", suite) for s, seed, cfg in models
+        _ModelWork(
+            s,
+            configs_of.get((s.label, seed)),
+            seed,
+            f"{setting_name(s)} seed={seed}",
+            suite,
+            imported[s.label].path if s.external is not None else None,
+        )
+        for seed in suite.seeds
+        for s in suite.settings
     ]
     results: list[ModelResult | None] = [None] * len(works)
     for i, (result, events) in ex.map(_model_item, works, where):
@@ -203,7 +250,10 @@ def collect_suite(
     results, missing = [], []
     for seed in suite.seeds:
         for setting in suite.settings:
-            ckpt = find_checkpoint(runs_dir, suite.train_config(setting, seed))
+            if setting.external is not None:
+                ckpt = _find_entry(suite, setting, runs_dir)
+            else:
+                ckpt = find_checkpoint(runs_dir, suite.train_config(setting, seed))
             result = ModelResult(setting, seed, ckpt)
             what = f"{setting_name(setting)} seed={seed}"
             if ckpt is None:
@@ -217,7 +267,7 @@ def collect_suite(
                 if record is None:
                     missing.append(f"{spec.label} {what}")
                 result.attacks[spec.label] = record
-            if suite.certify is not None:
+            if suite.certify is not None and setting.external is None:
                 if ckpt is not None:
                     result.certificate = find_certificate(
                         runs_dir, ckpt, suite.certify, limit=suite.test_limit, fix=fix
@@ -232,6 +282,16 @@ def collect_suite(
                     missing.append(f"model checks {what}")
             results.append(result)
     return results, missing
+
+
+def _find_entry(suite: Suite, setting: Setting, runs_dir: Path) -> Checkpoint | None:
+    from lilbench.data import load_dataset
+    from lilbench.models.external import parse_model_option
+
+    entry = setting.external
+    assert entry is not None
+    model = parse_model_option(entry.model, entry.weights)
+    return find_external(runs_dir, model, dataset=load_dataset(suite.dataset))
 
 
 def setting_name(setting: Setting) -> str:

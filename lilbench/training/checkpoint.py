@@ -244,6 +244,13 @@ def import_external(
     return _register(runs_dir, ident, model.describe(), inner, dataset, model.file, device)
 
 
+def find_external(runs_dir: Path, model: ExternalModel, *, dataset: Dataset) -> Checkpoint | None:
+    """The entry `import_external` made for this model file and data set, if any."""
+    from lilbench.models import external as ext
+
+    return _find_external(runs_dir, ext.identity(model), dataset)
+
+
 def import_module(
     runs_dir: Path,
     module: torch.nn.Module,
