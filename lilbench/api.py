@@ -129,16 +129,31 @@ def evaluate(
     set's images (MNIST: (N, 1, 28, 28)) or flat vectors; it is evaluated in eval mode, and
     the model-level checks (logits, determinism, gradients, chance at eps = 1) run beside
     each attack."""
-    from lilbench.data import load_dataset
-    from lilbench.models.external import parse_model_option
-    from lilbench.results.attack_runs import ensure_attack
-    from lilbench.runtime import pin_threads
-    from lilbench.training.checkpoint import import_external, import_module
+    from lilbench.runtime import pinned_threads
 
     specs = _specs(attacks)
     if test_limit is not None and test_limit < 1:
         raise ConfigError(f"test_limit must be >= 1, got {test_limit}")
-    pin_threads()
+    with pinned_threads():
+        return _evaluate(model, specs, dataset, test_limit, seed, runs_dir, data_dir, device, force)
+
+
+def _evaluate(
+    model: nn.Module | str | Path,
+    specs: list[AttackSpec],
+    dataset: str,
+    test_limit: int | None,
+    seed: int,
+    runs_dir: Path | str,
+    data_dir: Path | str | None,
+    device: str,
+    force: bool,
+) -> Evaluation:
+    from lilbench.data import load_dataset
+    from lilbench.models.external import parse_model_option
+    from lilbench.results.attack_runs import ensure_attack
+    from lilbench.training.checkpoint import import_external, import_module
+
     runs, data_root = Path(runs_dir), (Path(data_dir) if data_dir is not None else None)
     data = load_dataset(dataset, data_dir=data_root)
     ckpt: Checkpoint
@@ -200,17 +215,17 @@ def evaluate(
 def train(**options: Any) -> Checkpoint:
     """Train (or reuse) one model, as `lilbench train` does: `lilbench.train(beta=1.0)`;
     options are TrainConfig's fields plus `runs_dir`, `data_dir`, `device` and `force`."""
-    from lilbench.runtime import pin_threads
+    from lilbench.runtime import pinned_threads
     from lilbench.training.config import TrainConfig
     from lilbench.training.pipeline import ensure_checkpoint
 
     where = {k: options.pop(k) for k in ("runs_dir", "data_dir", "device", "force") if k in options}
-    pin_threads()
     config = TrainConfig.for_dataset(options.pop("dataset", "mnist"), **options).validate()
-    return ensure_checkpoint(
-        config,
-        runs_dir=Path(where.get("runs_dir", "runs")),
-        data_dir=where.get("data_dir"),
-        device=where.get("device", "cpu"),
-        force=bool(where.get("force", False)),
-    ).checkpoint
+    with pinned_threads():
+        return ensure_checkpoint(
+            config,
+            runs_dir=Path(where.get("runs_dir", "runs")),
+            data_dir=where.get("data_dir"),
+            device=where.get("device", "cpu"),
+            force=bool(where.get("force", False)),
+        ).checkpoint

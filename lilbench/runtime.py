@@ -11,6 +11,8 @@ never on how it was scheduled; a machine's cores are used by running items in pa
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 THREADS = 1
 
@@ -28,3 +30,17 @@ def cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+@contextmanager
+def pinned_threads() -> Iterator[None]:
+    """One thread inside, the caller's thread count restored after (the Python API: a user's
+    own process is not left single-threaded)."""
+    import torch
+
+    before = torch.get_num_threads()
+    pin_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

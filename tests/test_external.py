@@ -85,7 +85,9 @@ def test_an_exported_model_is_attacked_checked_and_cached(
     # The same attack again is served from the cache ...
     code, _, err = cli(["attack", *fgsm, "--test-limit", LIMIT, "--runs-dir", str(runs)], capsys)
     assert code == 0 and "reusing result" in err
-    # ... and the module in memory gives the same numbers through the Python API.
+    # ... and the module in memory gives the same numbers through the Python API (which
+    # computes on one thread, as the CLI does, and gives the caller's thread count back).
+    torch.set_num_threads(2)
     result = lilbench.evaluate(
         model,
         attacks=[{"name": "fgsm", "eps": [0.05, 0.2]}],
@@ -97,6 +99,7 @@ def test_an_exported_model_is_attacked_checked_and_cached(
     frame = result.to_frame()
     assert list(frame["correct"]) == [p["correct"] for p in rec["points"]]
     assert not model.training and all(p.requires_grad for p in model.parameters())
+    assert torch.get_num_threads() == 2
 
 
 def test_a_changed_model_file_is_not_served_the_old_record(
