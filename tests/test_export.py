@@ -160,3 +160,19 @@ def test_parquet_holds_the_csv_rows(
     assert [r["correct"] for r in table] == [int(r["correct"]) for r in rows]
     png = tmp_path / "p.png"
     assert cli(["plot", str(parquet_path), "--out", str(png)], capsys)[0] == 0 and png.is_file()
+
+
+def test_bad_export_and_plot_targets_fail_in_one_line(
+    ci_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    cases = [
+        (["export", str(CI_SUITE), "--out", str(tmp_path)], "is a directory"),
+        (["export", str(CI_SUITE), "--out", str(a_file / "t.csv")], "is a file, not a directory"),
+        (["export", str(CI_SUITE), "--cards", str(a_file)], "is a file, not a directory"),
+        (["plot", str(tmp_path)], "is a directory"),
+    ]
+    for args, message in cases:
+        code, _, err = cli([*args, "--runs-dir", str(ci_run)], capsys)
+        assert code == 2 and message in err and "Traceback" not in err, (args, err)

@@ -41,6 +41,17 @@ def writable_dir(path: Path | None) -> Path | None:
     return path
 
 
+def writable_file(path: Path | None) -> Path | None:
+    """Option callback for a file to write: not a directory, in a directory that exists and
+    is writable or can be created. Creates nothing."""
+    if path is None:
+        return None
+    if path.is_dir():
+        raise typer.BadParameter(f"{path} is a directory; give a file name")
+    writable_dir(path.parent)
+    return path
+
+
 RunsDir = Annotated[
     Path,
     typer.Option(

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from lilbench.cli.common import RunsDir, err, out
+from lilbench.cli.common import RunsDir, err, out, writable_dir, writable_file
 from lilbench.errors import ConfigError
 
 SuiteOpt = Annotated[
@@ -22,7 +22,11 @@ def export(
     runs_dir: RunsDir = Path("runs"),
     output: Annotated[
         Path | None,
-        typer.Option("--out", help="Table to write (default results/<suite>.csv or .parquet)."),
+        typer.Option(
+            "--out",
+            help="Table to write (default results/<suite>.csv or .parquet).",
+            callback=writable_file,
+        ),
     ] = None,
     fmt: Annotated[
         Literal["csv", "parquet"],
@@ -34,7 +38,11 @@ def export(
     ] = False,
     cards: Annotated[
         Path | None,
-        typer.Option("--cards", help="Also write a JSON card per model into this folder."),
+        typer.Option(
+            "--cards",
+            help="Also write a JSON card per model into this folder.",
+            callback=writable_dir,
+        ),
     ] = None,
 ) -> None:
     """Write every attack point as one tidy long table: suite, model, method and its
@@ -77,7 +85,10 @@ def plot(
     ],
     runs_dir: RunsDir = Path("runs"),
     output: Annotated[
-        Path | None, typer.Option("--out", help="Figure to write (default <source>.png).")
+        Path | None,
+        typer.Option(
+            "--out", help="Figure to write (default <source>.png).", callback=writable_file
+        ),
     ] = None,
     eps: Annotated[
         float,
@@ -91,6 +102,8 @@ def plot(
 
     if not source.exists():
         raise ConfigError(f"no such file: {source}")
+    if source.is_dir():
+        raise ConfigError(f"{source} is a directory; give an exported table or a suite YAML")
     if source.suffix in (".yaml", ".yml"):
         from lilbench.results import export as ex
         from lilbench.results.suite_results import collect_suite

@@ -8,11 +8,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from lilbench.errors import LilbenchError
+
+if TYPE_CHECKING:
+    from lilbench.data import Dataset
+    from lilbench.models.external import ExternalModel
 from lilbench.results.attack_runs import ensure_attack
 from lilbench.results.certificates import ensure_certificate, find_certificate
 from lilbench.results.executors import Executor, Sequential
@@ -78,15 +82,20 @@ def item_count(suite: Suite) -> int:
     )
 
 
-def _import_entry(suite: Suite, setting: Setting, where: _Where) -> tuple[Checkpoint, bool]:
-    """A `models:` entry imported into the runs directory (once per file): (entry, reused)."""
+def _entry(suite: Suite, setting: Setting, data_dir: Path | None) -> tuple[ExternalModel, Dataset]:
+    """A `models:` entry's model (checked) and the suite's data set."""
     from lilbench.data import load_dataset
     from lilbench.models.external import parse_model_option
 
     entry = setting.external
     assert entry is not None
     model = parse_model_option(entry.model, entry.weights)
-    data = load_dataset(suite.dataset, data_dir=where.data_dir)
+    return model, load_dataset(suite.dataset, data_dir=data_dir)
+
+
+def _import_entry(suite: Suite, setting: Setting, where: _Where) -> tuple[Checkpoint, bool]:
+    """A `models:` entry imported into the runs directory (once per file): (entry, reused)."""
+    model, data = _entry(suite, setting, where.data_dir)
     found = find_external(where.runs_dir, model, dataset=data)
     if found is not None:
         return found, True
@@ -251,7 +260,8 @@ def collect_suite(
     for seed in suite.seeds:
         for setting in suite.settings:
             if setting.external is not None:
-                ckpt = _find_entry(suite, setting, runs_dir)
+                model, data = _entry(suite, setting, None)
+                ckpt = find_external(runs_dir, model, dataset=data)
             else:
                 ckpt = find_checkpoint(runs_dir, suite.train_config(setting, seed))
             result = ModelResult(setting, seed, ckpt)
@@ -282,16 +292,6 @@ def collect_suite(
                     missing.append(f"model checks {what}")
             results.append(result)
     return results, missing
-
-
-def _find_entry(suite: Suite, setting: Setting, runs_dir: Path) -> Checkpoint | None:
-    from lilbench.data import load_dataset
-    from lilbench.models.external import parse_model_option
-
-    entry = setting.external
-    assert entry is not None
-    model = parse_model_option(entry.model, entry.weights)
-    return find_external(runs_dir, model, dataset=load_dataset(suite.dataset))
 
 
 def setting_name(setting: Setting) -> str:

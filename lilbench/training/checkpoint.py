@@ -298,7 +298,6 @@ def _register(
     key, directory = _external_dir(runs_dir, ident, dataset)
     handed_in_training = bool(inner.training)
     train_time = ext.has_train_time_layers(inner)
-    was = inner.training
     inner.eval()
     try:
         wrapped, shape = ext.adapt(
@@ -307,7 +306,7 @@ def _register(
         x, y = dataset.x_test.to(device), dataset.y_test.to(device)
         accuracy = count_correct(wrapped, x, y, 1000) / len(x)
     finally:
-        inner.train(was)
+        inner.train(handed_in_training)
     stored = None if source is None else f"external{''.join(source.suffixes) or '.bin'}"
     meta: dict[str, Any] = {
         "format_version": FORMAT_VERSION,

@@ -80,15 +80,20 @@ def ensure_checkpoints(
         if on_done is not None:
             on_done(i, trained)
 
-    errors: list[Exception] = []
-    for group in group_configs(configs):
-        todo = []
-        for i in group:
+    def missing(indices: list[int]) -> list[int]:
+        """Those not on disk yet (all of them with `force`); the others are reused."""
+        left = []
+        for i in indices:
             found = None if force else find_checkpoint(runs_dir, configs[i])
             if found is not None:
                 finish(i, Trained(found, reused=True))
             else:
-                todo.append(i)
+                left.append(i)
+        return left
+
+    errors: list[Exception] = []
+    for group in group_configs(configs):
+        todo = missing(group)
         if not todo:
             continue
         locks = sorted(
@@ -99,13 +104,7 @@ def ensure_checkpoints(
             for _, lock in locks:  # in path order, so two processes cannot deadlock
                 lock.parent.mkdir(parents=True, exist_ok=True)
                 held.enter_context(FileLock(str(lock)))
-            still = []
-            for i in todo:  # finished by another process while this one waited
-                found = None if force else find_checkpoint(runs_dir, configs[i])
-                if found is not None:
-                    finish(i, Trained(found, reused=True))
-                else:
-                    still.append(i)
+            still = missing(todo)  # some finished by another process while this one waited
             if not still:
                 continue
             data = load_dataset(
