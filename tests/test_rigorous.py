@@ -15,7 +15,7 @@ from lilbench.attacks import model_checks as M
 from lilbench.attacks.checks import pack_mask, unpack_mask
 from lilbench.attacks.runner import run_attack
 from lilbench.data import Dataset
-from lilbench.reports.aggregate import verdict
+from lilbench.reports.aggregate import verdict, worst_case_attacks
 from lilbench.results.stats import estimate, halving_eps
 from lilbench.results.suite_results import run_suite
 from lilbench.suites import load_suite
@@ -58,6 +58,11 @@ def test_worst_case_is_never_above_any_single_attack(small_results: list[Any]) -
                 assert entry["correct"] <= point["correct"], (label, eps)
         # At eps = 0.05 five attacks ran: the worst case is their per-example AND.
         assert len(wc["0.05"]["attacks"]) >= 4
+    # The table's per-column attack list names exactly what its column counted.
+    cover = worst_case_attacks(small_results)
+    assert set(cover) == {0.05, 0.1}
+    assert set(cover[0.05]) == set(small_results[0].model_checks["worst_case"]["0.05"]["attacks"])
+    assert {"square", "apgd-ce", "pgd-eps"} <= set(cover[0.1])
 
 
 def test_model_checks_ran_and_verdict_speaks(small_results: list[Any]) -> None:

@@ -220,16 +220,16 @@ def art_apgd(
 
 
 def image_classifier(
-    model: nn.Module, *, side: int, num_classes: int, device: torch.device
+    model: nn.Module, *, shape: tuple[int, ...], num_classes: int, device: torch.device
 ) -> PyTorchClassifier:
-    """The same model taking (N, 1, side, side) images: ART's Square attack needs that shape."""
+    """The same model taking (N, C, H, W) images: ART's Square attack needs that shape."""
     wrapped = nn.Sequential(nn.Flatten(), model).eval()
     for p in wrapped.parameters():
         p.requires_grad_(False)
     return SlicingClassifier(
         model=wrapped,
         loss=nn.CrossEntropyLoss(),
-        input_shape=(1, side, side),
+        input_shape=shape,
         nb_classes=num_classes,
         clip_values=(0.0, 1.0),
         preprocessing=None,
@@ -248,8 +248,7 @@ def art_square(
     batch_size: int,
     seed: int,
 ) -> np.ndarray:
-    """ART's Square attack (gradient-free, score-based) on flat inputs of square images."""
-    side = round(x.shape[1] ** 0.5)
+    """ART's Square attack (gradient-free, score-based) on flat inputs of images."""
     np.random.seed(seed)  # Square draws its squares from numpy's global RNG
     attack = SquareAttack(
         img_clf,
@@ -260,7 +259,7 @@ def art_square(
         batch_size=batch_size,
         verbose=False,
     )
-    adv = attack.generate(x=x.reshape(len(x), 1, side, side), y=y)
+    adv = attack.generate(x=x.reshape(len(x), *img_clf.input_shape), y=y)
     return np.ascontiguousarray(adv.reshape(len(x), -1), dtype=np.float32)
 
 
@@ -295,7 +294,6 @@ def art_autoattack(
 
     Square needs image-shaped inputs, so every member runs on the image-shaped classifier.
     """
-    side = round(x.shape[1] ** 0.5)
     np.random.seed(seed)
     members: list[EvasionAttack] = [
         _autoattack_apgd(img_clf, eps=eps, batch_size=batch_size, loss=loss)
@@ -315,7 +313,7 @@ def art_autoattack(
     attack = AutoAttack(
         img_clf, norm=np.inf, eps=eps, eps_step=2 * eps, attacks=members, batch_size=batch_size
     )
-    adv = attack.generate(x=x.reshape(len(x), 1, side, side), y=y)
+    adv = attack.generate(x=x.reshape(len(x), *img_clf.input_shape), y=y)
     return np.ascontiguousarray(adv.reshape(len(x), -1), dtype=np.float32)
 
 
@@ -338,9 +336,8 @@ def art_autoattack_standard(
     from art.attacks.evasion.auto_attack import run_attack
 
     n, classes = len(x), img_clf.nb_classes
-    side = round(x.shape[1] ** 0.5)
     np.random.seed(seed)  # APGD's random start and Square's squares draw from numpy's RNG
-    adv = x.reshape(n, 1, side, side).copy()
+    adv = x.reshape(n, *img_clf.input_shape).copy()
     logits = img_clf.predict(adv, batch_size=batch_size)
     robust = logits.argmax(1) == y
     one_hot = np.eye(classes, dtype=np.float32)

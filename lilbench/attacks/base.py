@@ -52,8 +52,10 @@ class AttackContext:
         seed: int,
         batch_size: int,
         objective_clf: PyTorchClassifier | None = None,
+        image_shape: tuple[int, ...] | None = None,
     ) -> None:
         self.clf, self.x, self.y, self.seed = clf, x, y, seed
+        self.image_shape = image_shape  # (C, H, W); None: square grey images
         self.batch_size = batch_size
         self.objective_clf = objective_clf
         self._signs: torch.Tensor | None = None
@@ -72,15 +74,22 @@ class AttackContext:
         return self._signs
 
     def image_classifier(self, attack: str) -> PyTorchClassifier:
-        """The same model behind a Flatten, for attacks that need (1, side, side) inputs."""
+        """The same model behind a Flatten, for attacks that need (C, H, W) inputs."""
         if self._img_clf is None:
-            side = round(self.x.shape[1] ** 0.5)
-            if side * side != self.x.shape[1]:
+            shape = self.image_shape
+            if shape is None:
+                side = round(self.x.shape[1] ** 0.5)
+                shape = (1, side, side)
+            if len(shape) != 3 or int(np.prod(shape)) != self.x.shape[1]:
                 raise ConfigError(
-                    f"{attack} needs square images; inputs have {self.x.shape[1]} features"
+                    f"{attack} needs image inputs (C, H, W); inputs have {self.x.shape[1]} "
+                    "features and no image shape"
                 )
             self._img_clf = art.image_classifier(
-                self.clf.model, side=side, num_classes=self.clf.nb_classes, device=self.clf.device
+                self.clf.model,
+                shape=tuple(shape),
+                num_classes=self.clf.nb_classes,
+                device=self.clf.device,
             )
         return self._img_clf
 

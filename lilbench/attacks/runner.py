@@ -57,7 +57,10 @@ def run_attack(
     device: torch.device | str = "cpu",
     seed: int = 0,
     progress: Progress | None = None,
+    image_shape: tuple[int, ...] | None = None,
 ) -> AttackOutcome:
+    """`image_shape`: one input as (C, H, W), for the attacks that need images (Square,
+    AutoAttack); None means square grey images."""
     spec.validate()
     device = torch.device(device)
     t0 = time.perf_counter()
@@ -85,7 +88,13 @@ def run_attack(
             device=device,
         )
     ctx = AttackContext(
-        clf, x_np, y_np, seed=seed, batch_size=spec.batch_size, objective_clf=objective_clf
+        clf,
+        x_np,
+        y_np,
+        seed=seed,
+        batch_size=spec.batch_size,
+        objective_clf=objective_clf,
+        image_shape=image_shape,
     )
     x_cpu, y_dev = torch.from_numpy(x_np), torch.from_numpy(y_np).to(device)
     points: list[C.PointResult] = []

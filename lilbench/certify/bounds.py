@@ -57,6 +57,11 @@ class Chain:
                 if len(acts) != len(weights) - 1:
                     raise ConfigError("certify: two activations in a row are not supported")
                 acts.append("tanh" if isinstance(layer, nn.Tanh) else "relu")
+            elif isinstance(layer, nn.Conv2d | nn.Unflatten):
+                raise ConfigError(
+                    "certify bounds MLPs (linear layers with tanh or ReLU); this model has a "
+                    "convolutional feature extractor"
+                )
             else:
                 raise ConfigError(f"certify: cannot bound a {type(layer).__name__} layer")
         if not weights or len(acts) != len(weights) - 1:

@@ -7,10 +7,15 @@ from typing import Annotated
 import typer
 
 from lilbench.cli.common import DataDir, err
-from lilbench.data import dataset_names, default_data_dir
+from lilbench.data import DATASETS, dataset_names, default_data_dir, load_dataset
+from lilbench.data.base import PREPARERS
 from lilbench.errors import ConfigError
 
-app = typer.Typer(help="Prepare data sets (MNIST works offline).", no_args_is_help=True)
+app = typer.Typer(
+    help="Prepare data sets (MNIST works offline; Fashion-MNIST and CIFAR-10 download when "
+    "online).",
+    no_args_is_help=True,
+)
 
 
 @app.command("prepare")
@@ -20,13 +25,12 @@ def prepare(
 ) -> None:
     """Fetch, verify and convert a data set into the data directory."""
     directory = data_dir or default_data_dir()
-    if name != "mnist":
+    if name not in PREPARERS:
         if name in dataset_names():
             err.print(f"{name} is generated on demand; nothing to prepare")
             return
-        raise ConfigError(f"unknown dataset {name!r}; known: {', '.join(dataset_names())}")
-    with err.status("preparing MNIST"):
-        from lilbench.data.mnist import prepare_mnist
-
-        path = prepare_mnist(directory, log=lambda msg: err.print(f"  {msg}"))
-    err.print(f"MNIST ready: {path}")
+        raise ConfigError(DATASETS.unknown(name))
+    with err.status(f"preparing {name}"):
+        path = PREPARERS.get(name)(directory, lambda msg: err.print(f"  {msg}"))
+    load_dataset(name, data_dir=directory)  # reads and verifies every file once
+    err.print(f"{name} ready: {path}")

@@ -19,7 +19,7 @@ import typer
 
 from lilbench.data import dataset_names
 from lilbench.errors import ConfigError
-from lilbench.models import ACTIVATION_NAMES, HEADS
+from lilbench.models import ACTIVATION_NAMES, CONV_NAMES, HEADS
 from lilbench.objectives import OBJECTIVES
 from lilbench.training.config import LIL_KEYS, TrainConfig
 
@@ -44,6 +44,12 @@ def _general() -> list[_Opt]:
         _Opt("dataset", _choice(dataset_names()), f"Data set (default {d.dataset})."),
         _Opt("objective", _choice(OBJECTIVES.names()), "Training objective (default lil)."),
         _Opt("spectral_norm", bool, "Spectrally normalise every linear layer.", flag=True),
+        _Opt(
+            "conv",
+            _choice(CONV_NAMES),
+            "A convolutional feature extractor before the LIL head (image data): small "
+            "(16, 32 channels; head 3 x 256) or authors (128, 256; head 3 x 1000).",
+        ),
         _Opt("width", int, "Hidden units per layer (default 100; toys 20)."),
         _Opt("depth", int, "Hidden layers (per block; default 4)."),
         _Opt("activation", _choice(ACTIVATION_NAMES), "Hidden activation (default tanh)."),

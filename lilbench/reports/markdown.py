@@ -25,6 +25,7 @@ from lilbench.reports.aggregate import (
     key_header,
     model_checks_table,
     verdict,
+    worst_case_attacks,
     worst_case_table,
 )
 from lilbench.reports.curves import robustness_section
@@ -253,6 +254,12 @@ def build_report(
             "failed on it (at eps where two or more attacks ran).",
             "",
             md_table(worst),
+            "",
+            "Attacks per column: "
+            + "; ".join(
+                f"eps={e:.3g}: {', '.join(a)}" for e, a in worst_case_attacks(results).items()
+            )
+            + ".",
             "",
         ]
     certified = certified_table(results)

@@ -52,7 +52,7 @@ def ensure_attack(
         if not data.pixels:
             raise ConfigError(
                 f"{config.dataset} inputs are not images in [0, 1]; the L-inf attacks here clip to "
-                "[0, 1] and apply to pixel data sets (mnist) only"
+                "[0, 1] and apply to pixel data sets (mnist, fashion-mnist, cifar10) only"
             )
         recorded = ckpt.meta.get("dataset", {}).get("checksum")
         if recorded and recorded != data.checksum:
@@ -84,6 +84,7 @@ def ensure_attack(
             device=device,
             seed=seed,
             progress=progress,
+            image_shape=data.image_shape,
         )
         if ckpt.external:  # the model-level checks a model lilbench trained passes by design
             info = ckpt.meta["external"]

@@ -45,9 +45,10 @@ VARYING = tuple(k for k in LIL_KEYS if k != "metric")
 
 def batch_key(config: TrainConfig) -> tuple[Any, ...] | None:
     """Configs with equal keys train together; None: this config trains on its own (stacked
-    hierarchies, spectral normalisation and non-LIL objectives are not batched)."""
+    hierarchies, spectral normalisation, convolutional models and non-LIL objectives are not
+    batched)."""
     config = config.normalised()
-    if config.objective != "lil" or config.hierarchy or config.spectral_norm:
+    if config.objective != "lil" or config.hierarchy or config.spectral_norm or config.conv:
         return None
     shared = {k: v for k, v in asdict(config).items() if k not in VARYING}
     return tuple(sorted((k, repr(v)) for k, v in shared.items()))

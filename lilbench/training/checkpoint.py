@@ -28,7 +28,7 @@ from lilbench.io import (
     sha256_file,
     write_json_atomic,
 )
-from lilbench.models import LILMLP, MODELS, StackedLIL
+from lilbench.models import LILMLP, MODELS, ConvLIL, StackedLIL
 from lilbench.store import META, WEIGHTS, log, model_dir, tensors_sha256, tensors_sha256_file
 from lilbench.training.config import TrainConfig
 
@@ -76,7 +76,7 @@ def checkpoint_dir(runs_dir: Path, config: TrainConfig) -> Path:
 
 def save_checkpoint(
     runs_dir: Path,
-    model: LILMLP | StackedLIL,
+    model: LILMLP | StackedLIL | ConvLIL,
     config: TrainConfig,
     *,
     dataset_checksum: str,
@@ -193,7 +193,7 @@ def load_model(
     *,
     device: torch.device | str = "cpu",
     input_dim: int | None = None,
-) -> LILMLP | StackedLIL:
+) -> LILMLP | StackedLIL | ConvLIL:
     """Load a checkpoint as a torch module in eval mode: (N, d) float32 -> logits.
 
     `input_dim`, when given, is checked against the checkpoint (a mismatch raises).
@@ -205,7 +205,7 @@ def load_model(
     kind = arch.pop("type", "LILMLP")
     if kind not in MODELS:
         raise CheckpointError(f"{ckpt.path}: {MODELS.unknown(kind)}")
-    model: LILMLP | StackedLIL = MODELS.get(kind).from_architecture(arch)  # type: ignore[assignment]
+    model: LILMLP | StackedLIL | ConvLIL = MODELS.get(kind).from_architecture(arch)  # type: ignore[assignment]
     if input_dim is not None and model.spec.input_dim != input_dim:
         raise CheckpointError(
             f"checkpoint {ckpt.path} takes inputs of size {model.spec.input_dim}, not {input_dim}"

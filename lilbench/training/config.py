@@ -8,7 +8,7 @@ from typing import Any
 
 from lilbench.errors import ConfigError
 from lilbench.io import canonical_json, sha256_bytes
-from lilbench.models import ACTIVATION_NAMES, HEADS
+from lilbench.models import ACTIVATION_NAMES, CONV_NAMES, HEADS
 from lilbench.objectives import OBJECTIVES, Objective, parse_params
 from lilbench.objectives.isometry import METRICS, MODES
 
@@ -28,6 +28,7 @@ _HASHED_IF_SET: dict[str, Any] = {
     "objective": "lil",
     "objective_params": None,
     "spectral_norm": False,
+    "conv": None,
 }
 # The LIL objective's parameters live at the top level (where they were before objectives
 # existed), so the checkpoints of LIL models keep their config hashes.
@@ -58,6 +59,7 @@ class TrainConfig:
     objective: str = "lil"  # a name in lilbench.objectives.OBJECTIVES
     objective_params: dict[str, Any] | None = None  # parameters of a non-LIL objective
     spectral_norm: bool = False  # every linear layer spectrally normalised (Miyato et al.)
+    conv: str | None = None  # a convolutional feature extractor before the LIL head (a preset)
 
     def objective_values(self) -> dict[str, Any]:
         """The objective's parameters as given (LIL: the top-level fields)."""
@@ -72,6 +74,8 @@ class TrainConfig:
     @property
     def model_family(self) -> str:
         """The registered model family this config trains."""
+        if self.conv is not None:
+            return "ConvLIL"
         return "StackedLIL" if self.hierarchy else "LILMLP"
 
     def label(self) -> str:
@@ -113,6 +117,14 @@ class TrainConfig:
             raise ConfigError(f"limit must be >= 1, got {self.limit}")
         if self.head not in HEADS:
             raise ConfigError(f"unknown head {self.head!r}; known: {', '.join(HEADS)}")
+        if self.conv is not None:
+            if self.conv not in CONV_NAMES:
+                raise ConfigError(
+                    f"unknown conv preset {self.conv!r}; known: {', '.join(CONV_NAMES)}"
+                )
+            if self.hierarchy or self.spectral_norm:
+                what = "stacked LILs" if self.hierarchy else "spectral normalisation"
+                raise ConfigError(f"--conv does not combine with {what} (MLPs only)")
         if self.mode == "none" and self.beta != 0:
             raise ConfigError(
                 "mode 'none' means plain cross-entropy: use beta 0 or mode local/global"
@@ -145,7 +157,13 @@ class TrainConfig:
     def for_dataset(cls, dataset: str, **options: Any) -> TrainConfig:
         """The data set's defaults, overridden by the options that are not None."""
         given = {k: v for k, v in options.items() if v is not None}
-        return cls(dataset=dataset, **{**DATASET_DEFAULTS.get(dataset, {}), **given})
+        merged = {**DATASET_DEFAULTS.get(dataset, {}), **given}
+        if merged.get("conv") in CONV_NAMES:  # a conv preset brings its head's width and depth
+            from lilbench.models.conv import CONV_PRESETS
+
+            head = CONV_PRESETS[merged["conv"]]
+            merged = {"width": head["width"], "depth": head["depth"], **merged}
+        return cls(dataset=dataset, **merged)
 
     def normalised(self) -> TrainConfig:
         """beta = 0 trains the same model whatever mode says; one checkpoint serves all. A

@@ -13,7 +13,7 @@ from torch import nn
 
 from lilbench.data import Dataset
 from lilbench.errors import LilbenchError
-from lilbench.models import LILMLP, MODELS, StackedLIL
+from lilbench.models import LILMLP, MODELS, ConvLIL, StackedLIL
 from lilbench.models.functional import count_correct
 from lilbench.objectives.isometry import isometry_error
 from lilbench.training.config import TrainConfig
@@ -21,7 +21,7 @@ from lilbench.training.config import TrainConfig
 Progress = Callable[[int, int, int, dict[str, float]], None]
 """(steps done, total steps, epoch (1-based), running means of the objective's loss parts)."""
 
-Model = LILMLP | StackedLIL
+Model = LILMLP | StackedLIL | ConvLIL
 
 
 class TrainingDiverged(LilbenchError):
@@ -40,8 +40,12 @@ def seed_everything(seed: int) -> None:
 
 def build_model(config: TrainConfig, data: Dataset) -> Model:
     family = MODELS.get(config.model_family)
+    # What an image model needs to know of its data: shape and in-model normalisation.
+    shape = {"image_shape": data.image_shape, "mean": data.mean, "std": data.std}
     model = family.build(
-        input_dim=data.input_dim, level_classes=data.level_classes, options=config.to_dict()
+        input_dim=data.input_dim,
+        level_classes=data.level_classes,
+        options={**config.to_dict(), **shape},
     )
     return model  # type: ignore[return-value]
 
@@ -79,7 +83,11 @@ def level_metrics(model: Model, data: Dataset, device: torch.device) -> dict[str
         }
     return {
         "clean_test_accuracy": evaluate(model, x, levels[:, -1]),
-        "test_isometry_error": isometry_error(x, model.features(x), levels[:, -1]),
+        # phi in chunks: a convolutional model's activations on 10,000 images at once are
+        # gigabytes.
+        "test_isometry_error": isometry_error(
+            x, torch.cat([model.features(c) for c in x.split(1000)]), levels[:, -1]
+        ),
     }
 
 

@@ -1,0 +1,154 @@
+"""A convolutional feature extractor with an LIL head (the authors' CIFAR-10 network).
+
+Input: flat pixel vectors in [0, 1] (as every lilbench model takes them), reshaped to the
+data set's (C, H, W) and normalised *inside* the model, so attacks and eps stay in pixel
+space. Then `channels` blocks of conv 3x3 (padding 1) -> ReLU -> 2x2 max-pool, trained
+jointly with the head; then the LIL MLP head, `depth` layers of `width` units, whose last
+hidden layer is phi (where L_iso acts); then a linear classifier. Kernel size and padding are
+not given in the authors' description; 3x3 with padding 1 is the common choice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from lilbench.errors import ConfigError
+from lilbench.models import CONV_NAMES
+from lilbench.models.lil import ACTIVATIONS
+from lilbench.models.registry import MODELS
+
+# name -> conv channels and the LIL head's default (width, depth).
+CONV_PRESETS: dict[str, dict[str, Any]] = {
+    # Trains in minutes on 2 CPU cores (CIFAR-10, a few epochs).
+    "small": {"channels": (16, 32), "width": 256, "depth": 3},
+    # The authors' CIFAR-10 network: conv 3 -> 128 -> 256, LIL head of 3 tanh layers of 1,000.
+    "authors": {"channels": (128, 256), "width": 1000, "depth": 3},
+}
+assert tuple(CONV_PRESETS) == CONV_NAMES
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    image_shape: tuple[int, int, int]
+    channels: tuple[int, ...]
+    width: int
+    depth: int
+    activation: str = "tanh"
+    num_classes: int = 10
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+
+    def validate(self) -> None:
+        if len(self.image_shape) != 3:
+            raise ConfigError(
+                f"a convolutional model needs image inputs (C, H, W), got shape {self.image_shape}"
+            )
+        c, h, w = self.image_shape
+        if h >> len(self.channels) < 1 or w >> len(self.channels) < 1:
+            raise ConfigError(
+                f"{len(self.channels)} pooling steps shrink {h}x{w} images to nothing"
+            )
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"unknown activation {self.activation!r}")
+        for name in ("width", "depth", "num_classes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for stats in (self.mean, self.std):
+            if stats is not None and len(stats) != c:
+                raise ConfigError(f"normalisation has {len(stats)} values for {c} channels")
+
+    @property
+    def input_dim(self) -> int:
+        c, h, w = self.image_shape
+        return c * h * w
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Normalise(nn.Module):
+    """(x - mean) / std per channel, on (N, C, H, W)."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+@MODELS.register("ConvLIL")
+class ConvLIL(nn.Module):
+    @classmethod
+    def build(cls, *, input_dim: int, level_classes: list[int], options: dict[str, Any]) -> ConvLIL:
+        preset = options["conv"]
+        if preset not in CONV_PRESETS:
+            raise ConfigError(f"unknown conv preset {preset!r}; known: {', '.join(CONV_PRESETS)}")
+        shape = tuple(options.get("image_shape") or ())
+        if len(shape) != 3 or int(torch.tensor(shape).prod()) != input_dim:
+            raise ConfigError(
+                f"a convolutional model needs image data (C, H, W); {options['dataset']} inputs "
+                f"have shape {shape or (input_dim,)}"
+            )
+        spec = ConvSpec(
+            image_shape=(int(shape[0]), int(shape[1]), int(shape[2])),
+            channels=tuple(CONV_PRESETS[preset]["channels"]),
+            width=options["width"],
+            depth=options["depth"],
+            activation=options["activation"],
+            num_classes=level_classes[-1],
+            mean=options.get("mean"),
+            std=options.get("std"),
+        )
+        return cls(spec)
+
+    @classmethod
+    def from_architecture(cls, arch: dict[str, Any]) -> ConvLIL:
+        tuples = ("image_shape", "channels", "mean", "std")
+        fixed = {k: tuple(v) if k in tuples and v is not None else v for k, v in arch.items()}
+        return cls(ConvSpec(**fixed))  # type: ignore[arg-type]
+
+    def __init__(self, spec: ConvSpec) -> None:
+        super().__init__()
+        spec.validate()
+        self.spec = spec
+        c, h, w = spec.image_shape
+        pre: list[nn.Module] = [nn.Unflatten(1, spec.image_shape)]
+        if spec.mean is not None and spec.std is not None:
+            pre.append(Normalise(spec.mean, spec.std))
+        for out in spec.channels:
+            pre += [nn.Conv2d(c, out, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+            c, h, w = out, h // 2, w // 2
+        pre.append(nn.Flatten())
+        self.extractor = nn.Sequential(*pre)
+        layers: list[nn.Module] = []
+        fan_in = c * h * w
+        for _ in range(spec.depth):
+            layers += [nn.Linear(fan_in, spec.width), ACTIVATIONS[spec.activation]()]
+            fan_in = spec.width
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(spec.width, spec.num_classes)
+
+    def layers(self) -> list[nn.Module]:
+        """The modules `forward` applies, in order (certification bounds MLPs only and says
+        so when it meets the convolutions)."""
+        return [*self.extractor, *self.body, self.head]
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """phi(x): the LIL head's last hidden layer."""
+        return self.body(self.extractor(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+    def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        phi = self.features(x)
+        return self.head(phi), phi
