@@ -249,14 +249,14 @@ dataset: {name}
 train: {{epochs: 2, lr: 0.003{extra}}}
 betas: [0, 1]
 seeds: [0]
-test_limit: 30
+test_limit: 20
 model_checks: true
 attacks:
   - {{name: fgsm, eps: [0.01, 0.1, 1.0]}}
   - {{name: pgd, eps: [0.1], steps: 5}}
   - {{name: apgd, loss: ce, eps: [0.1], max_iter: 10}}
   - {{name: square, eps: [0.1], max_iter: 30}}
-  - {{name: autoattack, eps: [0.1]}}
+  - {{name: autoattack, eps: [0.3]}}
 """
 
 
