@@ -60,6 +60,8 @@ class AttackContext:
         self.objective_clf = objective_clf
         self._signs: torch.Tensor | None = None
         self._img_clf: PyTorchClassifier | None = None
+        # What an attack computes once for all its points (apgd-search's bisection).
+        self.memo: dict[tuple[object, ...], Any] = {}
 
     def clean_signs(self, rows: slice) -> torch.Tensor:
         """sign of the attacked loss's gradient at the clean inputs (computed once per run)."""
