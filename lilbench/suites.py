@@ -282,6 +282,10 @@ def load_suite(path: Path) -> Suite:
             certify = CertifySpec.from_dict(raw["certify"], where="certify")
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from None
+        if train.get("conv") is not None:
+            raise _fail(
+                path, "certify", "bounds MLPs only; a convolutional model (train.conv) has none"
+            )
     flags = {key: raw.get(key, False) for key in ("inspect", "model_checks", "mechanism")}
     for key, value in flags.items():
         if not isinstance(value, bool):

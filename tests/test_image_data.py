@@ -292,3 +292,16 @@ def test_tiny_suite_end_to_end(
         ]
         bounds = [c for c in rec["checks"] if "eps" in c["name"].lower() or "[0, 1]" in c["name"]]
         assert bounds and all(c["passed"] for c in bounds), (path.name, failed)
+
+
+def test_conv_suite_with_certify_is_refused_up_front(tmp_path: Path) -> None:
+    from lilbench.errors import ConfigError
+    from lilbench.suites import load_suite
+
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "name: c\ndataset: cifar10\ntrain: {conv: small}\nbetas: [0]\n"
+        "certify: {eps: [0.001]}\nattacks: []\n"
+    )
+    with pytest.raises(ConfigError, match="certify: bounds MLPs only"):
+        load_suite(path)
