@@ -15,7 +15,7 @@ from lilbench.attacks import model_checks as M
 from lilbench.attacks.checks import pack_mask, unpack_mask
 from lilbench.attacks.runner import run_attack
 from lilbench.data import Dataset
-from lilbench.reports.aggregate import verdict, worst_case_attacks
+from lilbench.reports.aggregate import verdict, worst_case_attacks, worst_case_masks
 from lilbench.results.stats import estimate, halving_eps
 from lilbench.results.suite_results import run_suite
 from lilbench.suites import load_suite
@@ -63,6 +63,17 @@ def test_worst_case_is_never_above_any_single_attack(small_results: list[Any]) -
     assert set(cover) == {0.05, 0.1}
     assert set(cover[0.05]) == set(small_results[0].model_checks["worst_case"]["0.05"]["attacks"])
     assert {"square", "apgd-ce", "pgd-eps"} <= set(cover[0.1])
+    # The report's worst case counts every attack at that eps or below: monotone in eps, and
+    # never above any single attack at any eps' <= eps.
+    for r in small_results:
+        masks = worst_case_masks(r)
+        values = [float(m.mean()) for m, _ in masks.values()]
+        assert values == sorted(values, reverse=True)
+        for e, (m, _) in masks.items():
+            for rec in r.attacks.values():
+                for p in rec["points"]:
+                    if rec["sweep"] == "eps" and 0 < p["eps"] <= e:
+                        assert int(m.sum()) <= p["correct"]
 
 
 def test_model_checks_ran_and_verdict_speaks(small_results: list[Any]) -> None:
@@ -178,10 +189,12 @@ def test_rigorous_suite_file_is_valid() -> None:
         "apgd-ce",
         "autoattack",
         "square",
+        "apgd-search",
         "fgsm-paper",
         "pgd-paper",
     ]
     assert max(suite.attacks[4].points(), key=lambda p: p.eps).eps == 0.3
+    assert suite.attacks[4].version == "standard"  # the field's AutoAttack
 
 
 def test_apgd_search_brackets_the_true_minimal_perturbation_of_a_linear_model() -> None:

@@ -251,7 +251,9 @@ def build_report(
             "## Worst case over all attacks (per example)",
             "",
             "Robust accuracy counting an image as robust only if every attack run at that eps "
-            "failed on it (at eps where two or more attacks ran).",
+            "or below failed on it (an example inside a smaller ball lies inside this one, so "
+            "the figure never rises with eps); columns at the eps where two or more attacks "
+            "ran, not counting the paper-faithful variants.",
             "",
             md_table(worst),
             "",
