@@ -21,7 +21,7 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     [
         (["train", "--beta", "-1"], "beta must be >= 0"),
         (["train", "--mode", "sideways"], "'sideways' is not one of 'local', 'global', 'none'"),
-        (["train", "--dataset", "cifar"], "'cifar' is not one of 'mnist'"),
+        (["train", "--dataset", "cifar"], "did you mean 'cifar10'?"),
         (["train", "--batch-size", "0"], "batch-size must be >= 1"),
         (["train", "--batch-size", "many"], "--batch-size"),
         (["train", "--bogus"], "No such option"),

@@ -257,6 +257,9 @@ attacks:
   - {{name: apgd, loss: ce, eps: [0.1], max_iter: 10}}
   - {{name: square, eps: [0.1], max_iter: 30}}
   - {{name: autoattack, eps: [0.3]}}
+  - {{name: apgd-search, eps: [0.01, 0.3], levels: 2, max_iter: 5}}
+  - {{name: fgsm, objective: paper, eps: [0.1]}}
+  - {{name: pgd, paper_faithful: true, eps: [0.5], steps: 3, step: [0.1]}}
 """
 
 
@@ -280,11 +283,11 @@ def test_tiny_suite_end_to_end(
     code, _, err = cli(["report", str(suite), "--out-dir", str(out), *common], capsys)
     assert code == 0, err
     report = (out / f"tiny-{name}.md").read_text()
-    for attack in ("FGSM", "APGD", "SQUARE", "AUTOATTACK"):
+    for attack in ("FGSM", "APGD-CE", "SQUARE", "AUTOATTACK", "APGD-SEARCH", "PGD-PAPER"):
         assert attack in report.upper()
     # every attack record: inside the eps ball and [0, 1] (the runner's own checks passed)
     records = list((tmp_path / "runs" / "attacks").rglob("*.json"))
-    assert len(records) == 2 * 5
+    assert len(records) == 2 * 8
     for path in records:
         rec = json.loads(path.read_text())
         failed = [

@@ -70,7 +70,7 @@ def test_moved_baseline_fails_naming_the_metric(
         ("name: x\nbetas: oops\nattacks: [{name: fgsm}]\n", "betas"),
         (
             "name: x\nbetas: [0]\nattacks: [{name: cw}]\n",
-            "known: apgd, autoattack, fgsm, pgd, square",
+            "known: apgd, apgd-search, autoattack, fgsm, pgd, square",
         ),
         ("name: x\nbetas: [0]\ntrain: {epochs: two}\nattacks: [{name: fgsm}]\n", "train"),
         ("name: x\nbetas: [0]\ntrain: {epoch: 2}\nattacks: [{name: fgsm}]\n", "train.epoch"),
