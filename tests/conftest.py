@@ -10,6 +10,24 @@ from lilbench.training.config import TrainConfig
 from lilbench.training.pipeline import Trained, ensure_checkpoint
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--runslow",
+        action="store_true",
+        help="also run the full-size tests (the paper's toy settings, minutes each)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Skipped with a reason that `-rs` prints, never silently.
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="full-size run: pass --runslow to run it")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def mnist() -> Dataset:
     # Prepares MNIST on demand (the CI script prepares it ahead); never skipped.
