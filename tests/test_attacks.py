@@ -211,6 +211,9 @@ def test_strict_exits_1_on_a_failed_check(
         (["carlini"], "known: fgsm, pgd, apgd, apgd-search, autoattack, square"),
         (["fgsm", "--test-limit", "0"], "test limit must be >= 1"),
         (["fgsm", "--limit", "10"], "--limit is ambiguous"),
+        (["apgd-search", "--eps", "0.1", "--levels", "-1"], "levels >= 0"),
+        (["apgd-search", "--eps", "0,0.1"], "smallest and largest eps > 0"),
+        (["apgd", "--levels", "3"], "--levels does not apply to apgd"),
     ],
 )
 def test_bad_attack_input_is_one_line_exit_2(
@@ -221,7 +224,7 @@ def test_bad_attack_input_is_one_line_exit_2(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     args = ["attack", *extra]
-    if extra[0] in ("fgsm", "pgd"):
+    if extra[0] in ("fgsm", "pgd", "apgd", "apgd-search"):
         args += ["--checkpoint", str(small_model.checkpoint.path), "--runs-dir", str(tmp_path)]
     with pytest.raises(SystemExit) as exc:
         main(args)

@@ -345,6 +345,10 @@ def _eps_grid_command(name: str) -> Any:
             int | None, typer.Option("--max-iter", help="Iterations (APGD 100, Square 1000).")
         ] = None,
         restarts: Annotated[int | None, typer.Option("--restarts", help="Random restarts.")] = None,
+        levels: Annotated[
+            int | None,
+            typer.Option("--levels", help="apgd-search: bisection steps on log eps (default 6)."),
+        ] = None,
         version: Annotated[
             str | None,
             typer.Option(
@@ -371,7 +375,12 @@ def _eps_grid_command(name: str) -> Any:
             "eps": _eps_values(eps, eps_grid, DEFAULT_STRONG_EPS),
             "batch_size": batch_size,
         }
-        options = (("loss", loss), ("max_iter", max_iter), ("restarts", restarts))
+        options = (
+            ("loss", loss),
+            ("max_iter", max_iter),
+            ("restarts", restarts),
+            ("levels", levels),
+        )
         for key, value in (*options, ("version", version)):
             if value is None:
                 continue
