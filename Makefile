@@ -2,12 +2,19 @@
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.lilbench-installed
+DEVSTAMP := $(VENV)/.lilbench-dev-installed
 
 .PHONY: setup data paper test lint bench
 
 $(STAMP): pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh
 	touch $(STAMP)
+
+# The test and lint tools (and ray, pandas, pyarrow for the tests) only where they are used,
+# so that `make paper` installs what the main job needs and no more.
+$(DEVSTAMP): $(STAMP)
+	bash scripts/setup.sh dev
+	touch $(DEVSTAMP)
 
 setup: $(STAMP)
 
@@ -19,10 +26,10 @@ paper: data
 	$(BIN)/lilbench run suites/paper-mnist.yaml
 	$(BIN)/lilbench report suites/paper-mnist.yaml
 
-test: data
+test: data $(DEVSTAMP)
 	$(BIN)/pytest -q -rs
 
-lint: $(STAMP)
+lint: $(DEVSTAMP)
 	$(BIN)/ruff check lilbench tests benchmarks
 	$(BIN)/ruff format --check lilbench tests benchmarks
 	$(BIN)/mypy

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv and install lilbench with its test tools. Safe to run again (reuses the venv).
+# Create .venv and install lilbench; `setup.sh dev` adds the test and lint tools and the
+# optional extras the tests use (ray, pandas, pyarrow). Safe to run again (reuses the venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -13,5 +14,9 @@ if ! .venv/bin/python -c "import torch, torchvision" 2>/dev/null; then
     *) .venv/bin/pip install --quiet torch==2.14.1 torchvision==0.29.1 ;;
   esac
 fi
-.venv/bin/pip install --quiet -e ".[dev]"
+if [ "${1:-}" = "dev" ]; then
+  .venv/bin/pip install --quiet -e ".[dev]"
+else
+  .venv/bin/pip install --quiet -e .
+fi
 echo "lilbench installed in .venv ($(.venv/bin/lilbench --version 2>/dev/null || echo ok))"
