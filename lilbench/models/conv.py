@@ -10,6 +10,7 @@ not given in the authors' description; 3x3 with padding 1 is the common choice.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -93,7 +94,7 @@ class ConvLIL(nn.Module):
         if preset not in CONV_PRESETS:
             raise ConfigError(f"unknown conv preset {preset!r}; known: {', '.join(CONV_PRESETS)}")
         shape = tuple(options.get("image_shape") or ())
-        if len(shape) != 3 or int(torch.tensor(shape).prod()) != input_dim:
+        if len(shape) != 3 or math.prod(shape) != input_dim:
             raise ConfigError(
                 f"a convolutional model needs image data (C, H, W); {options['dataset']} inputs "
                 f"have shape {shape or (input_dim,)}"
