@@ -51,15 +51,16 @@ def write_fashion(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     x_te, y_te = _images(rng, N_TEST, (28, 28))
     files = {}
     for name, arr in (
-        ("train-images-idx3-ubyte.gz", x_tr),
-        ("train-labels-idx1-ubyte.gz", y_tr),
-        ("t10k-images-idx3-ubyte.gz", x_te),
-        ("t10k-labels-idx1-ubyte.gz", y_te),
+        ("train-images-idx3-ubyte", x_tr),
+        ("train-labels-idx1-ubyte", y_tr),
+        ("t10k-images-idx3-ubyte", x_te),
+        ("t10k-labels-idx1-ubyte", y_te),
     ):
-        packed = gzip.compress(write_idx(raw / name, arr))
-        (raw / name).write_bytes(packed)
-        files[name] = (arr.shape, hashlib.sha256(packed).hexdigest())
+        content = write_idx(raw / name, arr)
+        (raw / f"{name}.gz").write_bytes(gzip.compress(content))
+        files[name] = fashion_mnist.IdxFile(arr.shape, hashlib.sha256(content).hexdigest())
     monkeypatch.setattr(fashion_mnist, "FILES", files)
+    monkeypatch.setenv(fashion_mnist.SYSTEM_DIR_ENV, str(root / "no-system-dir"))
     return raw
 
 

@@ -44,6 +44,13 @@ class LazyGroup(TyperGroup):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
 
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        params = super().get_params(ctx)  # --help and --version: flags, shown without a type
+        for param in params:
+            if getattr(param, "is_flag", False):
+                param.display_type_rich = _no_type  # type: ignore[attr-defined]
+        return params
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """For listings (help): a stand-in carrying the name and one-line help only."""
         if cmd_name not in COMMANDS:
@@ -96,6 +103,16 @@ def _tidy(command: click.Command) -> None:
     for param in command.params:
         if getattr(param, "is_flag", False):
             param.display_type_rich = _no_type  # type: ignore[attr-defined]
+    # click adds --help when help is rendered, outside `params`: tidy it there too.
+    make_help = command.get_help_option
+
+    def help_option(ctx: click.Context) -> click.Option | None:
+        option = make_help(ctx)
+        if option is not None:
+            option.display_type_rich = _no_type  # type: ignore[attr-defined]
+        return option
+
+    command.get_help_option = help_option  # type: ignore[method-assign]
     for sub in getattr(command, "commands", {}).values():
         _tidy(sub)
 
