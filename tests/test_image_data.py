@@ -110,12 +110,16 @@ def test_fashion_mnist_loads_from_its_real_format(
     first = gzip.decompress((raw / "t10k-images-idx3-ubyte.gz").read_bytes())[16 : 16 + 784]
     assert torch.equal(data.x_test[0], torch.tensor(list(first)) / 255.0)
     assert data.pixels and data.mean is None
-    # one changed byte in a label file: refused before it is decompressed
+    # the same content compressed otherwise (as Debian re-compressed the release): accepted
     path = raw / "train-labels-idx1-ubyte.gz"
-    blob = bytearray(path.read_bytes())
-    blob[-1] ^= 1
-    path.write_bytes(bytes(blob))
-    with pytest.raises(DataError, match="fails its SHA-256 check"):
+    content = gzip.decompress(path.read_bytes())
+    path.write_bytes(gzip.compress(content, compresslevel=1, mtime=12345))
+    assert torch.equal(load_dataset("fashion-mnist", data_dir=tmp_path).y_train, data.y_train)
+    # one changed label, compressed as a valid gzip file: refused by its content
+    blob = bytearray(content)
+    blob[-1] = (blob[-1] + 1) % 10
+    path.write_bytes(gzip.compress(bytes(blob)))
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte\.gz fails its SHA-256 check"):
         load_dataset("fashion-mnist", data_dir=tmp_path)
 
 
@@ -162,6 +166,7 @@ def test_offline_without_files_names_the_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("LILBENCH_OFFLINE", "1")
+    monkeypatch.setenv(fashion_mnist.SYSTEM_DIR_ENV, str(tmp_path / "no-system-dir"))
     code, _, err = cli(["data", "prepare", "cifar10", "--data-dir", str(tmp_path)], capsys)
     assert code == 2 and f"put the original {cifar10.ARCHIVE}" in err and str(tmp_path) in err
     code, _, err = cli(["data", "prepare", "fashion-mnist", "--data-dir", str(tmp_path)], capsys)

@@ -8,6 +8,7 @@ import inspect
 import logging
 import re
 import sys
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -106,10 +107,10 @@ def _tidy(command: click.Command) -> None:
     # click adds --help when help is rendered, outside `params`: tidy it there too.
     make_help = command.get_help_option
 
-    def help_option(ctx: click.Context) -> click.Option | None:
-        option = make_help(ctx)
+    def help_option(ctx: click.Context) -> Any:
+        option: Any = make_help(ctx)
         if option is not None:
-            option.display_type_rich = _no_type  # type: ignore[attr-defined]
+            option.display_type_rich = _no_type
         return option
 
     command.get_help_option = help_option  # type: ignore[method-assign]

@@ -142,6 +142,7 @@ def prepare_fashion_mnist(data_dir: Path, log: Log = lambda _: None) -> Path:
         log(f"source: {system} (the {APT_PACKAGE} package of Debian and Ubuntu)")
         _install(system, out, log)
         return out
+
     def download(root: str) -> None:
         import torchvision
 
