@@ -13,6 +13,7 @@ from lilbench.attacks import FGSM, PGD
 from lilbench.attacks import art_backend as art
 from lilbench.attacks import checks as C
 from lilbench.attacks import reference as ref
+from lilbench.attacks.base import AttackContext
 from lilbench.attacks.grids import PAPER_GRID, parse_grid
 from lilbench.attacks.runner import run_attack
 from lilbench.cli import main
@@ -281,8 +282,22 @@ def test_pgd_eps_sweep_uses_the_madry_step_and_random_starts_are_seeded(
     x, y = mnist.x_test[:300], mnist.y_test[:300]
     a = run_attack(model, spec, x, y, num_classes=10, seed=3)
     b = run_attack(model, spec, x, y, num_classes=10, seed=3)
-    assert [p.correct for p in a.points] == [p.correct for p in b.points]
+    assert [p.correct_bits for p in a.points] == [p.correct_bits for p in b.points]
     assert a.passed, [c for c in a.checks if not c.passed]
+
+    # The examples themselves: the seed drives the random start, and a restart is one.
+    def examples(pgd: PGD, seed: int) -> torch.Tensor:
+        ctx = AttackContext(_clf(model), x.numpy(), y.numpy(), seed=seed, batch_size=pgd.batch_size)
+        return pgd.generate(ctx, pgd.points()[1], slice(None))
+
+    same, other = examples(spec, 3), examples(spec, 4)
+    assert torch.equal(same, examples(spec, 3))
+    assert not torch.equal(same, other)
+    clean_start = PGD(eps=(0.05, 0.1), step=None, steps=5, restarts=0).validate()
+    assert not torch.equal(same, examples(clean_start, 3))
+    assert torch.equal(examples(clean_start, 3), examples(clean_start, 4))  # no randomness
+    for adv in (same, other):
+        assert float((adv - x).abs().max()) <= 0.1 + 1e-6
     with pytest.raises(ConfigError, match="one eps"):
         PGD(eps=(0.1, 0.2), step=(0.01,)).validate()
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import assert_every_record_passed
 from torch import nn
 
 from lilbench.certify.bounds import (
@@ -119,6 +120,23 @@ def test_at_eps_zero_every_bound_is_the_margin_itself(act: type[nn.Module]) -> N
     exact = _true_margins(net, x, labels)
     for name, fn in BOUNDS.items():
         assert torch.allclose(fn(chain, x, labels, 0.0), exact, atol=1e-9), name
+
+
+@pytest.mark.parametrize("eps", [0.01, 0.07])
+def test_on_one_linear_layer_every_bound_is_the_closed_form(eps: float) -> None:
+    """A linear model's margin z_y - z_j falls fastest along -eps * sign(w_y - w_j): its
+    minimum over a box that lies inside [0, 1] is margin - eps * ||w_y - w_j||_1, and every
+    method must find exactly that (not a sound but looser value, nor a tighter one)."""
+    torch.manual_seed(11)
+    net = nn.Sequential(nn.Linear(6, 4)).double()
+    chain = Chain.from_layers(list(net))
+    x = eps + torch.rand(9, 6, dtype=torch.float64) * (1 - 2 * eps)  # box inside [0, 1]
+    labels = torch.randint(0, 4, (9,))
+    w = net[0].weight.detach()
+    spec = margin_matrix(labels, 4)
+    exact = _true_margins(net, x, labels) - eps * (spec @ w).abs().sum(-1)
+    for name, fn in BOUNDS.items():
+        assert torch.allclose(fn(chain, x, labels, eps), exact, atol=1e-12, rtol=0), name
 
 
 def test_crown_is_tighter_than_ibp_somewhere_and_lipschitz_loosest_on_deep_tanh() -> None:
@@ -254,6 +272,39 @@ def test_spectral_norm_product_bounds_the_sampled_lipschitz_constant(
         with torch.no_grad():
             ratio = (model(x + d) - model(x)).norm(dim=1) / d.norm(dim=1)
         assert 0 < float(ratio.max()) <= bound
+        # and it is the product of the spectral norms (not of Frobenius norms, not inf)
+        linear = [m for m in model.modules() if isinstance(m, nn.Linear)]
+        product = 1.0
+        for m in linear:
+            product *= float(torch.linalg.matrix_norm(m.weight.detach().double(), ord=2))
+        assert len(linear) >= 2 and bound == pytest.approx(product, rel=1e-9)
+
+
+def test_spectral_norm_product_is_attained_by_one_linear_layer() -> None:
+    """For x -> Wx + b the bound is the Lipschitz constant itself, reached along the top
+    right singular vector of W."""
+    from lilbench.diagnostics import spectral_norm_product
+
+    class OneLayer(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(7, 4)
+
+        def layers(self) -> list[nn.Module]:
+            return [self.fc]
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc(x)
+
+    torch.manual_seed(0)
+    model = OneLayer().double()
+    bound = spectral_norm_product(model)
+    v = torch.linalg.svd(model.fc.weight.detach())[2][0]  # top right singular vector
+    x = torch.rand(7, dtype=torch.float64)
+    with torch.no_grad():
+        ratio = float((model(x + 1e-3 * v) - model(x)).norm() / (1e-3 * v).norm())
+    assert ratio == pytest.approx(bound, rel=1e-9)
+    assert bound < float(torch.linalg.matrix_norm(model.fc.weight.detach(), ord="fro"))
 
 
 def test_suite_with_certify_and_mechanism_reports_brackets_and_trends(
@@ -275,6 +326,7 @@ def test_suite_with_certify_and_mechanism_reports_brackets_and_trends(
     )
     runs, out = str(tmp_path / "runs"), tmp_path / "out"
     assert cli(["run", str(suite), "--runs-dir", runs], capsys)[0] == 0
+    assert assert_every_record_passed(Path(runs)) == 3  # FGSM on each beta
     code, _, err = cli(["report", str(suite), "--runs-dir", runs, "--out-dir", str(out)], capsys)
     assert code == 0, err
     text = (out / "tinycert.md").read_text()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from helpers import assert_every_record_passed
 
 TINY = """name: tiny
 train: {epochs: 1, limit: 800, width: 16, depth: 1}
@@ -45,6 +45,11 @@ def _numbers(runs: Path) -> dict[str, list[float]]:
     return out
 
 
+def _stored(runs: Path) -> list[Path]:
+    """What a run has stored under final names: checkpoints and attack records."""
+    return [*runs.glob("models/*/model.safetensors"), *runs.glob("attacks/*/*.json")]
+
+
 def test_two_concurrent_runs_compute_every_item_once(tmp_path: Path) -> None:
     suite = tmp_path / "tiny.yaml"
     suite.write_text(TINY)
@@ -59,6 +64,7 @@ def test_two_concurrent_runs_compute_every_item_once(tmp_path: Path) -> None:
     assert len(set(done)) == ITEMS  # each item computed by exactly one of the two
     assert len(list(runs.glob("models/*/model.safetensors"))) == 2
     assert len(list(runs.glob("attacks/*/*.json"))) == 4
+    assert assert_every_record_passed(runs) == 4
 
 
 def test_killed_run_resumes_to_identical_numbers(tmp_path: Path) -> None:
@@ -68,10 +74,20 @@ def test_killed_run_resumes_to_identical_numbers(tmp_path: Path) -> None:
     assert _start(suite, clean).wait(timeout=300) == 0
     killed = tmp_path / "killed"
     proc = _start(suite, killed)
-    time.sleep(random.Random(os.getpid()).uniform(4.0, 9.0))  # somewhere in the run
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=60)
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:  # killed as soon as the first item reports done
+        seen.append(line)
+        if line.strip().startswith("done"):
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+    assert proc.wait(timeout=60) == -signal.SIGKILL, seen
+    # a partial runs directory: some items stored, not all
+    stored = len(_stored(killed))
+    assert 1 <= stored < ITEMS, (stored, seen)
     assert _start(suite, killed).wait(timeout=300) == 0
+    assert len(_stored(killed)) == ITEMS
     assert _numbers(killed) == _numbers(clean) and len(_numbers(clean)) == 4
+    assert assert_every_record_passed(killed) == 4
     # Nothing half-written is left under a final name, and no lock holds anything.
     assert not [p for p in killed.rglob("*") if p.name.endswith(".tmp")]

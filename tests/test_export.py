@@ -70,7 +70,25 @@ def test_the_exported_table_rebuilds_every_number_of_the_report(
         assert float(r["ci_low"]) <= float(r["accuracy"]) <= float(r["ci_high"])
         assert r["checks_passed"] == "True" and r["failed_checks"] == ""
         assert json.loads(r["attack_params"])["eps"]
-        assert Path(r["record"]).is_file()
+        # the record, named relative to the runs directory (so a table names no scratch path)
+        assert not Path(r["record"]).is_absolute() and (ci_run / r["record"]).is_file()
+
+
+def test_export_with_results_missing_writes_nothing_unless_allowed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As `report` does: exit 1 and the existing table left as it was."""
+    table = tmp_path / "ci.csv"
+    table.write_text("an earlier table\n")
+    empty = tmp_path / "empty-runs"
+    empty.mkdir()
+    args = ["export", str(CI_SUITE), "--runs-dir", str(empty), "--out", str(table)]
+    code, _, err = cli(args, capsys)
+    assert code == 1 and "missing" in err and "no table written" in err, err
+    assert table.read_text() == "an earlier table\n"
+    code, out, err = cli([*args, "--allow-missing"], capsys)
+    assert code == 0 and "0 rows" in out, err
+    assert table.read_text().startswith("suite,model,setting")
 
 
 def test_per_example_rows_add_up_to_the_recorded_accuracy(

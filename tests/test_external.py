@@ -12,7 +12,7 @@ import pytest
 import safetensors.torch
 import torch
 import torch.nn.functional as F
-from helpers import cli
+from helpers import assert_every_record_passed, cli
 from torch import nn
 
 import lilbench
@@ -228,7 +228,7 @@ def test_a_suite_attacks_its_models_entries_beside_its_own(
             test_limit: 150
             model_checks: true
             attacks:
-              - {name: fgsm, eps: [0.05, 0.2]}
+              - {name: fgsm, eps: [0.05, 0.2, 1.0]}
               - {name: pgd, eps: [0.05, 0.2], steps: 5}
             """
         )
@@ -237,6 +237,7 @@ def test_a_suite_attacks_its_models_entries_beside_its_own(
     code, _, err = cli(["run", str(suite), "--runs-dir", str(runs), "--workers", "1"], capsys)
     assert code == 0, err
     assert "done   model my-conv seed=0" in err
+    assert assert_every_record_passed(runs, model_checks=True) >= 4
     code, _, err = cli(
         ["report", str(suite), "--runs-dir", str(runs), "--out-dir", str(reports)], capsys
     )
@@ -247,7 +248,7 @@ def test_a_suite_attacks_its_models_entries_beside_its_own(
     assert cli(["export", str(suite), "--runs-dir", str(runs), "--out", str(table)], capsys)[0] == 0
     rows = table.read_text().splitlines()
     external = [r for r in rows if ",my-conv," in r]
-    assert len(external) == 4 and all(",external," in r for r in external)
+    assert len(external) == 5 and all(",external," in r for r in external)
     # Run again: the imported model and its records are reused, nothing recomputed.
     code, _, err = cli(["run", str(suite), "--runs-dir", str(runs), "--workers", "1"], capsys)
     assert code == 0 and "done " not in err.replace("done   model checks", "")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import lilbench.training.pipeline as pipeline
@@ -39,6 +39,16 @@ suites = st.dictionaries(st.sampled_from(TOP), values, max_size=6)
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=suites)
+# Always tried besides the random ones: an accepted suite, and the values a broken range
+# check would let through (a negative beta, eps outside [0, 1], a non-finite number).
+@example(
+    raw={"name": "s", "betas": [0, 1], "attacks": [{"name": "fgsm", "eps": [0.1, "0.01:1:3"]}]}
+)
+@example(raw={"name": "s", "betas": [-1]})
+@example(raw={"name": "s", "betas": [float("nan")]})
+@example(raw={"name": "s", "betas": [0], "attacks": [{"name": "fgsm", "eps": [1.5]}]})
+@example(raw={"name": "s", "betas": [0], "attacks": [{"name": "pgd", "eps": [-0.1]}]})
+@example(raw={"name": "s", "methods": [{"objective": "pgd-at", "eps": [float("inf")]}]})
 def test_any_suite_is_loaded_or_refused_in_one_line(
     raw: dict[str, Any], tmp_path_factory: Any
 ) -> None:
@@ -49,7 +59,18 @@ def test_any_suite_is_loaded_or_refused_in_one_line(
     except LilbenchError as exc:
         assert "\n" not in str(exc).strip() and str(exc)
         return
-    assert suite.settings and suite.seeds  # accepted: a suite that can be run
+    # accepted: a suite that can be run, with every number in its range
+    assert suite.settings and suite.seeds
+    for setting in suite.settings:
+        assert math.isfinite(setting.beta) and setting.beta >= 0, setting
+        config = suite.train_config(setting, suite.seeds[0])
+        values = [*config.to_dict().values(), *(config.objective_params or {}).values()]
+        floats = [v for v in values if isinstance(v, float)]
+        assert all(math.isfinite(v) for v in floats), config
+    for spec in suite.attacks:
+        for point in spec.points():
+            assert 0 <= point.eps <= 1 and math.isfinite(point.step) and point.step >= 0, spec
+    assert suite.test_limit is None or suite.test_limit > 0
 
 
 class WouldTrain(Exception):

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from helpers import cli
+from helpers import assert_every_record_passed, cli
 
 from lilbench.attacks import art_backend as art
 from lilbench.data import cifar10, fashion_mnist, load_dataset
@@ -76,10 +76,17 @@ def _batch_pickle(x: np.ndarray, y: np.ndarray, label: str) -> bytes:
     return pickle.dumps(entry, protocol=2)
 
 
+def cifar_batches() -> list[tuple[Any, Any]]:
+    """What write_cifar stores: 5 training batches then the test batch, (N, 3, 32, 32) uint8."""
+    rng = np.random.default_rng(1)
+    train = [_images(rng, N_TRAIN // 5, (3, 32, 32)) for _ in range(5)]
+    return [*train, _images(rng, N_TEST, (3, 32, 32))]
+
+
 def write_cifar(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """cifar-10-python.tar.gz holding cifar-10-batches-py/ (5 train batches, test batch,
     batches.meta); the published archive digest is swapped for this archive's own."""
-    rng = np.random.default_rng(1)
+    batches = cifar_batches()
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
 
@@ -88,10 +95,9 @@ def write_cifar(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
 
-        for i in range(1, 6):
-            x, y = _images(rng, N_TRAIN // 5, (3, 32, 32))
+        for i, (x, y) in enumerate(batches[:5], start=1):
             add(f"data_batch_{i}", _batch_pickle(x, y, f"training batch {i} of 5"))
-        x, y = _images(rng, N_TEST, (3, 32, 32))
+        x, y = batches[5]
         add("test_batch", _batch_pickle(x, y, "testing batch 1 of 1"))
         add("batches.meta", pickle.dumps({b"label_names": [b"airplane"] * 10}, protocol=2))
     root.mkdir(parents=True, exist_ok=True)
@@ -130,7 +136,18 @@ def test_cifar10_loads_and_a_tampered_archive_is_never_unpickled(
     data = load_dataset("cifar10", data_dir=tmp_path)
     assert data.x_train.shape == (N_TRAIN, 3072) and data.image_shape == (3, 32, 32)
     assert data.mean is not None and len(data.mean) == 3
-    assert float(data.x_train.min()) >= 0.0 and float(data.x_train.max()) <= 1.0
+    # Exactly the pixels and labels written, in batch order, train and test apart, each
+    # image channel-major (C, H, W) flattened, as the models reshape it.
+    batches = cifar_batches()
+    x_train = np.concatenate([x for x, _ in batches[:5]]).astype(np.float32) / 255
+    y_train = np.concatenate([y for _, y in batches[:5]]).astype(np.int64)
+    assert np.array_equal(data.x_train.numpy(), x_train.reshape(N_TRAIN, -1))
+    assert np.array_equal(data.y_train.numpy(), y_train)
+    x_test, y_test = batches[5]
+    assert np.array_equal(data.x_test.numpy(), x_test.reshape(N_TEST, -1) / np.float32(255))
+    assert np.array_equal(data.y_test.numpy(), y_test.astype(np.int64))
+    image = data.x_test[0].reshape(data.image_shape)
+    assert torch.equal(image[1, 2, :], torch.from_numpy(x_test[0, 1, 2, :] / np.float32(255)))
     calls: list[int] = []
     monkeypatch.setattr(cifar10, "restricted_loads", lambda b: calls.append(1))
     blob = bytearray(path.read_bytes())
@@ -291,16 +308,22 @@ def test_tiny_suite_end_to_end(
     report = (out / f"tiny-{name}.md").read_text()
     for attack in ("FGSM", "APGD-CE", "SQUARE", "AUTOATTACK", "APGD-SEARCH", "PGD-PAPER"):
         assert attack in report.upper()
-    # every attack record: inside the eps ball and [0, 1] (the runner's own checks passed)
+    # every attack record passed every one of its checks (inside the eps ball and [0, 1],
+    # robust <= clean, the accuracy recomputed, the input not mutated, ...)
     records = list((tmp_path / "runs" / "attacks").rglob("*.json"))
     assert len(records) == 2 * 8
+    assert assert_every_record_passed(tmp_path / "runs", model_checks=True) > 2 * 8
     for path in records:
         rec = json.loads(path.read_text())
-        failed = [
-            c["name"] for c in rec["checks"] if not c["passed"] and c.get("severity") != "warn"
-        ]
-        bounds = [c for c in rec["checks"] if "eps" in c["name"].lower() or "[0, 1]" in c["name"]]
-        assert bounds and all(c["passed"] for c in bounds), (path.name, failed)
+        failed = [c["name"] for c in rec["checks"] if not c["passed"]]
+        assert rec["passed"] and not failed, (path.name, failed)
+        names = {c["name"] for c in rec["checks"]}
+        assert {
+            "within eps and [0, 1], finite",
+            "robust <= clean accuracy",
+            "accuracy recomputed on returned examples",
+            "input not mutated",
+        } <= names, names
 
 
 def test_conv_suite_with_certify_is_refused_up_front(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import assert_every_record_passed
 
 from lilbench.attacks import art_backend as art
 from lilbench.cli import main
@@ -108,6 +109,13 @@ def test_trades_loss_equals_direct_computation() -> None:
     ce = F.cross_entropy(model(x), y)
     assert torch.allclose(parts["kl"], kl, atol=1e-6) and float(kl.detach()) > 0
     assert torch.allclose(parts["total"], ce + 3.0 * kl, atol=1e-6)
+    # The inner maximisation maximises: from its random start (drawn from the same seed)
+    # the KL grows by orders of magnitude; a loop that does nothing or descends stays put.
+    torch.manual_seed(5)
+    start = x + 0.001 * torch.randn_like(x)
+    kl_start = (p * (p.log() - F.softmax(model(start), dim=1).log())).sum(1).mean()
+    kl, kl_start = kl.detach(), kl_start.detach()
+    assert float(kl) > 100 * float(kl_start) and float(kl) > 1e-3, (float(kl), float(kl_start))
 
 
 def test_spectral_norm_bounds_every_layer_after_training(mnist: Dataset) -> None:
@@ -252,6 +260,7 @@ def test_methods_suite_end_to_end_report_with_pareto_plot(
     )
     runs, out = str(tmp_path / "runs"), tmp_path / "reports"
     assert cli(["run", str(suite), "--runs-dir", runs], capsys)[0] == 0
+    assert assert_every_record_passed(Path(runs)) > 0
     code, _ = cli(["report", str(suite), "--runs-dir", runs, "--out-dir", str(out)], capsys)
     assert code == 0
     text = (out / "tiny-defences.md").read_text()

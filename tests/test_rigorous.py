@@ -46,18 +46,41 @@ def small_results(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
     return run_suite(load_suite(path), runs_dir=root / "runs")
 
 
-def test_worst_case_is_never_above_any_single_attack(small_results: list[Any]) -> None:
+def _eps_masks(r: Any) -> list[tuple[float, str, np.ndarray]]:
+    """(eps, attack, correct-per-image) of every eps-sweep point, read from the records' bits."""
+    out = []
+    for label, rec in r.attacks.items():
+        if rec["sweep"] != "eps":
+            continue
+        for p in rec["points"]:
+            if p["eps"] > 0:
+                out.append((p["eps"], label, unpack_mask(p["correct_bits"], rec["samples"]["n"])))
+    return out
+
+
+def test_worst_case_is_the_per_image_and_of_the_attacks(small_results: list[Any]) -> None:
+    """Recomputed here from the records' per-image bits: the model-check worst case at each
+    eps is the AND over the attacks at that eps, the report's over every attack at that eps
+    or below; both as counts, the report's as the very mask."""
+    below_best = 0  # points where the AND is strictly below every single attack
     for r in small_results:
         wc = r.model_checks["worst_case"]
         assert wc, "no worst case computed"
+        points = _eps_masks(r)
         for eps, entry in wc.items():
-            for label in entry["attacks"]:
-                point = next(
-                    p for p in r.attacks[label]["points"] if abs(p["eps"] - float(eps)) < 1e-6
-                )
-                assert entry["correct"] <= point["correct"], (label, eps)
+            at = [(label, m) for e, label, m in points if abs(e - float(eps)) < 1e-9]
+            joint = np.logical_and.reduce([m for _, m in at])
+            assert entry["correct"] == int(joint.sum()), eps
+            assert sorted(entry["attacks"]) == sorted(label for label, _ in at)
+            below_best += entry["correct"] < min(int(m.sum()) for _, m in at)
+        for e, (mask, labels) in worst_case_masks(r).items():
+            below = [(label, m) for x, label, m in points if x <= e + 1e-12]
+            assert np.array_equal(mask, np.logical_and.reduce([m for _, m in below])), e
+            assert labels == sorted({label for label, _ in below})
         # At eps = 0.05 five attacks ran: the worst case is their per-example AND.
         assert len(wc["0.05"]["attacks"]) >= 4
+    # so these data tell the AND from a min of counts
+    assert below_best > 0
     # The table's per-column attack list names exactly what its column counted.
     cover = worst_case_attacks(small_results)
     assert set(cover) == {0.05, 0.1}

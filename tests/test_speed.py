@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import assert_every_record_passed
 
 from lilbench.attacks import art_backend as art
 from lilbench.data import Dataset
@@ -98,7 +99,7 @@ betas: [0, 1, 10]
 seeds: [0]
 test_limit: 150
 attacks:
-  - {name: fgsm, eps: [0.05, 0.2]}
+  - {name: fgsm, eps: [0.05, 0.2, 1.0]}
   - {name: pgd, eps: [0.5], steps: 3, step: [0.05, 0.5]}
 model_checks: true
 """
@@ -132,6 +133,7 @@ def _run(tmp_path: Path, name: str, executor: object) -> dict[str, object]:
         on_item=lambda what, reused: events.append((what, reused)),
     )
     assert len(events) == 3 * 4 and not any(reused for _, reused in events)
+    assert_every_record_passed(runs, model_checks=True)
     return _outcome(runs)
 
 

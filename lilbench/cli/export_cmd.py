@@ -44,10 +44,15 @@ def export(
             callback=writable_dir,
         ),
     ] = None,
+    allow_missing: Annotated[
+        bool,
+        typer.Option("--allow-missing", help="Write the table even if results are missing."),
+    ] = False,
 ) -> None:
     """Write every attack point as one tidy long table: suite, model, method and its
     parameters, seed, attack and its parameters, eps or step, n, correct, accuracy, its exact
-    95% interval over the test images, and the checks. Reads the cache; computes nothing."""
+    95% interval over the test images, and the checks. Reads the cache; computes nothing.
+    With a suite's results missing it writes nothing and exits 1, unless --allow-missing."""
     from lilbench.results import export as ex
 
     name = "runs" if suite_path is None else suite_path.stem
@@ -70,7 +75,16 @@ def export(
             suite, runs_dir=runs_dir, fix=f"`lilbench run {suite_path} --force`"
         )
         if missing:
-            err.print(f"[yellow]missing {len(missing)} result(s)[/]: exported what is cached")
+            err.print(
+                f"[yellow]missing {len(missing)} result(s)[/]: {', '.join(missing)} "
+                f"(run `lilbench run {suite_path}`)"
+            )
+            if not allow_missing:
+                err.print(
+                    f"[red]no table written[/] ({target} left as it is); --allow-missing "
+                    "exports what is cached"
+                )
+                raise typer.Exit(1)
         rows = ex.suite_rows(suite.name, results, runs_dir, per_example=per_example)
         count = ex.write_table(rows, target, fmt, columns)
         if cards is not None:

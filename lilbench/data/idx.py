@@ -45,6 +45,10 @@ def parse_idx(
     if zero or zero2 or dtype != _UBYTE or ndim != len(expected_shape):
         raise DataError(f"{source} is not a uint8 IDX file of rank {len(expected_shape)}; {hint}")
     header_len = 4 + 4 * ndim
+    if len(data) < header_len:
+        raise DataError(
+            f"{source} is truncated ({len(data)} bytes, a header of {header_len}); {hint}"
+        )
     shape = struct.unpack(f">{ndim}I", data[4:header_len])
     if tuple(shape) != expected_shape:
         raise DataError(f"{source} has shape {shape}, expected {expected_shape}; {hint}")

@@ -154,7 +154,7 @@ def _record_path(runs_dir: Path, rec: dict[str, Any], label: str) -> str:
     for path in found:
         try:
             if json.loads(path.read_text()).get("label") == label:
-                return str(path)
+                return str(path.relative_to(runs_dir))
         except (OSError, json.JSONDecodeError):
             continue
     return ""
@@ -176,7 +176,9 @@ def runs_rows(runs_dir: Path, *, per_example: bool = False) -> Iterator[dict[str
         if per_example:
             yield from example_rows(rec, suite="", setting=setting)
         else:
-            yield from record_rows(rec, suite="", setting=setting, path=str(path))
+            yield from record_rows(
+                rec, suite="", setting=setting, path=str(path.relative_to(runs_dir))
+            )
 
 
 def write_table(
