@@ -111,3 +111,49 @@ def test_wide_report_tables_are_split_never_elided() -> None:
     assert "…" not in text
     assert all(cell in text for row in rows for cell in row[1:])
     assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def _leaf_commands() -> list[tuple[list[str], object]]:
+    """(argv prefix, click command built without lilbench's help tidying) of every command."""
+    import importlib
+
+    import typer
+
+    from lilbench.cli import COMMANDS
+
+    out: list[tuple[list[str], object]] = []
+    for name, (module, attr, _) in COMMANDS.items():
+        target = getattr(importlib.import_module(module), attr)
+        if isinstance(target, typer.Typer):
+            group = typer.main.get_group(target)
+            out += [([name, sub], cmd) for sub, cmd in group.commands.items()]
+        else:
+            single = typer.Typer(add_completion=False)
+            single.command(name)(target)
+            out.append(([name], typer.main.get_command(single)))
+    return out
+
+
+def test_every_option_help_is_rendered_whole(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No help text loses what rich would read as markup (`'lilbench[ray]'` printed as
+    `'lilbench'`), and no flag shows a `<bool>` type."""
+    import typer.rich_utils
+
+    monkeypatch.setattr(typer.rich_utils, "MAX_WIDTH", 4000)  # no wrapping: one line each
+    monkeypatch.setenv("COLUMNS", "4000")
+    checked = 0
+    for argv, command in _leaf_commands():
+        code, out, _ = run([*argv, "--help"], capsys)
+        assert code == 0, argv
+        flat = " ".join(out.split())
+        assert "<bool>" not in out, argv
+        for param in command.params:  # type: ignore[attr-defined]
+            text = getattr(param, "help", None)
+            if text:
+                assert " ".join(text.split()) in flat, (argv, param.name, text)
+                checked += 1
+    assert checked > 50
+    code, out, _ = run(["--help"], capsys)
+    assert code == 0 and "<bool>" not in out

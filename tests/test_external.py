@@ -256,3 +256,47 @@ def test_a_suite_attacks_its_models_entries_beside_its_own(
     bad.write_text(suite.read_text().replace("conv.pt2", "missing.pt2"))
     code, _, err = cli(["run", str(bad), "--runs-dir", str(runs)], capsys)
     assert code == 2 and "models[0].file: no such file" in err
+
+
+def test_a_users_ci_loop_catches_a_degraded_model(
+    mnist: Dataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The loop of examples/ci: export a model, name it in a suite, write its baseline with
+    `check --update`; a degraded copy of the model then fails `check` (exit 1), and the JUnit
+    file and the summary name the metrics that fell."""
+    import xml.etree.ElementTree as ET
+
+    model = _trained(mnist)
+    _export(model, tmp_path / "my-net.pt2")
+    suite = tmp_path / "robustness.yaml"
+    suite.write_text(
+        "name: robustness\nmodels:\n  - {name: my-net, file: my-net.pt2}\nseeds: [0]\n"
+        f"test_limit: {LIMIT}\nattacks:\n  - {{name: fgsm, eps: [0.02, 0.05]}}\n"
+    )
+    runs, baseline = tmp_path / "runs", tmp_path / "baseline.json"
+    common = ["--runs-dir", str(runs), "--baseline", str(baseline)]
+    code, _, err = cli(["check", str(suite), *common, "--update"], capsys)
+    assert code == 0, err
+    xml, md = tmp_path / "junit.xml", tmp_path / "summary.md"
+    report = ["--junit-xml", str(xml), "--summary", str(md)]
+    code, _, err = cli(["check", str(suite), *common, *report], capsys)
+    assert code == 0, err
+    # The same file name, other weights: a degraded model, never served the old records.
+    with torch.no_grad():
+        gen = torch.Generator().manual_seed(0)
+        model.fc.weight.add_(0.05 * torch.randn(model.fc.weight.shape, generator=gen))
+    _export(model, tmp_path / "my-net.pt2")
+    code, _, err = cli(["check", str(suite), *common, *report], capsys)
+    assert code == 1, err
+    failed = {
+        f"{c.get('classname')}::{c.get('name')}"
+        for c in ET.parse(xml).getroot().iter("testcase")
+        if c.find("failure") is not None
+    }
+    baseline_values = json.loads(baseline.read_text())["metrics"]
+    assert "robustness/my-net/seed=0::fgsm/eps=0.05" in failed
+    assert all(name.startswith("robustness/my-net/seed=0::") for name in failed)
+    listed = md.read_text().split("### Regressions")[1]
+    for name in failed:
+        metric = "my-net/seed=0/" + name.split("::")[1]
+        assert metric in baseline_values and f"`{metric}`" in listed

@@ -155,3 +155,112 @@ def test_suite_files_shipped_are_valid() -> None:
     assert paper.betas == (0, 0.001, 0.01, 0.1, 1, 10) and paper.test_limit is None
     assert [a.name for a in paper.attacks] == ["fgsm", "pgd"]
     assert len(paper.attacks[0].points()) == 10 and paper.attacks[1].points()[0].eps == 0.5
+
+
+def _junit_cases(path: Path) -> dict[str, str | None]:
+    """classname::name -> failure message (None when the case passed), validated first."""
+    import xml.etree.ElementTree as ET
+
+    import xmlschema
+
+    xmlschema.XMLSchema(str(ROOT / "tests" / "fixtures" / "junit.xsd")).validate(str(path))
+    out: dict[str, str | None] = {}
+    for case in ET.parse(path).getroot().iter("testcase"):
+        failure = case.find("failure")
+        key = f"{case.get('classname')}::{case.get('name')}"
+        out[key] = None if failure is None else str(failure.get("message"))
+    return out
+
+
+def test_check_writes_junit_and_a_summary_for_ci(
+    ci_runs: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    step = tmp_path / "step-summary.md"
+    step.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step))
+    xml, md = tmp_path / "out.xml", tmp_path / "out.md"
+    args = ["check", str(CI_SUITE), "--runs-dir", str(ci_runs), "--junit-xml", str(xml)]
+    code, _, err = cli([*args, "--baseline", str(CI_BASELINE), "--summary", str(md)], capsys)
+    assert code == 0, err
+    cases = _junit_cases(xml)
+    assert len(cases) == 22 and all(v is None for v in cases.values())
+    assert "ci/beta=1/seed=0::fgsm/eps=0.1" in cases
+    text = md.read_text()
+    assert text.startswith("## lilbench check: ci passed") and "22 metric(s) within" in text
+    assert step.read_text() == "earlier step\n" + text + "\n"  # appended, not replaced
+    # One metric's baseline 5 points higher: exactly that metric fails, in both files.
+    base = json.loads(CI_BASELINE.read_text())
+    name = "beta=1/seed=0/fgsm/eps=0.1"
+    value = base["metrics"][name]["value"]
+    base["metrics"][name]["value"] = value + 0.05
+    moved = tmp_path / "moved.json"
+    moved.write_text(json.dumps(base))
+    code, _, err = cli([*args, "--baseline", str(moved), "--summary", str(md)], capsys)
+    assert code == 1
+    failed = {k: v for k, v in _junit_cases(xml).items() if v is not None}
+    assert list(failed) == ["ci/beta=1/seed=0::fgsm/eps=0.1"]
+    message = failed["ci/beta=1/seed=0::fgsm/eps=0.1"]
+    assert message == (
+        f"regression: baseline {value + 0.05:.4f}, now {value:.4f}, delta -0.0500, tolerance 0.005"
+    )
+    text = md.read_text()
+    regressions = text.split("### Regressions")[1].split("###")[0]
+    rows = [line for line in regressions.splitlines() if line.startswith("| `")]
+    assert rows == [f"| `{name}` | {value + 0.05:.4f} | {value:.4f} | -0.0500 | 0.005 |"]
+    assert "Improvements beyond tolerance" not in text and "21 unchanged" in text
+
+
+def test_baselines_carry_provenance_and_a_difference_is_noticed_not_judged(
+    ci_runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lilbench.regression.provenance import FIELDS
+
+    baseline = tmp_path / "ci.json"
+    args = ["check", str(CI_SUITE), "--runs-dir", str(ci_runs), "--baseline", str(baseline)]
+    code, _, err = cli([*args, "--update"], capsys)
+    assert code == 0 and "new baseline: 22 metrics" in err, err
+    data = json.loads(baseline.read_text())
+    assert set(data["provenance"]) == set(FIELDS)
+    assert data["provenance"]["suite_sha256"] == load_suite(CI_SUITE).file_sha256
+    code, _, err = cli(args, capsys)
+    assert code == 0 and "note:" not in err  # same machine, same versions: nothing to say
+    # As if measured with another torch on another processor: said above the table ...
+    now = dict(data["provenance"])
+    data["provenance"].update(torch="2.15.0", cpu_capability="AVX2")
+    baseline.write_text(json.dumps(data))
+    code, _, err = cli(args, capsys)
+    flat = " ".join(err.split())
+    assert code == 0, err  # ... and the verdict still rests on the numbers
+    assert (
+        f"note: baseline from torch 2.15.0 on AVX2, now torch {now['torch']} on "
+        f"{now['cpu_capability']}: small differences are expected"
+    ) in flat
+    name = "beta=0/seed=0/fgsm/eps=0.1"
+    data["metrics"][name]["value"] += 0.05
+    baseline.write_text(json.dumps(data))
+    code, _, err = cli(args, capsys)
+    assert code == 1 and "small differences are expected" in " ".join(err.split())
+    # --update says what it changes before writing
+    code, _, err = cli([*args, "--update"], capsys)
+    flat = " ".join(err.split())
+    assert code == 0 and f"changed {name}:" in flat and "-0.0500" in flat
+    assert "provenance torch: 2.15.0 -> " in flat
+
+
+def test_strict_turns_failed_sanity_checks_into_junit_failures(tmp_path: Path) -> None:
+    from lilbench.regression import ci_output
+    from lilbench.regression.baseline import Row
+
+    rows = [Row("beta=0/seed=0/fgsm/eps=0.1", 0.5, 0.5, 0.005)]
+    bad = [ci_output.CheckFailure("beta=0/seed=0/fgsm", ("robust <= clean accuracy",))]
+    for strict, expect in ((False, 0), (True, 1)):
+        path = tmp_path / f"{strict}.xml"
+        ci_output.write_junit(path, "s", rows, bad, strict=strict)
+        failed = {k: v for k, v in _junit_cases(path).items() if v is not None}
+        assert len(failed) == expect
+    assert failed == {
+        "s/beta=0/seed=0::fgsm/sanity checks": "failed checks: robust <= clean accuracy"
+    }

@@ -100,8 +100,11 @@ def _no_type(ctx: click.Context) -> None:
 def _tidy(command: click.Command) -> None:
     """Help that reads well: flags shown without a `<bool>` type, docstrings reflowed."""
     if command.help:
-        command.help = _reflow(command.help)
+        command.help = escape(_reflow(command.help))
     for param in command.params:
+        # Help is rendered as rich markup: "[ray]" would be read as a tag and vanish.
+        if getattr(param, "help", None):
+            param.help = escape(param.help)  # type: ignore[attr-defined]
         if getattr(param, "is_flag", False):
             param.display_type_rich = _no_type  # type: ignore[attr-defined]
     # click adds --help when help is rendered, outside `params`: tidy it there too.

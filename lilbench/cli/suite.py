@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -20,8 +21,10 @@ from lilbench.cli.common import (
     out,
     print_json,
     resolve_device,
+    writable_file,
 )
 from lilbench.errors import ConfigError
+from lilbench.io import write_bytes_atomic
 from lilbench.suites import Suite, load_suite
 
 if TYPE_CHECKING:  # the engine (torch, ART, matplotlib) loads when a command runs
@@ -232,6 +235,27 @@ def check(
     tolerance: Annotated[
         float, typer.Option("--tolerance", help="Absolute tolerance written by --update.")
     ] = 0.005,
+    junit_xml: Annotated[
+        Path | None,
+        typer.Option(
+            "--junit-xml",
+            help="Also write JUnit XML (a test case per metric) for the CI system to show.",
+            callback=writable_file,
+        ),
+    ] = None,
+    summary: Annotated[
+        Path | None,
+        typer.Option(
+            "--summary",
+            help="Also write the diff as a Markdown table (appended to $GITHUB_STEP_SUMMARY "
+            "when that is set, without being asked).",
+            callback=writable_file,
+        ),
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="A failed sanity check of any record fails the check too."),
+    ] = False,
     seed: SeedOpt = None,
     device: Device = "cpu",
     runs_dir: RunsDir = Path("runs"),
@@ -242,29 +266,84 @@ def check(
     address: Address = None,
     json_out: Json = False,
 ) -> None:
-    """Run the suite (or read its cache) and compare every accuracy with the baseline."""
-    from lilbench.regression.baseline import compare, load_baseline, metric_values, write_baseline
+    """Run the suite (or read its cache) and compare every accuracy with the baseline.
+
+    A baseline records what it was measured on (lilbench, torch, ART and numpy versions, the
+    processor, the thread count, the suite file's hash); when that differs from now, a note
+    above the table says so, and the verdict still rests on the numbers alone."""
+    import os
+
+    from lilbench.regression import ci_output, provenance
+    from lilbench.regression.baseline import (
+        changes,
+        check_tolerance,
+        compare,
+        load_baseline,
+        metric_values,
+        write_baseline,
+    )
+    from lilbench.results.suite_results import setting_name
 
     suite = _suite(suite_path, seed)
+    check_tolerance(tolerance)
     base = None if update else load_baseline(baseline)  # fail on a bad baseline before work
     ran = _run(suite, runs_dir, data_dir, device, True, force, workers, executor, address)
     now = metric_values(ran)
+    prov = provenance.current(suite_sha256=suite.file_sha256, device=str(device))
     if update:
+        old = None
+        if baseline.is_file():
+            try:
+                old = load_baseline(baseline)
+            except ConfigError:
+                old = None
+        for line in changes(old, now):
+            err.print(f"  {escape(line)}")
+        for key, before, after in provenance.differences((old or {}).get("provenance"), prov):
+            if old is not None:
+                err.print(f"  provenance {key}: {escape(str(before))} -> {escape(str(after))}")
         note = (
             "Written by `lilbench check --update`. Training and attacks are seeded and "
             "deterministic on one machine, so the tolerance only absorbs float differences "
             "between machines (BLAS builds, thread counts)."
         )
-        write_baseline(baseline, suite.name, now, tolerance=tolerance, note=note)
+        write_baseline(baseline, suite.name, now, tolerance=tolerance, note=note, provenance=prov)
         err.print(f"baseline written: {baseline} ({len(now)} metrics)")
         return
     assert base is not None
     rows = compare(base, now)
     failed = [r for r in rows if not r.passed]
+    notice = provenance.notice(base.get("provenance"), prov)
+    check_failures = [
+        ci_output.CheckFailure(
+            f"{setting_name(r.setting)}/seed={r.seed}/{label}",
+            tuple(c["name"] for c in rec["checks"] if not c["passed"]),
+        )
+        for r in ran
+        for label, rec in r.attacks.items()
+        if rec is not None and not rec["passed"]
+    ]
+    if junit_xml is not None:
+        ci_output.write_junit(junit_xml, suite.name, rows, check_failures, strict=strict)
+    markdown = ci_output.summary_markdown(
+        suite.name, baseline, rows, check_failures, notice=notice, strict=strict
+    )
+    if summary is not None:
+        write_bytes_atomic(summary, markdown.encode())
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as fh:  # GitHub's file: appended to
+            fh.write(markdown + "\n")
+    verdict_failed = bool(failed) or (strict and bool(check_failures))
     if json_out:
         print_json(
             {
-                "passed": not failed,
+                "passed": not verdict_failed,
+                "notice": notice,
+                "provenance": {"baseline": base.get("provenance"), "now": prov},
+                "failed_checks": [
+                    {"where": f.where, "checks": list(f.names)} for f in check_failures
+                ],
                 "rows": [
                     {
                         "metric": r.metric,
@@ -279,6 +358,8 @@ def check(
             }
         )
     else:
+        if notice:
+            err.print(f"[yellow]note:[/] {escape(notice)}", soft_wrap=True)
         t = Table(title=f"{suite.name} vs {baseline}")
         for h in ("metric", "baseline", "now", "delta", "tol", "result"):
             t.add_column(h, justify="left" if h == "metric" else "right")
@@ -294,7 +375,10 @@ def check(
             )
         out.print(t)
         for r in failed:
-            err.print(f"[red]regression[/]: {r.metric} baseline {r.baseline} now {r.now}")
+            err.print(f"[red]{ci_output.kind(r)}[/]: {r.metric} baseline {r.baseline} now {r.now}")
+        for f in check_failures:
+            label = "[red]failed checks[/]" if strict else "[yellow]failed checks[/] (no --strict)"
+            err.print(f"{label}: {f.where}: {escape('; '.join(f.names))}")
         err.print(f"{len(rows) - len(failed)}/{len(rows)} metrics within tolerance")
-    if failed:
+    if verdict_failed:
         raise typer.Exit(1)

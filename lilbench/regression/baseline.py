@@ -86,17 +86,43 @@ def compare(baseline: dict[str, Any], now: dict[str, float]) -> list[Row]:
     return rows
 
 
-def write_baseline(
-    path: Path, suite_name: str, now: dict[str, float], *, tolerance: float, note: str
-) -> None:
+def check_tolerance(tolerance: float) -> float:
     if not (tolerance >= 0 and math.isfinite(tolerance)):
         raise ConfigError(f"tolerance must be >= 0, got {tolerance}")
-    write_json_atomic(
-        path,
-        {
-            "suite": suite_name,
-            "note": note,
-            "default_tolerance": tolerance,
-            "metrics": {k: {"value": v, "tolerance": tolerance} for k, v in sorted(now.items())},
-        },
-    )
+    return tolerance
+
+
+def write_baseline(
+    path: Path,
+    suite_name: str,
+    now: dict[str, float],
+    *,
+    tolerance: float,
+    note: str,
+    provenance: dict[str, Any] | None = None,
+) -> None:
+    check_tolerance(tolerance)
+    body: dict[str, Any] = {
+        "suite": suite_name,
+        "note": note,
+        "default_tolerance": tolerance,
+        "metrics": {k: {"value": v, "tolerance": tolerance} for k, v in sorted(now.items())},
+    }
+    if provenance is not None:
+        body["provenance"] = provenance
+    write_json_atomic(path, body)
+
+
+def changes(old: dict[str, Any] | None, now: dict[str, float]) -> list[str]:
+    """What writing `now` over the baseline `old` changes, a line per metric (for --update)."""
+    if old is None:
+        return [f"new baseline: {len(now)} metrics"]
+    before = {k: float(v["value"]) for k, v in old["metrics"].items()}
+    lines = [f"added {k} = {now[k]:.4f}" for k in sorted(set(now) - set(before))]
+    lines += [f"removed {k} (was {before[k]:.4f})" for k in sorted(set(before) - set(now))]
+    lines += [
+        f"changed {k}: {before[k]:.4f} -> {now[k]:.4f} ({now[k] - before[k]:+.4f})"
+        for k in sorted(set(now) & set(before))
+        if now[k] != before[k]
+    ]
+    return lines
