@@ -128,7 +128,8 @@ def evaluate(
     under the model's identity, as for `lilbench attack --model`. The model takes the data
     set's images (MNIST: (N, 1, 28, 28)) or flat vectors; it is evaluated in eval mode, and
     the model-level checks (logits, determinism, gradients, chance at eps = 1) run beside
-    each attack."""
+    each attack. A module is attacked as a copy on `device`: the caller's module is left in
+    its mode, with its gradients' flags, on its device."""
     from lilbench.runtime import pinned_threads
 
     specs = _specs(attacks)
@@ -149,47 +150,45 @@ def _evaluate(
     device: str,
     force: bool,
 ) -> Evaluation:
+    import copy
+
     from lilbench.data import load_dataset
     from lilbench.models.external import parse_model_option
     from lilbench.results.attack_runs import ensure_attack
+    from lilbench.runtime import resolve_device
     from lilbench.training.checkpoint import import_external, import_module
 
+    target = resolve_device(device)  # before any work: an unknown or missing GPU is one line
     runs, data_root = Path(runs_dir), (Path(data_dir) if data_dir is not None else None)
     data = load_dataset(dataset, data_dir=data_root)
     ckpt: Checkpoint
     module = None
     if isinstance(model, str | Path):
-        ckpt = import_external(runs, parse_model_option(str(model), None), dataset=data)
+        parsed = parse_model_option(str(model), None)
+        ckpt = import_external(runs, parsed, dataset=data, device=target)
     else:
-        module = model
-        ckpt = import_module(runs, model, module_identity(model), dataset=data)
+        # ART freezes the weights, switches the mode and moves the model to the device: all
+        # of it happens to a copy, so the caller's module stays as it was, where it was.
+        ident = module_identity(model)
+        module = copy.deepcopy(model).to(target)
+        ckpt = import_module(runs, module, ident, dataset=data, device=target)
     points: list[AttackPoint] = []
     failed: list[str] = []
     records = []
-    # ART freezes the weights and switches the mode: the caller's module goes back as it came.
-    state = None
-    if module is not None:
-        state = (module.training, [q.requires_grad for q in module.parameters()])
-    try:
-        runs_of = [
-            ensure_attack(
-                ckpt,
-                spec,
-                runs_dir=runs,
-                data_dir=data_root,
-                limit=test_limit,
-                seed=seed,
-                device=device,
-                force=force,
-                module=module,
-            )
-            for spec in specs
-        ]
-    finally:
-        if module is not None and state is not None:
-            module.train(state[0])
-            for param, flag in zip(module.parameters(), state[1], strict=True):
-                param.requires_grad_(flag)
+    runs_of = [
+        ensure_attack(
+            ckpt,
+            spec,
+            runs_dir=runs,
+            data_dir=data_root,
+            limit=test_limit,
+            seed=seed,
+            device=target,
+            force=force,
+            module=module,
+        )
+        for spec in specs
+    ]
     for run in runs_of:
         rec = run.record
         records.append(rec)
@@ -215,17 +214,18 @@ def _evaluate(
 def train(**options: Any) -> Checkpoint:
     """Train (or reuse) one model, as `lilbench train` does: `lilbench.train(beta=1.0)`;
     options are TrainConfig's fields plus `runs_dir`, `data_dir`, `device` and `force`."""
-    from lilbench.runtime import pinned_threads
+    from lilbench.runtime import pinned_threads, resolve_device
     from lilbench.training.config import TrainConfig
     from lilbench.training.pipeline import ensure_checkpoint
 
     where = {k: options.pop(k) for k in ("runs_dir", "data_dir", "device", "force") if k in options}
     config = TrainConfig.for_dataset(options.pop("dataset", "mnist"), **options).validate()
+    device = resolve_device(where.get("device", "cpu"))
     with pinned_threads():
         return ensure_checkpoint(
             config,
             runs_dir=Path(where.get("runs_dir", "runs")),
             data_dir=where.get("data_dir"),
-            device=where.get("device", "cpu"),
+            device=device,
             force=bool(where.get("force", False)),
         ).checkpoint

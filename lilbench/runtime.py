@@ -13,6 +13,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 THREADS = 1
 
@@ -44,3 +48,71 @@ def pinned_threads() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+CUBLAS_WORKSPACE = ":4096:8"  # what cuBLAS needs to give the same bits on every run
+
+
+def resolve_device(name: str | object) -> torch.device:
+    """`name` as a torch device that exists here, or a one-line ConfigError: an unknown name,
+    CUDA where there is none, or a GPU index this machine does not have (checked before any
+    work, not met as "invalid device ordinal" in the middle of it). Choosing a GPU switches on
+    torch's deterministic mode (see `make_deterministic`)."""
+    import torch
+
+    from lilbench.errors import ConfigError
+
+    try:
+        device = torch.device(str(name))
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}; use cpu or cuda") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"unsupported device {name!r}; use cpu or cuda")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                "--device cuda asked for, but no CUDA GPU is available; use --device cpu"
+            )
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise ConfigError(
+                f"--device {device}: this machine has {count} CUDA GPU(s), "
+                f"cuda:0 to cuda:{count - 1}"
+            )
+        make_deterministic()
+    return device
+
+
+def make_deterministic() -> None:
+    """The switches that make GPU results bit-reproducible, so that the same seed gives the
+    same numbers however work is scheduled: deterministic algorithms (an op without one
+    raises instead of silently varying), cuBLAS's fixed workspace, cuDNN without autotuning,
+    and no TF32 (whose rounding also differs from the CPU's float32)."""
+    import torch
+
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+
+
+def device_tag(device: object) -> str | None:
+    """What enters a result's key for the device it was computed on: None for the CPU (so
+    every record computed before keeps its name), else the device type ("cuda"): GPUs round
+    differently from the CPU, and a record is served only to a request for the same kind."""
+    kind = str(device).split(":", 1)[0]
+    return None if kind == "cpu" else kind
+
+
+def device_name(name: str) -> str:
+    """`name` checked as a device name (cpu, cuda, cuda:N) without asking for the device:
+    what reading results computed elsewhere needs (a report of CUDA records on a laptop)."""
+    import re
+
+    from lilbench.errors import ConfigError
+
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", name):
+        raise ConfigError(f"unknown device {name!r}; use cpu, cuda or cuda:N")
+    return name

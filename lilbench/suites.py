@@ -37,6 +37,7 @@ TOP_KEYS = {
     "certify",
     "mechanism",
     "models",
+    "device",
 }
 METHOD_KEYS = {"objective", "spectral_norm"}  # the rest of a method entry: parameter grids
 PER_METHOD = {"dataset", "seed", "objective", "objective_params", "spectral_norm", *LIL_KEYS}
@@ -92,6 +93,9 @@ class Suite:
     has_methods: bool = False  # written with `methods:` (settings named by method, not beta)
     certify: CertifySpec | None = None  # certified lower bounds per model
     mechanism: bool = False  # gradient norms and Lipschitz constants vs beta in the report
+    # Where it computes (cpu, cuda, cuda:N): `run`, `check` and `report` use it unless given
+    # --device; checkpoints and records of another kind of device are never served for it.
+    device: str = "cpu"
 
     @property
     def betas(self) -> tuple[float, ...]:
@@ -290,6 +294,9 @@ def load_suite(path: Path) -> Suite:
     for key, value in flags.items():
         if not isinstance(value, bool):
             raise _fail(path, key, f"expected true or false, got {value!r}")
+    device = raw.get("device", "cpu")
+    if not isinstance(device, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+        raise _fail(path, "device", f"expected cpu, cuda or cuda:N, got {device!r}")
     suite = Suite(
         name=str(raw["name"]),
         path=path,
@@ -306,6 +313,7 @@ def load_suite(path: Path) -> Suite:
         has_methods="methods" in raw,
         certify=certify,
         mechanism=flags["mechanism"],
+        device=device,
     )
     labels = [a.label for a in suite.attacks]
     for label in labels:

@@ -7,6 +7,8 @@ Measured choices (see the benchmark): `preprocessing=None` (ART's identity defau
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from art.attacks import EvasionAttack
@@ -30,6 +32,13 @@ class SlicingClassifier(PyTorchClassifier):
     per 10,000 MNIST images, more than the forward pass); ART's PGD also calls it twice per
     run to log a success rate. Same model, same eval mode, same batches, same float32 logits.
     """
+
+    def __init__(self, *, device: torch.device, **kwargs: Any) -> None:
+        super().__init__(device_type="gpu" if device.type == "cuda" else "cpu", **kwargs)
+        # ART takes "gpu" to mean cuda:{current_device()}; lilbench's tensors are on `device`
+        # (cuda:1, say), so the model and ART's tensors go there too.
+        self._device = torch.device(device)
+        self._model.to(self._device)
 
     def predict(
         self, x: np.ndarray, batch_size: int = 128, training_mode: bool = False, **kwargs: object
@@ -58,7 +67,7 @@ def make_classifier(
         nb_classes=num_classes,
         clip_values=(0.0, 1.0),
         preprocessing=None,
-        device_type="gpu" if device.type == "cuda" else "cpu",
+        device=device,
     )
 
 
@@ -233,7 +242,7 @@ def image_classifier(
         nb_classes=num_classes,
         clip_values=(0.0, 1.0),
         preprocessing=None,
-        device_type="gpu" if device.type == "cuda" else "cpu",
+        device=device,
     )
 
 

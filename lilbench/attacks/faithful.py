@@ -71,7 +71,7 @@ def make_objective_classifier(
         nb_classes=num_classes,
         clip_values=(0.0, 1.0),
         preprocessing=None,
-        device_type="gpu" if device.type == "cuda" else "cpu",
+        device=device,
     )
 
 

@@ -30,7 +30,7 @@ def _points(record: dict[str, Any]) -> dict[float, dict[str, Any]]:
 def check_logits_eval(model: nn.Module, x: torch.Tensor) -> Check:
     with torch.no_grad():
         out = model(x)
-    probs = bool(out.min() >= 0) and torch.allclose(out.sum(1), torch.ones(len(out)), atol=1e-4)
+    probs = bool(out.min() >= 0) and torch.allclose(out.sum(1), out.new_ones(len(out)), atol=1e-4)
     ok = (not model.training) and not probs
     kind = "look like probabilities" if probs else "are logits"
     return Check("eval mode, logits out", ok, f"training={model.training}; outputs {kind}")

@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from lilbench.errors import ConfigError
-
 if TYPE_CHECKING:
     import torch
 
@@ -71,6 +69,14 @@ OutDir = Annotated[
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Seed for every random choice.")]
 Device = Annotated[str, typer.Option("--device", help="cpu or cuda (cuda:N).")]
+SuiteDevice = Annotated[
+    str | None,
+    typer.Option(
+        "--device",
+        help="cpu or cuda (cuda:N); default: the suite's `device` key, else cpu. Checkpoints "
+        "and records of another kind of device are never used in their place.",
+    ),
+]
 Json = Annotated[
     bool, typer.Option("--json", help="Print one JSON object on stdout, nothing else.")
 ]
@@ -78,20 +84,11 @@ Force = Annotated[bool, typer.Option("--force", help="Recompute even if a cached
 
 
 def resolve_device(name: str) -> torch.device:
-    import torch  # here, not at start-up: --help must not wait for it
-
     from lilbench.runtime import pin_threads
+    from lilbench.runtime import resolve_device as resolve
 
     pin_threads()  # every computing command resolves its device first
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"unknown device {name!r}; use cpu or cuda") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda asked for, but no CUDA GPU is available; use --device cpu")
-    if device.type not in ("cpu", "cuda"):
-        raise ConfigError(f"unsupported device {name!r}; use cpu or cuda")
-    return device
+    return resolve(name)
 
 
 def print_json(obj: Any) -> None:

@@ -10,7 +10,6 @@ from rich.table import Table
 
 from lilbench.cli.common import (
     DataDir,
-    Device,
     Json,
     Seed,
     err,
@@ -19,6 +18,7 @@ from lilbench.cli.common import (
     resolve_device,
     writable_dir,
 )
+from lilbench.errors import ConfigError
 from lilbench.io import write_json_atomic
 
 
@@ -32,12 +32,15 @@ def inspect(
     ] = None,
     max_points: Annotated[int, typer.Option("--max-points", help="Test points used.")] = 2000,
     seed: Seed = 0,
-    device: Device = "cpu",
+    device: Annotated[
+        str, typer.Option("--device", help="cpu only: the diagnostics run on the CPU.")
+    ] = "cpu",
     data_dir: DataDir = None,
     json_out: Json = False,
 ) -> None:
     """Distance distributions, isometry errors, 2-D map, gradient norms, Lipschitz estimates."""
-    resolve_device(device)  # diagnostics run on the CPU; the flag is validated for symmetry
+    if resolve_device(device).type != "cpu":
+        raise ConfigError(f"--device {device}: inspect's diagnostics run on the CPU only")
     if max_points < 2:
         raise typer.BadParameter("must be >= 2", param_hint="--max-points")
     # The engine (torch, matplotlib) loads here, not for --help.

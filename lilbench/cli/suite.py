@@ -12,11 +12,11 @@ from rich.table import Table
 
 from lilbench.cli.common import (
     DataDir,
-    Device,
     Force,
     Json,
     OutDir,
     RunsDir,
+    SuiteDevice,
     err,
     out,
     print_json,
@@ -73,7 +73,7 @@ def _run(
     suite: Suite,
     runs_dir: Path,
     data_dir: Path | None,
-    device: str,
+    device: str | None,
     quiet: bool,
     force: bool = False,
     workers: int | None = None,
@@ -84,13 +84,18 @@ def _run(
     from lilbench.results.suite_results import item_count, run_suite
     from lilbench.runtime import cores
 
-    dev = resolve_device(device)
+    dev = resolve_device(device or suite.device)
     if workers is None and executor == "local":
-        # One per core, but no more than the suite has models to keep busy.
-        workers = max(1, min(cores(), _models(suite)))
+        # One per core, but no more than the suite has models to keep busy; on a GPU one
+        # process, which holds the one CUDA context (a context per worker would share cuda:0).
+        workers = 1 if dev.type == "cuda" else max(1, min(cores(), _models(suite)))
     # Bad --workers/--address fail here, before the progress bar or any work.
     ex = make_executor(
-        executor, workers=1 if workers is None else workers, address=address, auto=workers is None
+        executor,
+        workers=1 if workers is None else workers,
+        address=address,
+        auto=workers is None,
+        device=str(dev),
     )
     columns = (
         TextColumn(f"[bold]{suite.name}[/]"),
@@ -126,7 +131,7 @@ def _models(suite: Suite) -> int:
 def run(
     suite_path: SuiteArg,
     seed: SeedOpt = None,
-    device: Device = "cpu",
+    device: SuiteDevice = None,
     runs_dir: RunsDir = Path("runs"),
     data_dir: DataDir = None,
     force: Force = False,
@@ -185,7 +190,7 @@ def _rich(table: MdTable, title: str, width: int) -> list[Table]:
 def report(
     suite_path: SuiteArg,
     seed: SeedOpt = None,
-    device: Device = "cpu",
+    device: SuiteDevice = None,
     runs_dir: RunsDir = Path("runs"),
     out_dir: OutDir = Path("reports"),
     data_dir: DataDir = None,
@@ -200,11 +205,13 @@ def report(
     missing it writes nothing and exits 1, unless --allow-missing."""
     from lilbench.reports.markdown import build_report
     from lilbench.results.suite_results import collect_suite
+    from lilbench.runtime import device_name
 
-    resolve_device(device)
     suite = _suite(suite_path, seed)
+    # Reading needs no GPU: a report of records computed on CUDA can be written anywhere.
+    dev = device_name(device or suite.device)
     fix = f"`lilbench run {suite_path} --force`"
-    results, missing = collect_suite(suite, runs_dir=runs_dir, fix=fix)
+    results, missing = collect_suite(suite, runs_dir=runs_dir, fix=fix, device=dev)
     if missing:
         err.print(
             f"[yellow]missing {len(missing)} result(s)[/]: {', '.join(missing)} "
@@ -257,7 +264,7 @@ def check(
         typer.Option("--strict", help="A failed sanity check of any record fails the check too."),
     ] = False,
     seed: SeedOpt = None,
-    device: Device = "cpu",
+    device: SuiteDevice = None,
     runs_dir: RunsDir = Path("runs"),
     data_dir: DataDir = None,
     force: Force = False,
@@ -289,7 +296,7 @@ def check(
     base = None if update else load_baseline(baseline)  # fail on a bad baseline before work
     ran = _run(suite, runs_dir, data_dir, device, True, force, workers, executor, address)
     now = metric_values(ran)
-    prov = provenance.current(suite_sha256=suite.file_sha256, device=str(device))
+    prov = provenance.current(suite_sha256=suite.file_sha256, device=device or suite.device)
     if update:
         old = None
         if baseline.is_file():

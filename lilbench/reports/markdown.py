@@ -40,6 +40,24 @@ from lilbench.suites import Suite
 Table = tuple[list[str], list[list[str]]]
 
 
+def computed_on(results: list[ModelResult]) -> str:
+    """Which devices trained the models and ran the attacks, from what the records say."""
+    trained: dict[str, int] = {}
+    attacked: dict[str, int] = {}
+    for r in results:
+        if r.checkpoint is not None:
+            name = str(r.checkpoint.meta.get("device", "unknown"))
+            trained[name] = trained.get(name, 0) + 1
+        for rec in r.completed_attacks().values():
+            name = str(rec.get("device", "unknown"))
+            attacked[name] = attacked.get(name, 0) + 1
+
+    def fmt(counts: dict[str, int]) -> str:
+        return ", ".join(f"{k} ({v})" for k, v in sorted(counts.items())) or "none"
+
+    return f"training {fmt(trained)}; attacks {fmt(attacked)}"
+
+
 def _slug(text: str) -> str:
     """A setting's name as part of a file name: "beta=1" -> "beta1", "pgd-at eps=0.1" ->
     "pgd-at-eps0.1" (the `betas:` shorthand keeps the names of earlier reports)."""
@@ -187,6 +205,7 @@ def build_report(
         f"Python {v['python']}",
         f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
         f"- compute time of the cached items (training + attacks): {wall_time(results):.0f} s",
+        f"- computed on: {computed_on(results)}",
         "",
     ]
     if missing:

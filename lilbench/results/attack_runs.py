@@ -44,7 +44,7 @@ def ensure_attack(
     spec.validate()
     if limit is not None and limit < 1:
         raise ConfigError(f"limit must be >= 1, got {limit}")
-    path = record_path(runs_dir, ckpt, spec, limit=limit, seed=seed)
+    path = record_path(runs_dir, ckpt, spec, limit=limit, seed=seed, device=device)
 
     def compute() -> dict[str, Any]:
         config = ckpt.config
@@ -101,7 +101,7 @@ def ensure_attack(
         return record
 
     record, reused = get_or_compute(
-        lambda: find_record(runs_dir, ckpt, spec, limit=limit, seed=seed),
+        lambda: find_record(runs_dir, ckpt, spec, limit=limit, seed=seed, device=device),
         compute,
         lock=lock_path(runs_dir, path),
         force=force,

@@ -101,8 +101,16 @@ class RayExecutor(Executor):
     directory, and have lilbench installed."""
 
     def __init__(
-        self, *, address: str | None, workers: int | None, local_mode: bool = False
+        self,
+        *,
+        address: str | None,
+        workers: int | None,
+        local_mode: bool = False,
+        gpus: int = 0,
     ) -> None:
+        """`gpus`: GPUs each task asks for (1 when the suite computes on CUDA): Ray then
+        places the task on a node with a free GPU and shows it that one GPU alone (as
+        cuda:0), where a task asking for none would see no GPU at all."""
         try:
             import ray
         except ImportError:
@@ -117,8 +125,12 @@ class RayExecutor(Executor):
             if local_mode:
                 kwargs["local_mode"] = True
             ray.init(log_to_driver=False, **kwargs)
-        self.workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        self._remote = ray.remote(num_cpus=1)(_ray_call)
+        resources = ray.cluster_resources()
+        slots = int(resources.get("GPU", 0)) if gpus else int(resources.get("CPU", 1))
+        if gpus and slots < 1:
+            raise ConfigError("--device cuda with --executor ray: the Ray cluster has no GPU")
+        self.workers = workers or max(1, slots)
+        self._remote = ray.remote(num_cpus=1, num_gpus=gpus)(_ray_call)
 
     def map(
         self, fn: Callable[[A, W], R], items: Sequence[A], shared: W
@@ -147,10 +159,17 @@ class RayExecutor(Executor):
 
 
 def make_executor(
-    name: str = "local", *, workers: int = 1, address: str | None = None, auto: bool = False
+    name: str = "local",
+    *,
+    workers: int = 1,
+    address: str | None = None,
+    auto: bool = False,
+    device: str = "cpu",
 ) -> Executor:
     """`local` with 1 worker: this process; with N: N worker processes; `ray`: Ray tasks, at
-    most `workers` in flight (`auto`: as many as the Ray instance has CPUs)."""
+    most `workers` in flight (`auto`: as many as the Ray instance has CPUs, or GPUs when
+    `device` is CUDA: then each task asks Ray for one GPU)."""
+    cuda = str(device).startswith("cuda")
     if name not in EXECUTORS:
         raise ConfigError(f"unknown executor {name!r}; known: {', '.join(EXECUTORS)}")
     if workers < 1:
@@ -158,7 +177,12 @@ def make_executor(
     if address is not None and name != "ray":
         raise ConfigError("--address names a Ray cluster: add --executor ray")
     if name == "ray":
-        return RayExecutor(address=address, workers=None if auto else workers)
+        if cuda and str(device) != "cuda":
+            raise ConfigError(
+                f"--device {device} with --executor ray: Ray assigns each task its GPU; "
+                "use --device cuda"
+            )
+        return RayExecutor(address=address, workers=None if auto else workers, gpus=int(cuda))
     if workers > cores() * 4:
         raise ConfigError(f"--workers {workers} is far more than this machine's cores")
     return Processes(workers) if workers > 1 else Sequential()

@@ -24,6 +24,7 @@ from lilbench.attacks import AttackSpec
 from lilbench.attacks.runner import AttackOutcome
 from lilbench.errors import RecordError
 from lilbench.io import canonical_json, sha256_bytes, write_json_atomic
+from lilbench.runtime import device_tag
 from lilbench.training.checkpoint import Checkpoint
 
 SCHEMA = 2  # 2: keyed by the weights' tensor hash (1: by the weights file's SHA-256)
@@ -87,8 +88,15 @@ def versions() -> dict[str, str]:
     }
 
 
-def _attack_ident(weights: str, spec: AttackSpec, limit: int | None, seed: int, schema: int) -> str:
-    ident = {
+def _attack_ident(
+    weights: str,
+    spec: AttackSpec,
+    limit: int | None,
+    seed: int,
+    schema: int,
+    device: object = "cpu",
+) -> str:
+    ident: dict[str, Any] = {
         "weights": weights,
         "attack": spec.params(),
         "limit": limit,
@@ -96,18 +104,29 @@ def _attack_ident(weights: str, spec: AttackSpec, limit: int | None, seed: int, 
         "seed": seed if spec.uses_randomness else None,
         "schema": schema,
     }
+    tag = device_tag(device)
+    if tag is not None:  # GPU results round differently: a key of their own (CPU keys as ever)
+        ident["device"] = tag
     return sha256_bytes(canonical_json(ident).encode())
 
 
-def attack_key(ckpt: Checkpoint, spec: AttackSpec, *, limit: int | None, seed: int) -> str:
+def attack_key(
+    ckpt: Checkpoint, spec: AttackSpec, *, limit: int | None, seed: int, device: object = "cpu"
+) -> str:
     # The tensor hash is recomputed from the weights on every read of the checkpoint.
-    return _attack_ident(ckpt.tensors_sha256, spec, limit, seed, SCHEMA)
+    return _attack_ident(ckpt.tensors_sha256, spec, limit, seed, SCHEMA, device)
 
 
 def record_path(
-    runs_dir: Path, ckpt: Checkpoint, spec: AttackSpec, *, limit: int | None, seed: int
+    runs_dir: Path,
+    ckpt: Checkpoint,
+    spec: AttackSpec,
+    *,
+    limit: int | None,
+    seed: int,
+    device: object = "cpu",
 ) -> Path:
-    key = attack_key(ckpt, spec, limit=limit, seed=seed)
+    key = attack_key(ckpt, spec, limit=limit, seed=seed, device=device)
     return store.attack_record_path(runs_dir, ckpt.config_hash, spec.name, key)
 
 
@@ -202,11 +221,13 @@ def find_record(
     limit: int | None,
     seed: int,
     fix: str = "--force",
+    device: object = "cpu",
 ) -> dict[str, Any] | None:
-    """The attack record of (weights, attack, samples, seed), adopting a layout-1 record."""
-    path = record_path(runs_dir, ckpt, spec, limit=limit, seed=seed)
+    """The attack record of (weights, attack, samples, seed) computed on `device`'s kind,
+    adopting a layout-1 record (those were all computed on the CPU)."""
+    path = record_path(runs_dir, ckpt, spec, limit=limit, seed=seed, device=device)
     legacy_weights = ckpt.meta.get("weights_sha256")
-    if not path.exists() and legacy_weights:
+    if not path.exists() and legacy_weights and device_tag(device) is None:
         legacy_key = _attack_ident(legacy_weights, spec, limit, seed, schema=1)
         legacy = store.attack_record_path(runs_dir, ckpt.config_hash, spec.name, legacy_key)
 

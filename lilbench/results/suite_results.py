@@ -30,6 +30,7 @@ from lilbench.training.checkpoint import (
     find_external,
     import_external,
     read_checkpoint,
+    storage_hash,
 )
 from lilbench.training.config import TrainConfig
 from lilbench.training.pipeline import ensure_checkpoints
@@ -143,7 +144,7 @@ def _model_item(work: _ModelWork, where: _Where) -> tuple[ModelResult, list[tupl
         ckpt: Checkpoint | None = read_checkpoint(work.checkpoint)
     else:
         assert work.config is not None
-        ckpt = find_checkpoint(where.runs_dir, work.config)
+        ckpt = find_checkpoint(where.runs_dir, work.config, where.device)
     if ckpt is None:  # trained in the previous phase: gone means someone deleted it meanwhile
         raise LilbenchError(f"the checkpoint of {what} vanished from {where.runs_dir}; run again")
     result = ModelResult(work.setting, seed, ckpt)
@@ -203,7 +204,9 @@ def run_suite(
         for setting in suite.settings
         if setting.external is None
     ]
-    names = {cfg.config_hash(): f"{setting_name(s)} seed={seed}" for s, seed, cfg in models}
+    names = {
+        storage_hash(cfg, where.device): f"{setting_name(s)} seed={seed}" for s, seed, cfg in models
+    }
     configs = [cfg for _, _, cfg in models]
     chunks = [
         [configs[i] for i in part]
@@ -252,10 +255,17 @@ def _split(group: list[int], parts: int) -> list[list[int]]:
 
 
 def collect_suite(
-    suite: Suite, *, runs_dir: Path, fix: str = "`lilbench run SUITE --force`"
+    suite: Suite,
+    *,
+    runs_dir: Path,
+    fix: str = "`lilbench run SUITE --force`",
+    device: str | None = None,
 ) -> tuple[list[ModelResult], list[str]]:
     """Read what is cached, computing nothing; returns the results and what is missing.
-    A malformed record is an error whose message ends with `fix`."""
+    A malformed record is an error whose message ends with `fix`. `device` (default: the
+    suite's, else the CPU): whose checkpoints and records are read; another device's are
+    never served in their place."""
+    device = device or suite.device
     results, missing = [], []
     for seed in suite.seeds:
         for setting in suite.settings:
@@ -263,7 +273,7 @@ def collect_suite(
                 model, data = _entry(suite, setting, None)
                 ckpt = find_external(runs_dir, model, dataset=data)
             else:
-                ckpt = find_checkpoint(runs_dir, suite.train_config(setting, seed))
+                ckpt = find_checkpoint(runs_dir, suite.train_config(setting, seed), device)
             result = ModelResult(setting, seed, ckpt)
             what = f"{setting_name(setting)} seed={seed}"
             if ckpt is None:
@@ -272,7 +282,13 @@ def collect_suite(
                 record = None
                 if ckpt is not None:
                     record = find_record(
-                        runs_dir, ckpt, spec, limit=suite.test_limit, seed=seed, fix=fix
+                        runs_dir,
+                        ckpt,
+                        spec,
+                        limit=suite.test_limit,
+                        seed=seed,
+                        fix=fix,
+                        device=device,
                     )
                 if record is None:
                     missing.append(f"{spec.label} {what}")

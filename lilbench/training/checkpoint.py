@@ -70,8 +70,19 @@ class Checkpoint:
         return dict(self.meta["metrics"])
 
 
-def checkpoint_dir(runs_dir: Path, config: TrainConfig) -> Path:
-    return model_dir(runs_dir, config.config_hash())
+def storage_hash(config: TrainConfig, device: object = "cpu") -> str:
+    """The name a checkpoint is stored under: the config hash, with the device type folded in
+    for a GPU (a model trained on CUDA rounds differently: it is another checkpoint, never
+    served for the CPU's and the reverse; CPU checkpoints keep the names they always had)."""
+    from lilbench.runtime import device_tag
+
+    tag = device_tag(device)
+    base = config.config_hash()
+    return base if tag is None else sha256_bytes(f"{base}:{tag}".encode())
+
+
+def checkpoint_dir(runs_dir: Path, config: TrainConfig, device: object = "cpu") -> Path:
+    return model_dir(runs_dir, storage_hash(config, device))
 
 
 def save_checkpoint(
@@ -84,12 +95,12 @@ def save_checkpoint(
     device: str,
 ) -> Checkpoint:
     config = config.normalised()
-    final = checkpoint_dir(runs_dir, config)
+    final = checkpoint_dir(runs_dir, config, device)
     meta = {
         "format_version": FORMAT_VERSION,
         "architecture": {"type": type(model).__name__, **model.spec.to_dict()},
         "train_config": config.to_dict(),
-        "config_hash": config.config_hash(),
+        "config_hash": storage_hash(config, device),
         "seed": config.seed,
         "dataset": {"name": config.dataset, "checksum": dataset_checksum},
         "versions": {"lilbench": lilbench.__version__, "torch": torch.__version__},
@@ -220,8 +231,11 @@ def load_model(
     return model.to(device).eval()
 
 
-def find_checkpoint(runs_dir: Path, config: TrainConfig) -> Checkpoint | None:
-    directory = checkpoint_dir(runs_dir, config)
+def find_checkpoint(
+    runs_dir: Path, config: TrainConfig, device: object = "cpu"
+) -> Checkpoint | None:
+    """The checkpoint of `config` trained on `device`'s kind (CPU or CUDA), if stored."""
+    directory = checkpoint_dir(runs_dir, config, device)
     if not (directory / WEIGHTS).is_file():
         return None
     return read_checkpoint(directory)

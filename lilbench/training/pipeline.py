@@ -53,9 +53,9 @@ def ensure_checkpoint(
             device=str(device),
         )
 
-    lock = lock_path(runs_dir, checkpoint_dir(runs_dir, config))
+    lock = lock_path(runs_dir, checkpoint_dir(runs_dir, config, device))
     ckpt, reused = get_or_compute(
-        lambda: find_checkpoint(runs_dir, config), compute, lock=lock, force=force
+        lambda: find_checkpoint(runs_dir, config, device), compute, lock=lock, force=force
     )
     return Trained(ckpt, reused=reused)
 
@@ -84,7 +84,7 @@ def ensure_checkpoints(
         """Those not on disk yet (all of them with `force`); the others are reused."""
         left = []
         for i in indices:
-            found = None if force else find_checkpoint(runs_dir, configs[i])
+            found = None if force else find_checkpoint(runs_dir, configs[i], device)
             if found is not None:
                 finish(i, Trained(found, reused=True))
             else:
@@ -97,7 +97,9 @@ def ensure_checkpoints(
         if not todo:
             continue
         locks = sorted(
-            {i: lock_path(runs_dir, checkpoint_dir(runs_dir, configs[i])) for i in todo}.items(),
+            {
+                i: lock_path(runs_dir, checkpoint_dir(runs_dir, configs[i], device)) for i in todo
+            }.items(),
             key=lambda kv: str(kv[1]),
         )
         with ExitStack() as held:
