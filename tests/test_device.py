@@ -264,3 +264,30 @@ def test_the_default_worker_count_on_a_gpu_is_one_process(
     with pytest.raises(Stop):
         suite_cmd._run(load_suite(path), tmp_path, None, "cuda", True)
     assert made[0]["workers"] == 1 and made[0]["device"] == "cuda"
+
+
+SMOKE = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_smoke.sh"
+
+
+def test_the_gpu_smoke_script_parses() -> None:
+    import subprocess
+
+    done = subprocess.run(["bash", "-n", str(SMOKE)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.slow
+def test_the_gpu_smoke_script_dry_run_on_the_cpu(tmp_path: Path) -> None:
+    """The whole script with --device cpu (about 2-3 min on 2 cores: behind --runslow)."""
+    import subprocess
+
+    done = subprocess.run(
+        ["bash", str(SMOKE), "--device", "cpu", "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not [line for line in lines if line.startswith("FAIL")]
+    assert lines[-1].startswith("summary: 14/14 passed on cpu")
