@@ -401,7 +401,15 @@ def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table, Table]
         _, rises, falls = verdicts.setdefault(family, (where, [], []))
         if sig:
             (rises if mean > 0 else falls).append(setting)
-    answer = _answer(verdicts, best, said, header_key)
+    masking = [
+        bool(c["passed"])
+        for r in results
+        if r.model_checks
+        for c in r.model_checks["checks"]
+        if c["name"] == "gradient-free does not beat gradient attacks"
+    ]
+    change_of = {(row[0], row[1]): row[2] for row in rows}
+    answer = _answer(verdicts, best, said, header_key, cells=change_of, masking=masking)
     if len({r.seed for r in results}) == 1 and answer.startswith("**Answer"):
         answer += (
             " (One training seed: the intervals cover the test sample's noise only, not the"
@@ -455,9 +463,13 @@ def _answer(
     best: dict[str, tuple[float, str, str, str]],
     said: Callable[[str], str],
     header_key: str,
+    *,
+    cells: dict[tuple[str, str], str] | None = None,
+    masking: list[bool] | None = None,
 ) -> str:
-    """Three or four sentences: the strongest standard attack's answer, its best change and
-    clean cost, and what the paper's own attacks show."""
+    """A few sentences: the strongest standard attack's answer, its best change and clean
+    cost, what FGSM shows and how much of it the strongest attack leaves, what the
+    gradient-masking check says, and what the paper's own attacks show."""
     strong = next((f for f in STRONGEST if f in verdicts), None)
     if strong is None:
         return "No standard attack ran: no answer about robustness."
@@ -481,6 +493,30 @@ def _answer(
     ]
     if falls:
         parts.append(f"It falls significantly for {', '.join(said(s) for s in falls)}.")
+    if "fgsm" in verdicts and strong != "fgsm" and cells is not None:
+        f_where, f_rises, _ = verdicts["fgsm"]
+        pairs = [
+            f"{said(s)} {cells.get(('fgsm', s), '-').rstrip(' *')} -> "
+            f"{cells.get((strong, s), '-').rstrip(' *')}"
+            for s in f_rises
+        ]
+        parts.append(
+            f"FGSM {f_where} rises significantly for {', '.join(said(s) for s in f_rises)}; "
+            f"the change in pp under FGSM -> under {strong.upper()}: {'; '.join(pairs)}."
+            if f_rises
+            else f"FGSM {f_where} shows no significant rise either."
+        )
+    if masking:
+        parts.append(
+            "The gradient-masking check (the gradient-free Square attack does not beat the "
+            f"gradient attacks) passes on {sum(masking)} of {len(masking)} models"
+            + (
+                ": no model hides its gradients from a query attack; where FGSM's gain "
+                "shrinks under the iterated attacks, it is what one step misses, not robustness."
+                if all(masking)
+                else ": gradient masking is flagged where it fails (see the sanity checks)."
+            )
+        )
     paper = [f for f in verdicts if f.endswith("-paper")]
     if paper:
         risen = sorted({s for f in paper for s in verdicts[f][1]})
