@@ -5,7 +5,17 @@ from lilbench.registry import import_submodules
 
 # The machinery (ART, torch) loads when an attack runs, not when the attacks are listed.
 ENGINE = frozenset(
-    {"art_backend", "base", "checks", "faithful", "grids", "model_checks", "reference", "runner"}
+    {
+        "art_backend",
+        "base",
+        "checks",
+        "engine",
+        "faithful",
+        "grids",
+        "model_checks",
+        "reference",
+        "runner",
+    }
 )
 import_submodules(__name__, skip=ENGINE)
 

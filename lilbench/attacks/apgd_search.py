@@ -25,10 +25,10 @@ if TYPE_CHECKING:
     import torch
     from art.estimators.classification import PyTorchClassifier
 
-    from lilbench.attacks import art_backend as art
+    from lilbench.attacks.engine import apgd as engine
 else:
     torch = lazy_module("torch")
-    art = lazy_module("lilbench.attacks.art_backend")
+    engine = lazy_module("lilbench.attacks.engine.apgd")
 
 
 def bisect_minimal_eps(
@@ -51,8 +51,8 @@ def bisect_minimal_eps(
 
     def attempt(idx: np.ndarray, eps: float) -> np.ndarray:
         """APGD-CE at eps on the images idx; records what broke; returns the broken mask."""
-        found = art.art_apgd(
-            clf,
+        found = engine.apgd_arrays(
+            clf.model,
             x[idx],
             y[idx],
             eps=eps,

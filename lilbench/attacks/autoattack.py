@@ -1,17 +1,26 @@
 """AutoAttack: per image, the first member that succeeds.
 
-version "standard" (the default): AutoAttack's standard L-inf members as far as ART has them:
-APGD-CE, APGD-T over the 9 most likely wrong classes, Square with 5,000 queries (ART has no
-FAB, so no FAB-T). version "art": ART's own ensemble (APGD-CE, APGD-DLR, Square with 1,000
+version "standard" (the default): AutoAttack's standard L-inf version, APGD-CE, APGD-T and
+FAB-T over the 9 most likely wrong classes, Square with 5,000 queries, on lilbench's own
+members (`engine.autoattack`). With `engine: art` the same version as ART can run it (ART has
+no FAB, so without FAB-T): the records an earlier lilbench made as "standard" are those, and
+keep their keys there. version "art": ART's own ensemble (APGD-CE, APGD-DLR, Square with 1,000
 queries), which was lilbench's "autoattack" before; its records keep their keys.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from lilbench.attacks.base import ATTACKS, AttackContext, EpsGridAttack, Point
+from lilbench.attacks.base import (
+    ATTACKS,
+    AttackContext,
+    AttackSpec,
+    EpsGridAttack,
+    Point,
+    check_engine,
+)
 from lilbench.errors import ConfigError
 from lilbench.lazy import lazy_module
 
@@ -19,49 +28,87 @@ if TYPE_CHECKING:
     import torch
 
     from lilbench.attacks import art_backend as art
+    from lilbench.attacks.engine import autoattack as engine
 else:
     torch = lazy_module("torch")
     art = lazy_module("lilbench.attacks.art_backend")
+    engine = lazy_module("lilbench.attacks.engine.autoattack")
 
 MEMBERS = {
-    "standard": ("apgd-ce", "apgd-t (9 targets)", "square (5000 queries)"),
-    "art": ("apgd-ce", "apgd-dlr", "square (1000 queries)"),
+    ("standard", "lilbench"): (
+        "apgd-ce",
+        "apgd-t (9 targets)",
+        "fab-t (9 targets)",
+        "square (5000 queries)",
+    ),
+    ("standard", "art"): ("apgd-ce", "apgd-t (9 targets)", "square (5000 queries)"),
+    ("art", "art"): ("apgd-ce", "apgd-dlr", "square (1000 queries)"),
 }
+DEFAULT_ENGINE = {"standard": "lilbench", "art": "art"}
 
 
 @ATTACKS.register("autoattack")
 @dataclass(frozen=True, kw_only=True)
 class AutoAttackSpec(EpsGridAttack):
-    """AutoAttack (standard members: APGD-CE, APGD-T, Square): worst case per example."""
+    """AutoAttack (standard: APGD-CE, APGD-T, FAB-T, Square): worst case per example."""
 
     name: ClassVar[str] = "autoattack"
     version: str = "standard"
+    # None: "lilbench" for the standard version, "art" for ART's ensemble (its only engine)
+    engine: str | None = None
+
+    @property
+    def resolved_engine(self) -> str:
+        return self.engine or DEFAULT_ENGINE.get(self.version, "lilbench")
 
     def validate(self) -> AutoAttackSpec:
         super().validate()
-        if self.version not in MEMBERS:
+        if self.version not in DEFAULT_ENGINE:
             raise ConfigError(
-                f"unknown AutoAttack version {self.version!r}; known: {', '.join(MEMBERS)}"
+                f"unknown AutoAttack version {self.version!r}; known: {', '.join(DEFAULT_ENGINE)}"
+            )
+        check_engine(self.engine, self.name)
+        if (self.version, self.resolved_engine) not in MEMBERS:
+            raise ConfigError(
+                "AutoAttack version art is ART's own ensemble: drop engine or set it to art"
             )
         return self
 
     def params(self) -> dict[str, Any]:
         params = super().params()
+        params.pop("engine", None)
+        if self.resolved_engine == "lilbench":
+            params["engine"] = "lilbench"  # FAB-T joined: not the records made before
         if params.get("version") == "art":
             del params["version"]  # the key records of the earlier "autoattack" were made with
         return params
 
+    def superseded(self) -> AttackSpec | None:
+        return replace(self, engine="art") if self.resolved_engine == "lilbench" else None
+
     @property
     def members(self) -> tuple[str, ...]:
-        return MEMBERS[self.version]
+        return MEMBERS[(self.version, self.resolved_engine)]
 
     @property
     def uses_randomness(self) -> bool:
         return True
 
     def generate(self, ctx: AttackContext, point: Point, rows: slice) -> torch.Tensor:
+        if self.resolved_engine == "lilbench":
+            x, y = ctx.tensors(rows)
+            adv = engine.standard_autoattack(
+                ctx.clf.model,
+                x,
+                y,
+                eps=point.eps,
+                shape=ctx.image(self.name),
+                seed=ctx.seed,
+                batch_size=self.batch_size,
+            )
+            return adv.cpu()
         run = art.art_autoattack_standard if self.version == "standard" else art.art_autoattack
-        adv = run(
+        found = run(
             ctx.image_classifier(self.name),
             ctx.x[rows],
             ctx.y[rows],
@@ -69,4 +116,4 @@ class AutoAttackSpec(EpsGridAttack):
             batch_size=self.batch_size,
             seed=ctx.seed,
         )
-        return torch.from_numpy(adv)
+        return torch.from_numpy(found)

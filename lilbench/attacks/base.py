@@ -75,25 +75,34 @@ class AttackContext:
             self._signs = art.fgsm_gradient_signs(clf, self.x, self.y, bs)
         return self._signs
 
+    def image(self, attack: str) -> tuple[int, int, int]:
+        """One input as (C, H, W), for attacks that need images (None given: square, grey)."""
+        shape = self.image_shape
+        if shape is None:
+            side = round(self.x.shape[1] ** 0.5)
+            shape = (1, side, side)
+        if len(shape) != 3 or int(np.prod(shape)) != self.x.shape[1]:
+            raise ConfigError(
+                f"{attack} needs image inputs (C, H, W); inputs have {self.x.shape[1]} "
+                "features and no image shape"
+            )
+        return (int(shape[0]), int(shape[1]), int(shape[2]))
+
     def image_classifier(self, attack: str) -> PyTorchClassifier:
-        """The same model behind a Flatten, for attacks that need (C, H, W) inputs."""
+        """The same model behind a Flatten, for ART's attacks that need (C, H, W) inputs."""
         if self._img_clf is None:
-            shape = self.image_shape
-            if shape is None:
-                side = round(self.x.shape[1] ** 0.5)
-                shape = (1, side, side)
-            if len(shape) != 3 or int(np.prod(shape)) != self.x.shape[1]:
-                raise ConfigError(
-                    f"{attack} needs image inputs (C, H, W); inputs have {self.x.shape[1]} "
-                    "features and no image shape"
-                )
             self._img_clf = art.image_classifier(
                 self.clf.model,
-                shape=tuple(shape),
+                shape=self.image(attack),
                 num_classes=self.clf.nb_classes,
                 device=self.clf.device,
             )
         return self._img_clf
+
+    def tensors(self, rows: slice) -> tuple[torch.Tensor, torch.Tensor]:
+        """The rows' inputs and labels as tensors on the model's device."""
+        dev = self.clf.device
+        return torch.from_numpy(self.x[rows]).to(dev), torch.from_numpy(self.y[rows]).to(dev)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,6 +161,19 @@ class AttackSpec:
     @property
     def uses_randomness(self) -> bool:
         return False
+
+    def superseded(self) -> AttackSpec | None:
+        """The spec whose records an earlier lilbench made for what this spec now computes
+        differently (the lookup says so when it finds one); None: nothing changed."""
+        return None
+
+
+ENGINES = ("lilbench", "art")  # lilbench's own members, or ART's attack classes
+
+
+def check_engine(engine: str | None, attack: str) -> None:
+    if engine is not None and engine not in ENGINES:
+        raise ConfigError(f"unknown {attack} engine {engine!r}; known: {', '.join(ENGINES)}")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,12 +1,25 @@
-"""The Square attack (Andriushchenko et al. 2020) through ART: score-based, no gradients, so
-it is the check for gradient masking."""
+"""The Square attack (Andriushchenko et al. 2020): score-based, no gradients, so it is the
+check for gradient masking.
+
+engine "lilbench" (the default): `engine.square`, a window drawn per image and per query, as
+in the paper. engine "art": ART's SquareAttack, which draws one window and one sign for the
+whole batch per query; the records an earlier lilbench made were ART's, and keep their keys
+under `engine: art`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from lilbench.attacks.base import ATTACKS, AttackContext, EpsGridAttack, Point
+from lilbench.attacks.base import (
+    ATTACKS,
+    AttackContext,
+    AttackSpec,
+    EpsGridAttack,
+    Point,
+    check_engine,
+)
 from lilbench.errors import ConfigError
 from lilbench.lazy import lazy_module
 
@@ -14,39 +27,66 @@ if TYPE_CHECKING:
     import torch
 
     from lilbench.attacks import art_backend as art
+    from lilbench.attacks.engine import square as engine
 else:
     torch = lazy_module("torch")
     art = lazy_module("lilbench.attacks.art_backend")
+    engine = lazy_module("lilbench.attacks.engine.square")
 
 
 @ATTACKS.register("square")
 @dataclass(frozen=True, kw_only=True)
 class Square(EpsGridAttack):
-    """ART's Square attack: gradient-free (score-based), the gradient-masking check."""
+    """Square attack: gradient-free (score-based), the gradient-masking check."""
 
     name: ClassVar[str] = "square"
     max_iter: int = 1000
     restarts: int = 1
+    engine: str = "lilbench"  # "art": ART's SquareAttack (one window per batch and query)
 
     def validate(self) -> Square:
         super().validate()
         if self.max_iter < 1 or self.restarts < 1:
             raise ConfigError("Square needs max_iter >= 1 and restarts >= 1")
+        check_engine(self.engine, self.name)
         return self
+
+    def params(self) -> dict[str, Any]:
+        params = super().params()
+        if params.get("engine") == "art":
+            del params["engine"]  # the key of the records ART's Square made before
+        return params
+
+    def superseded(self) -> AttackSpec | None:
+        return replace(self, engine="art") if self.engine != "art" else None
 
     @property
     def uses_randomness(self) -> bool:
         return True
 
     def generate(self, ctx: AttackContext, point: Point, rows: slice) -> torch.Tensor:
-        adv = art.art_square(
-            ctx.image_classifier(self.name),
-            ctx.x[rows],
-            ctx.y[rows],
+        if self.engine == "art":
+            return torch.from_numpy(
+                art.art_square(
+                    ctx.image_classifier(self.name),
+                    ctx.x[rows],
+                    ctx.y[rows],
+                    eps=point.eps,
+                    max_iter=self.max_iter,
+                    restarts=self.restarts,
+                    batch_size=self.batch_size,
+                    seed=ctx.seed,
+                )
+            )
+        x, y = ctx.tensors(rows)
+        adv = engine.square(
+            ctx.clf.model,
+            x,
+            y,
             eps=point.eps,
-            max_iter=self.max_iter,
+            shape=ctx.image(self.name),
+            queries=self.max_iter,
             restarts=self.restarts,
-            batch_size=self.batch_size,
-            seed=ctx.seed,
+            generator=torch.Generator().manual_seed(ctx.seed),
         )
-        return torch.from_numpy(adv)
+        return adv.cpu()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from lilbench.io import get_or_compute
 from lilbench.results.records import build_record, find_record, record_path, save_record
 from lilbench.store import lock_path
 from lilbench.training.checkpoint import Checkpoint, load_model
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,18 @@ def ensure_attack(
     path = record_path(runs_dir, ckpt, spec, limit=limit, seed=seed, device=device)
 
     def compute() -> dict[str, Any]:
+        earlier = spec.superseded()
+        if earlier is not None and find_record(
+            runs_dir, ckpt, earlier, limit=limit, seed=seed, device=device
+        ):
+            # Not reused and not overwritten: it answers the earlier spec, which still runs.
+            log.info(
+                "%s: a record by an earlier lilbench (%s) is kept under its own key; this "
+                "computes %s anew",
+                spec.label,
+                ", ".join(f"{k}={v}" for k, v in earlier.params().items() if k != "eps"),
+                ", ".join(f"{k}={v}" for k, v in spec.params().items() if k != "eps"),
+            )
         config = ckpt.config
         data = load_dataset(config.dataset, seed=config.seed, data_dir=data_dir)
         if not data.pixels:

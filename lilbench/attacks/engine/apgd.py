@@ -1,0 +1,260 @@
+"""Auto-PGD (Croce & Hein 2020), L-inf, in ART's arithmetic (ART 1.20's
+`AutoProjectedGradientDescent`), without ART's bookkeeping.
+
+Per step ART computes the loss gradient at x_k and, in a second pass, the loss at x_k+1; here
+one pass at x_k+1 gives both (the gradient serves the next step), and a checkpoint that moves
+rows back to their best point recomputes it. Everything else is ART's: the random start from
+numpy's global RNG, the gradient of the batch's *mean* loss (its sign can differ from the
+sum's where a tiny gradient underflows), float32 steps, the float64 projection (as a float32
+clamp, which equals it), checkpoints and step halving, the last iterate as the result.
+A test checks the output is bit-identical to ART's on the same seed.
+
+Several independent problems (ART's batches; AutoAttack's target classes) run stacked in one
+pass: each keeps its own mean scale and its own early stop, as if run alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from art.utils import random_sphere
+from torch import nn
+
+from lilbench.attacks.engine import apgd_kernel
+from lilbench.attacks.engine.common import eps32, predict
+
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def dlr_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """ART's difference-of-logits-ratio loss per row: -(z_y - z_i) / (z_1 - z_3), z_i the
+    largest logit other than the label's (targeted: y is the target)."""
+    top = logits.topk(3, dim=1)
+    z1, z2, z3 = top.values[:, 0], top.values[:, 1], top.values[:, 2]
+    zi = torch.where(top.indices[:, 0] != labels, z1, z2)
+    zy = logits.gather(1, labels[:, None])[:, 0]
+    return -(zy - zi) / (z1 - z3)
+
+
+def ce_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(logits, labels, reduction="none")
+
+
+LOSSES: dict[str, Loss] = {"ce": ce_loss, "dlr": dlr_loss}
+
+
+def checkpoints(max_iter: int) -> list[int]:
+    """APGD's step-size checkpoints, as ART computes them."""
+    w = [0.0, 0.22]
+    while (nxt := w[-1] + max(w[-1] - w[-2] - 0.03, 0.06)) <= 1:
+        w.append(nxt)
+    return [math.ceil(p * max_iter) for p in w]
+
+
+def apgd_iterate(
+    model: nn.Module,
+    x_init: torch.Tensor,
+    x_start: torch.Tensor,
+    labels: torch.Tensor,
+    groups: list[int],
+    *,
+    eps: float,
+    eps_step: float,
+    max_iter: int,
+    loss: str,
+    targeted: bool,
+    compiled: bool | None = None,
+) -> torch.Tensor:
+    """The last iterate of ART's APGD loop for the stacked rows; `groups` are the row counts
+    of the consecutive problems (each ART batch on its own). `compiled`: the step as one
+    numba pass (default on the CPU) or as torch's operations; the same floats either way."""
+    n = len(x_init)
+    dev = x_init.device
+    compiled = dev.type == "cpu" if compiled is None else compiled
+    x_init = x_init.contiguous()
+    loss_fn = LOSSES[loss]
+    # d(mean)/d(row) as ART's mean backward computes it: 1.0 / rows of its problem, float32.
+    sizes = torch.tensor(groups, device=dev)
+    scale = (torch.ones(len(groups), device=dev) / sizes).repeat_interleave(sizes)
+    gid = torch.arange(len(groups), device=dev).repeat_interleave(sizes)
+    e = eps32(eps)
+    direction = -1.0 if targeted else 1.0
+
+    def evaluate(xk: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        xg = xk.detach().requires_grad_(True)
+        f = loss_fn(model(xg), labels)
+        (g,) = torch.autograd.grad((f * scale).sum(), xg)
+        return f.detach(), g
+
+    def project(z: torch.Tensor) -> torch.Tensor:
+        return (z - x_init).clamp_(-e, e).add_(x_init)
+
+    def momentum(
+        x_k: torch.Tensor, x_km1: torch.Tensor, grad: torch.Tensor, eta: torch.Tensor
+    ) -> torch.Tensor:
+        """ART's step: sign step, clip, project, momentum 0.75, clip, project."""
+        if compiled:
+            out = np.empty(x_k.shape, dtype=np.float32)
+            apgd_kernel.momentum_step(
+                x_k.numpy(),
+                x_km1.numpy(),
+                x_init.numpy(),
+                grad.numpy(),
+                eta.numpy()[:, 0],
+                direction,
+                e,
+                out,
+            )
+            return torch.from_numpy(out)
+        z = project((x_k + eta * (direction * grad).sign()).clamp(0.0, 1.0))
+        return project((x_k + 0.75 * (z - x_k) + 0.25 * (x_k - x_km1)).clamp_(0.0, 1.0))
+
+    var_w = checkpoints(max_iter)
+    eta = torch.full((n, 1), float(np.float32(eps_step)), device=dev)
+    count = torch.zeros(n, dtype=torch.float64, device=dev)
+    live = torch.ones(n, dtype=torch.bool, device=dev)  # rows of problems not yet stopped
+    x_k = x_start.clone()
+    f_0, grad = evaluate(x_k)
+    x_km1 = x_max = x_max_m1 = x_k
+    f_max = f_max_w = f_0
+    eta_w = eta.clone()
+    for k in range(max_iter):
+        if k == 0:
+            x_1 = project((x_k + eta * (direction * grad).sign()).clamp(0.0, 1.0))
+            f_1, grad = evaluate(x_1)
+            up = f_1 >= f_0  # ART compares so even when targeted
+            f_max = torch.where(up, f_1, f_0)
+            f_max_w = f_0
+            x_max = torch.where(up[:, None], x_1, x_k)
+            x_max_m1 = x_init.clone()  # distinct tensors: rows are copied into them in place
+            count += up
+            x_km1, x_k = x_k, x_1
+            continue
+        x_new = momentum(x_k, x_km1, grad, eta)
+        f, grad_new = evaluate(x_new)
+        # ART stops a problem whose every loss is exactly 0, keeping x_k+1.
+        zero = torch.zeros(len(groups), dtype=torch.long, device=dev)
+        zero.index_add_(0, gid, (f != 0).long())
+        stop = live & (zero == 0)[gid]
+        if stop.any():
+            x_k = torch.where(stop[:, None], x_new, x_k)  # rare: a new tensor is fine
+            live &= ~stop
+            if not live.any():
+                break
+        better = ((f < f_max) if targeted else (f > f_max)) & live
+        count += better
+        rows = better.nonzero()[:, 0]  # row copies, not full-size selects: most of a step
+        x_max[rows] = x_new[rows]
+        x_max_m1[rows] = x_k[rows]
+        f_max = torch.where(better, f, f_max)
+        if bool(live.all()):
+            x_km1, x_k = x_k, x_new
+        else:
+            rows = live.nonzero()[:, 0]
+            x_km1[rows] = x_k[rows]
+            x_k[rows] = x_new[rows]
+        grad = grad_new
+        if k in var_w:
+            prev = var_w[var_w.index(k) - 1]
+            cond = (count < 0.75 * (k - prev)) | ((eta_w == eta)[:, 0] & (f_max_w == f_max))
+            cond &= live
+            eta = torch.where(cond[:, None], eta / 2, eta)
+            rows = cond.nonzero()[:, 0]
+            x_k[rows] = x_max[rows]
+            x_km1[rows] = x_max_m1[rows]
+            count = torch.where(live, 0.0, count)
+            eta_w, f_max_w = eta.clone(), f_max
+            if len(rows):  # moved rows need the gradient at their new point
+                _, grad = evaluate(x_k)
+    return x_k.detach()
+
+
+def random_start(base: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
+    """ART's random start: `base` plus uniform noise in the eps ball (numpy's global RNG,
+    float64 drawn, float32 kept), clipped to [0, 1], projected onto the ball around x."""
+    noise = random_sphere(len(x), int(np.prod(x.shape[1:])), eps, np.inf).astype(np.float32)
+    start = (base + torch.from_numpy(noise).reshape(x.shape).to(x.device)).clamp(0.0, 1.0)
+    e = eps32(eps)
+    return x + (start - x).clamp(-e, e)
+
+
+def apgd(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    eps: float,
+    loss: str = "ce",
+    max_iter: int = 100,
+    restarts: int = 1,
+    batch_size: int = 1000,
+    targeted: bool = False,
+    eps_step: float | None = None,
+) -> torch.Tensor:
+    """ART's `AutoProjectedGradientDescent(norm=inf).generate(x, y)` with y the labels (the
+    targets when targeted); the caller seeds numpy's global RNG, as for ART."""
+    model.eval()
+    step = 2.0 * eps if eps_step is None else eps_step
+    x_adv = x.clone()
+    for _ in range(max(1, restarts)):
+        pred = predict(model, x_adv)
+        robust = (pred != y) if targeted else (pred == y)
+        if not robust.any():
+            break
+        idx = robust.nonzero()[:, 0]
+        x_init, labels = x[idx], y[idx]
+        x_rob = random_start(x_adv[idx], x_init, eps)  # ART: from the previous start
+        groups = [min(batch_size, len(idx) - i) for i in range(0, len(idx), batch_size)]
+        x_k = apgd_iterate(
+            model,
+            x_init,
+            x_rob,
+            labels,
+            groups,
+            eps=eps,
+            eps_step=step,
+            max_iter=max_iter,
+            loss=loss,
+            targeted=targeted,
+        )
+        starts = np.cumsum([0, *groups])[:-1]
+        done = torch.cat(
+            [predict(model, x_k[i : i + g]) for i, g in zip(starts, groups, strict=True)]
+        )
+        hit = (done == labels) if targeted else (done != labels)
+        x_rob[hit] = x_k[hit]
+        x_adv[idx] = x_rob
+    return x_adv
+
+
+def apgd_arrays(
+    model: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    eps: float,
+    loss: str,
+    max_iter: int,
+    restarts: int,
+    batch_size: int,
+    seed: int,
+) -> np.ndarray:
+    """`apgd` on numpy arrays, seeded as lilbench seeds ART's (`art_backend.art_apgd`), on the
+    model's device; float32 out."""
+    dev = next(iter(model.parameters()), torch.empty(0)).device
+    np.random.seed(seed)
+    adv = apgd(
+        model,
+        torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(dev),
+        torch.from_numpy(np.asarray(y, dtype=np.int64)).to(dev),
+        eps=eps,
+        loss=loss,
+        max_iter=max_iter,
+        restarts=restarts,
+        batch_size=batch_size,
+    )
+    return np.ascontiguousarray(adv.cpu().numpy(), dtype=np.float32)

@@ -1,0 +1,120 @@
+"""AutoAttack's standard L-inf version (Croce & Hein 2020): APGD-CE, APGD-T, FAB-T, Square,
+in that order, each on the images still robust; an image counts as broken when a member's
+point is misclassified within eps (AutoAttack's criterion; ART's `run_attack` asks a targeted
+member for the target class instead).
+
+APGD-CE and APGD-T are ART's Auto-PGD arithmetic (`engine.apgd`, same random starts: numpy's
+global RNG seeded with the run's seed, drawn member by member and target by target as ART
+would); FAB-T and Square draw nothing from numpy (FAB-T starts at the clean input; Square uses
+a torch generator seeded with the run's seed).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from lilbench.attacks.engine.apgd import apgd_iterate, random_start
+from lilbench.attacks.engine.common import predict, within
+from lilbench.attacks.engine.fab import fab_targeted
+from lilbench.attacks.engine.square import square
+
+MEMBERS = ("apgd-ce", "apgd-t", "fab-t", "square")
+
+
+@dataclass
+class MemberLog:
+    """Per member: images it broke and seconds it took (in the order run)."""
+
+    broken: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def wrong_classes(model: nn.Module, x: torch.Tensor, y: torch.Tensor, k: int) -> torch.Tensor:
+    """Per image, the k classes with the highest clean logits other than the label, most
+    likely first (AutoAttack's targets)."""
+    with torch.no_grad():
+        logits = torch.cat([model(x[i : i + 1000]) for i in range(0, len(x), 1000)])
+    logits[torch.arange(len(x)), y] = float("-inf")
+    return torch.argsort(-logits, dim=1, stable=True)[:, :k]  # ties: lower class first, as ART
+
+
+def standard_autoattack(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    eps: float,
+    shape: tuple[int, int, int],
+    seed: int,
+    targets: int = 9,
+    iterations: int = 100,
+    square_queries: int = 5000,
+    batch_size: int = 1000,
+    log: MemberLog | None = None,
+) -> torch.Tensor:
+    """Adversarial examples for the flat inputs x (images of `shape`), worst case per image."""
+    model.eval()
+    log = log if log is not None else MemberLog()
+    np.random.seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    adv = x.clone()
+    robust = predict(model, x) == y
+    order = wrong_classes(model, x, y, min(targets, model_classes(model, x) - 1))
+
+    def accept(name: str, idx: torch.Tensor, found: torch.Tensor, t0: float) -> None:
+        hit = (predict(model, found) != y[idx]) & within(found, x[idx], eps)
+        adv[idx[hit]] = found[hit]
+        robust[idx[hit]] = False
+        log.broken[name] = log.broken.get(name, 0) + int(hit.sum())
+        log.seconds[name] = log.seconds.get(name, 0.0) + time.perf_counter() - t0
+
+    def apgd_member(name: str, labels: torch.Tensor | None) -> None:
+        t0 = time.perf_counter()
+        idx = robust.nonzero()[:, 0]
+        if not len(idx):
+            return
+        x0 = x[idx]
+        start = random_start(x0, x0, eps)
+        groups = [min(batch_size, len(idx) - i) for i in range(0, len(idx), batch_size)]
+        found = apgd_iterate(
+            model,
+            x0,
+            start,
+            y[idx] if labels is None else labels[idx],
+            groups,
+            eps=eps,
+            eps_step=2 * eps,
+            max_iter=iterations,
+            loss="ce" if labels is None else "dlr",
+            targeted=labels is not None,
+        )
+        accept(name, idx, found, t0)
+
+    apgd_member("apgd-ce", None)
+    for k in range(order.shape[1]):
+        apgd_member("apgd-t", order[:, k])
+    for k in range(order.shape[1]):
+        t0 = time.perf_counter()
+        idx = robust.nonzero()[:, 0]
+        if not len(idx):
+            break
+        found, _ = fab_targeted(model, x[idx], y[idx], order[idx, k], max_iter=iterations)
+        accept("fab-t", idx, found, t0)
+    t0 = time.perf_counter()
+    idx = robust.nonzero()[:, 0]
+    if len(idx):
+        found = square(
+            model, x[idx], y[idx], eps=eps, shape=shape, queries=square_queries, generator=gen
+        )
+        accept("square", idx, found, t0)
+    return adv
+
+
+def model_classes(model: nn.Module, x: torch.Tensor) -> int:
+    with torch.no_grad():
+        return int(model(x[:1]).shape[1])

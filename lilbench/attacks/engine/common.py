@@ -1,0 +1,40 @@
+"""What the members share: predictions in fixed chunks, the L-inf distance, margins."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+ART_PREDICT_BATCH = 128  # the batch ART's stock `predict` uses when an attack calls it bare
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, chunk: int = ART_PREDICT_BATCH) -> torch.Tensor:
+    """argmax labels, in chunks of `chunk` rows (ART's batching: the rows' logits are then
+    the same floats as ART's, since a matrix product's rows can depend on the batch size)."""
+    out = [model(x[i : i + chunk]).argmax(1) for i in range(0, len(x), chunk)]
+    return torch.cat(out) if out else torch.empty(0, dtype=torch.long, device=x.device)
+
+
+def linf(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a - b).reshape(len(a), -1).abs().amax(1)
+
+
+def within(adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
+    """AutoAttack's acceptance of a perturbation: L-inf norm within eps, 1e-4 relative slack
+    (as ART's `run_attack`; lilbench's runner then checks the 1e-6 absolute bound)."""
+    return (1 - 1e-4) * linf(adv, x).double() <= eps
+
+
+def eps32(eps: float) -> float:
+    """eps rounded to float32: clamping float32 values to it equals ART's float64 projection
+    (sign(v) * min(|v|, eps) cast back to float32), for every v."""
+    return float(np.float32(eps))
+
+
+def margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """logit of the label minus the largest other logit (< 0: misclassified)."""
+    own = logits.gather(1, y[:, None])[:, 0]
+    other = logits.scatter(1, y[:, None], float("-inf")).amax(1)
+    return own - other

@@ -1,0 +1,138 @@
+"""FAB's move on the CPU, compiled by numba: per row, both hyperplane projections (the
+current point's and the clean input's), the step-size mix and the new point, in a handful of
+passes over the row (torch needs some thirty full-size passes for the same).
+
+The maths is `fab.project_to_hyperplane` and `fab.torch_step`'s, with float64 sums; a test
+checks the two agree. numba caches the compiled code beside this file (`cache=True`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+NEWTON_STEPS = 30
+FLAGS = {"nsz", "arcp", "contract", "afn", "reassoc"}  # lets LLVM vectorise the sums
+
+
+@njit(cache=True, fastmath=FLAGS)
+def _rooms(p: np.ndarray, w: np.ndarray, s: float, a: np.ndarray, room: np.ndarray) -> None:
+    """room_i: how far p_i can move in the direction that moves w . p by sign s."""
+    for i in range(p.shape[0]):
+        up = w[i] * s > 0
+        room[i] = (1.0 - p[i]) if up else p[i]
+        a[i] = abs(w[i])
+
+
+@njit(cache=True, fastmath=FLAGS)
+def _sums(a: np.ndarray, room: np.ndarray) -> tuple[float, float, float]:
+    total = 0.0
+    reach = 0.0
+    top = 0.0
+    for i in range(a.shape[0]):
+        total += a[i]
+        reach += a[i] * room[i]
+        top = max(top, room[i] if a[i] > 0 else 0.0)
+    return total, reach, top
+
+
+@njit(cache=True, fastmath=FLAGS)
+def _h_slope(a: np.ndarray, room: np.ndarray, e: float) -> tuple[float, float]:
+    """h(e) = sum a min(room, e) and its slope; kept this simple so that LLVM vectorises it
+    (0.2 ns an element here, against 0.8 as part of a larger loop)."""
+    h = 0.0
+    slope = 0.0
+    for i in range(a.shape[0]):
+        r = room[i]
+        over = r > e
+        h += a[i] * (e if over else r)
+        slope += a[i] if over else 0.0
+    return h, slope
+
+
+@njit(cache=True, fastmath=FLAGS)
+def _norm(a: np.ndarray, room: np.ndarray, c: float, warm: float) -> tuple[float, float]:
+    """(e, the largest room): the smallest L-inf norm e at which sum_i a_i min(e, room_i)
+    reaches |c| (1.0 where it cannot: every room is used), by Newton's method."""
+    need = abs(c)
+    total, reach, top = _sums(a, room)
+    if need == 0.0:
+        return 0.0, top
+    if reach < need:
+        return 1.0, top
+    cold = need / total
+    e = warm if warm > 0 else cold
+    for _ in range(NEWTON_STEPS):
+        h, slope = _h_slope(a, room, e)
+        e_new = e + (need - h) / slope if slope > 0 else cold
+        if h >= need:
+            e_new = min(e_new, e)  # from above the root: one step lands at or below it
+        if abs(e_new - e) <= 1e-12 * e + 1e-18:
+            return e_new, top
+        e = e_new
+    return e, top
+
+
+@njit(cache=True, fastmath=FLAGS)
+def fab_step(
+    x1: np.ndarray,
+    x0: np.ndarray,
+    w: np.ndarray,
+    g: np.ndarray,
+    warm: np.ndarray,
+    eta: float,
+    alpha_max: float,
+    out: np.ndarray,
+) -> None:
+    """Writes the new points into `out` and the two norms per row into `warm` ([x1 rows,
+    x0 rows], as torch_step returns them)."""
+    n, dim = x1.shape
+    a = np.empty(dim)
+    room1 = np.empty(dim)
+    room0 = np.empty(dim)
+    for r in range(n):
+        shift = 0.0
+        for i in range(dim):
+            shift += w[r, i] * (x1[r, i] - x0[r, i])
+        c1 = -g[r]  # b - w . x1, with the hyperplane w . z = b = w . x1 - g
+        c0 = shift - g[r]  # b - w . x0
+        s1 = 1.0 if c1 > 0 else -1.0
+        s0 = 1.0 if c0 > 0 else -1.0
+        _rooms(x1[r], w[r], s1, a, room1)
+        _rooms(x0[r], w[r], s0, a, room0)
+        e1, top1 = _norm(a, room1, c1, warm[r])
+        e0, top0 = _norm(a, room0, c0, warm[n + r])
+        warm[r] = e1
+        warm[n + r] = e0
+        n1 = max(min(e1, top1), 1e-8)  # the step's L-inf norm
+        n0 = max(min(e0, top0), 1e-8)
+        alpha = min(max(n1 / (n1 + n0), 0.0), alpha_max)
+        for i in range(dim):
+            sw = 1.0 if w[r, i] > 0 else (-1.0 if w[r, i] < 0 else 0.0)
+            d1 = s1 * sw * min(room1[i], e1) if c1 != 0 else 0.0
+            d0 = s0 * sw * min(room0[i], e0) if c0 != 0 else 0.0
+            v = (x1[r, i] + eta * d1) * (1.0 - alpha) + (x0[r, i] + eta * d0) * alpha
+            out[r, i] = min(max(v, 0.0), 1.0)
+
+
+@njit(cache=True, fastmath=FLAGS)
+def step_back(
+    x1: np.ndarray,
+    x0: np.ndarray,
+    rows: np.ndarray,
+    beta: float,
+    adv: np.ndarray,
+    best: np.ndarray,
+) -> None:
+    """For the adversarial rows: keep the point if it is the closest so far (L-inf), then
+    move it back towards the clean input by beta, in place."""
+    for k in range(rows.shape[0]):
+        r = rows[k]
+        dist = np.float32(0.0)
+        for i in range(x1.shape[1]):
+            dist = max(dist, abs(x1[r, i] - x0[r, i]))
+        if dist < best[r]:
+            best[r] = dist
+            adv[r, :] = x1[r, :]
+        for i in range(x1.shape[1]):
+            x1[r, i] = x0[r, i] + np.float32(beta) * (x1[r, i] - x0[r, i])

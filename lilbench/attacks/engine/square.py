@@ -1,0 +1,159 @@
+"""The Square attack, L-inf (Andriushchenko et al. 2020): score-based random search with the
+margin loss, a square window drawn per image and per query.
+
+As in the paper and AutoAttack's code (ART draws one window and one sign for the whole batch
+per query): start from vertical stripes of +-eps; at query i a window of side
+round(sqrt(p_i * h * w)) (p_i: p_init halved on the paper's schedule) at a random place of
+each image is set to x +- eps per channel, clipped to [0, 1]; a proposal that would leave the
+window unchanged flips its signs (no query spent on the same point); a proposal is kept where
+it lowers the margin. Images stop once misclassified. Only the window is written and undone,
+so a query costs one forward pass of the images still robust; for a model whose first layer
+is linear (`model.layers()[0]`, as lilbench's MLPs), that layer's output is updated from the
+window's change alone (a few pixels late in the schedule) and recomputed in full every
+REFRESH queries, so rounding cannot drift; a point the update calls broken is confirmed by
+a full forward pass before its image stops.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lilbench.attacks.engine.common import margin
+
+SCHEDULE = (0.001, 0.005, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8)  # fractions of the queries
+SMALL_WINDOW = 100  # pixels x channels up to which the first layer is updated, not recomputed
+REFRESH = 250
+
+
+class Logits:
+    """The model's logits for the points of a search, computed in full or, where the model
+    starts with a linear layer, from that layer's last output plus the window's change."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        layers = getattr(model, "layers", None)
+        first = layers()[0] if callable(layers) else None
+        self.linear = first if type(first) is nn.Linear else None
+        self.rest: Callable[[torch.Tensor], torch.Tensor] | None = None
+        if self.linear is not None:
+            tail = nn.Sequential(*layers()[1:])  # type: ignore[misc]
+            self.rest = tail
+            self.wt = self.linear.weight.detach().t().contiguous()  # (D, H): rows by pixel
+        self.z: torch.Tensor | None = None
+
+    def full(self, x: torch.Tensor) -> torch.Tensor:
+        if self.linear is None or self.rest is None:
+            return self.model(x)
+        self.z = F.linear(x, self.linear.weight, self.linear.bias)
+        return self.rest(self.z)
+
+    def changed(self, x: torch.Tensor, idx: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+        """Logits of x, which differs from the last points only at idx, by delta."""
+        if self.rest is None or self.z is None or idx.shape[1] > SMALL_WINDOW:
+            self.proposed = None
+            return self.model(x) if self.rest is None else self._full_keep(x)
+        # sum_j delta_j W[:, idx_j] per row, as one fused gather-and-sum
+        change = F.embedding_bag(idx, self.wt, per_sample_weights=delta, mode="sum")
+        self.proposed = self.z + change
+        return self.rest(self.proposed)
+
+    def _full_keep(self, x: torch.Tensor) -> torch.Tensor:
+        assert self.linear is not None and self.rest is not None
+        self.proposed = F.linear(x, self.linear.weight, self.linear.bias)
+        return self.rest(self.proposed)
+
+    def accept(self, keep: torch.Tensor) -> None:
+        """The proposal replaced the last points where `keep`."""
+        if self.z is not None and self.proposed is not None:
+            self.z = torch.where(keep[:, None], self.proposed, self.z)
+
+    def select(self, rows: torch.Tensor) -> None:
+        if self.z is not None:
+            self.z = self.z[rows]
+
+
+def window_fraction(i: int, queries: int, p_init: float) -> float:
+    """p_i: the share of pixels a window covers at query i (halved at each mark)."""
+    return p_init / 2 ** bisect.bisect_left(SCHEDULE, i / queries)
+
+
+@torch.no_grad()
+def square(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    eps: float,
+    shape: tuple[int, int, int],
+    queries: int = 5000,
+    restarts: int = 1,
+    p_init: float = 0.8,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Adversarial examples for flat inputs x of images `shape` = (C, H, W); images that stay
+    robust return their best point. Random draws come from `generator` (on the CPU)."""
+    model.eval()
+    c, h, w = shape
+    dev = x.device
+    out = x.clone()
+    lo, hi = (x - eps).clamp(0.0, 1.0), (x + eps).clamp(0.0, 1.0)
+    todo = (model(x).argmax(1) == y).nonzero()[:, 0]
+    for _ in range(max(1, restarts)):
+        if not len(todo):
+            break
+        ids = todo
+        stripes = torch.randint(0, 2, (len(ids), c, 1, w), generator=generator).to(dev)
+        stripes = stripes.expand(-1, -1, h, -1).reshape(len(ids), -1).bool()
+        xb = torch.where(stripes, hi[ids], lo[ids])
+        lo_a, hi_a, y_a = lo[ids], hi[ids], y[ids]
+        net = Logits(model)
+        marg = margin(net.full(xb), y_a)
+        for i in range(queries):
+            if i and i % REFRESH == 0:
+                marg = margin(net.full(xb), y_a)  # exact again: no drift of the updates
+            alive = marg > 0
+            if not bool(alive.all()):
+                # confirmed by a full pass before an image stops (updates round differently)
+                gone = (~alive).nonzero()[:, 0]
+                alive[gone] = model(xb[gone]).argmax(1) == y_a[gone]
+            if not bool(alive.all()):  # drop the images just broken, keep their point
+                out[ids[~alive]] = xb[~alive]
+                ids, xb, lo_a, hi_a, y_a, marg = (
+                    t[alive] for t in (ids, xb, lo_a, hi_a, y_a, marg)
+                )
+                net.select(alive.nonzero()[:, 0])
+                if not len(ids):
+                    break
+            n = len(ids)
+            side = max(round(math.sqrt(window_fraction(i, queries, p_init) * h * w)), 1)
+            side = min(side, h - 1, w - 1)
+            top = torch.randint(0, h - side, (n,), generator=generator).to(dev)
+            left = torch.randint(0, w - side, (n,), generator=generator).to(dev)
+            up = torch.randint(0, 2, (n, c), generator=generator).to(dev).bool()
+            ar = torch.arange(side, device=dev)
+            win = (ar[:, None] * w + ar[None, :]).reshape(-1)  # offsets within a channel
+            chan = torch.arange(c, device=dev)[:, None] * (h * w)
+            idx = ((top * w + left)[:, None, None] + chan[None] + win[None, None]).reshape(n, -1)
+            up = up[:, :, None].expand(-1, -1, win.numel()).reshape(n, -1)
+            old = xb.gather(1, idx)
+            hi_w, lo_w = hi_a.gather(1, idx), lo_a.gather(1, idx)
+            new = torch.where(up, hi_w, lo_w)
+            same = (new == old).all(1)
+            if bool(same.any()):
+                new[same] = torch.where(up[same], lo_w[same], hi_w[same])
+            xb.scatter_(1, idx, new)
+            m_new = margin(net.changed(xb, idx, new - old), y_a)
+            worse = m_new >= marg
+            xb.scatter_(1, idx, torch.where(worse[:, None], old, new))  # undo: the window only
+            net.accept(~worse)
+            marg = torch.where(worse, marg, m_new)
+        out[ids] = xb
+        broken = model(out[todo]).argmax(1) != y[todo]
+        todo = todo[~broken]
+    return out
