@@ -214,7 +214,7 @@ def test_strict_exits_1_on_a_failed_check(
         (["fgsm", "--limit", "10"], "--limit is ambiguous"),
         (["apgd-search", "--eps", "0.1", "--levels", "-1"], "levels >= 0"),
         (["apgd-search", "--eps", "0,0.1"], "smallest and largest eps > 0"),
-        (["apgd", "--levels", "3"], "--levels does not apply to apgd"),
+        (["apgd", "--levels", "3"], "No such option: --levels"),
     ],
 )
 def test_bad_attack_input_is_one_line_exit_2(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from lilbench.attacks.base import ATTACKS, AttackContext, EpsGridAttack, Point
+from lilbench.attacks.base import ATTACKS, AttackContext, EpsGridAttack, Point, option
 from lilbench.errors import ConfigError
 from lilbench.lazy import lazy_module
 
@@ -29,9 +29,9 @@ class APGD(EpsGridAttack):
     ("dlr") loss."""
 
     name: ClassVar[str] = "apgd"
-    loss: str = "ce"
-    max_iter: int = 100
-    restarts: int = 1
+    loss: str = option("ce", "Loss: ce (cross-entropy) or dlr (difference of logits ratio).")
+    max_iter: int = option(100, "Iterations per start.")
+    restarts: int = option(1, "Random starts (seeded).")
 
     def validate(self) -> APGD:
         super().validate()

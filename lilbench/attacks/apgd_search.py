@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from lilbench.attacks.base import ATTACKS, AttackContext, EpsGridAttack, Point
+from lilbench.attacks.base import ATTACKS, AttackContext, EpsGridAttack, Point, option
 from lilbench.errors import ConfigError
 from lilbench.lazy import lazy_module
 
@@ -96,8 +96,8 @@ class APGDSearch(EpsGridAttack):
 
     name: ClassVar[str] = "apgd-search"
     eps0_applicable: ClassVar[bool] = True  # eps 0: every image keeps its clean input
-    levels: int = 6
-    max_iter: int = 100
+    levels: int = option(6, "Bisection steps on log eps per image.")
+    max_iter: int = option(100, "APGD-CE iterations per attempt.")
 
     def validate(self) -> APGDSearch:
         super().validate()

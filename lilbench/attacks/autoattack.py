@@ -20,6 +20,7 @@ from lilbench.attacks.base import (
     EpsGridAttack,
     Point,
     check_engine,
+    option,
 )
 from lilbench.errors import ConfigError
 from lilbench.lazy import lazy_module
@@ -53,9 +54,16 @@ class AutoAttackSpec(EpsGridAttack):
     """AutoAttack (standard: APGD-CE, APGD-T, FAB-T, Square): worst case per example."""
 
     name: ClassVar[str] = "autoattack"
-    version: str = "standard"
-    # None: "lilbench" for the standard version, "art" for ART's ensemble (its only engine)
-    engine: str | None = None
+    version: str = option(
+        "standard",
+        "standard (APGD-CE, APGD-T, FAB-T, Square 5000) or art (ART's ensemble: APGD-CE, "
+        "APGD-DLR, Square 1000).",
+    )
+    engine: str | None = option(
+        None,
+        "lilbench (the default for standard) or art (ART's members; standard then lacks "
+        "FAB-T, as lilbench ran it before; the only engine of version art).",
+    )
 
     @property
     def resolved_engine(self) -> str:

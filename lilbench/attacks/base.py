@@ -9,7 +9,7 @@ every result and knows no attack by name.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -29,6 +29,11 @@ else:
 
 if TYPE_CHECKING:
     from art.estimators.classification import PyTorchClassifier
+
+
+def option(default: Any, help: str) -> Any:
+    """A parameter field with its help, which the attack's command shows as --NAME."""
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass(frozen=True)

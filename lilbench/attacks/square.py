@@ -19,6 +19,7 @@ from lilbench.attacks.base import (
     EpsGridAttack,
     Point,
     check_engine,
+    option,
 )
 from lilbench.errors import ConfigError
 from lilbench.lazy import lazy_module
@@ -40,9 +41,13 @@ class Square(EpsGridAttack):
     """Square attack: gradient-free (score-based), the gradient-masking check."""
 
     name: ClassVar[str] = "square"
-    max_iter: int = 1000
-    restarts: int = 1
-    engine: str = "lilbench"  # "art": ART's SquareAttack (one window per batch and query)
+    max_iter: int = option(1000, "Queries per start.")
+    restarts: int = option(1, "Random starts (seeded).")
+    engine: str = option(
+        "lilbench",
+        "lilbench (a window per image and query, as the paper) or art (ART's SquareAttack: one "
+        "window per batch and query; what lilbench ran before).",
+    )
 
     def validate(self) -> Square:
         super().validate()

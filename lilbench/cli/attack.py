@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
+import types
+import typing
+from dataclasses import MISSING, Field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -332,68 +336,80 @@ def pgd(
 DEFAULT_STRONG_EPS = (0.01, 0.03, 0.1, 0.2, 0.3)
 
 
+def _common_options(
+    eps: EpsList = None,
+    eps_grid: EpsGrid = None,
+    checkpoint: CheckpointOpt = None,
+    model: ModelOpt = None,
+    weights: WeightsOpt = None,
+    test_limit: TestLimit = None,
+    batch_size: AttackBatch = 1000,
+    seed: Seed = 0,
+    device: Device = "cpu",
+    runs_dir: RunsDir = Path("runs"),
+    data_dir: DataDir = None,
+    force: Force = False,
+    strict: Strict = False,
+    json_out: Json = False,
+    training: dict[str, Any] | None = None,
+) -> None:
+    """The options every eps-grid attack command has (its signature is what is used)."""
+
+
+def _field_option(cls: type[AttackSpec], f: Field[Any], hint: Any) -> inspect.Parameter:
+    """The command-line option of one field of an attack class: --name, typed as the field
+    (a tuple field takes a comma-separated list), help from the field's metadata."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    base = args[0] if typing.get_origin(hint) in (types.UnionType, typing.Union) else hint
+    default = "" if f.default in (MISSING, None) else f" (default {f.default})"
+    text = f.metadata.get("help", f"{cls.name}: {f.name.replace('_', ' ')}.") + default
+    flag = "--" + f.name.replace("_", "-")
+    if base is bool:
+        option = typer.Option(f"{flag}/--no-{flag[2:]}", help=text)
+    else:
+        option = typer.Option(flag, help=text)
+        base = base if base in (int, float, str) else str  # tuples: "a,b,c"
+    return inspect.Parameter(
+        f.name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[base | None, option],
+    )
+
+
 def _eps_grid_command(name: str) -> Any:
     """The command of a registered eps-grid attack (apgd, square, autoattack, and any added
-    later): its options beyond the eps grid are the ones its class declares."""
+    later): besides the common options, one option per field its class declares, so a new
+    attack or field needs nothing here."""
     cls = ATTACKS.get(name)
+    hints = typing.get_type_hints(cls)
+    own = [f for f in fields(cls) if f.name not in ("eps", "batch_size")]
+    tuples = {f.name for f in own if typing.get_origin(hints[f.name]) is tuple}
+    resolved = typing.get_type_hints(_common_options, include_extras=True)
+    common = [
+        p.replace(annotation=resolved[p.name], kind=inspect.Parameter.KEYWORD_ONLY)
+        for p in inspect.signature(_common_options).parameters.values()
+    ]
+    extra = [_field_option(cls, f, hints[f.name]) for f in own]
 
-    def command(
-        eps: EpsList = None,
-        eps_grid: EpsGrid = None,
-        loss: Annotated[str | None, typer.Option("--loss", help="APGD loss: ce or dlr.")] = None,
-        max_iter: Annotated[
-            int | None, typer.Option("--max-iter", help="Iterations (APGD 100, Square 1000).")
-        ] = None,
-        restarts: Annotated[int | None, typer.Option("--restarts", help="Random restarts.")] = None,
-        levels: Annotated[
-            int | None,
-            typer.Option("--levels", help="apgd-search: bisection steps on log eps (default 6)."),
-        ] = None,
-        version: Annotated[
-            str | None,
-            typer.Option(
-                "--version",
-                help="AutoAttack: standard (APGD-CE, APGD-T, Square 5000; default) or art "
-                "(ART's ensemble APGD-CE, APGD-DLR, Square 1000).",
-            ),
-        ] = None,
-        checkpoint: CheckpointOpt = None,
-        model: ModelOpt = None,
-        weights: WeightsOpt = None,
-        test_limit: TestLimit = None,
-        batch_size: AttackBatch = 1000,
-        seed: Seed = 0,
-        device: Device = "cpu",
-        runs_dir: RunsDir = Path("runs"),
-        data_dir: DataDir = None,
-        force: Force = False,
-        strict: Strict = False,
-        json_out: Json = False,
-        training: dict[str, Any] | None = None,
-    ) -> None:
+    def command(**o: Any) -> None:
         given: dict[str, Any] = {
-            "eps": _eps_values(eps, eps_grid, DEFAULT_STRONG_EPS),
-            "batch_size": batch_size,
+            "eps": _eps_values(o["eps"], o["eps_grid"], DEFAULT_STRONG_EPS),
+            "batch_size": o["batch_size"],
         }
-        options = (
-            ("loss", loss),
-            ("max_iter", max_iter),
-            ("restarts", restarts),
-            ("levels", levels),
-        )
-        for key, value in (*options, ("version", version)):
-            if value is None:
-                continue
-            if key not in cls.option_names():
-                flag = "--" + key.replace("_", "-")
-                raise ConfigError(f"{flag} does not apply to {name}")
-            given[key] = value
-        _execute(cls.from_options(**given), locals())
+        for f in own:
+            value = o[f.name]
+            if value is not None:
+                given[f.name] = parse_list(value, what=f.name) if f.name in tuples else value
+        _execute(cls.from_options(**given), o)
 
+    params = [*common[:-1], *extra, common[-1]]  # `training` last, as the decorator expects
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params}
     command.__doc__ = (cls.__doc__ or name).strip().splitlines()[0]
-    return command
+    return with_training_options(reserved=ATTACK_NAMES | {f.name for f in own})(command)
 
 
 for _name, _cls in ATTACKS.items():
     if issubclass(_cls, EpsGridAttack):
-        app.command(_name)(model_options(_eps_grid_command(_name)))
+        app.command(_name)(_eps_grid_command(_name))

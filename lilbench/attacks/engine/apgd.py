@@ -9,8 +9,8 @@ sum's where a tiny gradient underflows), float32 steps, the float64 projection (
 clamp, which equals it), checkpoints and step halving, the last iterate as the result.
 A test checks the output is bit-identical to ART's on the same seed.
 
-Several independent problems (ART's batches; AutoAttack's target classes) run stacked in one
-pass: each keeps its own mean scale and its own early stop, as if run alone.
+Several independent problems (ART's batches) run side by side: each is evaluated in its own
+batch and keeps its own early stop, as if run alone.
 """
 
 from __future__ import annotations
@@ -77,18 +77,23 @@ def apgd_iterate(
     compiled = dev.type == "cpu" if compiled is None else compiled
     x_init = x_init.contiguous()
     loss_fn = LOSSES[loss]
-    # d(mean)/d(row) as ART's mean backward computes it: 1.0 / rows of its problem, float32.
     sizes = torch.tensor(groups, device=dev)
-    scale = (torch.ones(len(groups), device=dev) / sizes).repeat_interleave(sizes)
     gid = torch.arange(len(groups), device=dev).repeat_interleave(sizes)
+    bounds = np.cumsum([0, *groups])
     e = eps32(eps)
     direction = -1.0 if targeted else 1.0
 
     def evaluate(xk: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        xg = xk.detach().requires_grad_(True)
-        f = loss_fn(model(xg), labels)
-        (g,) = torch.autograd.grad((f * scale).sum(), xg)
-        return f.detach(), g
+        """Losses and the gradient of each problem's mean loss, problem by problem: ART's
+        batch shapes, since a matrix product's rows can round differently in another."""
+        fs, gs = [], []
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            xg = xk[lo:hi].detach().requires_grad_(True)
+            f = loss_fn(model(xg), labels[lo:hi])
+            (g,) = torch.autograd.grad(f.mean(), xg)
+            fs.append(f.detach())
+            gs.append(g)
+        return torch.cat(fs), torch.cat(gs)
 
     def project(z: torch.Tensor) -> torch.Tensor:
         return (z - x_init).clamp_(-e, e).add_(x_init)
@@ -194,6 +199,7 @@ def apgd(
     batch_size: int = 1000,
     targeted: bool = False,
     eps_step: float | None = None,
+    compiled: bool | None = None,
 ) -> torch.Tensor:
     """ART's `AutoProjectedGradientDescent(norm=inf).generate(x, y)` with y the labels (the
     targets when targeted); the caller seeds numpy's global RNG, as for ART."""
@@ -220,6 +226,7 @@ def apgd(
             max_iter=max_iter,
             loss=loss,
             targeted=targeted,
+            compiled=compiled,
         )
         starts = np.cumsum([0, *groups])[:-1]
         done = torch.cat(

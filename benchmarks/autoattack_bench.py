@@ -1,0 +1,74 @@
+"""The standard AutoAttack: ART's members (lilbench before, no FAB-T) against lilbench's own
+(with FAB-T), side by side in one run, one torch thread, the first 1,000 MNIST test images.
+
+    python benchmarks/autoattack_bench.py [--job lil|pgd-at|both] [--limit 1000] [--threads 1]
+
+Job "lil": the paper MLP at beta = 1 (seed 0), eps 0.03 and 0.1. Job "pgd-at": Madry PGD-AT
+at eps 0.1 (seed 0), eps 0.1. Both paths run through `lilbench.attacks.runner` (every check),
+the ART path as `autoattack engine=art` (APGD-CE, APGD-T, Square), the fast one as the
+default. Prints seconds, the ratio and the robust accuracy of each path per eps, and the
+members' share of the fast path's time (from a separate, unchecked call of the engine).
+Trains (and caches in runs/) the two models if they are not there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+import lilbench
+from lilbench.attacks import AutoAttackSpec
+from lilbench.attacks.engine.autoattack import MemberLog, standard_autoattack
+from lilbench.attacks.runner import run_attack
+from lilbench.data import load_dataset
+from lilbench.training.config import TrainConfig
+from lilbench.training.pipeline import ensure_checkpoint
+
+JOBS = {
+    "lil": (TrainConfig(beta=1.0), (0.03, 0.1)),
+    "pgd-at": (TrainConfig(objective="pgd-at", objective_params={"eps": 0.1}), (0.1,)),
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--job", choices=[*JOBS, "both"], default="both")
+    ap.add_argument("--limit", type=int, default=1000)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--runs", type=Path, default=Path("runs"))
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    data = load_dataset("mnist")
+    x, y = data.x_test[: args.limit], data.y_test[: args.limit]
+    print(f"torch {torch.__version__}, {args.threads} thread(s), {len(x)} test images")
+    for job in JOBS if args.job == "both" else [args.job]:
+        config, eps = JOBS[job]
+        model = lilbench.load_model(ensure_checkpoint(config, runs_dir=args.runs).checkpoint.path)
+        times: dict[str, float] = {}
+        robust: dict[str, list[int]] = {}
+        for engine in ("art", "lilbench"):
+            spec = AutoAttackSpec(eps=eps, engine=engine)
+            t0 = time.perf_counter()
+            out = run_attack(model, spec, x, y, num_classes=10, seed=0)
+            times[engine] = time.perf_counter() - t0
+            robust[engine] = [p.correct for p in out.points]
+            failed = [c.name for c in out.checks if not c.passed]
+            print(f"  {job} {engine:8s} {times[engine]:7.1f} s  robust {robust[engine]}"
+                  + (f"  FAILED CHECKS: {failed}" if failed else ""))
+        print(f"{job}: ART path {times['art']:.1f} s, lilbench {times['lilbench']:.1f} s, "
+              f"ratio {times['art'] / times['lilbench']:.2f}x; robust (of {len(x)}) at eps "
+              f"{list(eps)}: ART {robust['art']}, lilbench {robust['lilbench']}")
+        for e in eps:
+            log = MemberLog()
+            standard_autoattack(model, x, y, eps=e, shape=(1, 28, 28), seed=0, log=log)
+            parts = ", ".join(
+                f"{k} {log.seconds[k]:.1f} s ({log.broken[k]} broken)" for k in log.seconds
+            )
+            print(f"  members at eps {e}: {parts}")
+
+
+if __name__ == "__main__":
+    main()
