@@ -7,7 +7,7 @@ Job "lil": the paper MLP at beta = 1 (seed 0), eps 0.03 and 0.1. Job "pgd-at": M
 at eps 0.1 (seed 0), eps 0.1. Both paths run through `lilbench.attacks.runner` (every check),
 the ART path as `autoattack engine=art` (APGD-CE, APGD-T, Square), the fast one as the
 default. Prints seconds, the ratio and the robust accuracy of each path per eps, and the
-members' share of the fast path's time (from a separate, unchecked call of the engine).
+members' share of the fast path's time with --members (a separate call of the engine).
 Trains (and caches in runs/) the two models if they are not there.
 """
 
@@ -39,6 +39,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=Path, default=Path("runs"))
+    ap.add_argument("--members", action="store_true", help="also time each member (reruns)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     data = load_dataset("mnist")
@@ -56,12 +57,16 @@ def main() -> None:
             times[engine] = time.perf_counter() - t0
             robust[engine] = [p.correct for p in out.points]
             failed = [c.name for c in out.checks if not c.passed]
-            print(f"  {job} {engine:8s} {times[engine]:7.1f} s  robust {robust[engine]}"
-                  + (f"  FAILED CHECKS: {failed}" if failed else ""))
-        print(f"{job}: ART path {times['art']:.1f} s, lilbench {times['lilbench']:.1f} s, "
-              f"ratio {times['art'] / times['lilbench']:.2f}x; robust (of {len(x)}) at eps "
-              f"{list(eps)}: ART {robust['art']}, lilbench {robust['lilbench']}")
-        for e in eps:
+            print(
+                f"  {job} {engine:8s} {times[engine]:7.1f} s  robust {robust[engine]}"
+                + (f"  FAILED CHECKS: {failed}" if failed else "")
+            )
+        print(
+            f"{job}: ART path {times['art']:.1f} s, lilbench {times['lilbench']:.1f} s, "
+            f"ratio {times['art'] / times['lilbench']:.2f}x; robust (of {len(x)}) at eps "
+            f"{list(eps)}: ART {robust['art']}, lilbench {robust['lilbench']}"
+        )
+        for e in eps if args.members else ():
             log = MemberLog()
             standard_autoattack(model, x, y, eps=e, shape=(1, 28, 28), seed=0, log=log)
             parts = ", ".join(

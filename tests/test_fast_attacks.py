@@ -36,9 +36,7 @@ def _model(trained: Trained) -> nn.Module:
 
 
 @pytest.mark.parametrize("compiled", [True, False])
-@pytest.mark.parametrize(
-    "loss, eps, restarts", [("ce", 0.03, 1), ("dlr", 0.1, 1), ("ce", 0.1, 2)]
-)
+@pytest.mark.parametrize("loss, eps, restarts", [("ce", 0.03, 1), ("dlr", 0.1, 1), ("ce", 0.1, 2)])
 def test_apgd_equals_arts_bit_for_bit(
     loss: str, eps: float, restarts: int, compiled: bool, small_model: Trained, mnist: Dataset
 ) -> None:
@@ -176,6 +174,8 @@ def test_projection_reaches_the_hyperplane_at_the_lp_norm() -> None:
     z = p.double() + d
     assert ((z >= -1e-12) & (z <= 1 + 1e-12)).all()
     reached = ((w.double() * z).sum(1) - b.double()).abs() <= 1e-9
+    assert reached.sum() >= 6  # most of these hyperplanes lie within reach
+    assert torch.allclose(e[reached], d[reached].abs().amax(1))
     for i in range(12):
         wi, pi = w[i].double().numpy(), p[i].double().numpy()
         sign = np.sign(float(b[i]) - wi @ pi)  # cross to the far side of the hyperplane
@@ -284,9 +284,7 @@ def test_a_new_attack_field_is_an_option_without_touching_the_cli() -> None:
     ATTACKS.register("throwaway-test")(Throwaway)
     try:
         fresh = importlib.reload(attack_cli)
-        result = CliRunner().invoke(
-            fresh.app, ["throwaway-test", "--help"], env={"COLUMNS": "200"}
-        )
+        result = CliRunner().invoke(fresh.app, ["throwaway-test", "--help"], env={"COLUMNS": "200"})
         assert result.exit_code == 0, result.output
         assert "--wobble-factor" in result.output and "How much it wobbles" in result.output
         assert "(default 0.25)" in result.output
@@ -295,3 +293,26 @@ def test_a_new_attack_field_is_an_option_without_touching_the_cli() -> None:
     finally:
         ATTACKS._items.pop("throwaway-test", None)
         importlib.reload(attack_cli)
+
+
+def test_squares_first_layer_update_equals_the_forward_pass(small_model: Trained) -> None:
+    """The logits from the first layer's update (window change only) are the forward pass's,
+    to float32 rounding, for small windows and for large ones (recomputed in full)."""
+    from lilbench.attacks.engine.square import Logits
+
+    model = _model(small_model)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(40, 784, generator=g)
+    net = Logits(model)
+    assert net.linear is not None  # lilbench's MLP starts with a linear layer
+    net.full(x)
+    for k in (4, 100, 400):
+        idx = torch.stack([torch.randperm(784, generator=g)[:k] for _ in range(40)])
+        new = torch.rand(40, k, generator=g)
+        moved = x.clone().scatter_(1, idx, new)
+        got = net.changed(moved, idx, new - x.gather(1, idx))
+        assert torch.allclose(got, model(moved), atol=1e-4), k
+        keep = torch.arange(40) % 2 == 0
+        net.accept(keep)
+        x = torch.where(keep[:, None], moved, x)
+        assert torch.allclose(net.rest(net.z), model(x), atol=1e-4)  # type: ignore[misc]

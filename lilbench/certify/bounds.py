@@ -215,13 +215,12 @@ def _backward(
                 break
             a_lo, b_lo, a_up, b_up = _relaxation(chain.activations[i - 1], *pre[i - 1])
             pos, neg = a.clamp_min(0), a.clamp_max(0)
-            bias = bias + (pos * b_lo[:, None, :]).sum(-1) + (neg * b_up[:, None, :]).sum(-1)
+            # the sums over units as batched products: one pass each, not two elementwise
+            bias = bias + (pos @ b_lo[:, :, None])[..., 0] + (neg @ b_up[:, :, None])[..., 0]
             a = pos * a_lo[:, None, :] + neg * a_up[:, None, :]
-        low = (
-            bias
-            + (a.clamp_min(0) * lb[:, None, :]).sum(-1)
-            + (a.clamp_max(0) * ub[:, None, :]).sum(-1)
-        )
+        # min over the box of a . x = a . centre - |a| . radius (the input's widest product)
+        centre, radius = (lb + ub) / 2, (ub - lb) / 2
+        low = bias + (a @ centre[:, :, None])[..., 0] - (a.abs() @ radius[:, :, None])[..., 0]
         bounds.append(sign * low)
     return bounds
 
@@ -237,9 +236,13 @@ def crown_layer_bounds(
     for i, act in enumerate(chain.activations):
         ibp_l, ibp_u = _affine_interval(chain.weights[i], chain.biases[i], il, iu)
         width = chain.weights[i].shape[0]
-        eye = torch.eye(width, dtype=torch.float64).expand(n, width, width)
-        cl, cu = _backward(chain, eye, torch.zeros(n, width, dtype=torch.float64), i, pre, lb, ub)
-        zl, zu = (torch.maximum(cl, ibp_l), torch.minimum(cu, ibp_u)) if intersect else (cl, cu)
+        if i == 0 and intersect:  # an affine map of the box: CROWN's bound is the interval's
+            zl, zu = ibp_l, ibp_u
+        else:
+            eye = torch.eye(width, dtype=torch.float64).expand(n, width, width)
+            zero = torch.zeros(n, width, dtype=torch.float64)
+            cl, cu = _backward(chain, eye, zero, i, pre, lb, ub)
+            zl, zu = (torch.maximum(cl, ibp_l), torch.minimum(cu, ibp_u)) if intersect else (cl, cu)
         pre.append((zl, zu))
         il, iu = _act(act, zl), _act(act, zu)
     return pre

@@ -15,6 +15,7 @@ batch and keeps its own early stop, as if run alone.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 
@@ -87,7 +88,7 @@ def apgd_iterate(
         """Losses and the gradient of each problem's mean loss, problem by problem: ART's
         batch shapes, since a matrix product's rows can round differently in another."""
         fs, gs = [], []
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        for lo, hi in itertools.pairwise(bounds):
             xg = xk[lo:hi].detach().requires_grad_(True)
             f = loss_fn(model(xg), labels[lo:hi])
             (g,) = torch.autograd.grad(f.mean(), xg)
