@@ -24,6 +24,7 @@ from lilbench.attacks import AutoAttackSpec
 from lilbench.attacks.engine.autoattack import MemberLog, standard_autoattack
 from lilbench.attacks.runner import run_attack
 from lilbench.data import load_dataset
+from lilbench.runtime import keep_freed_memory
 from lilbench.training.config import TrainConfig
 from lilbench.training.pipeline import ensure_checkpoint
 
@@ -42,6 +43,7 @@ def main() -> None:
     ap.add_argument("--members", action="store_true", help="also time each member (reruns)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as every lilbench process (the same for both paths)
     data = load_dataset("mnist")
     x, y = data.x_test[: args.limit], data.y_test[: args.limit]
     print(f"torch {torch.__version__}, {args.threads} thread(s), {len(x)} test images")

@@ -19,13 +19,39 @@ if TYPE_CHECKING:
     import torch
 
 THREADS = 1
+_MALLOC_KEEP = 1 << 30  # bytes: blocks up to this size stay in the heap once freed
+
+
+def keep_freed_memory() -> None:
+    """Let glibc reuse freed large blocks instead of returning them to the system.
+
+    By default a block above 32 MiB is mmap-ed and unmapped on each allocation, so every new
+    big tensor (CROWN's [128, 100, 784] float64 products, a stack of attack rows) faults its
+    pages in afresh: measured, 333 million minor faults and 814 s of system time in a
+    31-minute suite run, and CROWN twice as fast without them. Numbers do not change. Linux
+    with glibc only; elsewhere nothing happens.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if os.name != "posix" or name is None or "libc" not in name:
+        return
+    try:
+        libc = ctypes.CDLL(name)
+        libc.mallopt(-3, _MALLOC_KEEP)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, _MALLOC_KEEP)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):  # not glibc (musl, macOS): keep the defaults
+        return
 
 
 def pin_threads() -> None:
+    """One torch thread (see the module's docstring), and freed memory kept for reuse."""
     import torch
 
     if torch.get_num_threads() != THREADS:
         torch.set_num_threads(THREADS)
+    keep_freed_memory()
 
 
 def cores() -> int:
