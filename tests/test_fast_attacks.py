@@ -200,27 +200,39 @@ def test_square_is_no_weaker_than_arts(small_model: Trained, mnist: Dataset) -> 
     assert robust["lilbench"] <= robust["art"] + 2, robust
 
 
-def test_standard_autoattack_runs_fab_t_and_is_no_weaker_than_arts_members(
+def test_standard_autoattack_runs_its_four_members_in_order(
     small_model: Trained, mnist: Dataset
 ) -> None:
-    """At eps 0.15 APGD-CE breaks most of the quick model's images; the rest exercise every
-    member (ART's Square costs ~0.1 s a query on them: the test stays small)."""
+    """At eps 0.15 APGD-CE breaks most of the quick model's images; the rest go through
+    APGD-T, FAB-T and Square. Every check passes, each broken image is counted by the member
+    that broke it, and the engine called twice gives the same examples (seeded)."""
     model = _model(small_model)
     x, y = mnist.x_test[:100], mnist.y_test[:100]
     spec = AutoAttackSpec(eps=(0.15,)).validate()
     assert spec.members[2] == "fab-t (9 targets)"
     ours = run_attack(model, spec, x, y, num_classes=10, seed=0)
-    arts = run_attack(
-        model, AutoAttackSpec(eps=(0.15,), engine="art"), x, y, num_classes=10, seed=0
-    )
-    assert ours.passed and arts.passed
-    assert ours.points[0].correct <= arts.points[0].correct + 1
+    assert ours.passed, [c for c in ours.checks if not c.passed]
     log = MemberLog()
     adv = standard_autoattack(model, x, y, eps=0.15, shape=(1, 28, 28), seed=0, log=log)
     assert list(log.seconds) == ["apgd-ce", "apgd-t", "fab-t", "square"]
     broken = int((model(x).argmax(1) == y).sum() - (model(adv).argmax(1) == y).sum())
-    assert sum(log.broken.values()) == broken  # every image counted by the member that broke it
+    assert broken > 0 and sum(log.broken.values()) == broken
     assert int((model(adv).argmax(1) == y).sum()) == ours.points[0].correct  # deterministic
+
+
+@pytest.mark.slow
+def test_standard_autoattack_is_no_weaker_than_arts_members(
+    small_model: Trained, mnist: Dataset
+) -> None:
+    """Against ART's members (no FAB-T) on the same model and seed; slow: ART's Square makes
+    three passes over every image per query (benchmarks/autoattack_bench.py does it at full
+    size)."""
+    model = _model(small_model)
+    x, y = mnist.x_test[:200], mnist.y_test[:200]
+    ours = run_attack(model, AutoAttackSpec(eps=(0.1,)), x, y, num_classes=10, seed=0)
+    arts = run_attack(model, AutoAttackSpec(eps=(0.1,), engine="art"), x, y, num_classes=10, seed=0)
+    assert ours.passed and arts.passed
+    assert ours.points[0].correct <= arts.points[0].correct + 1
 
 
 def test_engine_keys_keep_the_earlier_records() -> None:
