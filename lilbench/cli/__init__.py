@@ -34,6 +34,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "inspect": ("lilbench.cli.inspect_cmd", "inspect", "Representation diagnostics."),
     "run": ("lilbench.cli.suite", "run", "Train and attack every item of a suite."),
     "report": ("lilbench.cli.suite", "report", "Write a suite's report from cached results."),
+    "claims": (
+        "lilbench.cli.claims_cmd",
+        "claims",
+        "The paper's claims, each with its verdict, from the runs directory.",
+    ),
     "check": ("lilbench.cli.suite", "check", "Compare a suite's accuracies with a baseline."),
     "runs": ("lilbench.cli.runs_cmd", "app", "Inspect and clean a runs directory."),
     "export": ("lilbench.cli.export_cmd", "export", "Every number as one tidy CSV/Parquet table."),

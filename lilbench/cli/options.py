@@ -19,9 +19,9 @@ import typer
 
 from lilbench.data import dataset_names
 from lilbench.errors import ConfigError
-from lilbench.models import ACTIVATION_NAMES, CONV_NAMES, HEADS
+from lilbench.models import ACTIVATION_NAMES, CONV_NAMES, DTYPE_NAMES, HEADS, INIT_NAMES
 from lilbench.objectives import OBJECTIVES
-from lilbench.training.config import LIL_KEYS, TrainConfig
+from lilbench.training.config import LIL_KEYS, PRESETS, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,19 @@ def _general() -> list[_Opt]:
     d = TrainConfig()
     return [
         _Opt("dataset", _choice(dataset_names()), f"Data set (default {d.dataset})."),
+        _Opt(
+            "preset",
+            _choice(PRESETS),
+            "Defaults from a named setting; explicit options win. authors: the authors' code "
+            "(784-100x5-10 tanh, orthogonal 100 x 100 hidden weights, float64, 5 epochs; "
+            "Fashion-MNIST 10); their loss settings are --beta (Iso_coef) and --k.",
+        ),
+        _Opt("dtype", _choice(DTYPE_NAMES), "MLP parameter dtype (default float32)."),
+        _Opt(
+            "init",
+            _choice(INIT_NAMES),
+            "MLP hidden width x width weights: default or orthogonal (default default).",
+        ),
         _Opt("objective", _choice(OBJECTIVES.names()), "Training objective (default lil)."),
         _Opt("spectral_norm", bool, "Spectrally normalise every linear layer.", flag=True),
         _Opt(

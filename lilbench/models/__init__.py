@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 ACTIVATION_NAMES: tuple[str, ...] = ("tanh", "relu")
 HEADS: tuple[str, ...] = ("per-level", "shared")  # stacked models: one head per level, or one
 CONV_NAMES: tuple[str, ...] = ("small", "authors")  # conv presets (torch-free, for the options)
+DTYPE_NAMES: tuple[str, ...] = ("float32", "float64")  # an MLP's parameter dtype
+INIT_NAMES: tuple[str, ...] = ("default", "orthogonal")  # an MLP's hidden-layer initialisation
 
 if TYPE_CHECKING:
     from lilbench.models.conv import CONV_PRESETS, ConvLIL
@@ -42,7 +44,9 @@ __all__ = [
     "ACTIVATION_NAMES",
     "CONV_NAMES",
     "CONV_PRESETS",
+    "DTYPE_NAMES",
     "HEADS",
+    "INIT_NAMES",
     "LILMLP",
     "MODELS",
     "ConvLIL",

@@ -15,11 +15,14 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import _SpectralNorm, spectral_norm
 
 from lilbench.errors import ConfigError
-from lilbench.models import ACTIVATION_NAMES
+from lilbench.models import ACTIVATION_NAMES, DTYPE_NAMES, INIT_NAMES
 from lilbench.models.registry import MODELS
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 assert tuple(ACTIVATIONS) == ACTIVATION_NAMES  # the torch-free list the options show
+DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
+assert tuple(DTYPES) == DTYPE_NAMES
+assert INIT_NAMES == ("default", "orthogonal")
 
 
 @dataclass(frozen=True)
@@ -30,19 +33,29 @@ class ModelSpec:
     activation: str = "tanh"
     num_classes: int = 10
     spectral_norm: bool = False  # every linear layer's weight divided by its spectral norm
+    dtype: str = "float32"  # the parameters' and the computation's dtype
+    # "orthogonal": the width x width hidden weights orthogonally initialised (the authors'
+    # NN_class); the input and class layers keep PyTorch's default either way.
+    init: str = "default"
 
     def validate(self) -> None:
         if self.activation not in ACTIVATIONS:
             known = ", ".join(ACTIVATIONS)
             raise ConfigError(f"unknown activation {self.activation!r}; known: {known}")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"unknown dtype {self.dtype!r}; known: {', '.join(DTYPES)}")
+        if self.init not in INIT_NAMES:
+            raise ConfigError(f"unknown init {self.init!r}; known: {', '.join(INIT_NAMES)}")
         for name in ("input_dim", "width", "depth", "num_classes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        if not self.spectral_norm:  # added later: earlier checkpoints' metadata stays the same
-            del d["spectral_norm"]
+        # Added later: earlier checkpoints' metadata stays the same.
+        for key, default in (("spectral_norm", False), ("dtype", "float32"), ("init", "default")):
+            if d[key] == default:
+                del d[key]
         return d
 
 
@@ -50,7 +63,7 @@ class ModelSpec:
 class LILMLP(nn.Module):
     @classmethod
     def build(cls, *, input_dim: int, level_classes: list[int], options: dict[str, Any]) -> LILMLP:
-        keys = ("width", "depth", "activation", "spectral_norm")
+        keys = ("width", "depth", "activation", "spectral_norm", "dtype", "init")
         spec = ModelSpec(
             input_dim=input_dim, num_classes=level_classes[-1], **{k: options[k] for k in keys}
         )
@@ -64,13 +77,19 @@ class LILMLP(nn.Module):
         super().__init__()
         spec.validate()
         self.spec = spec
+        dtype = DTYPES[spec.dtype]
         layers: list[nn.Module] = []
         fan_in = spec.input_dim
-        for _ in range(spec.depth):
-            layers += [nn.Linear(fan_in, spec.width), ACTIVATIONS[spec.activation]()]
+        for i in range(spec.depth):
+            linear = nn.Linear(fan_in, spec.width, dtype=dtype)
+            if i > 0 and spec.init == "orthogonal":
+                # In the module's own dtype: a float64 model's W W^T = I to 1e-15, where an
+                # orthogonal float32 matrix cast up is orthogonal only to ~1e-7.
+                nn.init.orthogonal_(linear.weight)
+            layers += [linear, ACTIVATIONS[spec.activation]()]
             fan_in = spec.width
         self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(spec.width, spec.num_classes)
+        self.head = nn.Linear(spec.width, spec.num_classes, dtype=dtype)
         if spec.spectral_norm:
             for module in self.modules():
                 if isinstance(module, nn.Linear):

@@ -57,6 +57,11 @@ class LIL(Objective):
         q = lil_loss(logits, phi, x, labels[:, -1], **kw)  # type: ignore[arg-type]
         return {"total": q.total, "ce": q.ce, "iso": q.iso}
 
+    def label(self) -> str:
+        # K is shown only where it is not the paper's 1, so earlier labels stay the same.
+        k = self.params.k
+        return super().label() + (f" k={k:g}" if k != 1.0 else "")
+
     def attack_objective(self) -> dict[str, float | str]:
         mode = "none" if self.params.beta == 0 else self.params.mode
         return {"beta": self.params.beta, "mode": mode, "k": self.params.k}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from lilbench.results.stats import (
     hierarchical_bootstrap,
     holm,
     paired_p_value,
+    proportion_estimate,
 )
 from lilbench.results.suite_results import ModelResult, setting_name
 
@@ -25,6 +27,8 @@ Table = tuple[list[str], list[list[str]]]
 VERDICT_EPS = 0.1  # where eps sweeps are compared (a common MNIST L-inf budget)
 ALPHA = 0.05  # family-wise error rate of the verdict's significance marks
 BOOTSTRAP_RESAMPLES = 2000
+FLOAT32_DIFFS = "float32_prediction_differences"  # a float64 model's metric
+TABLE_RESAMPLES = 1000  # per table cell of an accuracy (hundreds of cells per report)
 
 
 def by_setting(results: list[ModelResult]) -> list[tuple[str, list[ModelResult]]]:
@@ -45,6 +49,21 @@ def _est(values: list[float]) -> str:
     return estimate(values).fmt() if values else "missing"
 
 
+def _prop(values: list[float], masks: list[np.ndarray | None] | None = None) -> str:
+    """An accuracy over seeds, its interval inside [0, 1]: with every seed's per-image
+    correctness, the hierarchical bootstrap over seeds and test images (the verdict's; 1,000
+    resamples, seed 0); without it (clean accuracy of the whole test set), Student's t on the
+    logit scale. One seed: the value alone."""
+    if not values:
+        return "missing"
+    if len(values) < 2:
+        return estimate(values).fmt()
+    if masks and all(m is not None for m in masks) and len({len(m) for m in masks}) == 1:  # type: ignore[arg-type]
+        stacked = np.stack(masks)  # type: ignore[arg-type]
+        return hierarchical_bootstrap(stacked, resamples=TABLE_RESAMPLES, seed=0).fmt()
+    return proportion_estimate(values).fmt()
+
+
 def clean_table(results: list[ModelResult]) -> Table:
     levels = max(
         (len(r.checkpoint.metrics.get("level_accuracy", [])) for r in results if r.checkpoint),
@@ -53,23 +72,35 @@ def clean_table(results: list[ModelResult]) -> Table:
     header = [key_header(results), "seeds", "clean test accuracy", "isometry error (test)"]
     for i in range(levels):
         header += [f"level {i} accuracy", f"level {i} isometry error"]
+    # Float64 models (the authors' preset) are attacked as their float32 cast.
+    cast = any(r.checkpoint and FLOAT32_DIFFS in r.checkpoint.metrics for r in results)
+    if cast:
+        header += ["float32 cast: accuracy", "test images predicted differently, per seed"]
     rows = []
     for label, group in by_setting(results):
         metrics = [r.checkpoint.metrics for r in group if r.checkpoint]
         row = [
             label,
             str(len(metrics)),
-            _est([m["clean_test_accuracy"] for m in metrics]),
+            _prop([m["clean_test_accuracy"] for m in metrics]),
             _est([m["test_isometry_error"] for m in metrics if "test_isometry_error" in m])
             if any("test_isometry_error" in m for m in metrics) or not metrics
             else "n/a",
         ]
         for i in range(levels):
             row += [
-                _est([m["level_accuracy"][i] for m in metrics if "level_accuracy" in m]),
+                _prop([m["level_accuracy"][i] for m in metrics if "level_accuracy" in m]),
                 _est(
                     [m["level_isometry_error"][i] for m in metrics if "level_isometry_error" in m]
                 ),
+            ]
+        if cast:
+            with_cast = [m for m in metrics if FLOAT32_DIFFS in m]
+            row += [
+                _prop([m["float32_clean_test_accuracy"] for m in with_cast])
+                if with_cast
+                else "n/a (float32)",
+                " / ".join(str(m[FLOAT32_DIFFS]) for m in with_cast) or "n/a",
             ]
         rows.append(row)
     return header, rows
@@ -89,12 +120,14 @@ def attack_table(results: list[ModelResult], attack: str) -> Table | None:
             rows.append([setting, "0", *["missing"] * (len(xs) + 2)])
             continue
         curves = [curve(rec) for rec in got]
+        key = "eps" if got[0]["sweep"] == "eps" else "step"
+        bits = [[_bits(rec, p) for p in sorted(rec["points"], key=lambda p: p[key])] for rec in got]
         rows.append(
             [
                 setting,
                 str(len(got)),
-                _est([rec["clean"]["accuracy"] for rec in got]),
-                *[_est([c[1][i] for c in curves]) for i in range(len(xs))],
+                _prop([rec["clean"]["accuracy"] for rec in got]),
+                *[_prop([c[1][i] for c in curves], [b[i] for b in bits]) for i in range(len(xs))],
                 _est([normalised_auc(*c) for c in curves]),
             ]
         )
@@ -148,6 +181,11 @@ def worst_case_attacks(results: list[ModelResult]) -> dict[float, list[str]]:
     return {e: sorted(a) for e, a in out.items()}
 
 
+def _worst_cell(group: list[ModelResult], eps: float) -> str:
+    masks = [m for r in group if (m := worst_case_masks(r).get(eps)) is not None]
+    return _prop([float(m[0].mean()) for m in masks], [m[0] for m in masks])
+
+
 def worst_case_table(results: list[ModelResult]) -> Table | None:
     eps = _worst_eps(results)
     if not eps:
@@ -157,7 +195,7 @@ def worst_case_table(results: list[ModelResult]) -> Table | None:
         [
             setting,
             str(len(group)),
-            *[_est([_worst(r)[e] for r in group if e in _worst(r)]) for e in eps],
+            *[_worst_cell(group, e) for e in eps],
         ]
         for setting, group in by_setting(results)
     ]
@@ -345,6 +383,54 @@ def _paired_diffs(results: list[ModelResult], label: str, f: Scalar) -> list[flo
     ]
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """One setting against the reference under one attack family, as the verdict tests it."""
+
+    family: str  # an attack label, or "worst case of all attacks"
+    where: str  # "at eps = 0.1", "in the 0.5 ball at its strongest step size"
+    setting: str
+    seeds: Estimate  # the change over seeds alone (Student's t)
+    boot: Bootstrap | None  # the hierarchical bootstrap (None: records without per-image bits)
+    clean: Estimate  # the clean accuracy change (t over seeds)
+    p_holm: float  # Holm-adjusted over every comparison of the results
+
+    @property
+    def change(self) -> float:
+        return self.boot.value if self.boot is not None else self.seeds.mean
+
+    @property
+    def significant(self) -> bool:
+        return self.p_holm < ALPHA
+
+    def fmt(self) -> str:
+        """The change in pp with its interval, * when significant."""
+        text = self.boot.fmt(1, 100) if self.boot is not None else f"{self.seeds.fmt(1, 100)} (t)"
+        return text + (" *" if self.significant else "")
+
+
+def comparisons(results: list[ModelResult]) -> list[Comparison]:
+    """Every (attack family, setting) change from the reference, Holm-adjusted together."""
+    labels = [label for label, group in by_setting(results) if not group[0].setting.reference]
+    if not any(r.setting.reference for r in results):
+        return []
+    found = []
+    for family, where, f, mask in _families(results):
+        for setting in labels:
+            diffs = _paired_diffs(results, setting, f)
+            c = _paired(results, setting, _clean)
+            if not diffs or c is None:
+                continue
+            boot = _boot(results, setting, mask)
+            p = boot.p_value if boot is not None else paired_p_value(diffs)
+            found.append((family, where, setting, estimate(diffs), boot, c, p))
+    adjusted = holm([f[-1] for f in found])
+    return [
+        Comparison(family, where, setting, d, boot, c, adjusted[i])
+        for i, (family, where, setting, d, boot, c, _) in enumerate(found)
+    ]
+
+
 def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table, Table]:
     """An answer, a compact table (attack at eps x setting), the detailed table of changes vs
     the reference (beta = 0, plain CE), and the eps that halves accuracy.
@@ -360,17 +446,7 @@ def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table, Table]
     labels = [label for label, group in by_setting(results) if not group[0].setting.reference]
     if not any(r.setting.reference for r in results):
         return ["No beta = 0 models: nothing to compare with."], ([], []), ([], []), ([], [])
-    found = []
-    for family, where, f, mask in _families(results):
-        for setting in labels:
-            diffs = _paired_diffs(results, setting, f)
-            c = _paired(results, setting, _clean)
-            if not diffs or c is None:
-                continue
-            boot = _boot(results, setting, mask)
-            p = boot.p_value if boot is not None else paired_p_value(diffs)
-            found.append((family, where, setting, estimate(diffs), boot, c, p))
-    adjusted = holm([f[-1] for f in found])
+    found = comparisons(results)
     header = [
         "attack",
         header_key,
@@ -382,20 +458,14 @@ def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table, Table]
     rows, sentences = [], []
     verdicts: dict[str, tuple[str, list[str], list[str]]] = {}
     best: dict[str, tuple[float, str, str, str]] = {}
-    for i, (family, where, setting, d, boot, c, _) in enumerate(found):
-        sig = adjusted[i] < ALPHA
-        change = boot.fmt(1, 100) if boot is not None else f"{d.fmt(1, 100)} (t)"
+    for comp in found:
+        family, where, setting, d, c = comp.family, comp.where, comp.setting, comp.seeds, comp.clean
+        sig = comp.significant
+        change = comp.fmt().removesuffix(" *")
         rows.append(
-            [
-                family,
-                setting,
-                change + (" *" if sig else ""),
-                d.fmt(1, 100),
-                c.fmt(1, 100),
-                f"{adjusted[i]:.3g}",
-            ]
+            [family, setting, comp.fmt(), d.fmt(1, 100), c.fmt(1, 100), f"{comp.p_holm:.3g}"]
         )
-        mean = boot.value if boot is not None else d.mean
+        mean = comp.change
         if family not in best or mean > best[family][0]:
             best[family] = (mean, setting, change, c.fmt(1, 100))
         _, rises, falls = verdicts.setdefault(family, (where, [], []))

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 from lilbench.diagnostics import diagnose
 from lilbench.io import atomic_path, write_bytes_atomic
 from lilbench.reports.aggregate import (
+    FLOAT32_DIFFS,
     attack_table,
     by_setting,
     certified_table,
@@ -38,6 +39,15 @@ from lilbench.results.suite_results import ModelResult, setting_name
 from lilbench.suites import Suite
 
 Table = tuple[list[str], list[list[str]]]
+
+
+INTERVALS = (
+    "Intervals are 95% and stay inside [0, 1] for accuracies: where each seed's per-image "
+    "correctness is recorded (every attack table, the worst case), a hierarchical bootstrap "
+    "that resamples seeds and test images (1,000 resamples, seed 0); for the clean accuracy "
+    "of the whole test set, Student's t over seeds on the logit scale; isometry errors and "
+    "AUCs: Student's t over seeds. A single seed shows its value alone."
+)
 
 
 def computed_on(results: list[ModelResult]) -> str:
@@ -223,7 +233,16 @@ def build_report(
         if suite.has_methods
         else "## Clean accuracy vs beta (the paper's Table 1)"
     )
-    lines += [title, "", md_table(tables["clean"]), ""]
+    lines += [title, "", INTERVALS, "", md_table(tables["clean"]), ""]
+    if any(r.checkpoint and FLOAT32_DIFFS in r.checkpoint.metrics for r in results):
+        lines += [
+            "The models compute in float64 (the authors' code); ART and every attack and "
+            "certificate here compute in float32, so each model is attacked as its float32 "
+            "cast. The clean accuracy (float64, all test images) sits beside the cast's, with "
+            "the number of test images on which the two predict differently: where that "
+            "number is 0 or a few, the cast is the same classifier on the test set.",
+            "",
+        ]
     if any(r.checkpoint and "level_accuracy" in r.checkpoint.metrics for r in results):
         lines += [
             "Levels go coarse to fine; a level's isometry error compares the distances of its "
@@ -245,7 +264,9 @@ def build_report(
             title,
             "",
             *([f"Members, in order: {', '.join(members)}.", ""] if members else []),
-            "AUC: area under accuracy vs log10 of the swept parameter, normalised to [0, 1].",
+            "AUC: area under accuracy vs log10 of the swept parameter, normalised to [0, 1] "
+            "(interval: Student's t over seeds). Accuracies: the hierarchical bootstrap "
+            "interval over seeds and test images.",
             "",
             md_table(tables[spec.label]),
             "",
@@ -272,7 +293,8 @@ def build_report(
             "Robust accuracy counting an image as robust only if every attack run at that eps "
             "or below failed on it (an example inside a smaller ball lies inside this one, so "
             "the figure never rises with eps); columns at the eps where two or more attacks "
-            "ran, not counting the paper-faithful variants.",
+            "ran, not counting the paper-faithful variants. Intervals: the hierarchical "
+            "bootstrap over seeds and test images.",
             "",
             md_table(worst),
             "",

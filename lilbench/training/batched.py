@@ -168,12 +168,13 @@ def train_batch(
     # One Adam over all tensors: on the CPU it updates tensor by tensor (no foreach), so each
     # model's update is the arithmetic of a model trained alone.
     optimiser = torch.optim.Adam(stack.parameters(), lr=first.lr, fused=True)
-    alpha = torch.tensor([c.alpha for c in configs], dtype=torch.float32, device=device)
-    beta = torch.tensor([c.beta for c in configs], dtype=torch.float32, device=device)
-    k = torch.tensor([c.k for c in configs], dtype=torch.float32, device=device)
+    dtype = linears[0][0].weight.dtype  # float32, or float64 (the authors' preset)
+    alpha = torch.tensor([c.alpha for c in configs], dtype=dtype, device=device)
+    beta = torch.tensor([c.beta for c in configs], dtype=dtype, device=device)
+    k = torch.tensor([c.k for c in configs], dtype=dtype, device=device)
     learns_iso = [c.beta != 0.0 for c in configs]
     modes = [c.mode for c in configs]
-    x_train = data.x_train[: first.limit].to(device)
+    x_train = data.x_train[: first.limit].to(device, dtype)
     y_train = _levels(data, "train")[: first.limit, -1].to(device)
     gen = torch.Generator().manual_seed(first.seed)
     n = len(x_train)
@@ -207,7 +208,7 @@ def train_batch(
             d_x = euclidean_distances(x)  # the same for every model: computed once
             d_phi = torch.cdist(phi_iso, phi_iso, compute_mode="use_mm_for_euclid_dist")
             d_phi = d_phi * _off_diagonal(b, d_phi.device, d_phi.dtype)
-            g = _masks(y, modes)
+            g = _masks(y, modes).to(dtype)
             iso = ((g * (k[:, None, None] * d_phi - d_x)) ** 2).mean(dim=(1, 2))
             total_m = alpha * ce + beta * iso
             optimiser.zero_grad(set_to_none=True)

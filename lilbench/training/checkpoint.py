@@ -204,10 +204,15 @@ def load_model(
     *,
     device: torch.device | str = "cpu",
     input_dim: int | None = None,
+    keep_dtype: bool = False,
 ) -> LILMLP | StackedLIL | ConvLIL:
     """Load a checkpoint as a torch module in eval mode: (N, d) float32 -> logits.
 
-    `input_dim`, when given, is checked against the checkpoint (a mismatch raises).
+    A float64 checkpoint (the authors' preset) comes back as its float32 cast, which is what
+    ART, every attack and the certificates compute with (its float64 accuracy and the number
+    of test images on which the cast predicts otherwise are in the checkpoint's metrics);
+    `keep_dtype=True` returns it as stored. `input_dim`, when given, is checked against the
+    checkpoint (a mismatch raises).
     """
     ckpt = read_checkpoint(Path(path))
     if ckpt.external:
@@ -228,6 +233,8 @@ def load_model(
         raise CheckpointError(
             f"{ckpt.path / WEIGHTS} does not fit its architecture: {exc}"
         ) from exc
+    if not keep_dtype:
+        model = model.float()
     return model.to(device).eval()
 
 

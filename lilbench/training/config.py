@@ -8,7 +8,7 @@ from typing import Any
 
 from lilbench.errors import ConfigError
 from lilbench.io import canonical_json, sha256_bytes
-from lilbench.models import ACTIVATION_NAMES, CONV_NAMES, HEADS
+from lilbench.models import ACTIVATION_NAMES, CONV_NAMES, DTYPE_NAMES, HEADS, INIT_NAMES
 from lilbench.objectives import OBJECTIVES, Objective, parse_params
 from lilbench.objectives.isometry import METRICS, MODES
 
@@ -20,6 +20,29 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
     "torus": {"width": 20, "depth": 4, "batch_size": None, "epochs": 2000},
 }
 
+# Presets: named sets of defaults (explicit options win). "authors": the network of the
+# authors' code (KBeshkov/HIsometricNets, Analysis/ML_models.py NN_class with n_layers=4):
+# Linear(in -> 100) and four Linear(100 -> 100), each followed by tanh (five tanh layers; the
+# paper's text says four), then Linear(100 -> 10); the four 100 x 100 weights orthogonally
+# initialised, the input and class layers at PyTorch's default; all in float64; Adam 1e-3,
+# batch 100, 5 epochs (their MNIST scripts; Fashion-MNIST 10). Their loss settings are the
+# ordinary --beta (Iso_coef) and --k options: (0.1, 10) and (0.001, 1) in their MNIST scripts,
+# (10, 1) for Fashion-MNIST.
+PRESETS: dict[str, dict[str, Any]] = {
+    "authors": {
+        "width": 100,
+        "depth": 5,
+        "dtype": "float64",
+        "init": "orthogonal",
+        "epochs": 5,
+        "batch_size": 100,
+        "lr": 1e-3,
+    },
+}
+PRESET_DATASET_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
+    ("authors", "fashion-mnist"): {"epochs": 10},
+}
+
 # Options added later hash only when set, so earlier checkpoints keep their names.
 _HASHED_IF_SET: dict[str, Any] = {
     "hierarchy": False,
@@ -29,6 +52,9 @@ _HASHED_IF_SET: dict[str, Any] = {
     "objective_params": None,
     "spectral_norm": False,
     "conv": None,
+    "preset": None,
+    "dtype": "float32",
+    "init": "default",
 }
 # The LIL objective's parameters live at the top level (where they were before objectives
 # existed), so the checkpoints of LIL models keep their config hashes.
@@ -60,6 +86,9 @@ class TrainConfig:
     objective_params: dict[str, Any] | None = None  # parameters of a non-LIL objective
     spectral_norm: bool = False  # every linear layer spectrally normalised (Miyato et al.)
     conv: str | None = None  # a convolutional feature extractor before the LIL head (a preset)
+    preset: str | None = None  # the defaults it was built from (PRESETS); recorded, hashed if set
+    dtype: str = "float32"  # parameters and training arithmetic (MLPs: float32 or float64)
+    init: str = "default"  # MLP hidden layers: PyTorch's default or orthogonal (width x width)
 
     def objective_values(self) -> dict[str, Any]:
         """The objective's parameters as given (LIL: the top-level fields)."""
@@ -115,6 +144,15 @@ class TrainConfig:
             raise ConfigError(f"k must be > 0, got {self.k}")
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"limit must be >= 1, got {self.limit}")
+        if self.preset is not None and self.preset not in PRESETS:
+            raise ConfigError(f"unknown preset {self.preset!r}; known: {', '.join(PRESETS)}")
+        if self.dtype not in DTYPE_NAMES:
+            raise ConfigError(f"unknown dtype {self.dtype!r}; known: {', '.join(DTYPE_NAMES)}")
+        if self.init not in INIT_NAMES:
+            raise ConfigError(f"unknown init {self.init!r}; known: {', '.join(INIT_NAMES)}")
+        if (self.dtype, self.init) != ("float32", "default") and (self.hierarchy or self.conv):
+            what = "stacked LILs" if self.hierarchy else "--conv"
+            raise ConfigError(f"--dtype and --init apply to plain MLPs, not to {what}")
         if self.head not in HEADS:
             raise ConfigError(f"unknown head {self.head!r}; known: {', '.join(HEADS)}")
         if self.conv is not None:
@@ -157,7 +195,15 @@ class TrainConfig:
     def for_dataset(cls, dataset: str, **options: Any) -> TrainConfig:
         """The data set's defaults, overridden by the options that are not None."""
         given = {k: v for k, v in options.items() if v is not None}
-        merged = {**DATASET_DEFAULTS.get(dataset, {}), **given}
+        preset = given.get("preset")
+        if preset is not None and preset not in PRESETS:
+            raise ConfigError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+        from_preset = (
+            {**PRESETS[preset], **PRESET_DATASET_DEFAULTS.get((preset, dataset), {})}
+            if preset is not None
+            else {}
+        )
+        merged = {**DATASET_DEFAULTS.get(dataset, {}), **from_preset, **given}
         if merged.get("conv") in CONV_NAMES:  # a conv preset brings its head's width and depth
             from lilbench.models.conv import CONV_PRESETS
 

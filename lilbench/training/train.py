@@ -63,11 +63,32 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 50
     return count_correct(model, x, y, batch) / len(x)
 
 
+def model_dtype(model: nn.Module) -> torch.dtype:
+    return next(model.parameters()).dtype
+
+
+@torch.no_grad()
+def float32_agreement(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, Any]:
+    """A float64 model beside its float32 cast (what ART and the attacks compute with): both
+    clean accuracies and the number of test images on which their predictions differ."""
+    import copy
+
+    cast = copy.deepcopy(model).float().eval()
+    p64 = torch.cat([model(c).argmax(1) for c in x.split(5000)])
+    p32 = torch.cat([cast(c.float()).argmax(1) for c in x.split(5000)])
+    return {
+        "float32_clean_test_accuracy": float((p32 == y).double().mean()),
+        "float32_prediction_differences": int((p64 != p32).sum()),
+    }
+
+
 @torch.no_grad()
 def level_metrics(model: Model, data: Dataset, device: torch.device) -> dict[str, Any]:
-    """Test accuracy and within-class isometry error (per level for stacked models)."""
+    """Test accuracy and within-class isometry error (per level for stacked models); for a
+    float64 model also its float32 cast's accuracy and disagreements."""
     model.eval()
-    x = data.x_test.to(device)
+    dtype = model_dtype(model)
+    x = data.x_test.to(device, dtype)
     levels = _levels(data, "test").to(device)
     if isinstance(model, StackedLIL):
         outs = model.levels(x)
@@ -88,6 +109,7 @@ def level_metrics(model: Model, data: Dataset, device: torch.device) -> dict[str
         "test_isometry_error": isometry_error(
             x, torch.cat([model.features(c) for c in x.split(1000)]), levels[:, -1]
         ),
+        **(float32_agreement(model, x, levels[:, -1]) if dtype != torch.float32 else {}),
     }
 
 
@@ -111,7 +133,7 @@ def train(
     device = torch.device(device)
     seed_everything(config.seed)
     model = build_model(config, data).to(device)
-    x_train = data.x_train[: config.limit].to(device)
+    x_train = data.x_train[: config.limit].to(device, model_dtype(model))
     l_train = _levels(data, "train")[: config.limit].to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     gen = torch.Generator().manual_seed(config.seed)

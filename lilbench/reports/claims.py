@@ -1,0 +1,421 @@
+"""`lilbench claims`: the paper's claims, one row each, with the verdict the results give.
+
+The claims are data (`suites/paper-claims.yaml`): each names its text, a short quotation and
+where it stands in the paper, the suites whose results answer it, and the kind of evidence
+(one function below, registered by name, with its parameters). Nothing here computes a model
+or an attack: the rows are read from the runs directory, the way `lilbench report` reads it,
+and a claim whose results are missing says "not run" with the command that runs it.
+
+Verdicts, in words: "holds"; "holds only under the authors' attacks" (their attacks show the
+rise, the strong protocol does not); "does not hold"; "not run here".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lilbench.errors import ConfigError
+from lilbench.io import sha256_file, write_bytes_atomic
+from lilbench.registry import Registry
+from lilbench.reports.aggregate import (
+    STRONGEST,
+    Comparison,
+    by_setting,
+    comparisons,
+    key_header,
+)
+from lilbench.results.stats import estimate
+from lilbench.results.suite_results import ModelResult, collect_suite
+from lilbench.suites import Suite, load_suite, read_yaml
+
+HOLDS = "holds"
+AUTHORS_ONLY = "holds only under the authors' attacks"
+FAILS = "does not hold"
+NOT_RUN = "not run here"
+# A claim answered by several suites holds only as far as the weakest of them.
+_STRENGTH = {FAILS: 0, AUTHORS_ONLY: 1, HOLDS: 2}
+
+
+class ClaimEntry(BaseModel):
+    """One claim of the paper, as the claims file states it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str = Field(pattern=r"^[a-z0-9-]+$")
+    claim: str
+    quote: str
+    where: str
+    suites: list[str] = Field(min_length=1)  # suite files, relative to the claims file's folder
+    evidence: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    not_run: str = ""  # why it cannot run here, said when its results are missing
+
+
+class ClaimsFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    title: str
+    claims: list[ClaimEntry] = Field(min_length=1)
+
+
+@dataclass
+class SuiteResults:
+    suite: Suite
+    command: str  # what runs it
+    results: list[ModelResult]
+    missing: list[str]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing and bool(self.results)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What one suite says about a claim."""
+
+    authors: str  # the evidence under the authors' attacks ("" where none applies)
+    strong: str  # under the strong protocol (or the measurement itself)
+    certified: str  # the certified bracket, where there is one
+    verdict: str  # HOLDS, AUTHORS_ONLY or FAILS
+    why: str
+
+
+Evidence = Callable[[SuiteResults, dict[str, Any]], Finding]
+EVIDENCE: Registry[Evidence] = Registry("kind of evidence")
+
+
+def load_claims(path: Path) -> ClaimsFile:
+    raw = read_yaml(Path(path))
+    try:
+        parsed = ClaimsFile.model_validate(raw)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        key = ".".join(str(p) for p in e["loc"]) or "claims"
+        raise ConfigError(f"{path}: {key}: {e['msg']}") from None
+    ids = [c.id for c in parsed.claims]
+    for c in parsed.claims:
+        if ids.count(c.id) > 1:
+            raise ConfigError(f"{path}: two claims are both {c.id!r}; keep one")
+        if c.evidence not in EVIDENCE:
+            raise ConfigError(f"{path}: claim {c.id}: {EVIDENCE.unknown(c.evidence)}")
+        for s in c.suites:
+            if not (Path(path).parent / s).is_file():
+                raise ConfigError(f"{path}: claim {c.id}: no suite file {s}")
+    return parsed
+
+
+def _suite_results(path: Path, runs_dir: Path, shown: str) -> SuiteResults:
+    suite = load_suite(path)
+    results, missing = collect_suite(suite, runs_dir=runs_dir)
+    return SuiteResults(suite, f"lilbench run {shown}", results, missing)
+
+
+# --- the kinds of evidence -------------------------------------------------------------------
+
+
+def _pp(x: float) -> str:
+    return f"{100 * x:+.1f} pp"
+
+
+def _is_lil(r: ModelResult) -> bool:
+    """Trained with the LIL objective, nothing else (a suite's other defences are not the
+    paper's claim)."""
+    c = r.checkpoint.config if r.checkpoint is not None else None
+    return c is not None and c.objective == "lil" and not c.spectral_norm
+
+
+def _lil_settings(res: SuiteResults) -> list[tuple[str, list[ModelResult]]]:
+    return [
+        (label, g)
+        for label, g in by_setting(res.results)
+        if not g[0].setting.reference and all(_is_lil(r) for r in g)
+    ]
+
+
+def _reference(res: SuiteResults) -> list[ModelResult]:
+    return [r for r in res.results if r.setting.reference]
+
+
+def _metric(group: list[ModelResult], key: str) -> list[float]:
+    return [float(r.checkpoint.metrics[key]) for r in group if r.checkpoint is not None]
+
+
+@EVIDENCE.register("isometry")
+def isometry(res: SuiteResults, params: dict[str, Any]) -> Finding:
+    """Within-class isometry error (mean |D_phi - D_x| / mean D_x, test split): the claim holds
+    where LIL lowers it below plain cross-entropy's and some setting reaches `below`."""
+    below = float(params.get("below", 0.1))
+    ref = _metric(_reference(res), "test_isometry_error")
+    if not ref:
+        raise ConfigError(f"{res.suite.name}: no beta = 0 models to compare the isometry with")
+    base = sum(ref) / len(ref)
+    parts, best, all_lower = [f"beta 0: {base:.3f}"], math.inf, True
+    for label, group in _lil_settings(res):
+        vals = _metric(group, "test_isometry_error")
+        mean = sum(vals) / len(vals)
+        best = min(best, mean)
+        all_lower &= mean < base
+        parts.append(f"{_name(res, label)}: {mean:.3f}")
+    ok = all_lower and best <= below
+    why = (
+        f"isometry error {base:.3f} under plain cross-entropy, {best:.3f} at best with LIL "
+        f"(criterion: lower at every beta, and <= {below:g} somewhere)"
+    )
+    measured = "isometry error (test): " + "; ".join(parts)
+    return Finding("", measured, "", HOLDS if ok else FAILS, why)
+
+
+@EVIDENCE.register("clean-cost")
+def clean_cost(res: SuiteResults, params: dict[str, Any]) -> Finding:
+    """Clean accuracy change from plain cross-entropy per setting (paired by seed, t): holds
+    when every setting up to beta `up_to` loses at most `at_most_pp` points."""
+    up_to = float(params.get("up_to", 1.0))
+    at_most = float(params.get("at_most_pp", 1.0)) / 100
+    base = {r.seed: _metric([r], "clean_test_accuracy")[0] for r in _reference(res) if r.checkpoint}
+    parts, worst_in_range = [], 0.0
+    for label, group in _lil_settings(res):
+        diffs = [
+            float(r.checkpoint.metrics["clean_test_accuracy"]) - base[r.seed]
+            for r in group
+            if r.checkpoint is not None and r.seed in base
+        ]
+        e = estimate(diffs)
+        parts.append(f"{_name(res, label)}: {e.fmt(1, 100)} pp")
+        if group[0].setting.beta <= up_to:
+            worst_in_range = min(worst_in_range, e.mean)
+    ok = worst_in_range >= -at_most
+    why = (
+        f"largest mean loss up to beta {up_to:g}: {-100 * worst_in_range:.1f} pp "
+        f"(criterion: <= {100 * at_most:g} pp)"
+    )
+    return Finding("", "clean change: " + "; ".join(parts), "", HOLDS if ok else FAILS, why)
+
+
+def _best(found: list[Comparison], family: str) -> Comparison | None:
+    mine = [c for c in found if c.family == family]
+    return max(mine, key=lambda c: c.change) if mine else None
+
+
+def _name(res: SuiteResults, label: str) -> str:
+    """A setting as a row names it: "beta 10" in a beta sweep, else the method's label."""
+    return f"beta {label}" if key_header(res.results) == "beta" else label
+
+
+def _said(res: SuiteResults, c: Comparison | None, family: str) -> str:
+    if c is None:
+        return f"{family}: not in this suite"
+    text = c.boot.fmt(1, 100) if c.boot is not None else f"{c.seeds.fmt(1, 100)} (t)"
+    sig = "significant" if c.significant else "not significant"
+    return f"{family} {c.where}: largest change {_name(res, c.setting)}, {text} pp, {sig}"
+
+
+def _lil_only(res: SuiteResults, found: list[Comparison]) -> list[Comparison]:
+    lil = {label for label, _ in _lil_settings(res)}
+    return [c for c in found if c.setting in lil]
+
+
+def _certified(res: SuiteResults, setting: str) -> str:
+    """The bracket [certified, attacked] at the largest certified eps, reference vs setting."""
+    from lilbench.results.certificates import brackets
+
+    def bracket(label: str) -> tuple[float, float, float] | None:
+        got = []
+        for r in res.results:
+            if r.label != label or r.certificate is None:
+                continue
+            bs = brackets(r.certificate, r.completed_attacks())
+            if not bs:
+                continue
+            b = max(bs, key=lambda b: b.eps)
+            upper = b.upper if b.upper is not None else b.n
+            got.append((b.eps, b.certified / b.n, upper / b.n))
+        if not got:
+            return None
+        return got[0][0], float(np.mean([g[1] for g in got])), float(np.mean([g[2] for g in got]))
+
+    ref_label = next((r.label for r in res.results if r.setting.reference), None)
+    pairs = [(ref_label, bracket(ref_label))] if ref_label is not None else []
+    pairs.append((setting, bracket(setting)))
+    shown = [
+        f"{_name(res, label)}: [{b[1]:.3f}, {b[2]:.3f}]" for label, b in pairs if b is not None
+    ]
+    if not shown:
+        return ""
+    eps = next(b[0] for _, b in pairs if b is not None)
+    return f"eps {eps:g}: " + "; ".join(shown)
+
+
+@EVIDENCE.register("robustness")
+def robustness(res: SuiteResults, params: dict[str, Any]) -> Finding:
+    """Robust accuracy vs plain cross-entropy, as the suite's report tests it (hierarchical
+    bootstrap, Holm over every comparison of the suite): under the authors' attacks
+    (`authors`, a list of attack labels) and under the strong protocol (the worst case of all
+    attacks at eps 0.1, else the strongest attack run)."""
+    authors = list(params.get("authors", []))
+    found = _lil_only(res, comparisons(res.results))
+    families = {c.family for c in found}
+    strong_family = next((f for f in STRONGEST if f in families), None)
+    theirs = [(f, _best(found, f)) for f in authors]
+    rises_theirs = any(c is not None and c.significant and c.change > 0 for _, c in theirs)
+    strong = _best(found, strong_family) if strong_family is not None else None
+    rises_strong = [
+        c for c in found if c.family == strong_family and c.significant and c.change > 0
+    ]
+    if rises_strong:
+        verdict = HOLDS
+        which = ", ".join(_name(res, c.setting) for c in rises_strong)
+        why = f"the strong protocol shows a significant rise for {which}"
+    elif rises_theirs:
+        verdict = AUTHORS_ONLY
+        why = "the authors' attacks show a significant rise; the strong protocol shows none"
+    else:
+        verdict = FAILS
+        why = "no significant rise under either the authors' attacks or the strong protocol"
+    certified = _certified(res, strong.setting) if strong is not None else ""
+    return Finding(
+        "; ".join(_said(res, c, f) for f, c in theirs),
+        _said(res, strong, strong_family or "no standard attack"),
+        certified,
+        verdict,
+        why + " (Holm over every comparison of the suite's report)",
+    )
+
+
+@EVIDENCE.register("hierarchy")
+def hierarchy(res: SuiteResults, params: dict[str, Any]) -> Finding:
+    """Stacked LILs: every label level classified with accuracy >= `min_accuracy` (the
+    paper's "> 0.99") and its block's within-level isometry error."""
+    floor = float(params.get("min_accuracy", 0.99))
+    parts, lowest = [], 1.0
+    for label, group in by_setting(res.results):
+        metrics = [r.checkpoint.metrics for r in group if r.checkpoint is not None]
+        accs = np.mean([m["level_accuracy"] for m in metrics], axis=0)
+        isos = np.mean([m["level_isometry_error"] for m in metrics], axis=0)
+        lowest = min(lowest, float(accs.min()))
+        levels = ", ".join(
+            f"level {i}: {a:.3f} (isometry error {e:.3f})"
+            for i, (a, e) in enumerate(zip(accs, isos, strict=True))
+        )
+        parts.append(f"{label}: {levels}")
+    ok = lowest >= floor
+    why = f"lowest level accuracy {lowest:.3f} (criterion: >= {floor:g})"
+    return Finding("", "; ".join(parts), "", HOLDS if ok else FAILS, why)
+
+
+# --- the table -------------------------------------------------------------------------------
+
+
+def _settings(res: SuiteResults) -> str:
+    s = res.suite
+    labels = ", ".join(x.label for x in s.settings)
+    if not s.has_methods:
+        labels = "beta " + labels
+    # Reports sit beside this table: the suite's name links its report.
+    return (
+        f"[{s.name}]({s.name}.md): {s.dataset}, {labels}; {len(s.seeds)} seed(s); "
+        f"{s.test_limit or 'all'} test images"
+    )
+
+
+def _row(entry: ClaimEntry, inputs: list[SuiteResults]) -> list[str]:
+    ran = [r for r in inputs if r.complete]
+    lost = [r for r in inputs if not r.complete]
+    findings = [(r, EVIDENCE.get(entry.evidence)(r, entry.params)) for r in ran]
+
+    def joined(attr: str) -> str:
+        cells = [
+            (f"{r.suite.name}: " if len(findings) > 1 else "") + getattr(f, attr)
+            for r, f in findings
+            if getattr(f, attr)
+        ]
+        return "<br>".join(cells) or "-"
+
+    notes = []
+    for r in lost:
+        reason = f"{entry.not_run} " if entry.not_run else ""
+        notes.append(
+            f"`{r.suite.name}` not run ({len(r.missing)} result(s) missing): {reason}"
+            f"run `{r.command}`"
+        )
+    if findings:
+        weakest = min((f.verdict for _, f in findings), key=_STRENGTH.__getitem__)
+        why = "; ".join(
+            (f"{r.suite.name}: " if len(findings) > 1 else "") + f.why for r, f in findings
+        )
+        verdict = f"**{weakest}**: {why}"
+        if notes:
+            verdict += " (" + "; ".join(notes) + ")"
+    else:
+        verdict = f"**{NOT_RUN}**: " + "; ".join(notes)
+    claim = f"**{entry.claim}** ({entry.where}): \u201c{entry.quote}\u201d"
+    return [
+        claim,
+        joined("authors"),
+        joined("strong"),
+        joined("certified"),
+        "<br>".join(_settings(r) for r in inputs),
+        verdict,
+    ]
+
+
+HEADER = [
+    "claim (where in the paper)",
+    "under the authors' attacks",
+    "under the strong protocol / measured",
+    "certified bracket [proven, not broken]",
+    "settings measured in",
+    "verdict",
+]
+
+
+def build_claims(
+    claims_path: Path, *, runs_dir: Path, out_dir: Path, shown_as: str | None = None
+) -> tuple[Path, list[list[str]]]:
+    """Write <out_dir>/paper-claims.md from the results in `runs_dir`; returns its rows."""
+    claims_path = Path(claims_path)
+    spec = load_claims(claims_path)
+    base = claims_path.parent
+    shown_base = Path(shown_as).parent if shown_as else base
+    cache: dict[str, SuiteResults] = {}
+    rows = []
+    for entry in spec.claims:
+        inputs = []
+        for s in entry.suites:
+            if s not in cache:
+                cache[s] = _suite_results(base / s, runs_dir, str(shown_base / s))
+            inputs.append(cache[s])
+        rows.append(_row(entry, inputs))
+    shown = shown_as or str(claims_path)
+    lines = [
+        f"# {spec.title}",
+        "",
+        f"Generated by `lilbench claims {shown}` from the results in the runs directory (no "
+        f"number typed by hand); claims file SHA-256 `{sha256_file(claims_path)[:16]}`. Each "
+        "row's evidence is the suite's own report's: robust changes from plain cross-entropy "
+        "(beta 0) in percentage points with the 95% interval of the paired hierarchical "
+        "bootstrap over seeds and test images; * marks a change significant after Holm's "
+        "correction over every comparison of that suite's report. The strong protocol is the "
+        "per-image worst case of all attacks at eps 0.1 where the suite ran several, else its "
+        "strongest attack. Certified brackets: the share of test images proven robust and the "
+        "share no attack broke, at the largest certified eps (means over seeds).",
+        "",
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "---|" * len(HEADER),
+        *["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows],
+        "",
+    ]
+    path = Path(out_dir) / "paper-claims.md"
+    write_bytes_atomic(path, "\n".join(lines).encode())
+    return path, rows
+
+
+def verdict_words(row: list[str]) -> str:
+    """The verdict of a row, without its reasons ("holds", "not run here", ...)."""
+    cell = row[-1]
+    return cell[2 : cell.index("**", 2)]
