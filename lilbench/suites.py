@@ -36,6 +36,7 @@ TOP_KEYS = {
     "model_checks",
     "certify",
     "mechanism",
+    "topology",
     "models",
     "device",
 }
@@ -93,6 +94,7 @@ class Suite:
     has_methods: bool = False  # written with `methods:` (settings named by method, not beta)
     certify: CertifySpec | None = None  # certified lower bounds per model
     mechanism: bool = False  # gradient norms and Lipschitz constants vs beta in the report
+    topology: bool = False  # persistent homology per class, inputs vs phi, in the report
     # Where it computes (cpu, cuda, cuda:N): `run`, `check` and `report` use it unless given
     # --device; checkpoints and records of another kind of device are never served for it.
     device: str = "cpu"
@@ -290,10 +292,19 @@ def load_suite(path: Path) -> Suite:
             raise _fail(
                 path, "certify", "bounds MLPs only; a convolutional model (train.conv) has none"
             )
-    flags = {key: raw.get(key, False) for key in ("inspect", "model_checks", "mechanism")}
+    flags = {
+        key: raw.get(key, False) for key in ("inspect", "model_checks", "mechanism", "topology")
+    }
     for key, value in flags.items():
         if not isinstance(value, bool):
             raise _fail(path, key, f"expected true or false, got {value!r}")
+    if flags["topology"]:
+        from lilbench.topology import require
+
+        try:
+            require()
+        except ConfigError as exc:
+            raise _fail(path, "topology", str(exc)) from None
     device = raw.get("device", "cpu")
     if not isinstance(device, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", device):
         raise _fail(path, "device", f"expected cpu, cuda or cuda:N, got {device!r}")
@@ -313,6 +324,7 @@ def load_suite(path: Path) -> Suite:
         has_methods="methods" in raw,
         certify=certify,
         mechanism=flags["mechanism"],
+        topology=flags["topology"],
         device=device,
     )
     labels = [a.label for a in suite.attacks]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv and install lilbench; `setup.sh dev` adds the test and lint tools and the
-# optional extras the tests use (ray, pandas, pyarrow). Safe to run again (reuses the venv).
+# optional extras the tests use (ray, pandas, pyarrow, ripser, persim). Safe to run again (reuses the venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -17,6 +17,7 @@ fi
 if [ "${1:-}" = "dev" ]; then
   .venv/bin/pip install --quiet -e ".[dev]"
 else
-  .venv/bin/pip install --quiet -e .
+  # The topology extra: the main job's report (suites/paper-mnist.yaml) measures topology.
+  .venv/bin/pip install --quiet -e ".[topology]"
 fi
 echo "lilbench installed in .venv ($(.venv/bin/lilbench --version 2>/dev/null || echo ok))"

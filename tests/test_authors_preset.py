@@ -102,8 +102,12 @@ def test_explicit_options_win_and_the_hash_moves_only_when_set() -> None:
     assert fashion.epochs == 10  # their HRIM_FMNIST.py
     assert TrainConfig.for_dataset("fashion-mnist", preset="authors", epochs=3).epochs == 3
     # Every earlier config keeps its hash: the new fields hash only when set.
-    assert TrainConfig(beta=1.0).config_hash() == TrainConfig(beta=1.0, dtype="float32").config_hash()
-    assert TrainConfig(beta=1.0).config_hash() != TrainConfig(beta=1.0, dtype="float64").config_hash()
+    assert (
+        TrainConfig(beta=1.0).config_hash() == TrainConfig(beta=1.0, dtype="float32").config_hash()
+    )
+    assert (
+        TrainConfig(beta=1.0).config_hash() != TrainConfig(beta=1.0, dtype="float64").config_hash()
+    )
     assert preset.config_hash() != TrainConfig(**{**preset.to_dict(), "preset": None}).config_hash()
 
 

@@ -223,7 +223,7 @@ def report(
                 "--allow-missing writes one with the gaps marked"
             )
             raise typer.Exit(1)
-    path, tables = build_report(suite, results, missing, out_dir, data_dir)
+    path, tables = build_report(suite, results, missing, out_dir, data_dir, runs_dir)
     if json_out:
         print_json(
             {"report": str(path), "missing": missing, "results": [r.to_dict() for r in results]}

@@ -182,6 +182,7 @@ def build_report(
     missing: list[str],
     out_dir: Path,
     data_dir: Path | None = None,
+    runs_dir: Path | None = None,
 ) -> tuple[Path, dict[str, Table]]:
     attacks = [spec.label for spec in suite.attacks]
     standard = [a for a in attacks if not a.endswith("-paper")]
@@ -436,6 +437,20 @@ def build_report(
             md_table(table),
             "",
             *images,
+            "",
+        ]
+    if suite.topology:
+        from lilbench.reports.topology_section import topology_section
+
+        if runs_dir is None:
+            raise ValueError("a suite with topology: true needs the runs directory")
+        table, said = topology_section(suite.name, results, runs_dir, out_dir, data_dir)
+        tables["topology"] = table
+        lines += [
+            "## Topology: persistent homology of each class, inputs vs phi",
+            "",
+            *said,
+            md_table(table),
             "",
         ]
     path = out_dir / f"{suite.name}.md"

@@ -1,0 +1,129 @@
+"""Topology-or-reuse: a model's per-class persistent homology, cached in the runs directory.
+
+    <runs>/topology/<config hash[:16]>/topology-<key[:16]>.json
+
+keyed by the weights' tensor hash, the data set's checksum and the diagnostic's settings
+(points per class, threshold, subsample seed), so a record is only served for exactly the
+weights and settings it was computed on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lilbench import store, topology
+from lilbench.data import Dataset
+from lilbench.errors import RecordError
+from lilbench.io import canonical_json, get_or_compute, sha256_bytes, write_json_atomic
+from lilbench.models import StackedLIL
+from lilbench.training.checkpoint import Checkpoint, load_model
+
+SCHEMA = 1
+FOLDER = "topology"
+
+
+def _key(ckpt: Checkpoint, data: Dataset, params: dict[str, Any]) -> str:
+    ident = {
+        "weights": ckpt.tensors_sha256,
+        "dataset": data.checksum,
+        "params": params,
+        "schema": SCHEMA,
+    }
+    return sha256_bytes(canonical_json(ident).encode())
+
+
+def record_path(runs_dir: Path, ckpt: Checkpoint, data: Dataset, params: dict[str, Any]) -> Path:
+    key = _key(ckpt, data, params)
+    return runs_dir / FOLDER / ckpt.config_hash[:16] / f"topology-{key[:16]}.json"
+
+
+@torch.no_grad()
+def model_topology(
+    model: torch.nn.Module,
+    data: Dataset,
+    *,
+    max_points: int = topology.MAX_POINTS,
+    threshold: float = topology.THRESHOLD,
+    seed: int = 0,
+) -> list[topology.ClassTopology]:
+    """Per label level and class of the test split: inputs against phi (for stacked LILs,
+    each level's block output, against the inputs)."""
+    model.eval()
+    x = data.x_test
+    levels = data.levels_test if data.levels_test is not None else data.y_test[:, None]
+    if isinstance(model, StackedLIL):
+        phis = [o.phi for o in model.levels(x)]
+    else:
+        phis = [torch.cat([model.features(c) for c in x.split(1000)])]  # type: ignore[operator]
+        levels = levels[:, -1:]
+    out = []
+    xs = x.reshape(len(x), -1).double().numpy()
+    for level, phi in enumerate(phis):
+        labels = levels[:, level].numpy()
+        p = phi.reshape(len(phi), -1).double().numpy()
+        for cls in np.unique(labels):
+            idx = topology.subsample(labels, int(cls), max_points=max_points, seed=seed)
+            if len(idx) < 3:
+                continue
+            out.append(
+                topology.compare(xs[idx], p[idx], level=level, label=int(cls), threshold=threshold)
+            )
+    return out
+
+
+def _load(path: Path, ckpt: Checkpoint) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        rec = json.loads(path.read_text())
+        named = rec["weights"]
+        classes = rec["classes"]
+    except (OSError, KeyError, TypeError, json.JSONDecodeError):
+        raise RecordError(f"{path} is not a readable topology record; delete it") from None
+    if rec.get("schema") != SCHEMA or not isinstance(classes, list):
+        raise RecordError(f"{path} has an unknown layout; delete it")
+    if named != ckpt.tensors_sha256:
+        raise RecordError(f"{path} was computed on other weights than {ckpt.path}; delete it")
+    return dict(rec)
+
+
+def ensure_topology(
+    runs_dir: Path,
+    ckpt: Checkpoint,
+    data: Dataset,
+    *,
+    max_points: int = topology.MAX_POINTS,
+    threshold: float = topology.THRESHOLD,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The model's topology record: reused when cached for these weights and settings."""
+    topology.require()
+    params = {"max_points": max_points, "threshold": threshold, "seed": seed, "maxdim": 1}
+    path = record_path(runs_dir, ckpt, data, params)
+
+    def compute() -> dict[str, Any]:
+        import time
+
+        model = load_model(ckpt.path, input_dim=data.input_dim)
+        start = time.perf_counter()
+        classes = model_topology(model, data, max_points=max_points, threshold=threshold, seed=seed)
+        rec = {
+            "schema": SCHEMA,
+            "kind": "topology",
+            "weights": ckpt.tensors_sha256,
+            "dataset": {"name": data.name, "checksum": data.checksum},
+            "params": params,
+            "seconds": time.perf_counter() - start,
+            "classes": [c.to_dict() for c in classes],
+        }
+        write_json_atomic(path, rec)
+        return rec
+
+    lock = runs_dir / store.LOCKS / path.relative_to(runs_dir).with_suffix(".lock")
+    rec, _ = get_or_compute(lambda: _load(path, ckpt), compute, lock=lock)
+    return rec
