@@ -63,13 +63,36 @@ def test_records_are_cached_by_weights_and_settings(
     small_model: Trained, mnist: Dataset, tmp_path: Path
 ) -> None:
     ckpt = small_model.checkpoint
+    assert (
+        topology_records.ensure_topology(
+            tmp_path, ckpt, mnist, max_points=30, compute_missing=False
+        )
+        is None
+    )
     first = topology_records.ensure_topology(tmp_path, ckpt, mnist, max_points=30, seed=0)
+    assert first is not None
     assert len(first["classes"]) == 10 and {c["points"] for c in first["classes"]} == {30}
     path = topology_records.record_path(tmp_path, ckpt, mnist, first["params"])
     # Reused: the record on disk is what comes back (mark it and see the mark).
     marked = {**first, "seconds": -1.0}
     path.write_text(json.dumps(marked))
-    assert topology_records.ensure_topology(tmp_path, ckpt, mnist, max_points=30)["seconds"] == -1
+    again = topology_records.ensure_topology(tmp_path, ckpt, mnist, max_points=30)
+    assert again is not None and again["seconds"] == -1
     # Other settings are another record.
     other = topology_records.ensure_topology(tmp_path, ckpt, mnist, max_points=20, seed=0)
-    assert {c["points"] for c in other["classes"]} == {20}
+    assert other is not None and {c["points"] for c in other["classes"]} == {20}
+
+
+def test_a_suite_asking_for_topology_without_the_extra_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from lilbench.suites import load_suite
+
+    suite = Path("suites/rings.yaml").read_text()
+    assert "topology: true" in suite
+    path = tmp_path / "rings.yaml"
+    path.write_text(suite)
+    assert load_suite(path).topology
+    monkeypatch.setattr(topology.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ConfigError, match=r"topology: .*pip install 'lilbench\[topology\]'"):
+        load_suite(path)

@@ -69,6 +69,8 @@ class SuiteResults:
     command: str  # what runs it
     results: list[ModelResult]
     missing: list[str]
+    runs_dir: Path
+    shown: str  # the suite file as the commands name it
 
     @property
     def complete(self) -> bool:
@@ -113,7 +115,15 @@ def load_claims(path: Path) -> ClaimsFile:
 def _suite_results(path: Path, runs_dir: Path, shown: str) -> SuiteResults:
     suite = load_suite(path)
     results, missing = collect_suite(suite, runs_dir=runs_dir)
-    return SuiteResults(suite, f"lilbench run {shown}", results, missing)
+    return SuiteResults(suite, f"lilbench run {shown}", results, missing, runs_dir, shown)
+
+
+class NotComputed(Exception):
+    """What a kind of evidence needs is not in the runs directory (the row says "not run")."""
+
+    def __init__(self, what: str, command: str) -> None:
+        super().__init__(what)
+        self.what, self.command = what, command
 
 
 # --- the kinds of evidence -------------------------------------------------------------------
@@ -308,6 +318,59 @@ def hierarchy(res: SuiteResults, params: dict[str, Any]) -> Finding:
     return Finding("", "; ".join(parts), "", HOLDS if ok else FAILS, why)
 
 
+@EVIDENCE.register("topology")
+def topology_kept(res: SuiteResults, params: dict[str, Any]) -> Finding:
+    """Persistent homology per class (the report's topology records): holds when every LIL
+    model keeps, in phi, the `loops` persistent H1 features each class's inputs have, in every
+    class and seed, and (where the suite has plain cross-entropy beside it) its bottleneck
+    distance to the input's diagram is smaller than cross-entropy's."""
+    from lilbench.data import load_dataset
+    from lilbench.results import topology_records
+
+    loops = int(params.get("loops", 1))
+    found: dict[str, list[dict[str, Any]]] = {}
+    for r in res.results:
+        assert r.checkpoint is not None
+        data = load_dataset(r.checkpoint.config.dataset, seed=r.checkpoint.config.seed)
+        rec = topology_records.ensure_topology(
+            res.runs_dir, r.checkpoint, data, seed=r.seed, compute_missing=False
+        )
+        if rec is None:
+            raise NotComputed(
+                "its topology records", f"lilbench report {res.shown} --runs-dir RUNS"
+            )
+        found.setdefault(r.label, []).extend(rec["classes"])
+    parts, kept_all, lil_b, ref_b = [], True, [], []
+    inputs_ok = all(c["betti_input"][1] == loops for cs in found.values() for c in cs)
+    for label, group in by_setting(res.results):
+        cs = found[label]
+        kept = sum(c["betti_phi"][1] == loops for c in cs)
+        b = [c["bottleneck_h1"] for c in cs]
+        h_in = float(np.mean([c["h1_input"] for c in cs]))
+        h_phi = float(np.mean([c["h1_phi"] for c in cs]))
+        parts.append(
+            f"{_name(res, label)}: loop kept in {kept}/{len(cs)} class-seeds, H1 lifetime "
+            f"{h_in:.2f} -> {h_phi:.2f}, bottleneck {estimate(b).fmt(3)}"
+        )
+        if group[0].setting.reference:
+            ref_b += b
+        elif all(_is_lil(r) for r in group):
+            lil_b += b
+            kept_all &= kept == len(cs)
+    contrast = not ref_b or (bool(lil_b) and np.mean(lil_b) < np.mean(ref_b))
+    ok = inputs_ok and kept_all and bool(lil_b) and contrast
+    why = (
+        f"every input class has {loops} persistent loop(s): {'yes' if inputs_ok else 'no'}; "
+        f"LIL keeps them in every class and seed: {'yes' if kept_all else 'no'}"
+        + (
+            f"; bottleneck distance LIL {np.mean(lil_b):.3f} vs cross-entropy {np.mean(ref_b):.3f}"
+            if ref_b and lil_b
+            else ""
+        )
+    )
+    return Finding("", "; ".join(parts), "", HOLDS if ok else FAILS, why)
+
+
 # --- the table -------------------------------------------------------------------------------
 
 
@@ -326,7 +389,12 @@ def _settings(res: SuiteResults) -> str:
 def _row(entry: ClaimEntry, inputs: list[SuiteResults]) -> list[str]:
     ran = [r for r in inputs if r.complete]
     lost = [r for r in inputs if not r.complete]
-    findings = [(r, EVIDENCE.get(entry.evidence)(r, entry.params)) for r in ran]
+    findings, uncomputed = [], []
+    for r in ran:
+        try:
+            findings.append((r, EVIDENCE.get(entry.evidence)(r, entry.params)))
+        except NotComputed as exc:
+            uncomputed.append(f"`{r.suite.name}` lacks {exc.what}: run `{exc.command}`")
 
     def joined(attr: str) -> str:
         cells = [
@@ -343,6 +411,7 @@ def _row(entry: ClaimEntry, inputs: list[SuiteResults]) -> list[str]:
             f"`{r.suite.name}` not run ({len(r.missing)} result(s) missing): {reason}"
             f"run `{r.command}`"
         )
+    notes += uncomputed
     if findings:
         weakest = min((f.verdict for _, f in findings), key=_STRENGTH.__getitem__)
         why = "; ".join(

@@ -33,6 +33,7 @@ def topology_records(
     for r, _, data in loaded_models(results, data_dir, trained_only=True):
         assert r.checkpoint is not None
         rec = ensure_topology(runs_dir, r.checkpoint, data, seed=r.seed)
+        assert rec is not None  # computed when missing
         out.append((r, rec, data.image_shape is not None))
     return out
 

@@ -92,6 +92,10 @@ def _load(path: Path, ckpt: Checkpoint) -> dict[str, Any] | None:
     return dict(rec)
 
 
+def _params(max_points: int, threshold: float, seed: int) -> dict[str, Any]:
+    return {"max_points": max_points, "threshold": threshold, "seed": seed, "maxdim": 1}
+
+
 def ensure_topology(
     runs_dir: Path,
     ckpt: Checkpoint,
@@ -100,11 +104,15 @@ def ensure_topology(
     max_points: int = topology.MAX_POINTS,
     threshold: float = topology.THRESHOLD,
     seed: int = 0,
-) -> dict[str, Any]:
-    """The model's topology record: reused when cached for these weights and settings."""
-    topology.require()
-    params = {"max_points": max_points, "threshold": threshold, "seed": seed, "maxdim": 1}
+    compute_missing: bool = True,
+) -> dict[str, Any] | None:
+    """The model's topology record: reused when cached for these weights and settings, else
+    computed and stored (or, with `compute_missing=False`, None)."""
+    params = _params(max_points, threshold, seed)
     path = record_path(runs_dir, ckpt, data, params)
+    if not compute_missing:
+        return _load(path, ckpt)
+    topology.require()
 
     def compute() -> dict[str, Any]:
         import time
