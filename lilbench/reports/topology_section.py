@@ -18,7 +18,6 @@ from lilbench import topology
 from lilbench.io import atomic_path
 from lilbench.reports.aggregate import Table, by_setting, key_header
 from lilbench.reports.mechanism import loaded_models
-from lilbench.results.stats import estimate
 from lilbench.results.suite_results import ModelResult
 from lilbench.results.topology_records import ensure_topology
 
@@ -34,7 +33,7 @@ def topology_records(
         assert r.checkpoint is not None
         rec = ensure_topology(runs_dir, r.checkpoint, data, seed=r.seed)
         assert rec is not None  # computed when missing
-        out.append((r, rec, data.image_shape is not None))
+        out.append((r, rec, data.image_shape is not None and len(data.image_shape) == 3))
     return out
 
 
@@ -43,6 +42,14 @@ def _betti(values: list[list[int]]) -> str:
     common, count = Counter(tuple(v) for v in values).most_common(1)[0]
     shown = ", ".join(map(str, common))
     return f"({shown})" + (f" {count}/{len(values)}" if len(values) > 1 else "")
+
+
+def _range(values: list[float]) -> str:
+    """Mean and the range over seeds (3 seeds: a t interval of a distance runs below 0)."""
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return f"{mean:.3f}"
+    return f"{mean:.3f} [{min(values):.3f}, {max(values):.3f}]"
 
 
 def topology_table(found: list[tuple[ModelResult, Record, bool]]) -> Table:
@@ -74,13 +81,13 @@ def topology_table(found: list[tuple[ModelResult, Record, bool]]) -> Table:
             row = [label] + ([str(level)] if levels > 0 else [])
             row += [
                 str(cls),
-                str(cs[0]["points"]),
+                "-".join(dict.fromkeys(str(f(c["points"] for c in cs)) for f in (min, max))),
                 _betti([c["betti_input"] for c in cs]),
                 _betti([c["betti_phi"] for c in cs]),
-                estimate([c["h1_input"] for c in cs]).fmt(3),
-                estimate([c["h1_phi"] for c in cs]).fmt(3),
-                estimate([c["bottleneck_h1"] for c in cs]).fmt(3),
-                estimate([c["bottleneck_h0"] for c in cs]).fmt(3),
+                _range([c["h1_input"] for c in cs]),
+                _range([c["h1_phi"] for c in cs]),
+                _range([c["bottleneck_h1"] for c in cs]),
+                _range([c["bottleneck_h0"] for c in cs]),
             ]
             rows.append(row)
     return header, rows
@@ -90,9 +97,12 @@ def diagram_figure(found: list[tuple[ModelResult, Record, bool]], path: Path) ->
     """H0 and H1 diagrams of each class, inputs (crosses) against phi (dots), for the first
     seed of each setting: one row per setting and level, one panel per class."""
     firsts: list[tuple[str, Record]] = []
-    for label, group in by_setting([r for r, _, _ in found]):
+    results = [r for r, _, _ in found]
+    prefix = "beta " if key_header(results) == "beta" else ""
+    for label, group in by_setting(results):
         r0 = min(group, key=lambda r: r.seed)
-        firsts.append((f"{label}, seed {r0.seed}", next(rec for r, rec, _ in found if r is r0)))
+        rec0 = next(rec for r, rec, _ in found if r is r0)
+        firsts.append((f"{prefix}{label}, seed {r0.seed}", rec0))
     panels = []
     for name, rec in firsts:
         for level in sorted({c["level"] for c in rec["classes"]}):
@@ -164,7 +174,8 @@ def topology_section(
         f"{topology.THRESHOLD:g} in those units (the most common pair over seeds, with how "
         "many seeds give it); H1 lifetime: the most persistent loop's; bottleneck: the "
         "bottleneck distance (persim) between the input's and phi's diagrams (finite points). "
-        "Lifetimes and distances: mean and 95% Student t interval over seeds. H2 is not "
+        "Lifetimes and distances: mean and [smallest, largest] over seeds; points: the "
+        "class's test points (its count varies with each seed's split). H2 is not "
         f"computed. Compute time of the cached records: {seconds:.0f} s.",
         "",
     ]
