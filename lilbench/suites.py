@@ -95,6 +95,7 @@ class Suite:
     certify: CertifySpec | None = None  # certified lower bounds per model
     mechanism: bool = False  # gradient norms and Lipschitz constants vs beta in the report
     topology: bool = False  # persistent homology per class, inputs vs phi, in the report
+    topology_points: int = 500  # per class at most (`topology: {points: N}`)
     # Where it computes (cpu, cuda, cuda:N): `run`, `check` and `report` use it unless given
     # --device; checkpoints and records of another kind of device are never served for it.
     device: str = "cpu"
@@ -292,6 +293,16 @@ def load_suite(path: Path) -> Suite:
             raise _fail(
                 path, "certify", "bounds MLPs only; a convolutional model (train.conv) has none"
             )
+    topology_points = 500
+    topo = raw.get("topology", False)
+    if isinstance(topo, dict):
+        points = topo.get("points")
+        if set(topo) != {"points"} or isinstance(points, bool) or not isinstance(points, int):
+            raise _fail(path, "topology", "expected true, false or {points: N}")
+        if points < 3:
+            raise _fail(path, "topology.points", f"must be >= 3, got {points}")
+        topology_points, topo = points, True
+    raw = {**raw, "topology": topo}
     flags = {
         key: raw.get(key, False) for key in ("inspect", "model_checks", "mechanism", "topology")
     }
@@ -325,6 +336,7 @@ def load_suite(path: Path) -> Suite:
         certify=certify,
         mechanism=flags["mechanism"],
         topology=flags["topology"],
+        topology_points=topology_points,
         device=device,
     )
     labels = [a.label for a in suite.attacks]

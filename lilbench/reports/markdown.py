@@ -444,7 +444,9 @@ def build_report(
 
         if runs_dir is None:
             raise ValueError("a suite with topology: true needs the runs directory")
-        table, said = topology_section(suite.name, results, runs_dir, out_dir, data_dir)
+        table, said = topology_section(
+            suite.name, results, runs_dir, out_dir, data_dir, suite.topology_points
+        )
         tables["topology"] = table
         lines += [
             "## Topology: persistent homology of each class, inputs vs phi",

@@ -23,7 +23,7 @@ from lilbench.io import canonical_json, get_or_compute, sha256_bytes, write_json
 from lilbench.models import StackedLIL
 from lilbench.training.checkpoint import Checkpoint, load_model
 
-SCHEMA = 1
+SCHEMA = 2  # 2: no H0 bottleneck distance
 FOLDER = "topology"
 
 
