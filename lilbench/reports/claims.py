@@ -288,9 +288,17 @@ def robustness(res: SuiteResults, params: dict[str, Any]) -> Finding:
         verdict = FAILS
         why = "no significant rise under either the authors' attacks or the strong protocol"
     certified = _certified(res, strong.setting) if strong is not None else ""
+    falls = [
+        _name(res, c.setting)
+        for c in found
+        if c.family == strong_family and c.significant and c.change < 0
+    ]
+    strong_text = _said(res, strong, strong_family or "no standard attack")
+    if falls:
+        strong_text += f"; falls significantly for {', '.join(falls)}"
     return Finding(
         "; ".join(_said(res, c, f) for f, c in theirs),
-        _said(res, strong, strong_family or "no standard attack"),
+        strong_text,
         certified,
         verdict,
         why + " (Holm over every comparison of the suite's report)",
@@ -312,7 +320,7 @@ def hierarchy(res: SuiteResults, params: dict[str, Any]) -> Finding:
             f"level {i}: {a:.3f} (isometry error {e:.3f})"
             for i, (a, e) in enumerate(zip(accs, isos, strict=True))
         )
-        parts.append(f"{label}: {levels}")
+        parts.append(f"{_name(res, label)}: {levels}")
     ok = lowest >= floor
     why = f"lowest level accuracy {lowest:.3f} (criterion: >= {floor:g})"
     return Finding("", "; ".join(parts), "", HOLDS if ok else FAILS, why)
