@@ -93,6 +93,10 @@ EVIDENCE: Registry[Evidence] = Registry("kind of evidence")
 
 
 def load_claims(path: Path) -> ClaimsFile:
+    if not Path(path).is_file():
+        raise ConfigError(
+            f"no claims file at {path}; give a YAML file like suites/paper-claims.yaml"
+        )
     raw = read_yaml(Path(path))
     try:
         parsed = ClaimsFile.model_validate(raw)
