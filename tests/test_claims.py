@@ -19,12 +19,12 @@ from lilbench.suites import load_suite
 
 SUITE = """\
 name: tiny-claims
-description: Two betas, two seeds, FGSM standard and the authors' version, on 200 images.
+description: Two betas, two seeds, FGSM standard and the authors' version, on 120 images.
 dataset: mnist
-train: {epochs: 1, width: 16, limit: 600}
+train: {epochs: 1, width: 8, limit: 300}
 betas: [0, 1]
 seeds: [0, 1]
-test_limit: 200
+test_limit: 120
 attacks:
   - name: fgsm
     eps: [0.1]
@@ -65,7 +65,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("claims")
     (base / "tiny.yaml").write_text(SUITE)
     (base / "never-run.yaml").write_text(
-        SUITE.replace("tiny-claims", "never-run").replace("test_limit: 200", "test_limit: 150")
+        SUITE.replace("tiny-claims", "never-run").replace("test_limit: 120", "test_limit: 90")
     )
     (base / "claims.yaml").write_text(CLAIMS)
     runs = base / "runs"
