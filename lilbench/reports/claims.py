@@ -336,14 +336,14 @@ def topology_kept(res: SuiteResults, params: dict[str, Any]) -> Finding:
     model keeps, in phi, the `loops` persistent H1 features each class's inputs have, in every
     class and seed, and (where the suite has plain cross-entropy beside it) its bottleneck
     distance to the input's diagram is smaller than cross-entropy's."""
-    from lilbench.data import load_dataset
     from lilbench.results import topology_records
 
     loops = int(params.get("loops", 1))
     found: dict[str, list[dict[str, Any]]] = {}
+    data_of = topology_records.datasets_of([r.checkpoint for r in res.results if r.checkpoint])
     for r in res.results:
         assert r.checkpoint is not None
-        data = load_dataset(r.checkpoint.config.dataset, seed=r.checkpoint.config.seed)
+        data = data_of[(r.checkpoint.config.dataset, r.checkpoint.config.seed)]
         rec = topology_records.ensure_topology(
             res.runs_dir, r.checkpoint, data, seed=r.seed, compute_missing=False
         )

@@ -17,9 +17,8 @@ import matplotlib.pyplot as plt
 from lilbench import topology
 from lilbench.io import atomic_path
 from lilbench.reports.aggregate import Table, by_setting, key_header
-from lilbench.reports.mechanism import loaded_models
 from lilbench.results.suite_results import ModelResult
-from lilbench.results.topology_records import ensure_topology
+from lilbench.results.topology_records import datasets_of, ensure_topology
 
 Record = dict[str, Any]
 
@@ -28,9 +27,13 @@ def topology_records(
     results: list[ModelResult], runs_dir: Path, data_dir: Path | None, max_points: int
 ) -> list[tuple[ModelResult, Record, bool]]:
     """(result, its topology record, whether its data are images) per trained model."""
+    # The weights are loaded only where a record is computed (ensure_topology).
+    trained = [r for r in results if r.checkpoint is not None and not r.checkpoint.external]
+    data_of = datasets_of([r.checkpoint for r in trained if r.checkpoint], data_dir)
     out = []
-    for r, _, data in loaded_models(results, data_dir, trained_only=True):
+    for r in trained:
         assert r.checkpoint is not None
+        data = data_of[(r.checkpoint.config.dataset, r.checkpoint.config.seed)]
         rec = ensure_topology(runs_dir, r.checkpoint, data, seed=r.seed, max_points=max_points)
         assert rec is not None  # computed when missing
         out.append((r, rec, data.image_shape is not None and len(data.image_shape) == 3))

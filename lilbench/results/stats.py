@@ -40,16 +40,14 @@ def proportion_estimate(values: list[float]) -> Estimate:
     """Mean of proportions over seeds with a 95% interval inside [0, 1]: Student's t on the
     logit scale, mapped back (a t interval on the proportions themselves can run below 0 or
     above 1 on 3 seeds). A value of exactly 0 or 1 is moved in by 1e-4 before the logit."""
-    n = len(values)
-    if n == 0:
-        raise ValueError("no values")
-    mean = sum(values) / n
-    if n < 2:
-        return Estimate(mean, mean, mean, n)
+    plain = estimate(values)  # the mean, and the n < 2 and empty cases
+    if plain.n < 2:
+        return plain
+    mean = plain.mean
     logits = [math.log(q / (1 - q)) for q in (min(max(v, 1e-4), 1 - 1e-4) for v in values)]
     e = estimate(logits)
     low, high = (1 / (1 + math.exp(-t)) for t in (e.low, e.high))
-    return Estimate(mean, min(low, mean), max(high, mean), n)
+    return Estimate(mean, min(low, mean), max(high, mean), plain.n)
 
 
 def halving_eps(xs: list[float], ys: list[float], clean: float) -> float | None:

@@ -76,6 +76,20 @@ def model_topology(
     return out
 
 
+def datasets_of(
+    checkpoints: list[Checkpoint], data_dir: Path | None = None
+) -> dict[tuple[str, int], Dataset]:
+    """The data set each checkpoint was trained on, loaded once per (name, seed)."""
+    from lilbench.data import load_dataset
+
+    out: dict[tuple[str, int], Dataset] = {}
+    for ckpt in checkpoints:
+        key = (ckpt.config.dataset, ckpt.config.seed)
+        if key not in out:
+            out[key] = load_dataset(key[0], data_dir=data_dir, seed=key[1])
+    return out
+
+
 def _load(path: Path, ckpt: Checkpoint) -> dict[str, Any] | None:
     if not path.is_file():
         return None
