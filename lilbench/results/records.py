@@ -18,7 +18,6 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-import lilbench
 from lilbench import store
 from lilbench.attacks import AttackSpec
 from lilbench.attacks.runner import AttackOutcome
@@ -26,6 +25,7 @@ from lilbench.errors import RecordError
 from lilbench.io import canonical_json, sha256_bytes, write_json_atomic
 from lilbench.runtime import device_tag
 from lilbench.training.checkpoint import Checkpoint
+from lilbench.version import __version__
 
 SCHEMA = 2  # 2: keyed by the weights' tensor hash (1: by the weights file's SHA-256)
 
@@ -80,7 +80,7 @@ class ChecksRecord(RecordModel):
 
 def versions() -> dict[str, str]:
     return {
-        "lilbench": lilbench.__version__,
+        "lilbench": __version__,
         "art": art.__version__,
         "torch": torch.__version__,
         "numpy": np.__version__,

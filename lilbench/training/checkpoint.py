@@ -19,7 +19,6 @@ import safetensors
 import safetensors.torch
 import torch
 
-import lilbench
 from lilbench.errors import CheckpointError
 from lilbench.io import (
     atomic_dir,
@@ -31,6 +30,7 @@ from lilbench.io import (
 from lilbench.models import LILMLP, MODELS, ConvLIL, StackedLIL
 from lilbench.store import META, WEIGHTS, log, model_dir, tensors_sha256, tensors_sha256_file
 from lilbench.training.config import TrainConfig
+from lilbench.version import __version__
 
 if TYPE_CHECKING:
     from lilbench.data import Dataset
@@ -103,7 +103,7 @@ def save_checkpoint(
         "config_hash": storage_hash(config, device),
         "seed": config.seed,
         "dataset": {"name": config.dataset, "checksum": dataset_checksum},
-        "versions": {"lilbench": lilbench.__version__, "torch": torch.__version__},
+        "versions": {"lilbench": __version__, "torch": torch.__version__},
         "device": device,
         "metrics": metrics,
     }
@@ -344,7 +344,7 @@ def _register(
         "tensors_sha256": ident,
         "seed": 0,
         "dataset": {"name": dataset.name, "checksum": dataset.checksum},
-        "versions": {"lilbench": lilbench.__version__, "torch": torch.__version__},
+        "versions": {"lilbench": __version__, "torch": torch.__version__},
         "device": str(device),
         "metrics": {"clean_test_accuracy": accuracy},
     }
