@@ -33,6 +33,7 @@ lint: $(DEVSTAMP)
 	$(BIN)/ruff check lilbench tests benchmarks
 	$(BIN)/ruff format --check lilbench tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: data
 	$(BIN)/python benchmarks/train_bench.py

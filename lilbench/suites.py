@@ -19,6 +19,7 @@ from lilbench.attacks.grids import parse_grid
 from lilbench.certify.spec import CertifySpec
 from lilbench.errors import ConfigError, LilbenchError
 from lilbench.io import sha256_file
+from lilbench.models.families import FAMILIES
 from lilbench.objectives import OBJECTIVES, parse_params
 from lilbench.training.config import LIL_KEYS, TrainConfig
 
@@ -42,7 +43,23 @@ TOP_KEYS = {
 }
 METHOD_KEYS = {"objective", "spectral_norm"}  # the rest of a method entry: parameter grids
 PER_METHOD = {"dataset", "seed", "objective", "objective_params", "spectral_norm", *LIL_KEYS}
-TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - PER_METHOD | {"alpha", "mode", "k", "metric"}
+
+
+def _train_key_types() -> dict[str, str]:
+    """Every key a suite's `train:` takes, with its value's type: TrainConfig's own fields and
+    every model family's parameters (and the flags that choose a family)."""
+    types = {f.name: str(f.type) for f in fields(TrainConfig) if f.name != "model_params"}
+    for _, family in FAMILIES.items():
+        for key, field in family.params_type.model_fields.items():
+            ann = field.annotation
+            types[key] = ann.__name__ if ann in (int, float, bool) else "str"
+        if family.selected_by is not None and family.selected_by not in types:
+            types[family.selected_by] = "bool"
+    return types
+
+
+TRAIN_TYPES = _train_key_types()
+TRAIN_KEYS = set(TRAIN_TYPES) - PER_METHOD | {"alpha", "mode", "k", "metric"}
 
 
 @dataclass(frozen=True)
@@ -249,7 +266,7 @@ def load_suite(path: Path) -> Suite:
     train = raw.get("train") or {}
     if not isinstance(train, dict):
         raise _fail(path, "train", "expected a mapping")
-    types = {f.name: str(f.type) for f in fields(TrainConfig)}
+    types = TRAIN_TYPES
     for key, value in train.items():
         if key not in TRAIN_KEYS:
             raise _fail(
@@ -289,10 +306,9 @@ def load_suite(path: Path) -> Suite:
             certify = CertifySpec.from_dict(raw["certify"], where="certify")
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from None
-        if train.get("conv") is not None:
-            raise _fail(
-                path, "certify", "bounds MLPs only; a convolutional model (train.conv) has none"
-            )
+        refusal = TrainConfig.for_dataset(str(raw.get("dataset", "mnist")), **train).family
+        if refusal.certify_refusal is not None:
+            raise _fail(path, "certify", refusal.certify_refusal)
     topology_points = 500
     topo = raw.get("topology", False)
     if isinstance(topo, dict):

@@ -90,14 +90,19 @@ def test_initialisation_is_the_authors(mnist: Dataset) -> None:
 
 def test_explicit_options_win_and_the_hash_moves_only_when_set() -> None:
     preset = TrainConfig.for_dataset("mnist", preset="authors")
-    assert (preset.depth, preset.dtype, preset.init, preset.epochs) == (
+    assert (*(preset.model_params[k] for k in ("depth", "dtype", "init")), preset.epochs) == (
         5,
         "float64",
         "orthogonal",
         5,
     )
     mine = TrainConfig.for_dataset("mnist", preset="authors", depth=3, dtype="float32", epochs=2)
-    assert (mine.depth, mine.dtype, mine.init, mine.epochs) == (3, "float32", "orthogonal", 2)
+    assert (*(mine.model_params[k] for k in ("depth", "dtype", "init")), mine.epochs) == (
+        3,
+        "float32",
+        "orthogonal",
+        2,
+    )
     fashion = TrainConfig.for_dataset("fashion-mnist", preset="authors")
     assert fashion.epochs == 10  # their HRIM_FMNIST.py
     assert TrainConfig.for_dataset("fashion-mnist", preset="authors", epochs=3).epochs == 3
@@ -122,7 +127,7 @@ def test_k_appears_in_the_label_only_when_it_is_not_1() -> None:
         ({"preset": "paper"}, "unknown preset 'paper'"),
         ({"dtype": "float16"}, "unknown dtype"),
         ({"init": "xavier"}, "unknown init"),
-        ({"preset": "authors", "hierarchy": True}, "plain MLPs"),
+        ({"preset": "authors", "hierarchy": True}, "not a parameter of model family stacked"),
     ],
 )
 def test_bad_preset_options_are_refused(options: dict[str, object], needle: str) -> None:

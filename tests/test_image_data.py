@@ -22,6 +22,7 @@ from lilbench.data import cifar10, fashion_mnist, load_dataset
 from lilbench.data.idx import write_idx
 from lilbench.errors import DataError
 from lilbench.models.conv import ConvLIL
+from lilbench.models.family import DataShape
 from lilbench.objectives.isometry import iso_loss
 from lilbench.training.checkpoint import load_model, save_checkpoint
 from lilbench.training.config import TrainConfig
@@ -193,16 +194,17 @@ def test_offline_without_files_names_the_directory(
 def _conv_model(channels: int) -> ConvLIL:
     config = TrainConfig.for_dataset("cifar10", conv="small", width=16, depth=2)
     torch.manual_seed(0)
-    return ConvLIL.build(
+    shape = DataShape(
+        dataset="cifar10",
         input_dim=channels * 32 * 32,
-        level_classes=[10],
-        options={
-            **config.to_dict(),
-            "image_shape": (channels, 32, 32),
-            "mean": (0.5,) * channels,
-            "std": (0.25,) * channels,
-        },
+        level_classes=(10,),
+        image_shape=(channels, 32, 32),
+        mean=(0.5,) * channels,
+        std=(0.25,) * channels,
     )
+    model = config.family.build(config.params, shape)
+    assert isinstance(model, ConvLIL)
+    return model
 
 
 def test_conv_lil_normalises_inside_and_eps_lives_in_pixel_space() -> None:
@@ -262,7 +264,8 @@ def test_conv_checkpoint_round_trips(tmp_path: Path, monkeypatch: pytest.MonkeyP
         assert torch.equal(result.model.eval()(data.x_test), loaded(data.x_test))
     assert tuple(ckpt.meta["architecture"]["mean"]) == cifar10.MEAN
     # the preset brought its head; the config hash names a conv model apart from an MLP
-    assert config.width == 16 and TrainConfig.for_dataset("cifar10", conv="authors").width == 1000
+    assert config.model_params["width"] == 16
+    assert TrainConfig.for_dataset("cifar10", conv="authors").model_params["width"] == 1000
     assert config.config_hash() != TrainConfig(**{**config.to_dict(), "conv": None}).config_hash()
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lilbench.errors import ConfigError
+from lilbench.training.config import TrainConfig
 
 METHODS: tuple[str, ...] = ("lipschitz", "ibp", "crown")
 DEFAULT_EPS: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03)
@@ -54,3 +55,10 @@ class CertifySpec:
         if not isinstance(batch, int) or isinstance(batch, bool):
             raise ConfigError(f"{where}: batch_size must be an integer, got {batch!r}")
         return cls(tuple(eps), tuple(methods), batch).validate()
+
+
+def refuse_uncertifiable(config: TrainConfig) -> None:
+    """One line, before any work, for a model family that says certificates cannot bound it."""
+    reason = config.family.certify_refusal
+    if reason is not None:
+        raise ConfigError(f"certify {reason} (model family {config.model})")

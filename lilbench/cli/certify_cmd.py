@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from lilbench.attacks.grids import parse_list
-from lilbench.certify.spec import DEFAULT_EPS, METHODS, CertifySpec
+from lilbench.certify.spec import DEFAULT_EPS, METHODS, CertifySpec, refuse_uncertifiable
 from lilbench.cli.attack import ATTACK_NAMES, CheckpointOpt, Strict, TestLimit, select_checkpoint
 from lilbench.cli.common import DataDir, Force, Json, RunsDir, Seed, err, out, print_json
 from lilbench.cli.options import train_config, with_training_options
@@ -64,9 +64,12 @@ def certify(
     options = {k.removeprefix("train_"): v for k, v in (training or {}).items()}
     if checkpoint is not None and options:
         raise ConfigError("give --checkpoint or training options to select a model, not both")
+    config = train_config(options, seed=seed)
+    if checkpoint is None:  # refused before anything is trained (a checkpoint: on reading it)
+        refuse_uncertifiable(config)
     ckpt = select_checkpoint(
         checkpoint,
-        train_config(options, seed=seed),
+        config,
         runs_dir=runs_dir,
         data_dir=data_dir,
         device="cpu",

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
 
 from lilbench.data import dataset_names
 from lilbench.errors import ConfigError
-from lilbench.models import ACTIVATION_NAMES, CONV_NAMES, DTYPE_NAMES, HEADS, INIT_NAMES
+from lilbench.models.families import FAMILIES
 from lilbench.objectives import OBJECTIVES
 from lilbench.training.config import LIL_KEYS, PRESETS, TrainConfig
 
@@ -49,57 +51,61 @@ def _general() -> list[_Opt]:
             "(784-100x5-10 tanh, orthogonal 100 x 100 hidden weights, float64, 5 epochs; "
             "Fashion-MNIST 10); their loss settings are --beta (Iso_coef) and --k.",
         ),
-        _Opt("dtype", _choice(DTYPE_NAMES), "MLP parameter dtype (default float32)."),
-        _Opt(
-            "init",
-            _choice(INIT_NAMES),
-            "MLP hidden width x width weights: default or orthogonal (default default).",
-        ),
         _Opt("objective", _choice(OBJECTIVES.names()), "Training objective (default lil)."),
-        _Opt("spectral_norm", bool, "Spectrally normalise every linear layer.", flag=True),
-        _Opt(
-            "conv",
-            _choice(CONV_NAMES),
-            "A convolutional feature extractor before the LIL head (image data): small "
-            "(16, 32 channels; head 3 x 256) or authors (128, 256; head 3 x 1000).",
-        ),
-        _Opt("width", int, "Hidden units per layer (default 100; toys 20)."),
-        _Opt("depth", int, "Hidden layers (per block; default 4)."),
-        _Opt("activation", _choice(ACTIVATION_NAMES), "Hidden activation (default tanh)."),
+        _Opt("model", _choice(FAMILIES.names()), "Model family (default mlp)."),
         _Opt("epochs", int, "Training epochs (default 5; toys 2000)."),
         _Opt("batch_size", int, "Training mini-batch size (default 100; toys: full batch)."),
         _Opt("lr", float, f"Adam learning rate (default {d.lr:g})."),
         _Opt("limit", int, "Train on the first N training images only."),
+        # The flag that chose the stacked family before families existed (`--model stacked`).
         _Opt("hierarchy", bool, "Stack one LIL block per label level (torus).", flag=True),
-        _Opt("head", _choice(HEADS), "Stacked models: per-level or shared (default per-level)."),
-        _Opt("detach", bool, "Stacked models: isolate each block's gradients.", flag=True),
     ]
+
+
+def _union(owners: list[tuple[str, type[BaseModel]]], what: str) -> list[_Opt]:
+    """One option per parameter name over several pydantic parameter models (objectives' or
+    model families'); a name shared by several is one option that lists who takes it."""
+    found: dict[str, _Opt] = {}
+    for owner, params_type in owners:
+        for key, field in params_type.model_fields.items():
+            if key in found:
+                prev = found[key]
+                found[key] = _Opt(key, prev.annotation, prev.help, (*prev.objectives, owner))
+                continue
+            ann = field.annotation
+            args = [a for a in typing.get_args(ann) if a is not type(None)]
+            base = args[0] if args and typing.get_origin(ann) is not typing.Literal else ann
+            text = field.description or ""
+            default = (
+                ""
+                if field.default in (None, PydanticUndefined) or base is bool
+                else f" Default {field.default}"
+            )
+            found[key] = _Opt(key, base, f"{text}{default}", (owner,), flag=base is bool)
+    return [
+        _Opt(
+            o.name,
+            o.annotation,
+            f"{o.help} ({what}: {', '.join(o.objectives)}).",
+            o.objectives,
+            o.flag,
+        )
+        for o in found.values()
+    ]
+
+
+def _model_params() -> list[_Opt]:
+    return _union([(n, f.params_type) for n, f in FAMILIES.items()], "model")
 
 
 def _objective_params() -> list[_Opt]:
     """The union of every objective's parameters; a name shared by two objectives is one
     option (pgd-at's and trades' --eps)."""
-    found: dict[str, _Opt] = {}
-    for obj_name, cls in OBJECTIVES.items():
-        for key, field in cls.params_type.model_fields.items():
-            ann = field.annotation
-            args = [a for a in typing.get_args(ann) if a is not type(None)]
-            base = args[0] if args and typing.get_origin(ann) is not typing.Literal else ann
-            text = field.description or ""
-            default = "" if field.default is None else f" Default {field.default}"
-            if key in found:
-                prev = found[key]
-                found[key] = _Opt(key, prev.annotation, prev.help, (*prev.objectives, obj_name))
-            else:
-                found[key] = _Opt(key, base, f"{text}{default}", (obj_name,), flag=base is bool)
-    return [
-        _Opt(o.name, o.annotation, f"{o.help} ({', '.join(o.objectives)}).", o.objectives, o.flag)
-        for o in found.values()
-    ]
+    return _union([(n, c.params_type) for n, c in OBJECTIVES.items()], "objective")
 
 
 def _all_options() -> list[_Opt]:
-    return [*_general(), *_objective_params()]
+    return [*_general(), *_model_params(), *_objective_params()]
 
 
 def _parameter(opt: _Opt, taken: set[str]) -> inspect.Parameter:
@@ -155,9 +161,12 @@ def train_config(training: dict[str, Any], *, seed: int) -> TrainConfig:
     objective = training.get("objective", "lil")
     cls = OBJECTIVES.get(objective)
     params = {o.name: o for o in _objective_params()}
+    model_params = {o.name: o for o in _model_params()}
     general, obj_values = {}, {}
     for key, value in training.items():
-        if key not in params:
+        if key in model_params and key not in params:
+            general[key] = value  # checked against the chosen family by TrainConfig
+        elif key not in params:
             general[key] = value
         elif objective not in params[key].objectives:
             flag = "--" + key.replace("_", "-")

@@ -10,7 +10,6 @@ not given in the authors' description; 3x3 with padding 1 is the common choice.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -18,18 +17,8 @@ import torch
 from torch import nn
 
 from lilbench.errors import ConfigError
-from lilbench.models import CONV_NAMES
+from lilbench.models.family import LevelOutput
 from lilbench.models.lil import ACTIVATIONS
-from lilbench.models.registry import MODELS
-
-# name -> conv channels and the LIL head's default (width, depth).
-CONV_PRESETS: dict[str, dict[str, Any]] = {
-    # Trains in minutes on 2 CPU cores (CIFAR-10, a few epochs).
-    "small": {"channels": (16, 32), "width": 256, "depth": 3},
-    # The authors' CIFAR-10 network: conv 3 -> 128 -> 256, LIL head of 3 tanh layers of 1,000.
-    "authors": {"channels": (128, 256), "width": 1000, "depth": 3},
-}
-assert tuple(CONV_PRESETS) == CONV_NAMES
 
 
 @dataclass(frozen=True)
@@ -86,37 +75,7 @@ class Normalise(nn.Module):
         return (x - self.mean) / self.std
 
 
-@MODELS.register("ConvLIL")
 class ConvLIL(nn.Module):
-    @classmethod
-    def build(cls, *, input_dim: int, level_classes: list[int], options: dict[str, Any]) -> ConvLIL:
-        preset = options["conv"]
-        if preset not in CONV_PRESETS:
-            raise ConfigError(f"unknown conv preset {preset!r}; known: {', '.join(CONV_PRESETS)}")
-        shape = tuple(options.get("image_shape") or ())
-        if len(shape) != 3 or math.prod(shape) != input_dim:
-            raise ConfigError(
-                f"a convolutional model needs image data (C, H, W); {options['dataset']} inputs "
-                f"have shape {shape or (input_dim,)}"
-            )
-        spec = ConvSpec(
-            image_shape=(int(shape[0]), int(shape[1]), int(shape[2])),
-            channels=tuple(CONV_PRESETS[preset]["channels"]),
-            width=options["width"],
-            depth=options["depth"],
-            activation=options["activation"],
-            num_classes=level_classes[-1],
-            mean=options.get("mean"),
-            std=options.get("std"),
-        )
-        return cls(spec)
-
-    @classmethod
-    def from_architecture(cls, arch: dict[str, Any]) -> ConvLIL:
-        tuples = ("image_shape", "channels", "mean", "std")
-        fixed = {k: tuple(v) if k in tuples and v is not None else v for k, v in arch.items()}
-        return cls(ConvSpec(**fixed))  # type: ignore[arg-type]
-
     def __init__(self, spec: ConvSpec) -> None:
         super().__init__()
         spec.validate()
@@ -153,3 +112,7 @@ class ConvLIL(nn.Module):
     def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         phi = self.features(x)
         return self.head(phi), phi
+
+    def levels(self, x: torch.Tensor) -> list[LevelOutput]:
+        logits, phi = self.forward_with_features(x)
+        return [LevelOutput(logits, phi, x)]

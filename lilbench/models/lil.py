@@ -15,8 +15,8 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import _SpectralNorm, spectral_norm
 
 from lilbench.errors import ConfigError
-from lilbench.models import ACTIVATION_NAMES, DTYPE_NAMES, INIT_NAMES
-from lilbench.models.registry import MODELS
+from lilbench.models.family import LevelOutput
+from lilbench.models.names import ACTIVATION_NAMES, DTYPE_NAMES, INIT_NAMES
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 assert tuple(ACTIVATIONS) == ACTIVATION_NAMES  # the torch-free list the options show
@@ -59,20 +59,7 @@ class ModelSpec:
         return d
 
 
-@MODELS.register("LILMLP")
 class LILMLP(nn.Module):
-    @classmethod
-    def build(cls, *, input_dim: int, level_classes: list[int], options: dict[str, Any]) -> LILMLP:
-        keys = ("width", "depth", "activation", "spectral_norm", "dtype", "init")
-        spec = ModelSpec(
-            input_dim=input_dim, num_classes=level_classes[-1], **{k: options[k] for k in keys}
-        )
-        return cls(spec)
-
-    @classmethod
-    def from_architecture(cls, arch: dict[str, Any]) -> LILMLP:
-        return cls(ModelSpec(**arch))
-
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__()
         spec.validate()
@@ -126,3 +113,7 @@ class LILMLP(nn.Module):
     def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         phi = self.body(x)
         return self.head(phi), phi
+
+    def levels(self, x: torch.Tensor) -> list[LevelOutput]:
+        logits, phi = self.forward_with_features(x)
+        return [LevelOutput(logits, phi, x)]

@@ -15,9 +15,9 @@ import torch
 from torch import nn
 
 from lilbench.errors import ConfigError
-from lilbench.models import HEADS
+from lilbench.models.family import LevelOutput
 from lilbench.models.lil import ACTIVATIONS
-from lilbench.models.registry import MODELS
+from lilbench.models.names import HEADS
 
 
 @dataclass(frozen=True)
@@ -42,31 +42,7 @@ class StackedSpec:
         return asdict(self)
 
 
-@dataclass
-class LevelOutput:
-    logits: torch.Tensor
-    phi: torch.Tensor  # the block's representation (its L_iso acts here)
-    inputs: torch.Tensor  # what the block read (detached when blocks are isolated)
-
-
-@MODELS.register("StackedLIL")
 class StackedLIL(nn.Module):
-    @classmethod
-    def build(
-        cls, *, input_dim: int, level_classes: list[int], options: dict[str, Any]
-    ) -> StackedLIL:
-        keys = ("width", "depth", "activation", "head", "detach")
-        spec = StackedSpec(
-            input_dim=input_dim,
-            level_classes=tuple(level_classes),
-            **{k: options[k] for k in keys},
-        )
-        return cls(spec)
-
-    @classmethod
-    def from_architecture(cls, arch: dict[str, Any]) -> StackedLIL:
-        return cls(StackedSpec(**{**arch, "level_classes": tuple(arch["level_classes"])}))
-
     def __init__(self, spec: StackedSpec) -> None:
         super().__init__()
         spec.validate()
@@ -125,3 +101,7 @@ class StackedLIL(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of the finest level."""
         return self.levels(x)[-1].logits
+
+    def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        last = self.levels(x)[-1]
+        return last.logits, last.phi

@@ -41,20 +41,18 @@ class LIL(Objective):
     def loss(self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> LossParts:
         p = self.params
         kw = dict(alpha=p.alpha, beta=p.beta, mode=p.mode, k=p.k, metric=p.metric)
-        from lilbench.models import StackedLIL  # torch: imported when training starts
-
-        if isinstance(model, StackedLIL):
+        outs = model.levels(x)  # type: ignore[operator]
+        if len(outs) > 1:  # a stacked model: one loss per label level
             parts = [
                 lil_loss(o.logits, o.phi, o.inputs, labels[:, i], **kw)  # type: ignore[arg-type]
-                for i, o in enumerate(model.levels(x))
+                for i, o in enumerate(outs)
             ]
             return {
                 "total": torch.stack([q.total for q in parts]).sum(),
                 "ce": torch.stack([q.ce for q in parts]).sum(),
                 "iso": torch.stack([q.iso for q in parts]).sum(),
             }
-        logits, phi = model.forward_with_features(x)  # type: ignore[operator]
-        q = lil_loss(logits, phi, x, labels[:, -1], **kw)  # type: ignore[arg-type]
+        q = lil_loss(outs[0].logits, outs[0].phi, x, labels[:, -1], **kw)  # type: ignore[arg-type]
         return {"total": q.total, "ce": q.ce, "iso": q.iso}
 
     def label(self) -> str:

@@ -141,7 +141,7 @@ def _is_lil(r: ModelResult) -> bool:
     """Trained with the LIL objective, nothing else (a suite's other defences are not the
     paper's claim)."""
     c = r.checkpoint.config if r.checkpoint is not None else None
-    return c is not None and c.objective == "lil" and not c.spectral_norm
+    return c is not None and c.method_name == "lil"
 
 
 def _lil_settings(res: SuiteResults) -> list[tuple[str, list[ModelResult]]]:

@@ -51,9 +51,7 @@ def pareto_points(
         robust = [v for r in group if (v := _accuracy_at(r, attack, eps)) is not None]
         clean = [v for r in group if (v := _clean(r, attack)) is not None]
         if robust and clean and group[0].checkpoint is not None:
-            objective = group[0].checkpoint.config.objective
-            if group[0].checkpoint.config.spectral_norm:
-                objective += "+sn"
+            objective = group[0].checkpoint.config.method_name
             points.append(ParetoPoint(label, objective, estimate(clean), estimate(robust)))
     return points
 

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from lilbench import store
 from lilbench.certify.runner import Progress, certify_model
-from lilbench.certify.spec import CertifySpec
+from lilbench.certify.spec import CertifySpec, refuse_uncertifiable
 from lilbench.data import load_dataset
 from lilbench.errors import ConfigError
 from lilbench.io import canonical_json, get_or_compute, sha256_bytes, write_json_atomic
@@ -83,6 +83,7 @@ def ensure_certificate(
 ) -> tuple[dict[str, Any], Path, bool]:
     """(record, path, reused)."""
     spec.validate()
+    refuse_uncertifiable(ckpt.config)
     if limit is not None and limit < 1:
         raise ConfigError(f"limit must be >= 1, got {limit}")
     path = certificate_path(runs_dir, ckpt, spec, limit=limit)

@@ -20,7 +20,6 @@ from lilbench import store, topology
 from lilbench.data import Dataset
 from lilbench.errors import RecordError
 from lilbench.io import canonical_json, get_or_compute, sha256_bytes, write_json_atomic
-from lilbench.models import StackedLIL
 from lilbench.training.checkpoint import Checkpoint, load_model
 
 SCHEMA = 2  # 2: no H0 bottleneck distance
@@ -56,8 +55,8 @@ def model_topology(
     model.eval()
     x = data.x_test
     levels = data.levels_test if data.levels_test is not None else data.y_test[:, None]
-    if isinstance(model, StackedLIL):
-        phis = [o.phi for o in model.levels(x)]
+    if len(model.levels(x[:1])) > 1:  # type: ignore[operator]  # a stacked model
+        phis = [o.phi for o in model.levels(x)]  # type: ignore[operator]
     else:
         phis = [torch.cat([model.features(c) for c in x.split(1000)])]  # type: ignore[operator]
         levels = levels[:, -1:]

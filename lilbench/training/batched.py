@@ -31,11 +31,19 @@ if TYPE_CHECKING:
     import torch.nn.functional as F
 
     from lilbench.data import Dataset
-    from lilbench.training.train import Progress, TrainResult
 else:
     torch = lazy_module("torch")
     F = lazy_module("torch.nn.functional")
 
+from lilbench.training.common import (
+    Progress,
+    TrainingDiverged,
+    TrainResult,
+    build_model,
+    level_metrics,
+    levels_of,
+    seed_everything,
+)
 from lilbench.training.config import LIL_KEYS, TrainConfig
 
 # What may differ between the models of one batch: the LIL objective's parameters, less the
@@ -44,11 +52,10 @@ VARYING = tuple(k for k in LIL_KEYS if k != "metric")
 
 
 def batch_key(config: TrainConfig) -> tuple[Any, ...] | None:
-    """Configs with equal keys train together; None: this config trains on its own (stacked
-    hierarchies, spectral normalisation, convolutional models and non-LIL objectives are not
-    batched)."""
+    """Configs with equal keys train together; None: this config trains on its own (the
+    batched pass is written for the LIL objective and a family that says it can share it)."""
     config = config.normalised()
-    if config.objective != "lil" or config.hierarchy or config.spectral_norm or config.conv:
+    if config.objective != "lil" or not config.family.batchable(config.params):
         return None
     shared = {k: v for k, v in asdict(config).items() if k not in VARYING}
     return tuple(sorted((k, repr(v)) for k, v in shared.items()))
@@ -132,14 +139,6 @@ def train_batch(
     the TrainingDiverged error of a model whose loss became NaN or infinite (the others train
     on unaffected: their gradients never mix)."""
     from lilbench.objectives.isometry import _off_diagonal, euclidean_distances
-    from lilbench.training.train import (
-        TrainingDiverged,
-        TrainResult,
-        _levels,
-        build_model,
-        level_metrics,
-        seed_everything,
-    )
 
     configs = [c.validate().normalised() for c in configs]
     if not configs:
@@ -175,7 +174,7 @@ def train_batch(
     learns_iso = [c.beta != 0.0 for c in configs]
     modes = [c.mode for c in configs]
     x_train = data.x_train[: first.limit].to(device, dtype)
-    y_train = _levels(data, "train")[: first.limit, -1].to(device)
+    y_train = levels_of(data, "train")[: first.limit, -1].to(device)
     gen = torch.Generator().manual_seed(first.seed)
     n = len(x_train)
     batch_size = first.batch_size or n
@@ -192,7 +191,7 @@ def train_batch(
         for s in range(steps_per_epoch):
             idx = order[s * batch_size : (s + 1) * batch_size]
             x, y = x_train[idx], y_train[idx]
-            logits, phi = _forward(stack, x, m_count, first.activation)
+            logits, phi = _forward(stack, x, m_count, first.model_params["activation"])
             b = len(y)
             ce = F.cross_entropy(
                 logits.reshape(m_count * b, -1), y.repeat(m_count), reduction="none"

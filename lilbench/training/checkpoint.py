@@ -19,7 +19,7 @@ import safetensors
 import safetensors.torch
 import torch
 
-from lilbench.errors import CheckpointError
+from lilbench.errors import CheckpointError, ConfigError
 from lilbench.io import (
     atomic_dir,
     canonical_json,
@@ -27,12 +27,14 @@ from lilbench.io import (
     sha256_file,
     write_json_atomic,
 )
-from lilbench.models import LILMLP, MODELS, ConvLIL, StackedLIL
+from lilbench.models.family import family_of_architecture
 from lilbench.store import META, WEIGHTS, log, model_dir, tensors_sha256, tensors_sha256_file
 from lilbench.training.config import TrainConfig
 from lilbench.version import __version__
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from lilbench.data import Dataset
     from lilbench.models.external import ExternalModel
 
@@ -87,7 +89,7 @@ def checkpoint_dir(runs_dir: Path, config: TrainConfig, device: object = "cpu") 
 
 def save_checkpoint(
     runs_dir: Path,
-    model: LILMLP | StackedLIL | ConvLIL,
+    model: nn.Module,
     config: TrainConfig,
     *,
     dataset_checksum: str,
@@ -95,10 +97,11 @@ def save_checkpoint(
     device: str,
 ) -> Checkpoint:
     config = config.normalised()
+    spec: Any = model.spec  # the family's architecture dataclass
     final = checkpoint_dir(runs_dir, config, device)
     meta = {
         "format_version": FORMAT_VERSION,
-        "architecture": {"type": type(model).__name__, **model.spec.to_dict()},
+        "architecture": {"type": config.family.architecture, **spec.to_dict()},
         "train_config": config.to_dict(),
         "config_hash": storage_hash(config, device),
         "seed": config.seed,
@@ -205,7 +208,7 @@ def load_model(
     device: torch.device | str = "cpu",
     input_dim: int | None = None,
     keep_dtype: bool = False,
-) -> LILMLP | StackedLIL | ConvLIL:
+) -> nn.Module:
     """Load a checkpoint as a torch module in eval mode: (N, d) float32 -> logits.
 
     A float64 checkpoint (the authors' preset) comes back as its float32 cast, which is what
@@ -216,15 +219,18 @@ def load_model(
     """
     ckpt = read_checkpoint(Path(path))
     if ckpt.external:
-        return _load_external(ckpt, device=device, input_dim=input_dim)  # type: ignore[return-value]
+        return _load_external(ckpt, device=device, input_dim=input_dim)
     arch = dict(ckpt.meta["architecture"])
     kind = arch.pop("type", "LILMLP")
-    if kind not in MODELS:
-        raise CheckpointError(f"{ckpt.path}: {MODELS.unknown(kind)}")
-    model: LILMLP | StackedLIL | ConvLIL = MODELS.get(kind).from_architecture(arch)  # type: ignore[assignment]
-    if input_dim is not None and model.spec.input_dim != input_dim:
+    try:
+        family = family_of_architecture(kind)
+    except ConfigError as exc:
+        raise CheckpointError(f"{ckpt.path}: {exc}") from None
+    model = family.from_architecture(arch)
+    spec: Any = model.spec
+    if input_dim is not None and spec.input_dim != input_dim:
         raise CheckpointError(
-            f"checkpoint {ckpt.path} takes inputs of size {model.spec.input_dim}, not {input_dim}"
+            f"checkpoint {ckpt.path} takes inputs of size {spec.input_dim}, not {input_dim}"
         )
     try:
         state = safetensors.torch.load_file(str(ckpt.path / WEIGHTS))

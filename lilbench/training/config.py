@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from lilbench.errors import ConfigError
 from lilbench.io import canonical_json, sha256_bytes
-from lilbench.models import ACTIVATION_NAMES, CONV_NAMES, DTYPE_NAMES, HEADS, INIT_NAMES
+from lilbench.models.families import FAMILIES, ModelFamily, ModelParams
 from lilbench.objectives import OBJECTIVES, Objective, parse_params
 from lilbench.objectives.isometry import METRICS, MODES
 
@@ -59,11 +59,85 @@ _HASHED_IF_SET: dict[str, Any] = {
 # The LIL objective's parameters live at the top level (where they were before objectives
 # existed), so the checkpoints of LIL models keep their config hashes.
 LIL_KEYS = ("alpha", "beta", "mode", "k", "metric")
+# The model fields of the configs written before model families existed, in their order, with
+# their defaults: still accepted (CLI options, suite keys, stored checkpoints), and what the
+# built-in families' configs are stored and hashed as, so that every earlier name holds.
+LEGACY_MODEL_FIELDS: dict[str, Any] = {
+    "width": 100,
+    "depth": 4,
+    "activation": "tanh",
+    "hierarchy": False,
+    "head": "per-level",
+    "detach": True,
+    "spectral_norm": False,
+    "conv": None,
+    "dtype": "float32",
+    "init": "default",
+}
+_ORDER = (
+    *("dataset", "beta", "alpha", "mode", "k", "metric", "width", "depth", "activation"),
+    *("epochs", "batch_size", "lr", "limit", "seed", "hierarchy", "head", "detach"),
+    *("objective", "objective_params", "spectral_norm", "conv", "preset", "dtype", "init"),
+)
 
 
-@dataclass(frozen=True)
+def _family_name(model: str | None, legacy: dict[str, Any]) -> str:
+    """The family a config names: `model`, or a legacy flag that selects one (`hierarchy`,
+    `conv`), or the MLP."""
+    chosen = [
+        name
+        for name, fam in FAMILIES.items()
+        if fam.selected_by is not None and legacy.get(fam.selected_by) not in (None, False)
+    ]
+    if model is not None:
+        chosen = [model, *[c for c in chosen if c != model]]
+    if len(chosen) > 1:
+        flags = [FAMILIES.get(c).selected_by or "model" for c in chosen]
+        raise ConfigError(
+            f"{' and '.join(flags)} choose two model families ({', '.join(chosen)}): give one"
+        )
+    return chosen[0] if chosen else "mlp"
+
+
+def resolve_model(
+    model: str | None, params: dict[str, Any] | None, legacy: dict[str, Any]
+) -> tuple[str, ModelParams]:
+    """(family name, validated parameters) of a config given as `model` + `model_params`
+    and/or as the flat legacy fields (`width`, `hierarchy`, `conv`, ...)."""
+    name = _family_name(model, legacy)
+    family = FAMILIES.get(name)
+    fields_ = family.params_type.model_fields
+    unknown = sorted(set(legacy) - set(LEGACY_MODEL_FIELDS) - set(fields_))
+    for key in unknown:
+        owners = [n for n, f in FAMILIES.items() if key in f.params_type.model_fields]
+        if owners:
+            raise ConfigError(
+                f"{key} is not a parameter of model family {name}; it is one of "
+                f"{', '.join(owners)} (choose with --model)"
+            )
+    if unknown:
+        raise ConfigError(f"unknown training keys: {', '.join(unknown)}")
+    values = dict(params or {})
+    for key, value in legacy.items():
+        if key in fields_:
+            values[key] = value
+        elif key == family.selected_by or value == LEGACY_MODEL_FIELDS.get(key, value):
+            continue  # the flag that chose this family, or another family's default
+        else:
+            raise ConfigError(
+                f"{key} is not a parameter of model family {name}; known: {', '.join(fields_)}"
+            )
+    return name, family.parse(values)
+
+
+@dataclass(frozen=True, init=False)
 class TrainConfig:
-    """Defaults are the paper's MNIST settings (Adam 1e-3, batch 100, 5 epochs, 4 x 100 tanh)."""
+    """Defaults are the paper's MNIST settings (Adam 1e-3, batch 100, 5 epochs, 4 x 100 tanh).
+
+    The model is a registered family (`model`) and its parameters (`model_params`, validated
+    by the family's pydantic model). The model fields of earlier versions (`width=...`,
+    `hierarchy=True`, `conv="small"`) are accepted as keywords and mapped onto the family.
+    """
 
     dataset: str = "mnist"
     beta: float = 0.0
@@ -71,24 +145,58 @@ class TrainConfig:
     mode: str = "local"
     k: float = 1.0
     metric: str = "euclidean"
-    width: int = 100
-    depth: int = 4
-    activation: str = "tanh"
     epochs: int = 5
     batch_size: int | None = 100  # None: full batch (the toy manifolds' setting)
     lr: float = 1e-3
     limit: int | None = None  # first N training images only
     seed: int = 0
-    hierarchy: bool = False  # stacked LIL blocks, one per label level
-    head: str = "per-level"  # stacked models: "per-level" or "shared"
-    detach: bool = True  # stacked models: level b's loss reaches only block b
     objective: str = "lil"  # a name in lilbench.objectives.OBJECTIVES
     objective_params: dict[str, Any] | None = None  # parameters of a non-LIL objective
-    spectral_norm: bool = False  # every linear layer spectrally normalised (Miyato et al.)
-    conv: str | None = None  # a convolutional feature extractor before the LIL head (a preset)
     preset: str | None = None  # the defaults it was built from (PRESETS); recorded, hashed if set
-    dtype: str = "float32"  # parameters and training arithmetic (MLPs: float32 or float64)
-    init: str = "default"  # MLP hidden layers: PyTorch's default or orthogonal (width x width)
+    model: str = "mlp"  # a name in lilbench.models.families.FAMILIES
+    model_params: dict[str, Any] = field(default_factory=dict)  # the family's, defaults filled
+
+    def __init__(
+        self,
+        dataset: str = "mnist",
+        beta: float = 0.0,
+        alpha: float = 1.0,
+        mode: str = "local",
+        k: float = 1.0,
+        metric: str = "euclidean",
+        epochs: int = 5,
+        batch_size: int | None = 100,
+        lr: float = 1e-3,
+        limit: int | None = None,
+        seed: int = 0,
+        objective: str = "lil",
+        objective_params: dict[str, Any] | None = None,
+        preset: str | None = None,
+        model: str | None = None,
+        model_params: dict[str, Any] | None = None,
+        **legacy: Any,
+    ) -> None:
+        name, params = resolve_model(model, model_params, legacy)
+        given = dict(locals())
+        for f in fields(self):
+            if f.name not in ("model", "model_params"):
+                object.__setattr__(self, f.name, given[f.name])
+        object.__setattr__(self, "model", name)
+        object.__setattr__(self, "model_params", params.model_dump())
+
+    @property
+    def family(self) -> type[ModelFamily]:
+        return FAMILIES.get(self.model)
+
+    @property
+    def method_name(self) -> str:
+        """The objective's name with the model's mark ("lil", "lil+sn", "pgd-at")."""
+        return self.objective + self.family.label_suffix(self.params)
+
+    @property
+    def params(self) -> ModelParams:
+        """The model family's parameters, typed."""
+        return self.family.parse(self.model_params)
 
     def objective_values(self) -> dict[str, Any]:
         """The objective's parameters as given (LIL: the top-level fields)."""
@@ -100,21 +208,11 @@ class TrainConfig:
         cls = OBJECTIVES.get(self.objective)
         return cls(parse_params(cls, self.objective_values()))
 
-    @property
-    def model_family(self) -> str:
-        """The registered model family this config trains."""
-        if self.conv is not None:
-            return "ConvLIL"
-        return "StackedLIL" if self.hierarchy else "LILMLP"
-
     def label(self) -> str:
         """How reports name this model's method: "lil beta=1", "pgd-at eps=0.1", ..."""
         label = self.make_objective().label()
-        return (
-            label.replace(self.objective, self.objective + "+sn", 1)
-            if self.spectral_norm
-            else label
-        )
+        suffix = self.family.label_suffix(self.params)
+        return label.replace(self.objective, self.objective + suffix, 1) if suffix else label
 
     def validate(self) -> TrainConfig:
         from lilbench.data.base import DATASETS
@@ -129,11 +227,7 @@ class TrainConfig:
             raise ConfigError(f"unknown mode {self.mode!r}; known: {', '.join(MODES)}")
         if self.metric not in METRICS:
             raise ConfigError(f"unknown metric {self.metric!r}; known: {', '.join(METRICS)}")
-        if self.activation not in ACTIVATION_NAMES:
-            raise ConfigError(
-                f"unknown activation {self.activation!r}; known: {', '.join(ACTIVATION_NAMES)}"
-            )
-        for name in ("width", "depth", "epochs", "batch_size"):
+        for name in ("epochs", "batch_size"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(
                     f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}"
@@ -146,26 +240,15 @@ class TrainConfig:
             raise ConfigError(f"limit must be >= 1, got {self.limit}")
         if self.preset is not None and self.preset not in PRESETS:
             raise ConfigError(f"unknown preset {self.preset!r}; known: {', '.join(PRESETS)}")
-        if self.dtype not in DTYPE_NAMES:
-            raise ConfigError(f"unknown dtype {self.dtype!r}; known: {', '.join(DTYPE_NAMES)}")
-        if self.init not in INIT_NAMES:
-            raise ConfigError(f"unknown init {self.init!r}; known: {', '.join(INIT_NAMES)}")
-        if (self.dtype, self.init) != ("float32", "default") and (self.hierarchy or self.conv):
-            what = "stacked LILs" if self.hierarchy else "--conv"
-            raise ConfigError(f"--dtype and --init apply to plain MLPs, not to {what}")
-        if self.head not in HEADS:
-            raise ConfigError(f"unknown head {self.head!r}; known: {', '.join(HEADS)}")
-        if self.conv is not None:
-            if self.conv not in CONV_NAMES:
-                raise ConfigError(
-                    f"unknown conv preset {self.conv!r}; known: {', '.join(CONV_NAMES)}"
-                )
-            if self.hierarchy or self.spectral_norm:
-                what = "stacked LILs" if self.hierarchy else "spectral normalisation"
-                raise ConfigError(f"--conv does not combine with {what} (MLPs only)")
         if self.mode == "none" and self.beta != 0:
             raise ConfigError(
                 "mode 'none' means plain cross-entropy: use beta 0 or mode local/global"
+            )
+        takes = self.family.objectives
+        if takes is not None and self.objective not in takes:
+            raise ConfigError(
+                f"{self.model} models train with the {', '.join(takes)} objective, not "
+                f"{self.objective}"
             )
         if self.objective != "lil":
             lil = TrainConfig()
@@ -176,10 +259,6 @@ class TrainConfig:
                     raise ConfigError(
                         f"{key} is a parameter of the lil objective, not of {self.objective}"
                     )
-            if self.hierarchy:
-                raise ConfigError(
-                    f"stacked models train with the lil objective, not {self.objective}"
-                )
         elif self.objective_params:
             raise ConfigError("the lil objective takes its parameters as beta, alpha, mode, k")
         for key in LIL_KEYS:
@@ -193,7 +272,8 @@ class TrainConfig:
 
     @classmethod
     def for_dataset(cls, dataset: str, **options: Any) -> TrainConfig:
-        """The data set's defaults, overridden by the options that are not None."""
+        """The data set's defaults, overridden by the options that are not None. A data set's
+        default for a parameter the chosen family does not take is left out."""
         given = {k: v for k, v in options.items() if v is not None}
         preset = given.get("preset")
         if preset is not None and preset not in PRESETS:
@@ -203,12 +283,14 @@ class TrainConfig:
             if preset is not None
             else {}
         )
-        merged = {**DATASET_DEFAULTS.get(dataset, {}), **from_preset, **given}
-        if merged.get("conv") in CONV_NAMES:  # a conv preset brings its head's width and depth
-            from lilbench.models.conv import CONV_PRESETS
-
-            head = CONV_PRESETS[merged["conv"]]
-            merged = {"width": head["width"], "depth": head["depth"], **merged}
+        chosen = {**from_preset, **given}
+        family = FAMILIES.get(
+            _family_name(chosen.get("model"), {k: v for k, v in chosen.items() if k != "model"})
+        )
+        takes = set(family.params_type.model_fields) | _GENERIC
+        data_defaults = {k: v for k, v in DATASET_DEFAULTS.get(dataset, {}).items() if k in takes}
+        merged = {**data_defaults, **chosen}
+        merged = {**family.defaults(merged), **merged}
         return cls(dataset=dataset, **merged)
 
     def normalised(self) -> TrainConfig:
@@ -223,11 +305,19 @@ class TrainConfig:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """What checkpoints store: a built-in family's config in the flat fields it had before
+        families existed (so stored configs and hashes are as they were); another family's
+        as `model` and `model_params`."""
+        d = {k: v for k, v in asdict(self).items() if k not in ("model", "model_params")}
+        legacy = self.family.legacy_fields(self.params)
+        if legacy is None:
+            return {**d, "model": self.model, "model_params": dict(self.model_params)}
+        flat = {**d, **LEGACY_MODEL_FIELDS, **legacy}
+        return {k: flat[k] for k in _ORDER}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
+        known = _GENERIC | {"model", "model_params"} | set(LEGACY_MODEL_FIELDS)
         unknown = set(data) - known
         if unknown:
             raise ConfigError(f"unknown training keys: {', '.join(sorted(unknown))}")
@@ -237,8 +327,11 @@ class TrainConfig:
         """Content hash of the normalised config (floats as JSON numbers, so 1 == 1.0)."""
         d = self.normalised().to_dict()
         for key, default in _HASHED_IF_SET.items():
-            if d[key] == default:
+            if key in d and d[key] == default:
                 del d[key]
         for key in ("beta", "alpha", "k", "lr"):
             d[key] = float(d[key])
         return sha256_bytes(canonical_json(d).encode())
+
+
+_GENERIC = {f.name for f in fields(TrainConfig)} - {"model", "model_params"}
