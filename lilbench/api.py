@@ -73,21 +73,14 @@ class Evaluation:
 
 def _specs(attacks: Sequence[Any]) -> list[AttackSpec]:
     """Attack names, suite-style mappings ({"name": "pgd", "eps": [0.1]}) or specs."""
-    from lilbench.attacks import ATTACKS, AttackSpec
-    from lilbench.suites import _attack
+    from lilbench.attacks import AttackSpec
+    from lilbench.attacks.parse import parse_attack
 
     specs = []
     for i, a in enumerate(attacks):
-        if isinstance(a, AttackSpec):
-            specs.append(a.validate())
-        elif isinstance(a, str):
-            if a not in ATTACKS:
-                raise ConfigError(ATTACKS.unknown(a))
-            specs.append(ATTACKS.get(a).from_options())
-        elif isinstance(a, dict):
-            specs.append(_attack(Path("attacks"), i, a))
-        else:
+        if not isinstance(a, str | dict | AttackSpec):
             raise ConfigError(f"attacks[{i}]: expected a name, a mapping or an AttackSpec")
+        specs.append(parse_attack(a, where=f"attacks[{i}]"))
     if not specs:
         raise ConfigError("give at least one attack")
     return specs
@@ -115,7 +108,7 @@ def evaluate(
     model: nn.Module | str | Path,
     *,
     dataset: str = "mnist",
-    attacks: Sequence[Any] = ("fgsm",),
+    attacks: Sequence[Any] | None = None,
     test_limit: int | None = None,
     seed: int = 0,
     runs_dir: Path | str = "runs",
@@ -129,10 +122,12 @@ def evaluate(
     set's images (MNIST: (N, 1, 28, 28)) or flat vectors; it is evaluated in eval mode, and
     the model-level checks (logits, determinism, gradients, chance at eps = 1) run beside
     each attack. A module is attacked as a copy on `device`: the caller's module is left in
-    its mode, with its gradients' flags, on its device."""
+    its mode, with its gradients' flags, on its device. `attacks` defaults to the one-step
+    attack (FGSM) on the paper's grid."""
+    from lilbench.attacks.base import quick_name
     from lilbench.runtime import pinned_threads
 
-    specs = _specs(attacks)
+    specs = _specs([quick_name()] if attacks is None else attacks)
     if test_limit is not None and test_limit < 1:
         raise ConfigError(f"test_limit must be >= 1, got {test_limit}")
     with pinned_threads():

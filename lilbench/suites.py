@@ -6,16 +6,15 @@ Validated up front; every error names the file and the key.
 from __future__ import annotations
 
 import itertools
-import math
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from lilbench.attacks import ATTACKS, AttackSpec
-from lilbench.attacks.grids import parse_grid
+from lilbench.attacks.parse import coerce, field_kind, field_kinds, number_list, parse_attack
 from lilbench.certify.spec import CertifySpec
 from lilbench.errors import ConfigError, LilbenchError
 from lilbench.io import sha256_file
@@ -45,17 +44,16 @@ METHOD_KEYS = {"objective", "spectral_norm"}  # the rest of a method entry: para
 PER_METHOD = {"dataset", "seed", "objective", "objective_params", "spectral_norm", *LIL_KEYS}
 
 
-def _train_key_types() -> dict[str, str]:
-    """Every key a suite's `train:` takes, with its value's type: TrainConfig's own fields and
+def _train_key_types() -> dict[str, tuple[str, bool]]:
+    """Every key a suite's `train:` takes, with its value's kind: TrainConfig's own fields and
     every model family's parameters (and the flags that choose a family)."""
-    types = {f.name: str(f.type) for f in fields(TrainConfig) if f.name != "model_params"}
+    kinds = {k: v for k, v in field_kinds(TrainConfig).items() if k != "model_params"}
     for _, family in FAMILIES.items():
         for key, field in family.params_type.model_fields.items():
-            ann = field.annotation
-            types[key] = ann.__name__ if ann in (int, float, bool) else "str"
-        if family.selected_by is not None and family.selected_by not in types:
-            types[family.selected_by] = "bool"
-    return types
+            kinds[key] = field_kind(field.annotation)
+        if family.selected_by is not None and family.selected_by not in kinds:
+            kinds[family.selected_by] = ("bool", False)
+    return kinds
 
 
 TRAIN_TYPES = _train_key_types()
@@ -131,73 +129,27 @@ def _fail(path: Path, key: str, msg: str) -> ConfigError:
 
 
 def _number_list(path: Path, key: str, value: Any) -> tuple[float, ...]:
-    """Numbers and 'START:STOP:NUM' log-grid strings, alone or mixed in a list; a list that
-    mixes in a grid is sorted and de-duplicated."""
-    items = value if isinstance(value, list) else [value]
-    if not items:
-        raise _fail(path, key, "expected a list of numbers or a START:STOP:NUM string")
-    out: list[float] = []
-    for v in items:
-        if isinstance(v, str):
-            try:
-                out.extend(parse_grid(v, what=key))
-            except ConfigError as exc:
-                raise _fail(path, key, str(exc)) from None
-        elif isinstance(v, int | float) and not isinstance(v, bool):
-            if not math.isfinite(v):
-                raise _fail(path, key, f"expected finite numbers, got {v!r}")
-            out.append(float(v))
-        else:
-            raise _fail(path, key, f"expected numbers or START:STOP:NUM strings, got {v!r}")
-    if any(isinstance(v, str) for v in items) and len(items) > 1:
-        out = sorted(set(out))
-    return tuple(out)
+    try:
+        return number_list(key, value)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def _attack(path: Path, i: int, entry: Any) -> AttackSpec:
     """One attack entry; its keys and their types come from the attack class's fields."""
-    where = f"attacks[{i}]"
-    if not isinstance(entry, dict) or "name" not in entry:
-        raise _fail(path, where, "expected a mapping with a 'name'")
-    name = str(entry["name"])
-    if name not in ATTACKS:
-        raise _fail(path, f"{where}.name", ATTACKS.unknown(name))
-    cls = ATTACKS.get(name)
-    types = {f.name: f.type for f in fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for key, value in entry.items():
-        if key == "name":
-            continue
-        if key not in types:
-            raise _fail(path, f"{where}.{key}", f"unknown key; {cls.name} takes {sorted(types)}")
-        kwargs[key] = _typed(path, f"{where}.{key}", str(types[key]), value)
+    if isinstance(entry, str):  # a suite names its attacks as mappings
+        entry = ["not a mapping"]
     try:
-        return cls.from_options(**kwargs)
+        return parse_attack(entry, where=f"attacks[{i}]")
     except ConfigError as exc:
-        raise _fail(path, where, str(exc)) from None
+        raise ConfigError(f"{path}: {exc}") from None
 
 
-def _typed(path: Path, key: str, kind: str, value: Any) -> Any:
-    """A suite value read as its field's type (annotations are strings here)."""
-    if "tuple[float" in kind:
-        return None if value is None else _number_list(path, key, value)
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise _fail(path, key, f"expected true or false, got {value!r}")
-        return value
-    if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _fail(path, key, f"expected an integer, got {value!r}")
-        return value
-    if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _fail(path, key, f"expected a number, got {value!r}")
-        if not math.isfinite(value):
-            raise _fail(path, key, f"expected a finite number, got {value!r}")
-        return float(value)
-    if not isinstance(value, str):
-        raise _fail(path, key, f"expected a string, got {value!r}")
-    return value
+def _typed(path: Path, key: str, kind: tuple[str, bool], value: Any) -> Any:
+    try:
+        return coerce(key, kind[0], value, optional=kind[1])
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -272,8 +224,7 @@ def load_suite(path: Path) -> Suite:
             raise _fail(
                 path, f"train.{key}", f"unknown key; known: {', '.join(sorted(TRAIN_KEYS))}"
             )
-        if value is not None or "None" not in types[key]:
-            train[key] = _typed(path, f"train.{key}", types[key].replace(" | None", ""), value)
+        train[key] = _typed(path, f"train.{key}", types[key], value)
     settings: tuple[Setting, ...] = ()
     if "betas" in raw:
         betas = _number_list(path, "betas", raw["betas"])

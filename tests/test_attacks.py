@@ -209,7 +209,7 @@ def test_strict_exits_1_on_a_failed_check(
         (["pgd", "--step", "2"], "step size must lie in [0, 1]"),
         (["pgd", "--steps", "0"], "steps must be >= 1"),
         (["pgd", "--restarts", "-1"], "restarts"),
-        (["carlini"], "known: fgsm, pgd, apgd, apgd-search, autoattack, square"),
+        (["carlini"], "known: apgd, apgd-search, autoattack, fgsm, pgd, square"),
         (["fgsm", "--test-limit", "0"], "test limit must be >= 1"),
         (["fgsm", "--limit", "10"], "--limit is ambiguous"),
         (["apgd-search", "--eps", "0.1", "--levels", "-1"], "levels >= 0"),

@@ -136,8 +136,18 @@ def test_statistics() -> None:
     assert np.array_equal(unpack_mask(pack_mask(mask), len(mask)), mask)
 
 
+# The record's params for each label (the checks read what an attack is from its class).
+_PARAMS = {
+    "fgsm": {"name": "fgsm"},
+    "pgd-eps": {"name": "pgd", "step": None},
+    "apgd-ce": {"name": "apgd", "loss": "ce"},
+    "square": {"name": "square"},
+}
+
+
 def _rec(label: str, points: list[tuple[float, float]], sweep: str = "eps") -> dict[str, Any]:
     return {
+        "params": _PARAMS[label],
         "sweep": sweep,
         "samples": {"n": 100},
         "checks": [],

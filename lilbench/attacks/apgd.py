@@ -46,6 +46,10 @@ class APGD(EpsGridAttack):
         return f"apgd-{self.loss}"
 
     @property
+    def verdict_rank(self) -> int:
+        return 4 if self.loss == "ce" else 0
+
+    @property
     def uses_randomness(self) -> bool:
         return True
 

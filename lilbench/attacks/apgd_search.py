@@ -95,6 +95,7 @@ class APGDSearch(EpsGridAttack):
     """Minimal perturbation per image: bisection over eps with APGD-CE (reported on the grid)."""
 
     name: ClassVar[str] = "apgd-search"
+    minimal_perturbation: ClassVar[bool] = True
     eps0_applicable: ClassVar[bool] = True  # eps 0: every image keeps its clean input
     levels: int = option(6, "Bisection steps on log eps per image.")
     max_iter: int = option(100, "APGD-CE iterations per attempt.")

@@ -54,6 +54,7 @@ class AutoAttackSpec(EpsGridAttack):
     """AutoAttack (standard: APGD-CE, APGD-T, FAB-T, Square): worst case per example."""
 
     name: ClassVar[str] = "autoattack"
+    standard: ClassVar[bool] = True
     version: str = option(
         "standard",
         "standard (APGD-CE, APGD-T, FAB-T, Square 5000) or art (ART's ensemble: APGD-CE, "
@@ -64,6 +65,10 @@ class AutoAttackSpec(EpsGridAttack):
         "lilbench (the default for standard) or art (ART's members; standard then lacks "
         "FAB-T, as lilbench ran it before; the only engine of version art).",
     )
+
+    @property
+    def verdict_rank(self) -> int:
+        return 5
 
     @property
     def resolved_engine(self) -> str:

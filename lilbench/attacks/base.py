@@ -9,6 +9,7 @@ every result and knows no attack by name.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -31,9 +32,13 @@ if TYPE_CHECKING:
     from art.estimators.classification import PyTorchClassifier
 
 
-def option(default: Any, help: str) -> Any:
-    """A parameter field with its help, which the attack's command shows as --NAME."""
-    return field(default=default, metadata={"help": help})
+DEFAULT_COMMAND_EPS = (0.01, 0.03, 0.1, 0.2, 0.3)  # a command's eps grid unless told otherwise
+
+
+def option(default: Any, help: str, *, what: str | None = None) -> Any:
+    """A parameter field with its help, which the attack's command shows as --NAME; `what`
+    names its values in error messages (default: the field's name)."""
+    return field(default=default, metadata={"help": help, **({"what": what} if what else {})})
 
 
 @dataclass(frozen=True)
@@ -115,12 +120,32 @@ class AttackSpec:
     name: ClassVar[str]
     sweep: ClassVar[str]  # which parameter varies along the grid: "eps" or "step"
     eps0_applicable: ClassVar[bool] = True  # ART refuses eps = 0 for some attacks
+    # Facts about the attack that the model checks, the verdict, the reports and the CLI read
+    # (so that no module outside attacks/ names an attack):
+    gradient_free: ClassVar[bool] = False  # queries only: the gradient-masking check's witness
+    one_step: ClassVar[bool] = False  # a single gradient step (its table shows no step column)
+    minimal_perturbation: ClassVar[bool] = False  # each image's smallest breaking eps
+    standard: ClassVar[bool] = False  # the field's standard evaluation: model cards, Pareto
+    # Its command (`lilbench attack NAME`): the eps grid run when none is given, fields that
+    # are not options, and options that are not fields (name, type, help), which
+    # `from_command` reads.
+    command_eps: ClassVar[tuple[float, ...]] = DEFAULT_COMMAND_EPS
+    command_hidden: ClassVar[frozenset[str]] = frozenset()
+    command_extras: ClassVar[tuple[tuple[str, type, str], ...]] = ()
     batch_size: int = 1000
 
     @classmethod
     def from_options(cls, **given: Any) -> AttackSpec:
         """The spec of the options given (CLI or suite), validated."""
         return cls(**given).validate()
+
+    @classmethod
+    def from_command(
+        cls, given: dict[str, Any], *, eps: tuple[float, ...] | None, eps_from_grid: bool
+    ) -> AttackSpec:
+        """The spec of a command's options: `given` holds the fields and extras that were
+        set; `eps` is None when neither --eps nor --eps-grid was given."""
+        return cls.from_options(eps=cls.command_eps if eps is None else eps, **given)
 
     @classmethod
     def option_names(cls) -> list[str]:
@@ -156,12 +181,26 @@ class AttackSpec:
 
     @property
     def label(self) -> str:
-        """Name in tables and suites: `-eps` marks a PGD eps sweep, `-paper` the authors'
-        variants."""
-        label = self.name
-        if self.name == "pgd" and self.sweep == "eps":
-            label += "-eps"
-        return f"{label}-paper" if self.paper_objective else label
+        """Name in tables and suites; `-paper` marks the authors' variants."""
+        return f"{self.name}-paper" if self.paper_objective else self.name
+
+    @property
+    def verdict_rank(self) -> int:
+        """How strong a standard attack this is, for the verdict's choice of the strongest
+        one that ran (higher: stronger); 0: never the verdict's attack (the authors' copies,
+        and attacks that answer another question)."""
+        return 0
+
+    @property
+    def gradient_witness(self) -> bool:
+        """A standard gradient attack over an eps grid: what the gradient-masking check
+        compares a gradient-free attack with."""
+        return (
+            self.sweep == "eps"
+            and not self.gradient_free
+            and not self.minimal_perturbation
+            and not self.paper_objective
+        )
 
     @property
     def uses_randomness(self) -> bool:
@@ -201,3 +240,36 @@ class EpsGridAttack(AttackSpec):
 
 
 ATTACKS: Registry[type[AttackSpec]] = Registry("attack")
+
+
+def spec_from_params(params: dict[str, Any]) -> AttackSpec:
+    """The spec a record's `params` were written from (not validated again: the record's
+    attack ran with it)."""
+    cls = ATTACKS.get(str(params["name"]))
+    names = {f.name for f in fields(cls)}
+    values = {
+        k: tuple(v) if isinstance(v, list) else v
+        for k, v in params.items()
+        if k != "name" and k in names
+    }
+    return cls(**values)  # type: ignore[arg-type]
+
+
+def attack_facts(records: dict[str, dict[str, Any]]) -> dict[str, AttackSpec]:
+    """label -> spec, for records keyed by label (what reports and checks hold)."""
+    return {label: spec_from_params(rec["params"]) for label, rec in records.items() if rec}
+
+
+def standard_label(specs: Iterable[AttackSpec]) -> str | None:
+    """The label of the field's standard evaluation (AutoAttack) among `specs`, if it ran."""
+    return next((s.label for s in specs if s.standard), None)
+
+
+def standard_name() -> str:
+    """The registered name of the standard evaluation (model cards' key for its figures)."""
+    return next(cls.name for _, cls in ATTACKS.items() if cls.standard)
+
+
+def quick_name() -> str:
+    """The registered name of the standard one-step attack (FGSM): the API's default."""
+    return next(cls.name for _, cls in ATTACKS.items() if cls.one_step)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from lilbench.attacks.base import ATTACKS, AttackContext, AttackSpec, Point
 from lilbench.attacks.grids import PAPER_GRID, check_unit
@@ -23,14 +23,41 @@ else:
 @ATTACKS.register("fgsm")
 @dataclass(frozen=True, kw_only=True)
 class FGSM(AttackSpec):
+    """L-inf FGSM at eps = logspace(-2, 0, 10) (the paper's grid) unless --eps/--eps-grid."""
+
     name: ClassVar[str] = "fgsm"
     sweep: ClassVar[str] = "eps"
+    one_step: ClassVar[bool] = True
+    command_eps: ClassVar[tuple[float, ...]] = PAPER_GRID
+    # `--objective` selects a model's training objective on the command line; the attack's
+    # objective is --paper-faithful there.
+    command_hidden: ClassVar[frozenset[str]] = frozenset({"objective"})
+    command_extras: ClassVar[tuple[tuple[str, type, str], ...]] = (
+        (
+            "paper_faithful",
+            bool,
+            "The authors' attack: objective CE + beta * L_iso per batch of 100.",
+        ),
+    )
     eps: tuple[float, ...] = PAPER_GRID
     objective: str = "ce"  # "paper": CE + beta * L_iso per batch of 100, as the authors do
 
     @property
     def paper_objective(self) -> bool:
         return self.objective == "paper"
+
+    @property
+    def verdict_rank(self) -> int:
+        return 0 if self.paper_objective else 1
+
+    @classmethod
+    def from_command(
+        cls, given: dict[str, Any], *, eps: tuple[float, ...] | None, eps_from_grid: bool
+    ) -> AttackSpec:
+        rest = dict(given)
+        if rest.pop("paper_faithful", False):
+            rest["objective"] = "paper"
+        return super().from_command(rest, eps=eps, eps_from_grid=eps_from_grid)
 
     def validate(self) -> FGSM:
         super().validate()

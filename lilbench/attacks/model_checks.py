@@ -15,12 +15,12 @@ import torch
 from torch import nn
 
 from lilbench.attacks import art_backend as art
+from lilbench.attacks.base import attack_facts
 from lilbench.attacks.checks import Check, unpack_mask
 from lilbench.models.functional import input_gradient
 
 TOL = 1e-9
 MASKING_MARGIN = 0.005  # 0.5 pp
-GRADIENT_ATTACKS = ("fgsm", "pgd-eps", "apgd-ce", "apgd-dlr", "autoattack")
 
 
 def _points(record: dict[str, Any]) -> dict[float, dict[str, Any]]:
@@ -96,26 +96,31 @@ def check_stronger_not_weaker(
 
 
 def check_masking(records: dict[str, dict[str, Any]]) -> Check | None:
-    if "square" not in records:
+    """A gradient-free attack (the class says which) must not beat the gradient attacks."""
+    facts = attack_facts(records)
+    free = [label for label, spec in facts.items() if spec.gradient_free]
+    if not free:
         return None
-    sq = _points(records["square"])
+    witnesses = [label for label, spec in facts.items() if spec.gradient_witness]
     bad, seen = [], 0
-    for e, p in sq.items():
-        grad = [
-            _points(records[g])[e]["accuracy"]
-            for g in GRADIENT_ATTACKS
-            if g in records and e in _points(records[g])
-        ]
-        if not grad:
-            continue
-        seen += 1
-        if p["accuracy"] < min(grad) - MASKING_MARGIN:
-            bad.append(f"eps={e:g}: Square {p['accuracy']:.4f} < best gradient {min(grad):.4f}")
+    for label in free:
+        shown = label.capitalize()
+        for e, p in _points(records[label]).items():
+            grad = [
+                _points(records[g])[e]["accuracy"] for g in witnesses if e in _points(records[g])
+            ]
+            if not grad:
+                continue
+            seen += 1
+            if p["accuracy"] < min(grad) - MASKING_MARGIN:
+                bad.append(
+                    f"eps={e:g}: {shown} {p['accuracy']:.4f} < best gradient {min(grad):.4f}"
+                )
     if not seen:
         return Check(
             "gradient-free does not beat gradient attacks",
             False,
-            "Square shares no eps with a gradient attack",
+            f"{', '.join(f.capitalize() for f in free)} shares no eps with a gradient attack",
         )
     return Check(
         "gradient-free does not beat gradient attacks",

@@ -8,8 +8,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from lilbench.attacks.base import ATTACKS, AttackContext, AttackSpec, Point
-from lilbench.attacks.grids import PAPER_GRID, check_unit
+from lilbench.attacks.base import ATTACKS, AttackContext, AttackSpec, Point, option
+from lilbench.attacks.grids import PAPER_GRID, check_unit, parse_grid
 from lilbench.errors import ConfigError
 from lilbench.lazy import lazy_module
 
@@ -34,13 +34,40 @@ class PGD(AttackSpec):
     """
 
     name: ClassVar[str] = "pgd"
+    command_eps: ClassVar[tuple[float, ...]] = (0.5,)
+    command_extras: ClassVar[tuple[tuple[str, type, str], ...]] = (
+        ("step_grid", str, "Step-size log grid START:STOP:NUM."),
+    )
     eps: tuple[float, ...] = (0.5,)
-    steps: int = 10
-    step: tuple[float, ...] | None = PAPER_GRID
-    step_factor: float = 2.5
-    restarts: int = 0  # random starts (0 = start at the clean input)
+    steps: int = option(10, "PGD iterations.")
+    step: tuple[float, ...] | None = option(
+        PAPER_GRID, "Comma-separated step sizes.", what="step size"
+    )
+    step_factor: float = option(2.5, "Eps sweeps: step = factor * eps / steps (Madry).")
+    restarts: int = option(0, "Random starts (seeded; 0: start at the clean input).")
     # The authors' variant: their objective, every step along the clean-input gradient.
-    paper_faithful: bool = False
+    paper_faithful: bool = option(
+        False,
+        "The authors' attack: objective CE + beta * L_iso per batch of 100, every step "
+        "along the clean-input gradient.",
+    )
+
+    @classmethod
+    def from_command(
+        cls, given: dict[str, Any], *, eps: tuple[float, ...] | None, eps_from_grid: bool
+    ) -> AttackSpec:
+        """One eps (the paper's 0.5 ball by default) sweeps the paper's step sizes; an eps
+        grid, or several eps, and no step option sweep eps with the Madry step."""
+        rest = dict(given)
+        grid = rest.pop("step_grid", None)
+        if grid is not None:
+            if "step" in rest:
+                raise ConfigError("give --step or --step-grid, not both")
+            rest["step"] = parse_grid(grid, what="step size")
+        eps = cls.command_eps if eps is None else eps
+        if "step" not in rest and (len(eps) != 1 or eps_from_grid):
+            rest["step"] = None  # eps sweep, Madry step rule
+        return super().from_command(rest, eps=eps, eps_from_grid=eps_from_grid)
 
     @property
     def paper_objective(self) -> bool:
@@ -49,6 +76,18 @@ class PGD(AttackSpec):
     @property
     def sweep(self) -> str:  # type: ignore[override]
         return "step" if self.step is not None else "eps"
+
+    @property
+    def label(self) -> str:
+        """`pgd-eps` for an eps sweep, `pgd` for the paper's step-size sweep."""
+        label = "pgd-eps" if self.sweep == "eps" else "pgd"
+        return f"{label}-paper" if self.paper_objective else label
+
+    @property
+    def verdict_rank(self) -> int:
+        # An eps sweep with the Madry step is the stronger PGD; the step sweep in the paper's
+        # 0.5 ball answers a question of the paper's.
+        return 0 if self.paper_objective else 3 if self.sweep == "eps" else 2
 
     def validate(self) -> PGD:
         super().validate()

@@ -41,6 +41,7 @@ class Square(EpsGridAttack):
     """Square attack: gradient-free (score-based), the gradient-masking check."""
 
     name: ClassVar[str] = "square"
+    gradient_free: ClassVar[bool] = True
     max_iter: int = option(1000, "Queries per start.")
     restarts: int = option(1, "Random starts (seeded).")
     engine: str = option(

@@ -13,8 +13,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lilbench.attacks import ATTACKS, FGSM, PGD, AttackSpec, EpsGridAttack
-from lilbench.attacks.grids import PAPER_GRID, parse_grid, parse_list
+from lilbench.attacks import ATTACKS, AttackSpec
+from lilbench.attacks.base import spec_from_params
+from lilbench.attacks.grids import parse_grid, parse_list
 from lilbench.cli.common import (
     DataDir,
     Device,
@@ -61,14 +62,6 @@ TestLimit = Annotated[
 ]
 AttackBatch = Annotated[int, typer.Option("--batch-size", help="Attack batch size.")]
 Strict = Annotated[bool, typer.Option("--strict", help="Exit 1 when a sanity check fails.")]
-PaperFaithful = Annotated[
-    bool,
-    typer.Option(
-        "--paper-faithful",
-        help="The authors' attack: objective CE + beta * L_iso per batch of 100 (PGD: every "
-        "step along the clean-input gradient).",
-    ),
-]
 EpsList = Annotated[str | None, typer.Option("--eps", help="Comma-separated eps values.")]
 EpsGrid = Annotated[str | None, typer.Option("--eps-grid", help="Log grid START:STOP:NUM.")]
 
@@ -175,13 +168,14 @@ def show_record(run: AttackRun) -> None:
     table = Table(title=title)
     sweep = rec["sweep"]
     table.add_column("eps", justify="right")
-    if rec["attack"] != "fgsm":
+    one_step = spec_from_params(rec["params"]).one_step  # its step is its eps
+    if not one_step:
         table.add_column("step", justify="right")
     table.add_column("robust accuracy", justify="right")
     table.add_column("correct", justify="right")
     for p in rec["points"]:
         cells = [f"{p['eps']:.4g}"]
-        if rec["attack"] != "fgsm":
+        if not one_step:
             cells.append(f"{p['step']:.4g}")
         cells += [f"{p['accuracy']:.4f}", f"{p['correct']}/{p['n']}"]
         table.add_row(*cells)
@@ -250,92 +244,6 @@ def _import_model(o: dict[str, Any], training: dict[str, Any], config: TrainConf
     return ckpt
 
 
-@app.command("fgsm")
-@model_options
-def fgsm(
-    eps: EpsList = None,
-    eps_grid: EpsGrid = None,
-    checkpoint: CheckpointOpt = None,
-    model: ModelOpt = None,
-    weights: WeightsOpt = None,
-    test_limit: TestLimit = None,
-    batch_size: AttackBatch = 1000,
-    seed: Seed = 0,
-    device: Device = "cpu",
-    runs_dir: RunsDir = Path("runs"),
-    data_dir: DataDir = None,
-    force: Force = False,
-    strict: Strict = False,
-    paper_faithful: PaperFaithful = False,
-    json_out: Json = False,
-    training: dict[str, Any] | None = None,
-) -> None:
-    """L-inf FGSM at eps = logspace(-2, 0, 10) (the paper's grid) unless --eps/--eps-grid."""
-    spec = FGSM(
-        eps=_eps_values(eps, eps_grid, PAPER_GRID),
-        batch_size=batch_size,
-        objective="paper" if paper_faithful else "ce",
-    ).validate()
-    _execute(spec, locals())
-
-
-@app.command("pgd")
-@model_options
-def pgd(
-    eps: EpsList = None,
-    eps_grid: EpsGrid = None,
-    steps: Annotated[int, typer.Option("--steps", help="PGD iterations.")] = 10,
-    step: Annotated[str | None, typer.Option("--step", help="Comma-separated step sizes.")] = None,
-    step_grid: Annotated[
-        str | None, typer.Option("--step-grid", help="Step-size log grid START:STOP:NUM.")
-    ] = None,
-    restarts: Annotated[int, typer.Option("--restarts", help="Random starts (seeded).")] = 0,
-    checkpoint: CheckpointOpt = None,
-    model: ModelOpt = None,
-    weights: WeightsOpt = None,
-    test_limit: TestLimit = None,
-    batch_size: AttackBatch = 1000,
-    seed: Seed = 0,
-    device: Device = "cpu",
-    runs_dir: RunsDir = Path("runs"),
-    data_dir: DataDir = None,
-    force: Force = False,
-    strict: Strict = False,
-    paper_faithful: PaperFaithful = False,
-    json_out: Json = False,
-    training: dict[str, Any] | None = None,
-) -> None:
-    """L-inf PGD. Default: the paper's ball 0.5, 10 steps, step sizes logspace(-2, 0, 10).
-
-    With --eps-grid (or several --eps) and no step option, sweeps eps with the Madry step
-    2.5 * eps / steps.
-    """
-    if step is not None and step_grid is not None:
-        raise ConfigError("give --step or --step-grid, not both")
-    eps_values = _eps_values(eps, eps_grid, (0.5,))
-    step_values: tuple[float, ...] | None
-    if step is not None:
-        step_values = parse_list(step, what="step size")
-    elif step_grid is not None:
-        step_values = parse_grid(step_grid, what="step size")
-    elif len(eps_values) == 1 and eps_grid is None:
-        step_values = PAPER_GRID
-    else:
-        step_values = None  # eps sweep, Madry step rule
-    spec = PGD(
-        eps=eps_values,
-        steps=steps,
-        step=step_values,
-        restarts=restarts,
-        batch_size=batch_size,
-        paper_faithful=paper_faithful,
-    ).validate()
-    _execute(spec, locals())
-
-
-DEFAULT_STRONG_EPS = (0.01, 0.03, 0.1, 0.2, 0.3)
-
-
 def _common_options(
     eps: EpsList = None,
     eps_grid: EpsGrid = None,
@@ -353,63 +261,85 @@ def _common_options(
     json_out: Json = False,
     training: dict[str, Any] | None = None,
 ) -> None:
-    """The options every eps-grid attack command has (its signature is what is used)."""
+    """The options every attack command has (its signature is what is used)."""
 
 
-def _field_option(cls: type[AttackSpec], f: Field[Any], hint: Any) -> inspect.Parameter:
-    """The command-line option of one field of an attack class: --name, typed as the field
-    (a tuple field takes a comma-separated list), help from the field's metadata."""
+def _option(name: str, hint: Any, text: str) -> inspect.Parameter:
+    """One command-line option --name of type `hint` (a tuple takes a comma-separated list;
+    a bool is --name/--no-name), None when not given."""
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     base = args[0] if typing.get_origin(hint) in (types.UnionType, typing.Union) else hint
-    default = "" if f.default in (MISSING, None) else f" (default {f.default})"
-    text = f.metadata.get("help", f"{cls.name}: {f.name.replace('_', ' ')}.") + default
-    flag = "--" + f.name.replace("_", "-")
+    flag = "--" + name.replace("_", "-")
     if base is bool:
         option = typer.Option(f"{flag}/--no-{flag[2:]}", help=text)
     else:
         option = typer.Option(flag, help=text)
         base = base if base in (int, float, str) else str  # tuples: "a,b,c"
     return inspect.Parameter(
-        f.name,
+        name,
         inspect.Parameter.KEYWORD_ONLY,
         default=None,
         annotation=Annotated[base | None, option],
     )
 
 
-def _eps_grid_command(name: str) -> Any:
-    """The command of a registered eps-grid attack (apgd, square, autoattack, and any added
-    later): besides the common options, one option per field its class declares, so a new
-    attack or field needs nothing here."""
+def _is_tuple(hint: Any) -> bool:
+    return typing.get_origin(hint) is tuple or any(
+        typing.get_origin(a) is tuple for a in typing.get_args(hint)
+    )
+
+
+def _attack_command(name: str) -> Any:
+    """The command of a registered attack: besides the common options, one option per field
+    its class declares (help from the field) and per extra it names, so a new attack or field
+    needs nothing here."""
     cls = ATTACKS.get(name)
     hints = typing.get_type_hints(cls)
-    own = [f for f in fields(cls) if f.name not in ("eps", "batch_size")]
-    tuples = {f.name for f in own if typing.get_origin(hints[f.name]) is tuple}
+    hidden = {"eps", "batch_size", *cls.command_hidden}
+    own = [f for f in fields(cls) if f.name not in hidden]
+    tuples = {f.name for f in own if _is_tuple(hints[f.name])}
     resolved = typing.get_type_hints(_common_options, include_extras=True)
     common = [
         p.replace(annotation=resolved[p.name], kind=inspect.Parameter.KEYWORD_ONLY)
         for p in inspect.signature(_common_options).parameters.values()
     ]
-    extra = [_field_option(cls, f, hints[f.name]) for f in own]
+    extra = [_option(f.name, hints[f.name], _field_help(cls, f)) for f in own]
+    extra += [_option(n, t, text) for n, t, text in cls.command_extras]
+    names = [f.name for f in own] + [n for n, _, _ in cls.command_extras]
+    what = {f.name: f.metadata.get("what", f.name.replace("_", " ")) for f in own}
 
     def command(**o: Any) -> None:
-        given: dict[str, Any] = {
-            "eps": _eps_values(o["eps"], o["eps_grid"], DEFAULT_STRONG_EPS),
-            "batch_size": o["batch_size"],
-        }
-        for f in own:
-            value = o[f.name]
+        if o["eps"] is not None and o["eps_grid"] is not None:
+            raise ConfigError("give --eps or --eps-grid, not both")
+        eps = _eps_values(o["eps"], o["eps_grid"], ()) or None
+        given: dict[str, Any] = {"batch_size": o["batch_size"]}
+        for key in names:
+            value = o[key]
             if value is not None:
-                given[f.name] = parse_list(value, what=f.name) if f.name in tuples else value
-        _execute(cls.from_options(**given), o)
+                given[key] = parse_list(value, what=what[key]) if key in tuples else value
+        spec = cls.from_command(given, eps=eps, eps_from_grid=o["eps_grid"] is not None)
+        _execute(spec, o)
 
     params = [*common[:-1], *extra, common[-1]]  # `training` last, as the decorator expects
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in params}
-    command.__doc__ = (cls.__doc__ or name).strip().splitlines()[0]
-    return with_training_options(reserved=ATTACK_NAMES | {f.name for f in own})(command)
+    command.__doc__ = inspect.cleandoc(cls.__doc__ or name)
+    return with_training_options(reserved=ATTACK_NAMES | set(names))(command)
 
 
-for _name, _cls in ATTACKS.items():
-    if issubclass(_cls, EpsGridAttack):
-        app.command(_name)(_eps_grid_command(_name))
+def _field_help(cls: type[AttackSpec], f: Field[Any]) -> str:
+    shown = f.default not in (MISSING, None) and not isinstance(f.default, bool)
+    default = f" (default {_shown(f.default)})" if shown else ""
+    return f.metadata.get("help", f"{cls.name}: {f.name.replace('_', ' ')}.") + default
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, tuple) and len(value) > 5:
+        return f"{len(value)} values from {value[0]:g} to {value[-1]:g}"
+    if isinstance(value, tuple):
+        return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    return str(value)
+
+
+for _name, _ in ATTACKS.items():
+    app.command(_name)(_attack_command(_name))

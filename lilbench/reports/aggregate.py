@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from lilbench.attacks.base import AttackSpec, attack_facts
 from lilbench.attacks.checks import unpack_mask
 from lilbench.reports.summary import curve, normalised_auc
 from lilbench.results.stats import (
@@ -364,7 +365,7 @@ def _families(results: list[ModelResult]) -> list[tuple[str, str, Scalar, Mask]]
     if any(_worst(r) for r in results):
         fams.append(
             (
-                "worst case of all attacks",
+                WORST,
                 f"at eps = {VERDICT_EPS:g}",
                 lambda r: _worst(r).get(VERDICT_EPS),
                 _mask_worst(VERDICT_EPS),
@@ -479,7 +480,16 @@ def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table, Table]
         if c["name"] == "gradient-free does not beat gradient attacks"
     ]
     change_of = {(row[0], row[1]): row[2] for row in rows}
-    answer = _answer(verdicts, best, said, header_key, cells=change_of, masking=masking)
+    answer = _answer(
+        verdicts,
+        best,
+        said,
+        header_key,
+        strong=strongest(results, verdicts),
+        single=one_step(results),
+        cells=change_of,
+        masking=masking,
+    )
     if len({r.seed for r in results}) == 1 and answer.startswith("**Answer"):
         answer += (
             " (One training seed: the intervals cover the test sample's noise only, not the"
@@ -525,7 +535,28 @@ def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table, Table]
     return sentences, compact, (header, rows), ([header_key, *eps_labels], h_rows)
 
 
-STRONGEST = ("worst case of all attacks", "autoattack", "apgd-ce", "pgd-eps", "pgd", "fgsm")
+WORST = "worst case of all attacks"
+
+
+def _specs(results: list[ModelResult]) -> dict[str, AttackSpec]:
+    specs: dict[str, AttackSpec] = {}
+    for r in results:
+        specs.update(attack_facts(r.completed_attacks()))
+    return specs
+
+
+def strongest(results: list[ModelResult], families: Iterable[str]) -> str | None:
+    """The strongest standard attack among `families` (the worst case of all attacks above
+    every single one), by the attacks' own `verdict_rank`; None: no standard attack ran."""
+    ranks = {label: s.verdict_rank for label, s in _specs(results).items() if s.verdict_rank > 0}
+    ranks[WORST] = max(ranks.values(), default=0) + 1
+    return max((f for f in families if f in ranks), key=ranks.__getitem__, default=None)
+
+
+def one_step(results: list[ModelResult]) -> str | None:
+    """The label of the standard one-step attack that ran (FGSM), if any."""
+    found = [label for label, s in _specs(results).items() if s.one_step and not s.paper_objective]
+    return min(found, default=None)
 
 
 def _answer(
@@ -534,13 +565,14 @@ def _answer(
     said: Callable[[str], str],
     header_key: str,
     *,
+    strong: str | None,
+    single: str | None,
     cells: dict[tuple[str, str], str] | None = None,
     masking: list[bool] | None = None,
 ) -> str:
     """A few sentences: the strongest standard attack's answer, its best change and clean
     cost, what FGSM shows and how much of it the strongest attack leaves, what the
     gradient-masking check says, and what the paper's own attacks show."""
-    strong = next((f for f in STRONGEST if f in verdicts), None)
     if strong is None:
         return "No standard attack ran: no answer about robustness."
     where, rises, falls = verdicts[strong]
@@ -563,18 +595,19 @@ def _answer(
     ]
     if falls:
         parts.append(f"It falls significantly for {', '.join(said(s) for s in falls)}.")
-    if "fgsm" in verdicts and strong != "fgsm" and cells is not None:
-        f_where, f_rises, _ = verdicts["fgsm"]
+    if single is not None and single in verdicts and strong != single and cells is not None:
+        f_where, f_rises, _ = verdicts[single]
+        name = single.upper()
         pairs = [
-            f"{said(s)} {cells.get(('fgsm', s), '-').rstrip(' *')} -> "
+            f"{said(s)} {cells.get((single, s), '-').rstrip(' *')} -> "
             f"{cells.get((strong, s), '-').rstrip(' *')}"
             for s in f_rises
         ]
         parts.append(
-            f"FGSM {f_where} rises significantly for {', '.join(said(s) for s in f_rises)}; "
-            f"the change in pp under FGSM -> under {strong.upper()}: {'; '.join(pairs)}."
+            f"{name} {f_where} rises significantly for {', '.join(said(s) for s in f_rises)}; "
+            f"the change in pp under {name} -> under {strong.upper()}: {'; '.join(pairs)}."
             if f_rises
-            else f"FGSM {f_where} shows no significant rise either."
+            else f"{name} {f_where} shows no significant rise either."
         )
     if masking:
         parts.append(

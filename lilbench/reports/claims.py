@@ -25,11 +25,11 @@ from lilbench.errors import ConfigError
 from lilbench.io import sha256_file, write_bytes_atomic
 from lilbench.registry import Registry
 from lilbench.reports.aggregate import (
-    STRONGEST,
     Comparison,
     by_setting,
     comparisons,
     key_header,
+    strongest,
 )
 from lilbench.results.stats import estimate
 from lilbench.results.suite_results import ModelResult, collect_suite
@@ -274,7 +274,7 @@ def robustness(res: SuiteResults, params: dict[str, Any]) -> Finding:
     authors = list(params.get("authors", []))
     found = _lil_only(res, comparisons(res.results))
     families = {c.family for c in found}
-    strong_family = next((f for f in STRONGEST if f in families), None)
+    strong_family = strongest(res.results, families)
     theirs = [(f, _best(found, f)) for f in authors]
     rises_theirs = any(c is not None and c.significant and c.change > 0 for _, c in theirs)
     strong = _best(found, strong_family) if strong_family is not None else None

@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display here or in CI
 import matplotlib.pyplot as plt
 
+from lilbench.attacks.base import standard_label
 from lilbench.diagnostics import diagnose
 from lilbench.io import atomic_path, write_bytes_atomic
 from lilbench.reports.aggregate import (
@@ -324,9 +325,10 @@ def build_report(
             md_table(certified),
             "",
         ]
-    if suite.has_methods and "autoattack" in attacks:
+    strong_std = standard_label(suite.attacks)
+    if suite.has_methods and strong_std is not None and strong_std in attacks:
         pareto_name = f"{suite.name}-pareto.png"
-        pareto_plot(results, out_dir / pareto_name)
+        pareto_plot(results, out_dir / pareto_name, strong_std)
         lines += [
             "## Clean vs robust accuracy: the Pareto frontier",
             "",
@@ -336,7 +338,7 @@ def build_report(
             "",
             f"![Pareto plots]({pareto_name})",
             "",
-            *[s for eps in PARETO_EPS for s in (*pareto_verdict(results, eps), "")],
+            *[s for eps in PARETO_EPS for s in (*pareto_verdict(results, eps, strong_std), "")],
         ]
     if verdict_parts is not None:
         sentences, compact, changes, halving = verdict_parts

@@ -17,7 +17,6 @@ from lilbench.reports.aggregate import by_setting
 from lilbench.results.stats import Estimate, estimate
 from lilbench.results.suite_results import ModelResult
 
-ATTACK = "autoattack"
 PARETO_EPS = (0.1, 0.05)
 
 
@@ -43,9 +42,7 @@ def _clean(r: ModelResult, attack: str) -> float | None:
     return None if rec is None else float(rec["clean"]["accuracy"])
 
 
-def pareto_points(
-    results: list[ModelResult], eps: float, attack: str = ATTACK
-) -> list[ParetoPoint]:
+def pareto_points(results: list[ModelResult], eps: float, attack: str) -> list[ParetoPoint]:
     points = []
     for label, group in by_setting(results):
         robust = [v for r in group if (v := _accuracy_at(r, attack, eps)) is not None]
@@ -70,7 +67,7 @@ def frontier(points: list[ParetoPoint]) -> list[ParetoPoint]:
     return sorted((p for p in points if not dominated(p)), key=lambda p: p.clean.mean)
 
 
-def pareto_plot(results: list[ModelResult], path: Path, attack: str = ATTACK) -> None:
+def pareto_plot(results: list[ModelResult], path: Path, attack: str) -> None:
     fig, axes = plt.subplots(1, len(PARETO_EPS), figsize=(7 * len(PARETO_EPS), 5.5), squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, eps in zip(axes[0], PARETO_EPS, strict=True):
@@ -156,7 +153,7 @@ def _paired(
     return estimate(diffs) if diffs else None
 
 
-def pareto_verdict(results: list[ModelResult], eps: float, attack: str = ATTACK) -> list[str]:
+def pareto_verdict(results: list[ModelResult], eps: float, attack: str) -> list[str]:
     """Which settings lie on the frontier, and where the best LIL setting stands against the
     best other method at no lower clean accuracy."""
     points = pareto_points(results, eps, attack)

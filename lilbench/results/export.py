@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from lilbench.attacks.base import attack_facts, standard_name
 from lilbench.attacks.checks import unpack_mask
 from lilbench.errors import ConfigError
 from lilbench.io import write_bytes_atomic, write_json_atomic
@@ -231,7 +232,9 @@ def model_card(result: ModelResult, suite: str) -> dict[str, Any]:
         ]
     if result.model_checks is not None:
         failed += [f"model: {c['name']}" for c in result.model_checks["checks"] if not c["passed"]]
-    auto = [k for k in robust if k.startswith("autoattack")]
+    facts = attack_facts(result.completed_attacks())
+    auto = [k for k in robust if facts[k].standard]
+    standard = standard_name()
     return {
         "suite": suite,
         "model": ckpt.path.name,
@@ -243,8 +246,8 @@ def model_card(result: ModelResult, suite: str) -> dict[str, Any]:
         "dataset": ckpt.config.dataset,
         "threat_model": "Linf",
         "clean_accuracy": ckpt.metrics.get("clean_test_accuracy"),
-        "autoattack": robust[auto[0]] if auto else None,
-        "autoattack_params": result.attacks[auto[0]]["params"] if auto else None,  # type: ignore[index]
+        standard: robust[auto[0]] if auto else None,
+        f"{standard}_params": result.attacks[auto[0]]["params"] if auto else None,  # type: ignore[index]
         "robust_accuracy": robust,
         "versions": versions,
         "checks": {"passed": not failed, "failed": failed},
