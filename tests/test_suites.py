@@ -264,3 +264,55 @@ def test_strict_turns_failed_sanity_checks_into_junit_failures(tmp_path: Path) -
     assert failed == {
         "s/beta=0/seed=0::fgsm/sanity checks": "failed checks: robust <= clean accuracy"
     }
+
+
+def test_a_throwaway_report_section_and_no_checkpoint_on_rewrite(
+    ci_runs: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A section registered from here (no other file touched) is rendered in its place; one
+    that does not apply is left out; a report rewritten from its records loads no checkpoint
+    (the weights' diagnostics are cached in the runs directory)."""
+    from lilbench.reports.sections import SECTIONS, ReportContext, Section
+
+    class Throwaway(Section):
+        order = 25  # after the clean accuracy, before the attack tables
+
+        def render(self, ctx: ReportContext) -> list[str]:
+            ctx.tables["throwaway"] = (["models"], [[str(len(ctx.results))]])
+            return ["## Throwaway section", "", f"{len(ctx.results)} models.", ""]
+
+    class NotHere(Section):
+        order = 26
+
+        def applies(self, ctx: ReportContext) -> bool:
+            return False
+
+        def render(self, ctx: ReportContext) -> list[str]:
+            raise AssertionError("rendered a section that does not apply")
+
+    cli(["run", str(CI_SUITE), "--runs-dir", str(ci_runs)], capsys)
+    args = ["report", str(CI_SUITE), "--runs-dir", str(ci_runs), "--out-dir"]
+    assert cli([*args, str(tmp_path / "first")], capsys)[0] == 0
+    SECTIONS.register("throwaway-test")(Throwaway)
+    SECTIONS.register("not-here-test")(NotHere)
+    try:
+
+        def no_weights(*_: object, **__: object) -> None:
+            raise AssertionError("a report from cached records loaded a checkpoint")
+
+        monkeypatch.setattr("lilbench.results.diagnostic_records.load_model", no_weights)
+        code, _, err = cli([*args, str(tmp_path / "second")], capsys)
+        assert code == 0, err
+    finally:
+        SECTIONS._items.pop("throwaway-test", None)
+        SECTIONS._items.pop("not-here-test", None)
+    first = (tmp_path / "first" / "ci.md").read_text()
+    second = (tmp_path / "second" / "ci.md").read_text()
+    assert "## Throwaway section" not in first
+    added = "## Throwaway section\n\n2 models.\n\n"
+    assert second.index("## Clean accuracy") < second.index(added)
+    assert second.index(added) < second.index("## Robust accuracy under FGSM")
+    assert second.replace(added, "") == first  # everything else as before

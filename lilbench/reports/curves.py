@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from lilbench.attacks.checks import unpack_mask
+from lilbench.attacks.checks import pack_mask, unpack_mask
+from lilbench.data import Dataset
 from lilbench.reports.aggregate import Table, by_setting, key_header
 from lilbench.reports.inspect_plots import save_figure
-from lilbench.reports.mechanism import loaded_models
+from lilbench.results.diagnostic_records import ensure_diagnostic
 from lilbench.results.stats import hierarchical_bootstrap
 from lilbench.results.suite_results import ModelResult
 
@@ -38,24 +40,36 @@ def minimal_eps(r: ModelResult, clean: np.ndarray) -> np.ndarray:
 
 
 def _clean_masks(
-    results: list[ModelResult], data_dir: Path | None
+    results: list[ModelResult], data_dir: Path | None, runs_dir: Path | None
 ) -> dict[tuple[str, int], np.ndarray]:
-    """The model's own verdict on the unperturbed images the records cover."""
+    """The model's own verdict on the unperturbed images the records cover (cached per model
+    in the runs directory)."""
     masks = {}
-    for r, model, data in loaded_models(results, data_dir):
+    for r in results:
         n = next((rec["samples"]["n"] for rec in r.completed_attacks().values()), 0)
-        if not n:
+        if not n or r.checkpoint is None:
             continue
-        with torch.no_grad():
-            pred = model(data.x_test[:n]).argmax(1)
-        masks[(r.label, r.seed)] = (pred == data.y_test[:n]).numpy()
+
+        def correct(model: torch.nn.Module, data: Dataset, n: int = n) -> dict[str, Any]:
+            with torch.no_grad():
+                pred = model(data.x_test[:n]).argmax(1)
+            return {"n": n, "bits": pack_mask((pred == data.y_test[:n]).numpy())}
+
+        found = ensure_diagnostic(
+            r.checkpoint, "clean-bits", {"n": n}, correct, runs_dir=runs_dir, data_dir=data_dir
+        )
+        masks[(r.label, r.seed)] = unpack_mask(found["bits"], n)
     return masks
 
 
 def robustness_section(
-    results: list[ModelResult], out_dir: Path, name: str, data_dir: Path | None
+    results: list[ModelResult],
+    out_dir: Path,
+    name: str,
+    data_dir: Path | None,
+    runs_dir: Path | None = None,
 ) -> tuple[Table, str] | None:
-    clean = _clean_masks(results, data_dir)
+    clean = _clean_masks(results, data_dir, runs_dir)
     per: dict[str, list[np.ndarray]] = {}
     for r in results:
         if (r.label, r.seed) in clean:

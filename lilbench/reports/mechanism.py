@@ -4,18 +4,19 @@ models, Holm-corrected over the quantities."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 from scipy import stats
 from torch import nn
 
-from lilbench.data import Dataset, load_dataset
+from lilbench.data import Dataset
 from lilbench.diagnostics import mechanism
 from lilbench.reports.aggregate import ALPHA, Table, by_setting, key_header
+from lilbench.results.diagnostic_records import ensure_diagnostic
 from lilbench.results.stats import estimate, holm
 from lilbench.results.suite_results import ModelResult
-from lilbench.training.checkpoint import load_model
+
+MECHANISM_PARAMS = {"points": 1000, "seed": 0}  # what `diagnostics.mechanism` is given
 
 QUANTITIES = (
     # No "|" in these: they head markdown table columns.
@@ -26,23 +27,29 @@ QUANTITIES = (
 )
 
 
-def loaded_models(
-    results: list[ModelResult], data_dir: Path | None, *, trained_only: bool = False
-) -> Iterator[tuple[ModelResult, nn.Module, Dataset]]:
-    """Each model of the results with its data set (for diagnostics in reports);
-    `trained_only`: lilbench's own models (the diagnostics that read the LIL's hidden layer)."""
-    for r in results:
-        if r.checkpoint is None or (trained_only and r.checkpoint.external):
-            continue
-        cfg = r.checkpoint.config
-        data = load_dataset(cfg.dataset, data_dir=data_dir, seed=cfg.seed)
-        yield r, load_model(r.checkpoint.path, input_dim=data.input_dim), data
+def _mechanism(model: nn.Module, data: Dataset) -> dict[str, float]:
+    return mechanism(model, data.x_test, data.y_test, seed=0)
 
 
-def mechanism_section(results: list[ModelResult], data_dir: Path | None) -> tuple[Table, list[str]]:
+def mechanism_section(
+    results: list[ModelResult], data_dir: Path | None, runs_dir: Path | None = None
+) -> tuple[Table, list[str]]:
+    """Per setting, the mechanism's quantities (cached per model in the runs directory, so a
+    report rewritten from its records loads no checkpoint), and their trend with beta."""
     measured = [
-        (r, mechanism(model, data.x_test, data.y_test, seed=0))
-        for r, model, data in loaded_models(results, data_dir, trained_only=True)
+        (
+            r,
+            ensure_diagnostic(
+                r.checkpoint,
+                "mechanism",
+                MECHANISM_PARAMS,
+                _mechanism,
+                runs_dir=runs_dir,
+                data_dir=data_dir,
+            ),
+        )
+        for r in results
+        if r.checkpoint is not None and not r.checkpoint.external
     ]
     header = [key_header(results), "seeds", *(label for _, label in QUANTITIES)]
     rows = []

@@ -1,0 +1,32 @@
+"""Every sanity check: per attack run, and per model (the checks of a trustworthy
+evaluation), with the details of each failure."""
+
+from __future__ import annotations
+
+from lilbench.reports.aggregate import checks_table, failed_model_check_details, model_checks_table
+from lilbench.reports.render import md_table
+from lilbench.reports.sections.base import SECTIONS, ReportContext, Section
+
+
+@SECTIONS.register("checks")
+class Checks(Section):
+    order = 90
+
+    def applies(self, ctx: ReportContext) -> bool:
+        return bool(ctx.attacks)
+
+    def render(self, ctx: ReportContext) -> list[str]:
+        ctx.tables["checks"] = table = checks_table(ctx.results)
+        lines = ["## Sanity checks", "", "Per attack run:", "", md_table(table), ""]
+        model_table = model_checks_table(ctx.results)
+        if model_table is not None:
+            ctx.tables["model-checks"] = model_table
+            lines += [
+                "Per model (all ten checks of a trustworthy evaluation):",
+                "",
+                md_table(model_table),
+                "",
+                *failed_model_check_details(ctx.results),
+                "",
+            ]
+        return lines
