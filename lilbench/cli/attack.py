@@ -17,19 +17,23 @@ from lilbench.attacks import ATTACKS, AttackSpec
 from lilbench.attacks.base import spec_from_params
 from lilbench.attacks.grids import parse_grid, parse_list
 from lilbench.cli.common import (
+    ATTACK_NAMES,
+    CheckpointOpt,
     DataDir,
     Device,
     Force,
     Json,
     RunsDir,
     Seed,
+    Strict,
+    TestLimit,
     err,
     out,
     print_json,
     resolve_device,
 )
 from lilbench.cli.options import train_config, with_training_options
-from lilbench.cli.train import training_progress
+from lilbench.cli.train import select_checkpoint
 from lilbench.errors import ConfigError
 from lilbench.training.config import TrainConfig
 
@@ -37,15 +41,10 @@ if TYPE_CHECKING:  # the engine (torch, ART) loads when an attack runs, not for 
     from lilbench.results.attack_runs import AttackRun
     from lilbench.training.checkpoint import Checkpoint
 
-# An attack's own options; training options of the same name read --train-NAME here.
-ATTACK_NAMES = frozenset({"eps", "steps", "step_size", "limit", "batch_size", "restarts", "seed"})
 model_options = with_training_options(reserved=ATTACK_NAMES)
 
 app = typer.Typer(help="Attack a model through ART (checked, cached).", no_args_is_help=True)
 
-CheckpointOpt = Annotated[
-    Path | None, typer.Option("--checkpoint", help="Checkpoint directory to attack.")
-]
 ModelOpt = Annotated[
     str | None,
     typer.Option(
@@ -57,43 +56,9 @@ ModelOpt = Annotated[
 WeightsOpt = Annotated[
     Path | None, typer.Option("--weights", help="safetensors weights for a --model factory.")
 ]
-TestLimit = Annotated[
-    int | None, typer.Option("--test-limit", help="Attack the first N test images.")
-]
 AttackBatch = Annotated[int, typer.Option("--batch-size", help="Attack batch size.")]
-Strict = Annotated[bool, typer.Option("--strict", help="Exit 1 when a sanity check fails.")]
 EpsList = Annotated[str | None, typer.Option("--eps", help="Comma-separated eps values.")]
 EpsGrid = Annotated[str | None, typer.Option("--eps-grid", help="Log grid START:STOP:NUM.")]
-
-
-def select_checkpoint(
-    checkpoint: Path | None,
-    config: TrainConfig,
-    *,
-    runs_dir: Path,
-    data_dir: Path | None,
-    device: str,
-    json_out: bool,
-) -> Checkpoint:
-    """--checkpoint PATH, else the cached checkpoint of the training options (trained if new)."""
-    from lilbench.training.checkpoint import read_checkpoint
-    from lilbench.training.pipeline import ensure_checkpoint
-
-    if checkpoint is not None:
-        return read_checkpoint(checkpoint)
-    config.validate()
-    with training_progress(quiet=json_out) as progress:
-        trained = ensure_checkpoint(
-            config,
-            runs_dir=runs_dir,
-            data_dir=data_dir,
-            device=resolve_device(device),
-            progress=progress,
-        )
-    if not json_out:
-        verb = "reusing" if trained.reused else "trained"
-        err.print(f"{verb} checkpoint {trained.checkpoint.path}")
-    return trained.checkpoint
 
 
 def _eps_values(

@@ -11,9 +11,22 @@ from rich.table import Table
 
 from lilbench.attacks.grids import parse_list
 from lilbench.certify.spec import DEFAULT_EPS, METHODS, CertifySpec, refuse_uncertifiable
-from lilbench.cli.attack import ATTACK_NAMES, CheckpointOpt, Strict, TestLimit, select_checkpoint
-from lilbench.cli.common import DataDir, Force, Json, RunsDir, Seed, err, out, print_json
+from lilbench.cli.common import (
+    ATTACK_NAMES,
+    CheckpointOpt,
+    DataDir,
+    Force,
+    Json,
+    RunsDir,
+    Seed,
+    Strict,
+    TestLimit,
+    err,
+    out,
+    print_json,
+)
 from lilbench.cli.options import train_config, with_training_options
+from lilbench.cli.train import select_checkpoint
 from lilbench.errors import ConfigError
 from lilbench.training.config import TrainConfig
 

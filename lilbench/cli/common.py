@@ -100,19 +100,17 @@ def print_json(obj: Any) -> None:
 # Training options, shared by `train` and by commands that select a model by its config.
 Beta = Annotated[float, typer.Option("--beta", help="Weight of the isometry loss (0 = plain CE).")]
 Alpha = Annotated[float, typer.Option("--alpha", help="Weight of the cross-entropy loss.")]
-Mode = Annotated[str, typer.Option("--mode", help="local (within class), global, or none.")]
-K = Annotated[float, typer.Option("--k", help="Scale K on the hidden distances.")]
-DatasetOpt = Annotated[str, typer.Option("--dataset", help="Data set name.")]
-Width = Annotated[int | None, typer.Option("--width", help="Hidden units per layer.")]
-Depth = Annotated[int | None, typer.Option("--depth", help="Hidden layers (per block).")]
-Activation = Annotated[str, typer.Option("--activation", help="tanh or relu.")]
-Epochs = Annotated[int | None, typer.Option("--epochs", help="Training epochs.")]
-Hierarchy = Annotated[
-    bool, typer.Option("--hierarchy", help="Stack one LIL block per label level (torus).")
+
+
+# An attack's own options; training options of the same name read --train-NAME here.
+ATTACK_NAMES = frozenset({"eps", "steps", "step_size", "limit", "batch_size", "restarts", "seed"})
+
+CheckpointOpt = Annotated[
+    Path | None, typer.Option("--checkpoint", help="Checkpoint directory to attack.")
 ]
-Head = Annotated[str, typer.Option("--head", help="Stacked models: per-level or shared.")]
-Detach = Annotated[
-    bool,
-    typer.Option("--detach/--no-detach", help="Stacked models: isolate each block's gradients."),
+
+TestLimit = Annotated[
+    int | None, typer.Option("--test-limit", help="Attack the first N test images.")
 ]
-Lr = Annotated[float, typer.Option("--lr", help="Adam learning rate.")]
+
+Strict = Annotated[bool, typer.Option("--strict", help="Exit 1 when a sanity check fails.")]

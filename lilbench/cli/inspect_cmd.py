@@ -19,7 +19,6 @@ from lilbench.cli.common import (
     writable_dir,
 )
 from lilbench.errors import ConfigError
-from lilbench.io import write_json_atomic
 
 
 def inspect(
@@ -57,42 +56,26 @@ def inspect(
 
         require()
     # The engine (torch, matplotlib) loads here, not for --help.
-    from lilbench.data import load_dataset
-    from lilbench.diagnostics import diagnose
-    from lilbench.reports.inspect_plots import distance_figure, embedding_figure
-    from lilbench.training.checkpoint import load_model, read_checkpoint
+    from lilbench.reports.inspect import inspect_checkpoint
 
-    ckpt = read_checkpoint(checkpoint)
-    config = ckpt.config
-    data = load_dataset(config.dataset, data_dir=data_dir, seed=config.seed)
-    model = load_model(ckpt.path, input_dim=data.input_dim)
-    diag = diagnose(model, data.x_test, data.y_test, max_points=max_points, seed=seed)
-    target = out_dir or ckpt.path / "inspect"
-    name = f"{config.dataset}: {config.label()}"
-    distance_figure(diag, target / "distances.png", name)
-    embedding_figure(diag, target / "embedding.png", name)
-    summary = {
-        "checkpoint": str(ckpt.path),
-        **diag.summary,
-        "figures": [str(target / "distances.png"), str(target / "embedding.png")],
-    }
-    classes = []
-    if with_topology:
-        from lilbench.results.topology_records import model_topology
-
-        found = model_topology(model, data, seed=seed)
-        classes = [
-            {k: v for k, v in c.to_dict().items() if not k.startswith("diagrams")} for c in found
-        ]
-        summary["topology"] = classes
-    write_json_atomic(target / "inspect.json", summary)
+    found = inspect_checkpoint(
+        checkpoint,
+        out_dir=out_dir,
+        data_dir=data_dir,
+        max_points=max_points,
+        seed=seed,
+        with_topology=with_topology,
+    )
+    summary, classes = found.summary, found.classes
     if json_out:
         print_json(summary)
         return
-    table = Table(title=f"inspect {ckpt.path.name} ({name}, {diag.summary['points']} test points)")
+    points = summary["points"]
+    table = Table(title=f"inspect {found.checkpoint.name} ({found.name}, {points} test points)")
     table.add_column("diagnostic")
     table.add_column("value", justify="right")
-    for key, value in diag.summary.items():
+    shown = {k: v for k, v in summary.items() if k not in ("checkpoint", "figures", "topology")}
+    for key, value in shown.items():
         table.add_row(
             key.replace("_", " "), f"{value:.4g}" if isinstance(value, float) else str(value)
         )
@@ -110,4 +93,4 @@ def inspect(
                 f"{c['bottleneck_h1']:.3f}",
             )
         out.print(topo)
-    err.print(f"figures and JSON in {target}")
+    err.print(f"figures and JSON in {found.folder}")

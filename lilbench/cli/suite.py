@@ -24,10 +24,10 @@ from lilbench.cli.common import (
     writable_file,
 )
 from lilbench.errors import ConfigError
-from lilbench.io import write_bytes_atomic
 from lilbench.suites import Suite, load_suite
 
 if TYPE_CHECKING:  # the engine (torch, ART, matplotlib) loads when a command runs
+    from lilbench.regression.check import CheckOutcome
     from lilbench.reports.markdown import Table as MdTable
     from lilbench.results.suite_results import ModelResult
 
@@ -278,114 +278,57 @@ def check(
     A baseline records what it was measured on (lilbench, torch, ART and numpy versions, the
     processor, the thread count, the suite file's hash); when that differs from now, a note
     above the table says so, and the verdict still rests on the numbers alone."""
-    import os
-
-    from lilbench.regression import ci_output, provenance
-    from lilbench.regression.baseline import (
-        changes,
-        check_tolerance,
-        compare,
-        load_baseline,
-        metric_values,
-        write_baseline,
-    )
-    from lilbench.results.suite_results import setting_name
+    from lilbench.regression import provenance
+    from lilbench.regression.baseline import check_tolerance, load_baseline
+    from lilbench.regression.check import compare_with_baseline, update_baseline, write_outputs
 
     suite = _suite(suite_path, seed)
     check_tolerance(tolerance)
     base = None if update else load_baseline(baseline)  # fail on a bad baseline before work
     ran = _run(suite, runs_dir, data_dir, device, True, force, workers, executor, address)
-    now = metric_values(ran)
     prov = provenance.current(suite_sha256=suite.file_sha256, device=device or suite.device)
     if update:
-        old = None
-        if baseline.is_file():
-            try:
-                old = load_baseline(baseline)
-            except ConfigError:
-                old = None
-        for line in changes(old, now):
+        said, count = update_baseline(baseline, suite.name, ran, prov, tolerance=tolerance)
+        for line in said:
             err.print(f"  {escape(line)}")
-        for key, before, after in provenance.differences((old or {}).get("provenance"), prov):
-            if old is not None:
-                err.print(f"  provenance {key}: {escape(str(before))} -> {escape(str(after))}")
-        note = (
-            "Written by `lilbench check --update`. Training and attacks are seeded and "
-            "deterministic on one machine, so the tolerance only absorbs float differences "
-            "between machines (BLAS builds, thread counts)."
-        )
-        write_baseline(baseline, suite.name, now, tolerance=tolerance, note=note, provenance=prov)
-        err.print(f"baseline written: {baseline} ({len(now)} metrics)")
+        err.print(f"baseline written: {baseline} ({count} metrics)")
         return
     assert base is not None
-    rows = compare(base, now)
-    failed = [r for r in rows if not r.passed]
-    notice = provenance.notice(base.get("provenance"), prov)
-    check_failures = [
-        ci_output.CheckFailure(
-            f"{setting_name(r.setting)}/seed={r.seed}/{label}",
-            tuple(c["name"] for c in rec["checks"] if not c["passed"]),
-        )
-        for r in ran
-        for label, rec in r.attacks.items()
-        if rec is not None and not rec["passed"]
-    ]
-    if junit_xml is not None:
-        ci_output.write_junit(junit_xml, suite.name, rows, check_failures, strict=strict)
-    markdown = ci_output.summary_markdown(
-        suite.name, baseline, rows, check_failures, notice=notice, strict=strict
-    )
-    if summary is not None:
-        write_bytes_atomic(summary, markdown.encode())
-    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if step_summary:
-        with open(step_summary, "a", encoding="utf-8") as fh:  # GitHub's file: appended to
-            fh.write(markdown + "\n")
-    verdict_failed = bool(failed) or (strict and bool(check_failures))
+    outcome = compare_with_baseline(suite.name, baseline, base, ran, prov, strict=strict)
+    write_outputs(outcome, junit_xml=junit_xml, summary=summary)
     if json_out:
-        print_json(
-            {
-                "passed": not verdict_failed,
-                "notice": notice,
-                "provenance": {"baseline": base.get("provenance"), "now": prov},
-                "failed_checks": [
-                    {"where": f.where, "checks": list(f.names)} for f in check_failures
-                ],
-                "rows": [
-                    {
-                        "metric": r.metric,
-                        "baseline": r.baseline,
-                        "now": r.now,
-                        "delta": r.delta,
-                        "tolerance": r.tolerance,
-                        "passed": r.passed,
-                    }
-                    for r in rows
-                ],
-            }
-        )
+        print_json(outcome.to_json())
     else:
-        if notice:
-            err.print(f"[yellow]note:[/] {escape(notice)}", soft_wrap=True)
-        t = Table(title=f"{suite.name} vs {baseline}")
-        for h in ("metric", "baseline", "now", "delta", "tol", "result"):
-            t.add_column(h, justify="left" if h == "metric" else "right")
-        for r in rows:
-            fmt = lambda v: "missing" if v is None else f"{v:.4f}"  # noqa: E731
-            t.add_row(
-                r.metric,
-                fmt(r.baseline),
-                fmt(r.now),
-                "-" if r.delta is None else f"{r.delta:+.4f}",
-                f"{r.tolerance:g}",
-                "[green]pass[/]" if r.passed else "[bold red]FAIL[/]",
-            )
-        out.print(t)
-        for r in failed:
-            err.print(f"[red]{ci_output.kind(r)}[/]: {r.metric} baseline {r.baseline} now {r.now}")
-        for f in check_failures:
-            label = "[red]failed checks[/]" if strict else "[yellow]failed checks[/] (no --strict)"
-            err.print(f"{label}: {f.where}: {escape('; '.join(f.names))}")
-        err.print(f"{len(rows) - len(failed)}/{len(rows)} metrics within tolerance")
-    if verdict_failed:
+        _show_check(outcome)
+    if not outcome.passed:
         raise typer.Exit(1)
+
+
+def _show_check(outcome: CheckOutcome) -> None:
+    from lilbench.regression import ci_output
+
+    if outcome.notice:
+        err.print(f"[yellow]note:[/] {escape(outcome.notice)}", soft_wrap=True)
+    t = Table(title=f"{outcome.suite} vs {outcome.baseline}")
+    for h in ("metric", "baseline", "now", "delta", "tol", "result"):
+        t.add_column(h, justify="left" if h == "metric" else "right")
+    for r in outcome.rows:
+        fmt = lambda v: "missing" if v is None else f"{v:.4f}"  # noqa: E731
+        t.add_row(
+            r.metric,
+            fmt(r.baseline),
+            fmt(r.now),
+            "-" if r.delta is None else f"{r.delta:+.4f}",
+            f"{r.tolerance:g}",
+            "[green]pass[/]" if r.passed else "[bold red]FAIL[/]",
+        )
+    out.print(t)
+    for r in outcome.failed:
+        err.print(f"[red]{ci_output.kind(r)}[/]: {r.metric} baseline {r.baseline} now {r.now}")
+    strict = outcome.strict
+    for f in outcome.check_failures:
+        label = "[red]failed checks[/]" if strict else "[yellow]failed checks[/] (no --strict)"
+        err.print(f"{label}: {f.where}: {escape('; '.join(f.names))}")
+    err.print(
+        f"{len(outcome.rows) - len(outcome.failed)}/{len(outcome.rows)} metrics within tolerance"
+    )

@@ -25,6 +25,8 @@ from lilbench.cli.common import (
 from lilbench.cli.options import train_config, with_training_options
 
 if TYPE_CHECKING:  # the engine (torch) loads when the command runs, not for --help
+    from lilbench.training.checkpoint import Checkpoint
+    from lilbench.training.config import TrainConfig
     from lilbench.training.pipeline import Trained
 
 
@@ -121,3 +123,31 @@ def train(
     table.add_row("wall time (s)", f"{m['train_seconds']:.1f}")
     table.add_row("checkpoint", str(trained.checkpoint.path))
     out.print(table)
+
+
+def select_checkpoint(
+    checkpoint: Path | None,
+    config: TrainConfig,
+    *,
+    runs_dir: Path,
+    data_dir: Path | None,
+    device: str,
+    json_out: bool,
+) -> Checkpoint:
+    """--checkpoint PATH, else the cached checkpoint of the training options (trained if new),
+    with a progress bar and a line saying which."""
+    from lilbench.training.pipeline import select_checkpoint as select
+
+    with training_progress(quiet=json_out or checkpoint is not None) as progress:
+        trained = select(
+            checkpoint,
+            config,
+            runs_dir=runs_dir,
+            data_dir=data_dir,
+            device=resolve_device(device),
+            progress=progress,
+        )
+    if not json_out and checkpoint is None:
+        verb = "reusing" if trained.reused else "trained"
+        err.print(f"{verb} checkpoint {trained.checkpoint.path}")
+    return trained.checkpoint

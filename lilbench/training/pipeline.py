@@ -18,6 +18,7 @@ from lilbench.training.checkpoint import (
     Checkpoint,
     checkpoint_dir,
     find_checkpoint,
+    read_checkpoint,
     save_checkpoint,
 )
 from lilbench.training.config import TrainConfig
@@ -133,3 +134,22 @@ def ensure_checkpoints(
     if errors:
         raise errors[0]
     return [out[i] for i in range(len(configs))]
+
+
+def select_checkpoint(
+    checkpoint: Path | None,
+    config: TrainConfig,
+    *,
+    runs_dir: Path,
+    data_dir: Path | None = None,
+    device: torch.device | str = "cpu",
+    progress: Progress | None = None,
+) -> Trained:
+    """The model a command or the API works on: the checkpoint at `checkpoint` when given
+    (reused), else the cached checkpoint of `config`, trained when new."""
+    if checkpoint is not None:
+        return Trained(read_checkpoint(checkpoint), reused=True)
+    config.validate()
+    return ensure_checkpoint(
+        config, runs_dir=runs_dir, data_dir=data_dir, device=device, progress=progress
+    )
