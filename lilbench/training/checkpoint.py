@@ -9,9 +9,6 @@ header and meta.json and recomputed from the tensors on every read.
 from __future__ import annotations
 
 import json
-import math
-import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,47 +26,36 @@ from lilbench.io import (
 )
 from lilbench.models.family import family_of_architecture
 from lilbench.store import META, WEIGHTS, log, model_dir, tensors_sha256, tensors_sha256_file
+from lilbench.training.checkpoint_format import (
+    EXTERNAL,
+    FORMAT_VERSION,
+    META_KEY,
+    Checkpoint,
+    is_external,
+)
 from lilbench.training.config import TrainConfig
+from lilbench.training.external_checkpoint import (
+    find_external,
+    import_external,
+    import_module,
+    load_external,
+    read_external,
+)
 from lilbench.version import __version__
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from lilbench.data import Dataset
-    from lilbench.models.external import ExternalModel
-
-META_KEY = "lilbench"
-FORMAT_VERSION = 1
-EXTERNAL = "ext-"  # the directory prefix of imported models (models/ext-<hash>/)
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    path: Path  # the checkpoint directory
-    meta: dict[str, Any]
-
-    @property
-    def external(self) -> bool:
-        """A model lilbench did not train (imported with `--model`); its `config` holds only
-        the data set it is evaluated on."""
-        return "external" in self.meta
-
-    @property
-    def config(self) -> TrainConfig:
-        return TrainConfig.from_dict(self.meta["train_config"])
-
-    @property
-    def config_hash(self) -> str:
-        return str(self.meta["config_hash"])
-
-    @property
-    def tensors_sha256(self) -> str:
-        """What every result computed on these weights is keyed by."""
-        return str(self.meta["tensors_sha256"])
-
-    @property
-    def metrics(self) -> dict[str, Any]:
-        return dict(self.meta["metrics"])
+__all__ = [
+    "EXTERNAL",
+    "Checkpoint",
+    "find_external",
+    "import_external",
+    "import_module",
+    "is_external",
+    "load_model",
+    "read_checkpoint",
+]
 
 
 def storage_hash(config: TrainConfig, device: object = "cpu") -> str:
@@ -130,15 +116,11 @@ def _resolve(path: Path) -> Path:
     raise CheckpointError(f"no checkpoint at {path}: expected a directory holding {WEIGHTS}")
 
 
-def is_external(directory: Path) -> bool:
-    return directory.name.startswith(EXTERNAL)
-
-
 def read_checkpoint(path: Path) -> Checkpoint:
     """Read and verify the metadata of a checkpoint directory (or its .safetensors file)."""
     directory = _resolve(path)
     if is_external(directory):
-        return _read_external(directory)
+        return read_external(directory)
     weights = directory / WEIGHTS
     if not weights.is_file():
         raise CheckpointError(f"no checkpoint at {directory}: {WEIGHTS} is missing")
@@ -219,7 +201,7 @@ def load_model(
     """
     ckpt = read_checkpoint(Path(path))
     if ckpt.external:
-        return _load_external(ckpt, device=device, input_dim=input_dim)
+        return load_external(ckpt, device=device, input_dim=input_dim)
     arch = dict(ckpt.meta["architecture"])
     kind = arch.pop("type", "LILMLP")
     try:
@@ -252,157 +234,3 @@ def find_checkpoint(
     if not (directory / WEIGHTS).is_file():
         return None
     return read_checkpoint(directory)
-
-
-def import_external(
-    runs_dir: Path, model: ExternalModel, *, dataset: Dataset, device: torch.device | str = "cpu"
-) -> Checkpoint:
-    """An external model file as an entry of the runs directory (a copy of the file and its
-    metadata), so that its attack records are cached and keyed like any checkpoint's. The
-    entry is named by the model's identity and the data set: a changed file is a new entry,
-    and the old records are never served for it."""
-    from lilbench.models import external as ext
-
-    ident = ext.identity(model)
-    found = _find_external(runs_dir, ident, dataset)
-    if found is not None:
-        return found
-    inner = ext.load(model, device=device)
-    return _register(runs_dir, ident, model.describe(), inner, dataset, model.file, device)
-
-
-def find_external(runs_dir: Path, model: ExternalModel, *, dataset: Dataset) -> Checkpoint | None:
-    """The entry `import_external` made for this model file and data set, if any."""
-    from lilbench.models import external as ext
-
-    return _find_external(runs_dir, ext.identity(model), dataset)
-
-
-def import_module(
-    runs_dir: Path,
-    module: torch.nn.Module,
-    ident: str,
-    *,
-    dataset: Dataset,
-    device: torch.device | str = "cpu",
-) -> Checkpoint:
-    """A module held in memory (`lilbench.evaluate`): an entry with its metadata only, keyed
-    by `ident` (its class source and tensors); its results are served only to a module with
-    the same identity, passed to `ensure_attack` as `module`."""
-    found = _find_external(runs_dir, ident, dataset)
-    if found is not None:
-        return found
-    cls = type(module)
-    info = {"kind": "module", "file": None, "factory": f"{cls.__module__}.{cls.__qualname__}"}
-    return _register(runs_dir, ident, info, module, dataset, None, device)
-
-
-def _external_dir(runs_dir: Path, ident: str, dataset: Dataset) -> tuple[str, Path]:
-    key = EXTERNAL + sha256_bytes(f"{ident}:{dataset.name}:{dataset.checksum}".encode())
-    return key, model_dir(runs_dir, key)
-
-
-def _find_external(runs_dir: Path, ident: str, dataset: Dataset) -> Checkpoint | None:
-    _, directory = _external_dir(runs_dir, ident, dataset)
-    if not (directory / META).is_file():
-        return None
-    found = read_checkpoint(directory)
-    return found if found.tensors_sha256 == ident else None
-
-
-def _register(
-    runs_dir: Path,
-    ident: str,
-    info: dict[str, Any],
-    inner: torch.nn.Module,
-    dataset: Dataset,
-    source: Path | None,
-    device: torch.device | str,
-) -> Checkpoint:
-    from lilbench.models import external as ext
-    from lilbench.models.functional import count_correct
-
-    key, directory = _external_dir(runs_dir, ident, dataset)
-    handed_in_training = bool(inner.training)
-    train_time = ext.has_train_time_layers(inner)
-    inner.eval()
-    try:
-        wrapped, shape = ext.adapt(
-            inner, image_shape=dataset.image_shape, num_classes=dataset.num_classes
-        )
-        x, y = dataset.x_test.to(device), dataset.y_test.to(device)
-        accuracy = count_correct(wrapped, x, y, 1000) / len(x)
-    finally:
-        inner.train(handed_in_training)
-    stored = None if source is None else f"external{''.join(source.suffixes) or '.bin'}"
-    meta: dict[str, Any] = {
-        "format_version": FORMAT_VERSION,
-        "external": {
-            **info,
-            "stored_as": stored,
-            "input_shape": list(shape),
-            "handed_in_training_mode": handed_in_training,
-            "train_time_layers": train_time,
-        },
-        "architecture": {"type": "external", "kind": info["kind"]},
-        "train_config": TrainConfig(dataset=dataset.name).to_dict(),
-        "config_hash": key,
-        "tensors_sha256": ident,
-        "seed": 0,
-        "dataset": {"name": dataset.name, "checksum": dataset.checksum},
-        "versions": {"lilbench": __version__, "torch": torch.__version__},
-        "device": str(device),
-        "metrics": {"clean_test_accuracy": accuracy},
-    }
-    with atomic_dir(directory) as scratch:  # replaces another identity of the same short name
-        if source is not None and stored is not None:
-            shutil.copyfile(source, scratch / stored)
-            meta["weights_sha256"] = sha256_file(scratch / stored)
-        else:
-            meta["weights_sha256"] = ident
-        write_json_atomic(scratch / META, meta)
-    return Checkpoint(path=directory, meta=meta)
-
-
-def _read_external(directory: Path) -> Checkpoint:
-    meta_file = directory / META
-    try:
-        meta = json.loads(meta_file.read_text())
-        name = meta["external"]["stored_as"]
-        kind = meta["external"]["kind"]
-    except (OSError, KeyError, TypeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{directory}: not a readable external model entry ({exc})") from None
-    if kind == "module":  # held in memory: nothing on disk to verify
-        return Checkpoint(path=directory, meta=meta)
-    stored = directory / str(name)
-    if not stored.is_file() or sha256_file(stored) != meta.get("weights_sha256"):
-        raise CheckpointError(
-            f"{stored} does not match the SHA-256 in its {META}; delete {directory} and import "
-            "the model again"
-        )
-    if meta["external"]["kind"] != "factory" and meta["weights_sha256"] != meta["tensors_sha256"]:
-        raise CheckpointError(f"{meta_file} names two different hashes; delete {directory}")
-    return Checkpoint(path=directory, meta=meta)
-
-
-def _load_external(
-    ckpt: Checkpoint, *, device: torch.device | str, input_dim: int | None
-) -> torch.nn.Module:
-    from lilbench.models import external as ext
-
-    info = ckpt.meta["external"]
-    if info["kind"] == "module":
-        raise CheckpointError(
-            f"{ckpt.path} is a module that was held in memory; pass it to lilbench.evaluate"
-        )
-    model = ext.ExternalModel(info["kind"], ckpt.path / info["stored_as"], info.get("factory"))
-    if model.kind == "factory" and ext.identity(model) != ckpt.tensors_sha256:
-        raise CheckpointError(
-            f"the source of {model.factory} changed since {ckpt.path} was imported; import the "
-            "model again (--model ... --force) so its results are recomputed"
-        )
-    shape = tuple(int(s) for s in info["input_shape"])
-    if input_dim is not None and math.prod(shape) != input_dim:
-        raise CheckpointError(f"{ckpt.path} takes inputs of shape {shape}, not {input_dim} values")
-    inner = ext.load(model, device=device).eval()
-    return ext.FlatInput(inner, shape).to(device).eval()
