@@ -186,20 +186,20 @@ def _evaluate(
     ]
     for run in runs_of:
         rec = run.record
-        records.append(rec)
-        failed += [f"{rec['label']}: {c['name']}" for c in rec["checks"] if not c["passed"]]
-        for p in rec["points"]:
+        records.append(rec.dump())  # the API hands out records as plain JSON data
+        failed += [f"{rec.label}: {c.name}" for c in rec.checks if not c.passed]
+        for p in rec.points:
             points.append(
                 AttackPoint(
                     model=ckpt.path.name,
-                    attack=rec["label"],
-                    eps=float(p["eps"]),
-                    step=None if p.get("step") is None else float(p["step"]),
-                    n=int(p["n"]),
-                    correct=int(p["correct"]),
-                    accuracy=float(p["accuracy"]),
-                    clean_accuracy=float(rec["clean"]["accuracy"]),
-                    checks_passed=bool(rec["passed"]),
+                    attack=rec.label,
+                    eps=float(p.eps),
+                    step=None if p.step is None else float(p.step),
+                    n=int(p.n),
+                    correct=int(p.correct),
+                    accuracy=float(p.accuracy),
+                    clean_accuracy=float(rec.clean.accuracy),
+                    checks_passed=bool(rec.passed),
                     record=str(run.path),
                 )
             )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lilbench.cli import main
+from lilbench.schemas import AttackRecord
 
 
 def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -29,3 +31,26 @@ def assert_every_record_passed(runs: Path, *, model_checks: bool = False) -> int
         failed = [c["name"] for c in rec["checks"] if not c["passed"]]
         assert rec["passed"] is True and not failed, (str(path), failed)
     return len(paths)
+
+
+def attack_record(partial: dict[str, Any]) -> AttackRecord:
+    """A typed attack record from the fields a test cares about, the rest filled in (points
+    need only what the test sets, with n = 100 unless given)."""
+    points = [{"n": 100, "correct": 0, "accuracy": 0.0, **p} for p in partial.get("points", [])]
+    full = {
+        "schema": 2,
+        "kind": "attack",
+        "attack": "fgsm",
+        "label": "fgsm",
+        "sweep": "eps",
+        "params": {"name": "fgsm"},
+        "checkpoint": {"config_hash": "c", "tensors_sha256": "t"},
+        "samples": {"n": 100},
+        "seed": 0,
+        "clean": {"correct": 100, "accuracy": 1.0},
+        "checks": [],
+        "passed": True,
+        **partial,
+        "points": points,
+    }
+    return AttackRecord.model_validate(full)

@@ -94,12 +94,12 @@ def test_paper_model_full_test_set_matches_the_reference(
     """The issue's claim: per-eps accuracies on all 10,000 test images equal the reference's."""
     model = _model(paper_model)
     x, y = mnist.x_test, mnist.y_test
-    fgsm = ensure_attack(paper_model.checkpoint, FGSM(), runs_dir=session_runs).record
+    fgsm = ensure_attack(paper_model.checkpoint, FGSM(), runs_dir=session_runs).record.dump()
     assert fgsm["samples"]["n"] == 10000 and fgsm["passed"], fgsm["checks"]
     for p in fgsm["points"]:
         acc = ref.accuracy(model, ref.fgsm(model, x, y, p["eps"]), y)
         assert abs(acc - p["accuracy"]) <= 1e-4
-    pgd = ensure_attack(paper_model.checkpoint, PGD(), runs_dir=session_runs).record
+    pgd = ensure_attack(paper_model.checkpoint, PGD(), runs_dir=session_runs).record.dump()
     assert [p["step"] for p in pgd["points"]] == pytest.approx(PAPER_GRID)
     for p in pgd["points"][:4]:  # the reference PGD is the slow part; 4 of 10 step sizes
         adv = ref.pgd(model, x, y, eps=0.5, step=p["step"], steps=10)
@@ -114,15 +114,14 @@ def test_records_are_cached_and_force_reruns(small_model: Trained, tmp_path: Pat
     first = ensure_attack(small_model.checkpoint, spec, runs_dir=tmp_path, limit=300)
     assert not first.reused and first.path.is_file()
     on_disk = json.loads(first.path.read_text())
-    assert on_disk["clean"]["correct"] == first.record["clean"]["correct"]
+    assert on_disk["clean"]["correct"] == first.record.clean.correct
+    assert first.record.dump() == on_disk  # the typed record gives back what was written
     assert {"lilbench", "art", "torch", "numpy"} <= set(on_disk["versions"])
     again = ensure_attack(small_model.checkpoint, spec, runs_dir=tmp_path, limit=300)
     assert again.reused and again.record == first.record
     forced = ensure_attack(small_model.checkpoint, spec, runs_dir=tmp_path, limit=300, force=True)
     assert not forced.reused
-    assert [p["correct"] for p in forced.record["points"]] == [
-        p["correct"] for p in first.record["points"]
-    ]
+    assert [p.correct for p in forced.record.points] == [p.correct for p in first.record.points]
 
 
 def _point(eps: float, correct: int, **kw: object) -> C.PointResult:

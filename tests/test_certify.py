@@ -209,8 +209,8 @@ def test_certified_never_exceeds_what_the_attacks_leave_on_committed_models(
     for r in results:
         assert r.checkpoint is not None
         spec = CertifySpec(eps=(0.001, 0.01, 0.1, 0.3, 0.5))
-        record, _, _ = ensure_certificate(r.checkpoint, spec, runs_dir=runs, limit=50)
-        assert record["passed"], record["checks"]
+        record = ensure_certificate(r.checkpoint, spec, runs_dir=runs, limit=50).record
+        assert record.passed, record.checks
         found = brackets(record, r.completed_attacks())
         assert [b.eps for b in found] == [0.001, 0.01, 0.1, 0.3, 0.5]
         for b in found:

@@ -88,7 +88,7 @@ def _set_bits(runs: Path, suite_file: Path, label: str, beta: float, make: str) 
         path = record_path(runs, r.checkpoint, spec, limit=suite.test_limit, seed=r.seed)
         rec = json.loads(path.read_text())
         n = rec["samples"]["n"]
-        ref_point = refs[r.seed]["points"][0]  # type: ignore[index]
+        ref_point = refs[r.seed].points[0].dump()  # type: ignore[union-attr]
         mask = (
             np.ones(n, dtype=bool) if make == "all" else unpack_mask(ref_point["correct_bits"], n)
         )

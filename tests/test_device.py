@@ -179,7 +179,7 @@ def test_the_device_enters_checkpoint_and_record_keys(small_model: Any, tmp_path
     assert attack_key(ckpt, spec, limit=30, seed=0, device="cuda") != cpu_key
     run = ensure_attack(ckpt, spec, runs_dir=tmp_path, limit=30, seed=0)
     assert run.path == record_path(tmp_path, ckpt, spec, limit=30, seed=0)
-    assert run.record["device"] == "cpu"
+    assert run.record.device == "cpu"
     assert find_record(tmp_path, ckpt, spec, limit=30, seed=0) is not None
     assert find_record(tmp_path, ckpt, spec, limit=30, seed=0, device="cuda") is None
 

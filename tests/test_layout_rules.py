@@ -1,6 +1,6 @@
 """Rules of the layout (docs/architecture.md) that a grep can check: no module outside
 lilbench/attacks/ names an attack (facts about attacks are on their classes), and no module
-but the record module subscripts a record dict."""
+but the record module (lilbench/schemas.py) subscripts a record dict."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_no_attack_is_named_outside_the_attacks_folder(tmp_path: Path) -> None:
 def record_subscripts(root: Path = ROOT) -> list[str]:
     found = []
     for path in sorted(root.rglob("*.py")):
-        if path.relative_to(root).as_posix() == "results/records.py":
+        if path.relative_to(root).as_posix() == "schemas.py":  # the record module
             continue
         for i, line in enumerate(path.read_text().splitlines(), 1):
             if re.search(r'\b(rec|record)\["', line):

@@ -239,9 +239,8 @@ def test_runs_directory_of_an_earlier_version_is_reused(
     after = {p: p.stat().st_mtime_ns for p in runs.rglob("*") if p.is_file()}
     assert after == before  # migrated once: not a file added or rewritten by the second use
     assert [r.label for r in results] == ["0", "1"]
-    assert results[1].attacks["fgsm"]["points"][0]["accuracy"] == pytest.approx(
-        results[1].attacks["fgsm"]["points"][0]["correct"] / 50
-    )
+    point = results[1].completed_attacks()["fgsm"].points[0]
+    assert point.accuracy == pytest.approx(point.correct / 50)
 
 
 def test_frontier_keeps_exactly_the_undominated_settings() -> None:

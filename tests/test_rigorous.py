@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from helpers import attack_record
 from torch import nn
 
 import lilbench
@@ -18,6 +19,7 @@ from lilbench.data import Dataset
 from lilbench.reports.aggregate import verdict, worst_case_attacks, worst_case_masks
 from lilbench.results.stats import estimate, halving_eps
 from lilbench.results.suite_results import run_suite
+from lilbench.schemas import AttackRecord
 from lilbench.suites import load_suite
 from lilbench.training.pipeline import Trained
 
@@ -49,7 +51,8 @@ def small_results(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
 def _eps_masks(r: Any) -> list[tuple[float, str, np.ndarray]]:
     """(eps, attack, correct-per-image) of every eps-sweep point, read from the records' bits."""
     out = []
-    for label, rec in r.attacks.items():
+    for label, typed in r.completed_attacks().items():
+        rec = typed.dump()
         if rec["sweep"] != "eps":
             continue
         for p in rec["points"]:
@@ -64,7 +67,7 @@ def test_worst_case_is_the_per_image_and_of_the_attacks(small_results: list[Any]
     or below; both as counts, the report's as the very mask."""
     below_best = 0  # points where the AND is strictly below every single attack
     for r in small_results:
-        wc = r.model_checks["worst_case"]
+        wc = r.model_checks.worst_case
         assert wc, "no worst case computed"
         points = _eps_masks(r)
         for eps, entry in wc.items():
@@ -84,7 +87,7 @@ def test_worst_case_is_the_per_image_and_of_the_attacks(small_results: list[Any]
     # The table's per-column attack list names exactly what its column counted.
     cover = worst_case_attacks(small_results)
     assert set(cover) == {0.05, 0.1}
-    assert set(cover[0.05]) == set(small_results[0].model_checks["worst_case"]["0.05"]["attacks"])
+    assert set(cover[0.05]) == set(small_results[0].model_checks.worst_case["0.05"]["attacks"])
     assert {"square", "apgd-ce", "pgd-eps"} <= set(cover[0.1])
     # The report's worst case counts every attack at that eps or below: monotone in eps, and
     # never above any single attack at any eps' <= eps.
@@ -93,14 +96,14 @@ def test_worst_case_is_the_per_image_and_of_the_attacks(small_results: list[Any]
         values = [float(m.mean()) for m, _ in masks.values()]
         assert values == sorted(values, reverse=True)
         for e, (m, _) in masks.items():
-            for rec in r.attacks.values():
+            for rec in (a.dump() for a in r.completed_attacks().values()):
                 for p in rec["points"]:
                     if rec["sweep"] == "eps" and 0 < p["eps"] <= e:
                         assert int(m.sum()) <= p["correct"]
 
 
 def test_model_checks_ran_and_verdict_speaks(small_results: list[Any]) -> None:
-    names = {c["name"] for c in small_results[0].model_checks["checks"]}
+    names = {c.name for c in small_results[0].model_checks.checks}
     assert {
         "deterministic logits",
         "chance or below at eps = 1",
@@ -145,16 +148,18 @@ _PARAMS = {
 }
 
 
-def _rec(label: str, points: list[tuple[float, float]], sweep: str = "eps") -> dict[str, Any]:
-    return {
-        "params": _PARAMS[label],
-        "sweep": sweep,
-        "samples": {"n": 100},
-        "checks": [],
-        "points": [
-            {"eps": e, "step": e, "accuracy": a, "correct": round(100 * a)} for e, a in points
-        ],
-    }
+def _rec(label: str, points: list[tuple[float, float]], sweep: str = "eps") -> AttackRecord:
+    return attack_record(
+        {
+            "params": _PARAMS[label],
+            "sweep": sweep,
+            "samples": {"n": 100},
+            "checks": [],
+            "points": [
+                {"eps": e, "step": e, "accuracy": a, "correct": round(100 * a)} for e, a in points
+            ],
+        }
+    )
 
 
 def test_cross_attack_checks_can_fail() -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import attack_record
 
 from lilbench.results.stats import hierarchical_bootstrap, holm
+from lilbench.schemas import AttackRecord
 
 
 def _simulate(rng: np.random.Generator, effect: float, seeds: int = 3, n: int = 400) -> tuple:
@@ -55,14 +57,17 @@ def test_minimal_eps_is_the_smallest_breaking_eps_of_any_attack() -> None:
     from lilbench.attacks.checks import pack_mask
     from lilbench.reports.curves import minimal_eps
 
-    def rec(points: dict[float, list[bool]]) -> dict[str, object]:
-        return {
-            "sweep": "eps",
-            "samples": {"n": 4},
-            "points": [
-                {"eps": e, "correct_bits": pack_mask(np.array(m))} for e, m in points.items()
-            ],
-        }
+    def rec(points: dict[float, list[bool]]) -> AttackRecord:
+        return attack_record(
+            {
+                "sweep": "eps",
+                "samples": {"n": 4},
+                "points": [
+                    {"eps": e, "n": 4, "correct_bits": pack_mask(np.array(m))}
+                    for e, m in points.items()
+                ],
+            }
+        )
 
     fgsm = rec({0.1: [True, False, True, True], 0.3: [True, False, False, True]})
     pgd = rec({0.1: [True, False, True, False]})

@@ -71,16 +71,16 @@ def test_records_are_cached_by_weights_and_settings(
     )
     first = topology_records.ensure_topology(tmp_path, ckpt, mnist, max_points=30, seed=0)
     assert first is not None
-    assert len(first["classes"]) == 10 and {c["points"] for c in first["classes"]} == {30}
-    path = topology_records.record_path(tmp_path, ckpt, mnist, first["params"])
+    assert len(first.classes) == 10 and {c["points"] for c in first.classes} == {30}
+    path = topology_records.record_path(tmp_path, ckpt, mnist, first.dump()["params"])
     # Reused: the record on disk is what comes back (mark it and see the mark).
-    marked = {**first, "seconds": -1.0}
+    marked = {**first.dump(), "seconds": -1.0}
     path.write_text(json.dumps(marked))
     again = topology_records.ensure_topology(tmp_path, ckpt, mnist, max_points=30)
-    assert again is not None and again["seconds"] == -1
+    assert again is not None and again.seconds == -1
     # Other settings are another record.
     other = topology_records.ensure_topology(tmp_path, ckpt, mnist, max_points=20, seed=0)
-    assert other is not None and {c["points"] for c in other["classes"]} == {20}
+    assert other is not None and {c["points"] for c in other.classes} == {20}
 
 
 def test_a_suite_asking_for_topology_without_the_extra_is_refused(

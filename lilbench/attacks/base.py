@@ -19,6 +19,7 @@ from lilbench.attacks.grids import PAPER_BATCH, check_unit
 from lilbench.errors import ConfigError
 from lilbench.lazy import lazy_module
 from lilbench.registry import Registry
+from lilbench.schemas import AttackRecord
 
 if TYPE_CHECKING:
     import torch
@@ -255,9 +256,9 @@ def spec_from_params(params: dict[str, Any]) -> AttackSpec:
     return cls(**values)  # type: ignore[arg-type]
 
 
-def attack_facts(records: dict[str, dict[str, Any]]) -> dict[str, AttackSpec]:
+def attack_facts(records: dict[str, AttackRecord]) -> dict[str, AttackSpec]:
     """label -> spec, for records keyed by label (what reports and checks hold)."""
-    return {label: spec_from_params(rec["params"]) for label, rec in records.items() if rec}
+    return {label: spec_from_params(rec.params) for label, rec in records.items() if rec}
 
 
 def standard_label(specs: Iterable[AttackSpec]) -> str | None:

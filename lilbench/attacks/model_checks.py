@@ -18,13 +18,14 @@ from lilbench.attacks import art_backend as art
 from lilbench.attacks.base import attack_facts
 from lilbench.attacks.checks import Check, unpack_mask
 from lilbench.models.functional import input_gradient
+from lilbench.schemas import AttackRecord, Point
 
 TOL = 1e-9
 MASKING_MARGIN = 0.005  # 0.5 pp
 
 
-def _points(record: dict[str, Any]) -> dict[float, dict[str, Any]]:
-    return {round(p["eps"], 9): p for p in record["points"]}
+def _points(record: AttackRecord) -> dict[float, Point]:
+    return {round(p.eps, 9): p for p in record.points}
 
 
 def check_logits_eval(model: nn.Module, x: torch.Tensor) -> Check:
@@ -58,13 +59,13 @@ def check_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Check
     )
 
 
-def check_chance_at_full_eps(records: dict[str, dict[str, Any]], num_classes: int) -> Check:
+def check_chance_at_full_eps(records: dict[str, AttackRecord], num_classes: int) -> Check:
     found = [
-        (label, p["accuracy"])
+        (label, p.accuracy)
         for label, rec in records.items()
-        if rec["sweep"] == "eps"
-        for p in rec["points"]
-        if abs(p["eps"] - 1.0) < TOL
+        if rec.sweep == "eps"
+        for p in rec.points
+        if abs(p.eps - 1.0) < TOL
     ]
     if not found:
         return Check("chance or below at eps = 1", False, "no attack was run at eps = 1")
@@ -77,7 +78,7 @@ def check_chance_at_full_eps(records: dict[str, dict[str, Any]], num_classes: in
 
 
 def check_stronger_not_weaker(
-    records: dict[str, dict[str, Any]], strong: str, weak: str, name: str
+    records: dict[str, AttackRecord], strong: str, weak: str, name: str
 ) -> Check | None:
     if strong not in records or weak not in records:
         return None
@@ -86,16 +87,16 @@ def check_stronger_not_weaker(
     if not common:
         return Check(name, False, f"{strong} and {weak} share no eps")
     bad = [
-        f"eps={e:g}: {s[e]['accuracy']:.4f} > {w[e]['accuracy']:.4f}"
+        f"eps={e:g}: {s[e].accuracy:.4f} > {w[e].accuracy:.4f}"
         for e in common
-        if s[e]["correct"] > w[e]["correct"]
+        if s[e].correct > w[e].correct
     ]
     return Check(
         name, not bad, "; ".join(bad) or f"holds at eps {', '.join(f'{e:g}' for e in common)}"
     )
 
 
-def check_masking(records: dict[str, dict[str, Any]]) -> Check | None:
+def check_masking(records: dict[str, AttackRecord]) -> Check | None:
     """A gradient-free attack (the class says which) must not beat the gradient attacks."""
     facts = attack_facts(records)
     free = [label for label, spec in facts.items() if spec.gradient_free]
@@ -106,16 +107,12 @@ def check_masking(records: dict[str, dict[str, Any]]) -> Check | None:
     for label in free:
         shown = label.capitalize()
         for e, p in _points(records[label]).items():
-            grad = [
-                _points(records[g])[e]["accuracy"] for g in witnesses if e in _points(records[g])
-            ]
+            grad = [_points(records[g])[e].accuracy for g in witnesses if e in _points(records[g])]
             if not grad:
                 continue
             seen += 1
-            if p["accuracy"] < min(grad) - MASKING_MARGIN:
-                bad.append(
-                    f"eps={e:g}: {shown} {p['accuracy']:.4f} < best gradient {min(grad):.4f}"
-                )
+            if p.accuracy < min(grad) - MASKING_MARGIN:
+                bad.append(f"eps={e:g}: {shown} {p.accuracy:.4f} < best gradient {min(grad):.4f}")
     if not seen:
         return Check(
             "gradient-free does not beat gradient attacks",
@@ -165,17 +162,17 @@ def check_more_effort(
     )
 
 
-def worst_case(records: dict[str, dict[str, Any]]) -> dict[float, tuple[int, int, list[str]]]:
+def worst_case(records: dict[str, AttackRecord]) -> dict[float, tuple[int, int, list[str]]]:
     """Per eps: (examples correct under every attack run at that eps, n, attacks)."""
     by_eps: dict[float, list[tuple[str, np.ndarray]]] = {}
     for label, rec in records.items():
-        if rec["sweep"] != "eps":
+        if rec.sweep != "eps":
             continue
-        n = rec["samples"]["n"]
-        for p in rec["points"]:
-            if p.get("correct_bits"):
-                by_eps.setdefault(round(p["eps"], 9), []).append(
-                    (label, unpack_mask(p["correct_bits"], n))
+        n = rec.samples.n
+        for p in rec.points:
+            if p.correct_bits:
+                by_eps.setdefault(round(p.eps, 9), []).append(
+                    (label, unpack_mask(p.correct_bits, n))
                 )
     out = {}
     for e, masks in sorted(by_eps.items()):
@@ -188,7 +185,7 @@ def model_checks(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
-    records: dict[str, dict[str, Any]],
+    records: dict[str, AttackRecord],
     *,
     num_classes: int,
     seed: int,
@@ -211,7 +208,7 @@ def model_checks(
         ),
         check_masking(records),
     ]
-    per_attack = all(c["passed"] for rec in records.values() for c in rec["checks"])
+    per_attack = all(c.passed for rec in records.values() for c in rec.checks)
     checks.append(
         Check(
             "per-attack checks",

@@ -110,10 +110,10 @@ def _run_and_show(
             progress=lambda done, total: bar.update(task, completed=done),
         )
     if json_out:
-        print_json(run.record)
+        print_json(run.record.dump())
     else:
         show_record(run)
-    if strict and not run.record["passed"]:
+    if strict and not run.record.passed:
         raise typer.Exit(1)
 
 
@@ -121,38 +121,38 @@ def show_record(run: AttackRun) -> None:
     rec = run.record
     if run.reused:
         err.print(f"reusing result {run.path} (same checkpoint and parameters; --force reruns)")
-    external = rec["checkpoint"].get("external")
+    external = rec.checkpoint.external
     if external:
         model = f"{Path(external['file']).name} ({external['kind']})"
     else:
-        model = TrainConfig.from_dict(rec["checkpoint"]["train_config"]).label()
+        model = TrainConfig.from_dict(rec.checkpoint.train_config or {}).label()
     title = (
-        f"{rec.get('label', rec['attack']).upper()} on {model} "
-        f"({rec['samples']['n']} test images; clean accuracy {rec['clean']['accuracy']:.4f})"
+        f"{(rec.label or rec.attack).upper()} on {model} "
+        f"({rec.samples.n} test images; clean accuracy {rec.clean.accuracy:.4f})"
     )
     table = Table(title=title)
-    sweep = rec["sweep"]
+    sweep = rec.sweep
     table.add_column("eps", justify="right")
-    one_step = spec_from_params(rec["params"]).one_step  # its step is its eps
+    one_step = spec_from_params(rec.params).one_step  # its step is its eps
     if not one_step:
         table.add_column("step", justify="right")
     table.add_column("robust accuracy", justify="right")
     table.add_column("correct", justify="right")
-    for p in rec["points"]:
-        cells = [f"{p['eps']:.4g}"]
+    for p in rec.points:
+        cells = [f"{p.eps:.4g}"]
         if not one_step:
-            cells.append(f"{p['step']:.4g}")
-        cells += [f"{p['accuracy']:.4f}", f"{p['correct']}/{p['n']}"]
+            cells.append(f"{p.step:.4g}")
+        cells += [f"{p.accuracy:.4f}", f"{p.correct}/{p.n}"]
         table.add_row(*cells)
     out.print(table)
     checks = Table(title=f"sanity checks (sweep over {sweep})")
     checks.add_column("check")
     checks.add_column("result")
     checks.add_column("detail")
-    for c in rec["checks"]:
-        mark = "[green]pass[/]" if c["passed"] else "[bold red]FAIL[/]"
-        style = None if c["passed"] else "red"
-        checks.add_row(c["name"], mark, c["detail"], style=style)
+    for c in rec.checks:
+        mark = "[green]pass[/]" if c.passed else "[bold red]FAIL[/]"
+        style = None if c.passed else "red"
+        checks.add_row(c.name, mark, c.detail, style=style)
     out.print(checks)
     out.print(f"record: {run.path}")
 

@@ -28,6 +28,7 @@ from lilbench.cli.common import (
 from lilbench.cli.options import train_config, with_training_options
 from lilbench.cli.train import select_checkpoint
 from lilbench.errors import ConfigError
+from lilbench.schemas import CertificateRecord
 from lilbench.training.config import TrainConfig
 
 
@@ -96,7 +97,7 @@ def certify(
     )
     with Progress(*columns, console=err, disable=json_out, transient=True) as bar:
         task = bar.add_task("certify", total=len(spec.methods) * len(spec.eps))
-        record, path, reused = ensure_certificate(
+        cert = ensure_certificate(
             ckpt,
             spec,
             runs_dir=runs_dir,
@@ -106,32 +107,32 @@ def certify(
             progress=lambda done, total: bar.update(task, completed=done),
         )
     if json_out:
-        print_json(record)
+        print_json(cert.record.dump())
     else:
-        _show(record, path, reused)
-    if strict and not record["passed"]:
+        _show(cert.record, cert.path, cert.reused)
+    if strict and not cert.record.passed:
         raise typer.Exit(1)
 
 
-def _show(record: dict[str, Any], path: Path, reused: bool) -> None:
+def _show(record: CertificateRecord, path: Path, reused: bool) -> None:
     if reused:
         err.print(f"reusing result {path} (same weights and parameters; --force reruns)")
-    model = TrainConfig.from_dict(record["checkpoint"]["train_config"]).label()
-    n = record["samples"]["n"]
-    clean = record["clean"]["accuracy"]
+    model = TrainConfig.from_dict(record.checkpoint.train_config or {}).label()
+    n = record.samples.n
+    clean = record.clean.accuracy
     table = Table(title=f"Certified accuracy of {model} ({n} test images; clean {clean:.4f})")
-    methods = sorted({p["method"] for p in record["points"]}, key=METHODS.index)
+    methods = sorted({p.method for p in record.points}, key=METHODS.index)
     table.add_column("eps", justify="right")
     for m in methods:
         table.add_column(m, justify="right")
-    for eps in sorted({float(p["eps"]) for p in record["points"]}):
-        cells = {p["method"]: p for p in record["points"] if float(p["eps"]) == eps}
+    for eps in sorted({float(p.eps) for p in record.points}):
+        cells = {p.method: p for p in record.points if float(p.eps) == eps}
         table.add_row(
             f"{eps:g}",
-            *(f"{cells[m]['accuracy']:.4f} ({cells[m]['seconds']:.1f} s)" for m in methods),
+            *(f"{cells[m].accuracy:.4f} ({cells[m].seconds:.1f} s)" for m in methods),
         )
     out.print(table)
-    for c in record["checks"]:
-        mark = "[green]pass[/]" if c["passed"] else "[bold red]FAIL[/]"
-        out.print(f"  {mark} {c['name']}: {c['detail']}")
+    for c in record.checks:
+        mark = "[green]pass[/]" if c.passed else "[bold red]FAIL[/]"
+        out.print(f"  {mark} {c.name}: {c.detail}")
     out.print(f"record: {path}")

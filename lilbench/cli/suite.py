@@ -150,7 +150,7 @@ def run(
     if json_out:
         print_json({"suite": suite.name, "results": [r.to_dict() for r in results]})
     else:
-        failed = sum(1 for r in results for rec in r.attacks.values() if rec and not rec["passed"])
+        failed = sum(1 for r in results for rec in r.attacks.values() if rec and not rec.passed)
         err.print(
             f"{suite.name}: {len(results)} models, {failed} attack run(s) with failed checks;"
             f" `lilbench report {suite_path}` writes the report"

@@ -24,10 +24,10 @@ def metric_values(results: list[ModelResult]) -> dict[str, float]:
         for name, rec in r.attacks.items():
             if rec is None:
                 continue
-            values[f"{prefix}/{name}/clean"] = rec["clean"]["accuracy"]
-            for p in rec["points"]:
-                key = f"eps={p['eps']:.4g}" if rec["sweep"] == "eps" else f"step={p['step']:.4g}"
-                values[f"{prefix}/{name}/{key}"] = p["accuracy"]
+            values[f"{prefix}/{name}/clean"] = rec.clean.accuracy
+            for p in rec.points:
+                key = f"eps={p.eps:.4g}" if rec.sweep == "eps" else f"step={p.step:.4g}"
+                values[f"{prefix}/{name}/{key}"] = p.accuracy
         if r.checkpoint is not None:
             values[f"{prefix}/clean_test_accuracy"] = r.checkpoint.metrics["clean_test_accuracy"]
     return values

@@ -84,11 +84,11 @@ def failed_checks(results: list[ModelResult]) -> list[ci_output.CheckFailure]:
     return [
         ci_output.CheckFailure(
             f"{setting_name(r.setting)}/seed={r.seed}/{label}",
-            tuple(c["name"] for c in rec["checks"] if not c["passed"]),
+            tuple(c.name for c in rec.checks if not c.passed),
         )
         for r in results
         for label, rec in r.attacks.items()
-        if rec is not None and not rec["passed"]
+        if rec is not None and not rec.passed
     ]
 
 

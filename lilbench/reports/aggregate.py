@@ -119,7 +119,7 @@ def attack_table(results: list[ModelResult], attack: str) -> Table | None:
     if not recs:
         return None
     xs, _ = curve(recs[0])
-    label = "eps" if recs[0]["sweep"] == "eps" else "step"
+    label = "eps" if recs[0].sweep == "eps" else "step"
     header = [key_header(results), "seeds", "clean", *[f"{label}={x:.3g}" for x in xs], "AUC"]
     rows = []
     for setting, group in by_setting(results):
@@ -128,15 +128,15 @@ def attack_table(results: list[ModelResult], attack: str) -> Table | None:
             rows.append([setting, "0", *["missing"] * (len(xs) + 2)])
             continue
         curves = [curve(rec) for rec in got]
-        key = "eps" if got[0]["sweep"] == "eps" else "step"
         bits = [
-            [point_bits(rec, p) for p in sorted(rec["points"], key=lambda p: p[key])] for rec in got
+            [point_bits(rec, p) for p in sorted(rec.points, key=lambda p: p.along(rec.sweep))]
+            for rec in got
         ]
         rows.append(
             [
                 setting,
                 str(len(got)),
-                _prop([rec["clean"]["accuracy"] for rec in got]),
+                _prop([rec.clean.accuracy for rec in got]),
                 *[_prop([c[1][i] for c in curves], [b[i] for b in bits]) for i in range(len(xs))],
                 _est([normalised_auc(*c) for c in curves]),
             ]
@@ -171,25 +171,25 @@ def checks_table(results: list[ModelResult]) -> Table:
         for name, rec in r.attacks.items():
             if rec is None:
                 continue
-            failed = [c["name"] for c in rec["checks"] if not c["passed"]]
+            failed = [c.name for c in rec.checks if not c.passed]
             verdict = "all pass" if not failed else "**FAIL**: " + "; ".join(failed)
-            rows.append([r.label, str(r.seed), name, str(len(rec["checks"])), verdict])
+            rows.append([r.label, str(r.seed), name, str(len(rec.checks)), verdict])
     return [key_header(results), "seed", "attack", "checks", "outcome"], rows
 
 
 def model_checks_table(results: list[ModelResult]) -> Table | None:
-    with_checks = [r for r in results if r.model_checks]
+    with_checks = [(r, r.model_checks) for r in results if r.model_checks]
     if not with_checks:
         return None
-    names = [c["name"] for c in with_checks[0].model_checks["checks"]]  # type: ignore[index]
+    names = [c.name for c in with_checks[0][1].checks]
     rows = []
-    for r in with_checks:
-        outcome = {c["name"]: c for c in r.model_checks["checks"]}  # type: ignore[index]
+    for r, checked in with_checks:
+        outcome = {c.name: c for c in checked.checks}
         rows.append(
             [
                 r.label,
                 str(r.seed),
-                *["pass" if outcome[n]["passed"] else "**FAIL**" for n in names],
+                *["pass" if outcome[n].passed else "**FAIL**" for n in names],
             ]
         )
     return [key_header(results), "seed", *names], rows
@@ -197,11 +197,11 @@ def model_checks_table(results: list[ModelResult]) -> Table | None:
 
 def failed_model_check_details(results: list[ModelResult]) -> list[str]:
     return [
-        f"- {setting_name(r.setting)}, seed {r.seed}, {c['name']}: {c['detail']}"
+        f"- {setting_name(r.setting)}, seed {r.seed}, {c.name}: {c.detail}"
         for r in results
         if r.model_checks
-        for c in r.model_checks["checks"]
-        if not c["passed"]
+        for c in r.model_checks.checks
+        if not c.passed
     ]
 
 
@@ -246,11 +246,11 @@ def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table, Table]
         if sig:
             (rises if mean > 0 else falls).append(setting)
     masking = [
-        bool(c["passed"])
+        bool(c.passed)
         for r in results
         if r.model_checks
-        for c in r.model_checks["checks"]
-        if c["name"] == "gradient-free does not beat gradient attacks"
+        for c in r.model_checks.checks
+        if c.name == "gradient-free does not beat gradient attacks"
     ]
     change_of = {(row[0], row[1]): row[2] for row in rows}
     answer_text = answer(
@@ -280,7 +280,7 @@ def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table, Table]
     sentences += family_sentences(verdicts, header_key)
     # The eps at which accuracy halves, per setting and eps-sweep attack.
     eps_labels = sorted(
-        {k for r in results for k, v in r.attacks.items() if v is not None and v["sweep"] == "eps"}
+        {k for r in results for k, v in r.attacks.items() if v is not None and v.sweep == "eps"}
     )
     h_rows = []
     for setting, group in by_setting(results):
@@ -291,7 +291,7 @@ def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table, Table]
                 rec = r.attacks.get(label)
                 if rec is not None:
                     xs, ys = curve(rec)
-                    h = halving_eps(xs, ys, rec["clean"]["accuracy"])
+                    h = halving_eps(xs, ys, rec.clean.accuracy)
                     if h is not None:
                         vals.append(h)
             row.append(_est(vals) if vals else "not reached")
@@ -311,7 +311,7 @@ def certified_table(results: list[ModelResult]) -> Table | None:
     for r in with_cert:
         assert r.certificate is not None
         for b in brackets(r.certificate, r.completed_attacks()):
-            upper = b.upper / b.n if b.upper is not None else r.certificate["clean"]["accuracy"]
+            upper = b.upper / b.n if b.upper is not None else r.certificate.clean.accuracy
             per.setdefault((r.label, b.eps), []).append((b.certified / b.n, upper, b.violations))
     eps_list = sorted({e for _, e in per})
     header = [key_header(results), *(f"eps={e:g}" for e in eps_list), "certified but broken"]

@@ -351,7 +351,7 @@ def topology_kept(res: SuiteResults, params: dict[str, Any]) -> Finding:
             raise NotComputed(
                 "its topology records", f"lilbench report {res.shown} --runs-dir RUNS"
             )
-        found.setdefault(r.label, []).extend(rec["classes"])
+        found.setdefault(r.label, []).extend(rec.classes)
     parts, kept_all, lil_b, ref_b = [], True, [], []
     inputs_ok = all(c["betti_input"][1] == loops for cs in found.values() for c in cs)
     for label, group in by_setting(res.results):

@@ -30,12 +30,12 @@ def minimal_eps(r: ModelResult, clean: np.ndarray) -> np.ndarray:
     n = len(clean)
     out = np.full(n, np.inf)
     for rec in r.completed_attacks().values():
-        if rec["sweep"] != "eps" or rec["samples"]["n"] != n:
+        if rec.sweep != "eps" or rec.samples.n != n:
             continue
-        for p in rec["points"]:
-            if p.get("correct_bits") and p["eps"] > 0:
-                broken = ~unpack_mask(p["correct_bits"], n)
-                out = np.where(broken, np.minimum(out, p["eps"]), out)
+        for p in rec.points:
+            if p.correct_bits and p.eps > 0:
+                broken = ~unpack_mask(p.correct_bits, n)
+                out = np.where(broken, np.minimum(out, p.eps), out)
     return np.where(clean, out, 0.0)
 
 
@@ -46,7 +46,7 @@ def _clean_masks(
     in the runs directory)."""
     masks = {}
     for r in results:
-        n = next((rec["samples"]["n"] for rec in r.completed_attacks().values()), 0)
+        n = next((rec.samples.n for rec in r.completed_attacks().values()), 0)
         if not n or r.checkpoint is None:
             continue
 
@@ -78,12 +78,12 @@ def robustness_section(
         return None
     grid = sorted(
         {
-            float(p["eps"])
+            float(p.eps)
             for r in results
             for rec in r.completed_attacks().values()
-            if rec["sweep"] == "eps"
-            for p in rec["points"]
-            if p["eps"] > 0
+            if rec.sweep == "eps"
+            for p in rec.points
+            if p.eps > 0
         }
     )
     header = [

@@ -32,14 +32,14 @@ def _accuracy_at(r: ModelResult, attack: str, eps: float) -> float | None:
     rec = r.attacks.get(attack)
     if rec is None:
         return None
-    found = [p["accuracy"] for p in rec["points"] if abs(p["eps"] - eps) < 1e-9]
+    found = [p.accuracy for p in rec.points if abs(p.eps - eps) < 1e-9]
     return float(found[0]) if found else None
 
 
 def _clean(r: ModelResult, attack: str) -> float | None:
     """Clean accuracy on the images the attack ran on (the same subset as the robust one)."""
     rec = r.attacks.get(attack)
-    return None if rec is None else float(rec["clean"]["accuracy"])
+    return None if rec is None else float(rec.clean.accuracy)
 
 
 def pareto_points(results: list[ModelResult], eps: float, attack: str) -> list[ParetoPoint]:

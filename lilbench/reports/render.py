@@ -37,7 +37,7 @@ def computed_on(results: list[ModelResult]) -> str:
             name = str(r.checkpoint.meta.get("device", "unknown"))
             trained[name] = trained.get(name, 0) + 1
         for rec in r.completed_attacks().values():
-            name = str(rec.get("device", "unknown"))
+            name = str(rec.device or "unknown")
             attacked[name] = attacked.get(name, 0) + 1
 
     def fmt(counts: dict[str, int]) -> str:
@@ -84,7 +84,7 @@ def plot(results: list[ModelResult], panels: Sequence[tuple[str, str | None]], p
                 if got is None:
                     continue
                 rec = next(r.attacks[label] for r in group if r.attacks.get(label))
-                sweep = rec["sweep"] if rec else sweep
+                sweep = rec.sweep if rec else sweep
                 name = setting_name(group[0].setting) + (f" (mean of {seeds})" if seeds > 1 else "")
                 ax.plot(
                     *got,
@@ -114,5 +114,5 @@ def wall_time(results: list[ModelResult]) -> float:
     for r in results:
         if r.checkpoint:
             total += float(r.checkpoint.metrics.get("train_seconds", 0.0))
-        total += sum(float(rec["timings"]["total_seconds"]) for rec in r.attacks.values() if rec)
+        total += sum(float(rec.timings["total_seconds"]) for rec in r.attacks.values() if rec)
     return total

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+
+from lilbench.schemas import AttackRecord
 
 
-def curve(record: dict[str, Any]) -> tuple[list[float], list[float]]:
+def curve(record: AttackRecord) -> tuple[list[float], list[float]]:
     """(x, accuracy) along the record's sweep (eps, or step size), sorted by x."""
-    key = "eps" if record["sweep"] == "eps" else "step"
-    pts = sorted(record["points"], key=lambda p: p[key])
-    return [p[key] for p in pts], [p["accuracy"] for p in pts]
+    pts = sorted(record.points, key=lambda p: p.along(record.sweep))
+    return [p.along(record.sweep) for p in pts], [p.accuracy for p in pts]
 
 
 def normalised_auc(xs: list[float], ys: list[float]) -> float:

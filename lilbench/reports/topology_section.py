@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
@@ -19,8 +18,9 @@ from lilbench.io import atomic_path
 from lilbench.reports.aggregate import Table, by_setting, key_header
 from lilbench.results.suite_results import ModelResult
 from lilbench.results.topology_records import datasets_of, ensure_topology
+from lilbench.schemas import TopologyRecord
 
-Record = dict[str, Any]
+Record = TopologyRecord
 
 
 def topology_records(
@@ -57,7 +57,7 @@ def _range(values: list[float]) -> str:
 
 def topology_table(found: list[tuple[ModelResult, Record, bool]]) -> Table:
     results = [r for r, _, _ in found]
-    levels = max((c["level"] for _, rec, _ in found for c in rec["classes"]), default=0)
+    levels = max((c["level"] for _, rec, _ in found for c in rec.classes), default=0)
     header = [key_header(results)]
     header += ["level"] if levels > 0 else []
     header += [
@@ -72,13 +72,10 @@ def topology_table(found: list[tuple[ModelResult, Record, bool]]) -> Table:
     rows = []
     for label, group in by_setting(results):
         recs = [rec for r, rec, _ in found if any(r is g for g in group)]
-        keys = sorted({(c["level"], c["label"]) for rec in recs for c in rec["classes"]})
+        keys = sorted({(c["level"], c["label"]) for rec in recs for c in rec.classes})
         for level, cls in keys:
             cs = [
-                c
-                for rec in recs
-                for c in rec["classes"]
-                if (c["level"], c["label"]) == (level, cls)
+                c for rec in recs for c in rec.classes if (c["level"], c["label"]) == (level, cls)
             ]
             row = [label] + ([str(level)] if levels > 0 else [])
             row += [
@@ -106,8 +103,8 @@ def diagram_figure(found: list[tuple[ModelResult, Record, bool]], path: Path) ->
         firsts.append((f"{prefix}{label}, seed {r0.seed}", rec0))
     panels = []
     for name, rec in firsts:
-        for level in sorted({c["level"] for c in rec["classes"]}):
-            panels.append((name, level, [c for c in rec["classes"] if c["level"] == level]))
+        for level in sorted({c["level"] for c in rec.classes}):
+            panels.append((name, level, [c for c in rec.classes if c["level"] == level]))
     cols = max(len(p[2]) for p in panels)
     fig, axes = plt.subplots(
         len(panels), cols, figsize=(2.6 * cols, 2.6 * len(panels)), squeeze=False
@@ -166,7 +163,7 @@ def topology_section(
     found = topology_records(results, runs_dir, data_dir, max_points)
     table = topology_table(found)
     images = any(is_image for _, _, is_image in found)
-    seconds = sum(float(rec["seconds"]) for _, rec, _ in found)
+    seconds = sum(float(rec.seconds) for _, rec, _ in found)
     points = max_points
     lines = [
         "Persistent homology (Vietoris-Rips, ripser) of each class's test points in input "

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -15,18 +13,21 @@ from lilbench.attacks.runner import Progress, run_attack
 from lilbench.data import load_dataset
 from lilbench.errors import CheckpointError, ConfigError
 from lilbench.io import get_or_compute
-from lilbench.results.records import build_record, find_record, record_path, save_record
+from lilbench.results.records import (
+    Cached,
+    build_record,
+    find_record,
+    record_path,
+    save_record,
+)
+from lilbench.schemas import AttackRecord
 from lilbench.store import lock_path
 from lilbench.training.checkpoint import Checkpoint, load_model
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class AttackRun:
-    record: dict[str, Any]
-    path: Path
-    reused: bool
+AttackRun = Cached[AttackRecord]
 
 
 def ensure_attack(
@@ -49,7 +50,7 @@ def ensure_attack(
         raise ConfigError(f"limit must be >= 1, got {limit}")
     path = record_path(runs_dir, ckpt, spec, limit=limit, seed=seed, device=device)
 
-    def compute() -> dict[str, Any]:
+    def compute() -> AttackRecord:
         earlier = spec.superseded()
         if earlier is not None and find_record(
             runs_dir, ckpt, earlier, limit=limit, seed=seed, device=device
@@ -113,7 +114,7 @@ def ensure_attack(
             )
         record = build_record(ckpt, spec, outcome, limit=limit, seed=seed, device=str(device))
         save_record(path, record)
-        return record
+        return AttackRecord.model_validate(record)
 
     record, reused = get_or_compute(
         lambda: find_record(runs_dir, ckpt, spec, limit=limit, seed=seed, device=device),

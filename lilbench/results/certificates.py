@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import Field
 
 from lilbench import store
 from lilbench.certify.runner import Progress, certify_model
@@ -17,34 +15,11 @@ from lilbench.certify.spec import CertifySpec, refuse_uncertifiable
 from lilbench.data import load_dataset
 from lilbench.errors import ConfigError
 from lilbench.io import canonical_json, get_or_compute, sha256_bytes, write_json_atomic
-from lilbench.results.records import (
-    CheckEntry,
-    CheckpointRef,
-    RecordModel,
-    check_weights,
-    read_json_record,
-    versions,
-)
+from lilbench.results.records import Cached, check_weights, read_json_record, versions
+from lilbench.schemas import AttackRecord, CertificateRecord, CertifiedPoint
 from lilbench.training.checkpoint import Checkpoint, load_model
 
 SCHEMA = 1
-
-
-class _CertifiedPoint(RecordModel):
-    method: str
-    eps: float | int
-    n: int
-    certified: int
-    bits: str
-
-
-class CertificateRecord(RecordModel):
-    schema_: Literal[1] = Field(alias="schema")
-    kind: Literal["certificate"]
-    checkpoint: CheckpointRef
-    points: list[_CertifiedPoint]
-    checks: list[CheckEntry]
-    passed: bool
 
 
 def certificate_path(
@@ -63,11 +38,11 @@ def find_certificate(
     *,
     limit: int | None,
     fix: str = "--force",
-) -> dict[str, Any] | None:
+) -> CertificateRecord | None:
     path = certificate_path(runs_dir, ckpt, spec, limit=limit)
     record = read_json_record(path, CertificateRecord, fix=fix)
     if record is not None:
-        check_weights(path, record["checkpoint"]["tensors_sha256"], ckpt, fix=fix)
+        check_weights(path, record.checkpoint.tensors_sha256, ckpt, fix=fix)
     return record
 
 
@@ -80,15 +55,14 @@ def ensure_certificate(
     limit: int | None = None,
     force: bool = False,
     progress: Progress | None = None,
-) -> tuple[dict[str, Any], Path, bool]:
-    """(record, path, reused)."""
+) -> Cached[CertificateRecord]:
     spec.validate()
     refuse_uncertifiable(ckpt.config)
     if limit is not None and limit < 1:
         raise ConfigError(f"limit must be >= 1, got {limit}")
     path = certificate_path(runs_dir, ckpt, spec, limit=limit)
 
-    def compute() -> dict[str, Any]:
+    def compute() -> CertificateRecord:
         config = ckpt.config
         data = load_dataset(config.dataset, seed=config.seed, data_dir=data_dir)
         if not data.pixels:
@@ -121,32 +95,32 @@ def ensure_certificate(
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         write_json_atomic(path, record)
-        return record
+        return CertificateRecord.model_validate(record)
 
     load = lambda: find_certificate(runs_dir, ckpt, spec, limit=limit)  # noqa: E731
     record, reused = get_or_compute(
         load, compute, lock=store.lock_path(runs_dir, path), force=force
     )
-    return record, path, reused
+    return Cached(record, path, reused)
 
 
-def best_certified(record: dict[str, Any]) -> dict[float, tuple[int, int, list[str]]]:
+def best_certified(record: CertificateRecord) -> dict[float, tuple[int, int, list[str]]]:
     """Per eps: images certified by any method (each is sound, so their union is), n, and the
     methods that contributed."""
     from lilbench.certify.runner import unpack_bits
 
-    n = record["samples"]["n"]
+    n = record.samples.n
     out: dict[float, tuple[int, int, list[str]]] = {}
-    by_eps: dict[float, list[dict[str, Any]]] = {}
-    for p in record["points"]:
-        by_eps.setdefault(float(p["eps"]), []).append(p)
+    by_eps: dict[float, list[CertifiedPoint]] = {}
+    for p in record.points:
+        by_eps.setdefault(float(p.eps), []).append(p)
     for eps, pts in sorted(by_eps.items()):
         union = None
         for p in pts:
-            m = unpack_bits(p["bits"], n)
+            m = unpack_bits(p.bits, n)
             union = m if union is None else union | m
         assert union is not None
-        out[eps] = (int(union.sum()), n, [p["method"] for p in pts if p["certified"]])
+        out[eps] = (int(union.sum()), n, [p.method for p in pts if p.certified])
     return out
 
 
@@ -163,7 +137,7 @@ class Bracket:
 
 
 def brackets(
-    certificate: dict[str, Any], attack_records: dict[str, dict[str, Any]]
+    certificate: CertificateRecord, attack_records: dict[str, AttackRecord]
 ) -> list[Bracket]:
     """Per certified eps: the certified count (union of sound certificates) and the attacks'
     per-image worst case over every attacked eps' <= eps (an image broken at a smaller eps is
@@ -171,20 +145,20 @@ def brackets(
     from lilbench.attacks.checks import unpack_mask
     from lilbench.certify.runner import unpack_bits
 
-    n = certificate["samples"]["n"]
+    n = certificate.samples.n
     attacked: list[tuple[float, str, np.ndarray]] = []
     for label, rec in attack_records.items():
-        if rec.get("sweep") != "eps" or rec["samples"]["n"] != n:
+        if rec.sweep != "eps" or rec.samples.n != n:
             continue
-        for p in rec["points"]:
-            if p.get("correct_bits"):
-                attacked.append((float(p["eps"]), label, unpack_mask(p["correct_bits"], n)))
+        for p in rec.points:
+            if p.correct_bits:
+                attacked.append((float(p.eps), label, unpack_mask(p.correct_bits, n)))
     out = []
     for eps, (count, _, _) in best_certified(certificate).items():
         union = np.zeros(n, dtype=bool)
-        for p in certificate["points"]:
-            if float(p["eps"]) == eps:
-                union |= unpack_bits(p["bits"], n)
+        for cp in certificate.points:
+            if float(cp.eps) == eps:
+                union |= unpack_bits(cp.bits, n)
         below = [(label, m) for e, label, m in attacked if e <= eps + 1e-12]
         upper_mask = np.logical_and.reduce([m for _, m in below]) if below else None
         out.append(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -23,6 +22,7 @@ from lilbench.results.stats import (
     paired_p_value,
 )
 from lilbench.results.suite_results import ModelResult
+from lilbench.schemas import AttackRecord, Point
 
 VERDICT_EPS = 0.1  # where eps sweeps are compared (a common MNIST L-inf budget)
 
@@ -57,11 +57,11 @@ def worst_case_masks(r: ModelResult) -> dict[float, tuple[np.ndarray, list[str]]
         return {}
     points: list[tuple[float, str, np.ndarray]] = []
     for label, rec in r.completed_attacks().items():
-        if rec["sweep"] != "eps":
+        if rec.sweep != "eps":
             continue
-        for p in rec["points"]:
-            if p["eps"] > 0 and (m := point_bits(rec, p)) is not None:
-                points.append((round(float(p["eps"]), 9), label, m))
+        for p in rec.points:
+            if p.eps > 0 and (m := point_bits(rec, p)) is not None:
+                points.append((round(float(p.eps), 9), label, m))
     counted: dict[float, set[str]] = {}
     for e, label, _ in points:
         if not label.endswith("-paper"):
@@ -102,9 +102,9 @@ def _at_eps(label: str, eps: float) -> Scalar:
         rec = r.attacks.get(label)
         if rec is None:
             return None
-        for p in rec["points"]:
-            if abs(p["eps"] - eps) < 1e-9:
-                return float(p["accuracy"])
+        for p in rec.points:
+            if abs(p.eps - eps) < 1e-9:
+                return float(p.accuracy)
         return None
 
     return get
@@ -113,7 +113,7 @@ def _at_eps(label: str, eps: float) -> Scalar:
 def _strongest_step(label: str) -> Scalar:
     def get(r: ModelResult) -> float | None:
         rec = r.attacks.get(label)
-        return None if rec is None else min(float(p["accuracy"]) for p in rec["points"])
+        return None if rec is None else min(float(p.accuracy) for p in rec.points)
 
     return get
 
@@ -121,9 +121,9 @@ def _strongest_step(label: str) -> Scalar:
 Mask = Callable[[ModelResult], "np.ndarray | None"]
 
 
-def point_bits(rec: dict[str, Any], point: dict[str, Any]) -> np.ndarray | None:
-    bits = point.get("correct_bits")
-    return None if not bits else unpack_mask(bits, rec["samples"]["n"])
+def point_bits(rec: AttackRecord, point: Point) -> np.ndarray | None:
+    bits = point.correct_bits
+    return None if not bits else unpack_mask(bits, rec.samples.n)
 
 
 def _mask_at_eps(label: str, eps: float) -> Mask:
@@ -131,8 +131,8 @@ def _mask_at_eps(label: str, eps: float) -> Mask:
         rec = r.attacks.get(label)
         if rec is None:
             return None
-        for p in rec["points"]:
-            if abs(p["eps"] - eps) < 1e-9:
+        for p in rec.points:
+            if abs(p.eps - eps) < 1e-9:
                 return point_bits(rec, p)
         return None
 
@@ -144,7 +144,7 @@ def _mask_strongest_step(label: str) -> Mask:
         rec = r.attacks.get(label)
         if rec is None:
             return None
-        return point_bits(rec, min(rec["points"], key=lambda p: p["accuracy"]))
+        return point_bits(rec, min(rec.points, key=lambda p: p.accuracy))
 
     return get
 
@@ -186,17 +186,17 @@ def _families(results: list[ModelResult]) -> list[tuple[str, str, Scalar, Mask]]
     for label in labels:
         rec = next(r.attacks[label] for r in results if r.attacks.get(label))
         assert rec is not None
-        if rec["sweep"] == "eps":
+        if rec.sweep == "eps":
             # The grid point nearest to VERDICT_EPS in log scale (the paper's grid has no 0.1).
             eps = min(
-                (p["eps"] for p in rec["points"] if p["eps"] > 0),
+                (p.eps for p in rec.points if p.eps > 0),
                 key=lambda e: abs(math.log10(e) - math.log10(VERDICT_EPS)),
             )
             fams.append(
                 (label, f"at eps = {eps:.3g}", _at_eps(label, eps), _mask_at_eps(label, eps))
             )
         else:
-            eps = rec["points"][0]["eps"]
+            eps = rec.points[0].eps
             where = f"in the {eps:g} ball at its strongest step size"
             fams.append((label, where, _strongest_step(label), _mask_strongest_step(label)))
     if any(worst(r) for r in results):

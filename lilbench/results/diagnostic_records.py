@@ -11,16 +11,18 @@ settings: a record is only served for exactly the weights and settings it was co
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from lilbench import store
 from lilbench.data import Dataset, load_dataset
 from lilbench.errors import RecordError
 from lilbench.io import canonical_json, get_or_compute, sha256_bytes, write_json_atomic
+from lilbench.schemas import DiagnosticRecord
 from lilbench.training.checkpoint import Checkpoint, load_model
 
 SCHEMA = 1
@@ -47,15 +49,14 @@ def _load(path: Path, ckpt: Checkpoint, kind: str) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        rec = json.loads(path.read_text())
-        named, values = rec["weights"], rec["values"]
-    except (OSError, KeyError, TypeError, json.JSONDecodeError):
+        rec = DiagnosticRecord.model_validate_json(path.read_text())
+    except (OSError, ValidationError):
         raise RecordError(f"{path} is not a readable {kind} record; delete it") from None
-    if rec.get("schema") != SCHEMA or rec.get("kind") != kind or not isinstance(values, dict):
+    if rec.schema_ != SCHEMA or rec.kind != kind:
         raise RecordError(f"{path} has an unknown layout; delete it")
-    if named != ckpt.tensors_sha256:
+    if rec.weights != ckpt.tensors_sha256:
         raise RecordError(f"{path} was computed on other weights than {ckpt.path}; delete it")
-    return dict(values)
+    return dict(rec.values)
 
 
 def ensure_diagnostic(

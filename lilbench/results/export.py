@@ -18,8 +18,9 @@ from lilbench.attacks.base import attack_facts, standard_name
 from lilbench.attacks.checks import unpack_mask
 from lilbench.errors import ConfigError
 from lilbench.io import write_bytes_atomic, write_json_atomic
-from lilbench.results.records import AttackRecord, read_json_record
+from lilbench.results.records import read_json_record
 from lilbench.results.suite_results import ModelResult
+from lilbench.schemas import AttackRecord
 
 COLUMNS = (
     "suite",
@@ -72,62 +73,62 @@ def _method(train_config: dict[str, Any]) -> tuple[str, str]:
 
 
 def record_rows(
-    record: dict[str, Any], *, suite: str, setting: str, path: str
+    record: AttackRecord, *, suite: str, setting: str, path: str
 ) -> Iterator[dict[str, Any]]:
     """One row per point of an attack record."""
-    ckpt = record["checkpoint"]
-    train_config = ckpt.get("train_config", {})
+    ckpt = record.checkpoint
+    train_config = ckpt.train_config or {}
     method, method_params = _method(train_config)
-    if ckpt.get("external"):
-        method, method_params = "external", json.dumps(ckpt["external"], sort_keys=True)
-    failed = [c["name"] for c in record["checks"] if not c["passed"]]
-    for p in record["points"]:
-        low, high = interval(int(p["correct"]), int(p["n"]))
+    if ckpt.external:
+        method, method_params = "external", json.dumps(ckpt.external, sort_keys=True)
+    failed = [c.name for c in record.checks if not c.passed]
+    for p in record.points:
+        low, high = interval(int(p.correct), int(p.n))
         yield {
             "suite": suite,
-            "model": ckpt["config_hash"][:16],
+            "model": ckpt.config_hash[:16],
             "setting": setting,
             "method": method,
             "method_params": method_params,
             "dataset": train_config.get("dataset", ""),
-            "seed": record["seed"],
-            "attack": record["label"],
-            "attack_name": record["attack"],
-            "attack_params": json.dumps(record["params"], sort_keys=True),
-            "sweep": record["sweep"],
-            "eps": p["eps"],
-            "step": p.get("step"),
-            "n": p["n"],
-            "correct": p["correct"],
-            "accuracy": p["accuracy"],
+            "seed": record.seed,
+            "attack": record.label,
+            "attack_name": record.attack,
+            "attack_params": json.dumps(record.params, sort_keys=True),
+            "sweep": record.sweep,
+            "eps": p.eps,
+            "step": p.step,
+            "n": p.n,
+            "correct": p.correct,
+            "accuracy": p.accuracy,
             "ci_low": low,
             "ci_high": high,
-            "clean_correct": record["clean"]["correct"],
-            "clean_accuracy": record["clean"]["accuracy"],
-            "checks_passed": bool(record["passed"]),
+            "clean_correct": record.clean.correct,
+            "clean_accuracy": record.clean.accuracy,
+            "checks_passed": bool(record.passed),
             "failed_checks": "; ".join(failed),
             "record": path,
         }
 
 
-def example_rows(record: dict[str, Any], *, suite: str, setting: str) -> Iterator[dict[str, Any]]:
+def example_rows(record: AttackRecord, *, suite: str, setting: str) -> Iterator[dict[str, Any]]:
     """One row per test image and point, from the record's stored per-example bits."""
-    model = record["checkpoint"]["config_hash"][:16]
-    for p in record["points"]:
-        if "correct_bits" not in p:
+    model = record.checkpoint.config_hash[:16]
+    for p in record.points:
+        if p.correct_bits is None:
             raise ConfigError(
-                f"a {record['label']} record of {model} has no per-example bits (an older "
+                f"a {record.label} record of {model} has no per-example bits (an older "
                 "record); rerun it with --force to export per example"
             )
-        for i, ok in enumerate(unpack_mask(p["correct_bits"], int(p["n"]))):
+        for i, ok in enumerate(unpack_mask(p.correct_bits, int(p.n))):
             yield {
                 "suite": suite,
                 "model": model,
                 "setting": setting,
-                "seed": record["seed"],
-                "attack": record["label"],
-                "eps": p["eps"],
-                "step": p.get("step"),
+                "seed": record.seed,
+                "attack": record.label,
+                "eps": p.eps,
+                "step": p.step,
                 "index": i,
                 "correct": int(ok),
             }
@@ -149,9 +150,9 @@ def suite_rows(
                 yield from record_rows(rec, suite=suite, setting=r.label, path=path)
 
 
-def _record_path(runs_dir: Path, rec: dict[str, Any], label: str) -> str:
-    folder = runs_dir / "attacks" / rec["checkpoint"]["config_hash"][:16]
-    found = sorted(folder.glob(f"{rec['attack']}-*.json")) if folder.is_dir() else []
+def _record_path(runs_dir: Path, rec: AttackRecord, label: str) -> str:
+    folder = runs_dir / "attacks" / rec.checkpoint.config_hash[:16]
+    found = sorted(folder.glob(f"{rec.attack}-*.json")) if folder.is_dir() else []
     for path in found:
         try:
             if json.loads(path.read_text()).get("label") == label:
@@ -169,11 +170,11 @@ def runs_rows(runs_dir: Path, *, per_example: bool = False) -> Iterator[dict[str
         rec = read_json_record(path, AttackRecord, fix="`lilbench runs gc`")
         if rec is None:
             continue
-        ckpt = rec["checkpoint"]
-        if ckpt.get("external"):
-            setting = Path(str(ckpt["external"].get("file") or "module")).name
+        ckpt = rec.checkpoint
+        if ckpt.external:
+            setting = Path(str(ckpt.external.get("file") or "module")).name
         else:
-            setting = TrainConfig.from_dict(ckpt["train_config"]).label()
+            setting = TrainConfig.from_dict(ckpt.train_config or {}).label()
         if per_example:
             yield from example_rows(rec, suite="", setting=setting)
         else:
@@ -222,16 +223,16 @@ def model_card(result: ModelResult, suite: str) -> dict[str, Any]:
     for label, rec in result.attacks.items():
         if rec is None:
             continue
-        versions = rec.get("versions", versions)
-        failed += [f"{label}: {c['name']}" for c in rec["checks"] if not c["passed"]]
-        if rec["sweep"] != "eps":
+        versions = rec.versions or versions
+        failed += [f"{label}: {c.name}" for c in rec.checks if not c.passed]
+        if rec.sweep != "eps":
             continue
         robust[label] = [
-            {"eps": p["eps"], "accuracy": p["accuracy"], "correct": p["correct"], "n": p["n"]}
-            for p in rec["points"]
+            {"eps": p.eps, "accuracy": p.accuracy, "correct": p.correct, "n": p.n}
+            for p in rec.points
         ]
     if result.model_checks is not None:
-        failed += [f"model: {c['name']}" for c in result.model_checks["checks"] if not c["passed"]]
+        failed += [f"model: {c.name}" for c in result.model_checks.checks if not c.passed]
     facts = attack_facts(result.completed_attacks())
     auto = [k for k in robust if facts[k].standard]
     standard = standard_name()
@@ -247,7 +248,7 @@ def model_card(result: ModelResult, suite: str) -> dict[str, Any]:
         "threat_model": "Linf",
         "clean_accuracy": ckpt.metrics.get("clean_test_accuracy"),
         standard: robust[auto[0]] if auto else None,
-        f"{standard}_params": result.attacks[auto[0]]["params"] if auto else None,  # type: ignore[index]
+        f"{standard}_params": result.completed_attacks()[auto[0]].params if auto else None,
         "robust_accuracy": robust,
         "versions": versions,
         "checks": {"passed": not failed, "failed": failed},

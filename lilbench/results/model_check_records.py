@@ -14,15 +14,16 @@ from lilbench.io import (
     sha256_bytes,
     write_json_atomic,
 )
-from lilbench.results.records import ChecksRecord, check_weights, read_json_record, versions
+from lilbench.results.records import Cached, check_weights, read_json_record, versions
+from lilbench.schemas import AttackRecord, ChecksRecord
 from lilbench.store import lock_path
 from lilbench.training.checkpoint import Checkpoint, load_model
 
 
-def _checks_key(records: dict[str, dict[str, Any]], seed: int, weights: str | None) -> str:
+def _checks_key(records: dict[str, AttackRecord], seed: int, weights: str | None) -> str:
     # The records' labels and creation stamps identify the exact attack results checked.
     ident = {
-        "attacks": sorted((label, rec["created"]) for label, rec in records.items()),
+        "attacks": sorted((label, rec.created) for label, rec in records.items()),
         "seed": seed,
         "weights": weights,
     }
@@ -30,7 +31,7 @@ def _checks_key(records: dict[str, dict[str, Any]], seed: int, weights: str | No
 
 
 def checks_path(
-    runs_dir: Path, ckpt: Checkpoint, records: dict[str, dict[str, Any]], seed: int
+    runs_dir: Path, ckpt: Checkpoint, records: dict[str, AttackRecord], seed: int
 ) -> Path:
     key = _checks_key(records, seed, ckpt.tensors_sha256)
     return store.checks_record_path(runs_dir, ckpt.config_hash, key)
@@ -39,11 +40,11 @@ def checks_path(
 def find_checks(
     runs_dir: Path,
     ckpt: Checkpoint,
-    records: dict[str, dict[str, Any]],
+    records: dict[str, AttackRecord],
     seed: int,
     *,
     fix: str = "--force",
-) -> dict[str, Any] | None:
+) -> ChecksRecord | None:
     """The model-check record of these weights and attack records, adopting a layout-1 one."""
     path = checks_path(runs_dir, ckpt, records, seed)
     legacy_weights = ckpt.meta.get("weights_sha256")
@@ -59,23 +60,23 @@ def find_checks(
         store.adopt_legacy(path, legacy, update)
     record = read_json_record(path, ChecksRecord, fix=fix)
     if record is not None:
-        check_weights(path, record.get("tensors_sha256"), ckpt, fix=fix)
+        check_weights(path, record.tensors_sha256, ckpt, fix=fix)
     return record
 
 
 def ensure_model_checks(
     ckpt: Checkpoint,
-    records: dict[str, dict[str, Any]],
+    records: dict[str, AttackRecord],
     *,
     runs_dir: Path,
     data_dir: Path | None,
     limit: int | None,
     seed: int,
     force: bool = False,
-) -> dict[str, Any]:
+) -> Cached[ChecksRecord]:
     path = checks_path(runs_dir, ckpt, records, seed)
 
-    def compute() -> dict[str, Any]:
+    def compute() -> ChecksRecord:
         config = ckpt.config
         data = load_dataset(config.dataset, data_dir=data_dir, seed=config.seed)
         model = load_model(ckpt.path, input_dim=data.input_dim)
@@ -102,8 +103,9 @@ def ensure_model_checks(
             "versions": versions(),
         }
         write_json_atomic(path, record)
-        return record
+        return ChecksRecord.model_validate(record)
 
     lock = lock_path(runs_dir, path)
     load = lambda: find_checks(runs_dir, ckpt, records, seed)  # noqa: E731
-    return get_or_compute(load, compute, lock=lock, force=force)[0]
+    record, reused = get_or_compute(load, compute, lock=lock, force=force)
+    return Cached(record, path, reused)

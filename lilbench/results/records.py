@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import platform
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Generic, TypeVar
 
 import art
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from lilbench import store
 from lilbench.attacks import AttackSpec
@@ -24,58 +25,11 @@ from lilbench.attacks.runner import AttackOutcome
 from lilbench.errors import RecordError
 from lilbench.io import canonical_json, sha256_bytes, write_json_atomic
 from lilbench.runtime import device_tag
+from lilbench.schemas import AttackRecord, RecordModel
 from lilbench.training.checkpoint import Checkpoint
 from lilbench.version import __version__
 
 SCHEMA = 2  # 2: keyed by the weights' tensor hash (1: by the weights file's SHA-256)
-
-
-class RecordModel(BaseModel):
-    # Records grow fields over versions; what is read must be there and well-typed.
-    model_config = ConfigDict(extra="allow", strict=True)
-
-
-class _Point(RecordModel):
-    eps: float | int
-    n: int
-    correct: int
-    accuracy: float | int
-
-
-class CheckEntry(RecordModel):
-    name: str
-    passed: bool
-
-
-class CheckpointRef(RecordModel):
-    config_hash: str
-    tensors_sha256: str
-
-
-class _Clean(RecordModel):
-    correct: int
-    accuracy: float | int
-
-
-class AttackRecord(RecordModel):
-    schema_: Literal[2] = Field(alias="schema")
-    kind: Literal["attack"]
-    attack: str
-    label: str
-    params: dict[str, Any]
-    checkpoint: CheckpointRef
-    seed: int
-    clean: _Clean
-    points: list[_Point]
-    checks: list[CheckEntry]
-    passed: bool
-
-
-class ChecksRecord(RecordModel):
-    kind: Literal["model-checks"]
-    checks: list[CheckEntry]
-    passed: bool
-    worst_case: dict[str, Any]
 
 
 def versions() -> dict[str, str]:
@@ -171,7 +125,20 @@ def save_record(path: Path, record: dict[str, Any]) -> None:
     write_json_atomic(path, record)
 
 
-def read_json_record(path: Path, schema: type[BaseModel], *, fix: str) -> dict[str, Any] | None:
+R = TypeVar("R", bound=RecordModel)
+
+
+@dataclass(frozen=True)
+class Cached(Generic[R]):
+    """What every get-or-compute of a record returns: the typed record, where it is stored,
+    and whether it was reused."""
+
+    record: R
+    path: Path
+    reused: bool
+
+
+def read_json_record(path: Path, schema: type[R], *, fix: str) -> R | None:
     """A record file validated against its schema; None when there is none. A malformed one
     is an error naming the file and `fix` (what to do), never a traceback or a wrong number."""
     if not path.is_file():
@@ -183,7 +150,7 @@ def read_json_record(path: Path, schema: type[BaseModel], *, fix: str) -> dict[s
             f"{path} is not valid JSON; delete it, or recompute it with {fix}"
         ) from exc
     try:
-        schema.model_validate(record)
+        return schema.model_validate(record)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "the record"
@@ -192,8 +159,6 @@ def read_json_record(path: Path, schema: type[BaseModel], *, fix: str) -> dict[s
             f"{path} is not a valid {schema.__name__} ({where}: {first['msg']}{more}); "
             f"delete it, or recompute it with {fix}"
         ) from exc
-    assert isinstance(record, dict)  # the schema is an object
-    return record
 
 
 def check_weights(path: Path, named: object, ckpt: Checkpoint, *, fix: str) -> None:
@@ -205,11 +170,11 @@ def check_weights(path: Path, named: object, ckpt: Checkpoint, *, fix: str) -> N
         )
 
 
-def load_record(path: Path, ckpt: Checkpoint, *, fix: str = "--force") -> dict[str, Any] | None:
+def load_record(path: Path, ckpt: Checkpoint, *, fix: str = "--force") -> AttackRecord | None:
     """The attack record at `path`, checked to belong to `ckpt`'s weights."""
     record = read_json_record(path, AttackRecord, fix=fix)
     if record is not None:
-        check_weights(path, record["checkpoint"]["tensors_sha256"], ckpt, fix=fix)
+        check_weights(path, record.checkpoint.tensors_sha256, ckpt, fix=fix)
     return record
 
 
@@ -222,7 +187,7 @@ def find_record(
     seed: int,
     fix: str = "--force",
     device: object = "cpu",
-) -> dict[str, Any] | None:
+) -> AttackRecord | None:
     """The attack record of (weights, attack, samples, seed) computed on `device`'s kind,
     adopting a layout-1 record (those were all computed on the CPU)."""
     path = record_path(runs_dir, ckpt, spec, limit=limit, seed=seed, device=device)

@@ -22,6 +22,7 @@ from lilbench.results.certificates import ensure_certificate, find_certificate
 from lilbench.results.executors import Executor, Sequential
 from lilbench.results.model_check_records import ensure_model_checks, find_checks
 from lilbench.results.records import find_record
+from lilbench.schemas import AttackRecord, CertificateRecord, ChecksRecord
 from lilbench.suites import Setting, Suite
 from lilbench.training.batched import group_configs
 from lilbench.training.checkpoint import (
@@ -44,9 +45,9 @@ class ModelResult:
     setting: Setting
     seed: int
     checkpoint: Checkpoint | None
-    attacks: dict[str, dict[str, Any] | None] = field(default_factory=dict)
-    model_checks: dict[str, Any] | None = None
-    certificate: dict[str, Any] | None = None
+    attacks: dict[str, AttackRecord | None] = field(default_factory=dict)
+    model_checks: ChecksRecord | None = None
+    certificate: CertificateRecord | None = None
 
     @property
     def beta(self) -> float:
@@ -57,7 +58,7 @@ class ModelResult:
         """The setting's name in tables: the beta, or "pgd-at eps=0.1"."""
         return self.setting.label
 
-    def completed_attacks(self) -> dict[str, dict[str, Any]]:
+    def completed_attacks(self) -> dict[str, AttackRecord]:
         """The attack records that exist (what the model-level checks are computed from)."""
         return {k: v for k, v in self.attacks.items() if v is not None}
 
@@ -69,9 +70,9 @@ class ModelResult:
             "seed": self.seed,
             "checkpoint": None if ckpt is None else str(ckpt.path),
             "metrics": None if ckpt is None else ckpt.metrics,
-            "attacks": self.attacks,
-            "model_checks": self.model_checks,
-            "certificate": self.certificate,
+            "attacks": {k: None if v is None else v.dump() for k, v in self.attacks.items()},
+            "model_checks": None if self.model_checks is None else self.model_checks.dump(),
+            "certificate": None if self.certificate is None else self.certificate.dump(),
         }
 
 
@@ -164,10 +165,11 @@ def _model_item(work: _ModelWork, where: _Where) -> tuple[ModelResult, list[tupl
         result.attacks[spec.label] = run.record
         events.append((f"{spec.label} {what}", run.reused))
     if suite.certify is not None and not ckpt.external:  # bounds are for lilbench's MLPs
-        result.certificate, _, reused = ensure_certificate(
+        cert = ensure_certificate(
             ckpt, suite.certify, runs_dir=runs, data_dir=data, limit=limit, force=where.force
         )
-        events.append((f"certify {what}", reused))
+        result.certificate = cert.record
+        events.append((f"certify {what}", cert.reused))
     if suite.model_checks:
         result.model_checks = ensure_model_checks(
             ckpt,
@@ -177,7 +179,7 @@ def _model_item(work: _ModelWork, where: _Where) -> tuple[ModelResult, list[tupl
             limit=limit,
             seed=seed,
             force=where.force,
-        )
+        ).record
         events.append((f"model checks {what}", False))
     return result, events
 

@@ -9,17 +9,18 @@ weights and settings it was computed on.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from pydantic import ValidationError
 
 from lilbench import store, topology
 from lilbench.data import Dataset
 from lilbench.errors import RecordError
 from lilbench.io import canonical_json, get_or_compute, sha256_bytes, write_json_atomic
+from lilbench.schemas import TopologyRecord
 from lilbench.training.checkpoint import Checkpoint, load_model
 
 SCHEMA = 2  # 2: no H0 bottleneck distance
@@ -89,20 +90,18 @@ def datasets_of(
     return out
 
 
-def _load(path: Path, ckpt: Checkpoint) -> dict[str, Any] | None:
+def _load(path: Path, ckpt: Checkpoint) -> TopologyRecord | None:
     if not path.is_file():
         return None
     try:
-        rec = json.loads(path.read_text())
-        named = rec["weights"]
-        classes = rec["classes"]
-    except (OSError, KeyError, TypeError, json.JSONDecodeError):
+        rec = TopologyRecord.model_validate_json(path.read_text())
+    except (OSError, ValidationError):
         raise RecordError(f"{path} is not a readable topology record; delete it") from None
-    if rec.get("schema") != SCHEMA or not isinstance(classes, list):
+    if rec.schema_ != SCHEMA:
         raise RecordError(f"{path} has an unknown layout; delete it")
-    if named != ckpt.tensors_sha256:
+    if rec.weights != ckpt.tensors_sha256:
         raise RecordError(f"{path} was computed on other weights than {ckpt.path}; delete it")
-    return dict(rec)
+    return rec
 
 
 def _params(max_points: int, threshold: float, seed: int) -> dict[str, Any]:
@@ -118,7 +117,7 @@ def ensure_topology(
     threshold: float = topology.THRESHOLD,
     seed: int = 0,
     compute_missing: bool = True,
-) -> dict[str, Any] | None:
+) -> TopologyRecord | None:
     """The model's topology record: reused when cached for these weights and settings, else
     computed and stored (or, with `compute_missing=False`, None)."""
     params = _params(max_points, threshold, seed)
@@ -127,7 +126,7 @@ def ensure_topology(
         return _load(path, ckpt)
     topology.require()
 
-    def compute() -> dict[str, Any]:
+    def compute() -> TopologyRecord:
         import time
 
         model = load_model(ckpt.path, input_dim=data.input_dim)
@@ -143,7 +142,7 @@ def ensure_topology(
             "classes": [c.to_dict() for c in classes],
         }
         write_json_atomic(path, rec)
-        return rec
+        return TopologyRecord.model_validate(rec)
 
     lock = runs_dir / store.LOCKS / path.relative_to(runs_dir).with_suffix(".lock")
     rec, _ = get_or_compute(lambda: _load(path, ckpt), compute, lock=lock)
