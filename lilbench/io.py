@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -15,6 +16,32 @@ from typing import Any, TypeVar
 from filelock import FileLock
 
 T = TypeVar("T")
+
+
+def symlink_loop(path: Path, *, below: bool = False) -> Path | None:
+    """The first symbolic link on `path` (or, with `below`, anywhere under it) that never
+    resolves because it points back into itself; None when there is none. pathlib reads such
+    a link as "does not exist", so without this a loop surfaces later as a traceback."""
+    probe = Path(os.path.abspath(path))
+    for part in [*reversed(probe.parents), probe]:
+        if _loops(part):
+            return part
+    if below and probe.is_dir():
+        for folder, dirs, files in os.walk(probe):
+            for name in [*dirs, *files]:
+                if _loops(Path(folder) / name):
+                    return Path(folder) / name
+    return None
+
+
+def _loops(path: Path) -> bool:
+    if not os.path.islink(path):
+        return False
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

@@ -91,7 +91,11 @@ def tensors_sha256_file(path: Path) -> str:
 
 
 def adopt_legacy(
-    new: Path, legacy: Path, update: Callable[[dict[str, Any]], dict[str, Any] | None]
+    new: Path,
+    legacy: Path,
+    update: Callable[[dict[str, Any]], dict[str, Any] | None],
+    *,
+    why: str = "results are now keyed by the weights' tensor hash",
 ) -> bool:
     """Move a layout-1 record to its layout-2 name when `update` accepts it (returns the
     rewritten record) and nothing is at the new name yet. True when a record was adopted."""
@@ -106,5 +110,5 @@ def adopt_legacy(
         return False
     write_json_atomic(new, rewritten)
     legacy.unlink(missing_ok=True)
-    log.info("migrated %s -> %s (results are now keyed by the weights' tensor hash)", legacy, new)
+    log.info("migrated %s -> %s (%s)", legacy, new, why)
     return True

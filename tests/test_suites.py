@@ -235,9 +235,17 @@ def test_baselines_carry_provenance_and_a_difference_is_noticed_not_judged(
     flat = " ".join(err.split())
     assert code == 0, err  # ... and the verdict still rests on the numbers
     assert (
-        f"note: baseline from torch 2.15.0 on AVX2, now torch {now['torch']} on "
-        f"{now['cpu_capability']}: small differences are expected"
+        f"note: the baseline was measured elsewhere (torch: 2.15.0 then, {now['torch']} now; "
+        f"cpu_capability: AVX2 then, {now['cpu_capability']} now): small differences are "
+        "expected"
     ) in flat
+    # only the processor's model differs: the note names it (not "AVX512 ... now AVX512")
+    data["provenance"] = {**now, "cpu": "Some Other CPU @ 2.0GHz"}
+    baseline.write_text(json.dumps(data))
+    code, _, err = cli(args, capsys)
+    flat = " ".join(err.split())
+    assert code == 0 and f"cpu: Some Other CPU @ 2.0GHz then, {now['cpu']} now" in flat, flat
+    data["provenance"].update(torch="2.15.0", cpu_capability="AVX2")
     name = "beta=0/seed=0/fgsm/eps=0.1"
     data["metrics"][name]["value"] += 0.05
     baseline.write_text(json.dumps(data))

@@ -20,7 +20,30 @@ def log_grid(start: float, stop: float, num: int) -> tuple[float, ...]:
         raise ConfigError(f"a grid needs at least 1 point, got {num}")
     if start <= 0 or stop <= 0:
         raise ConfigError(f"a log grid needs start and stop > 0, got {start}:{stop}")
-    return tuple(float(v) for v in np.logspace(math.log10(start), math.log10(stop), num))
+    points = [float(v) for v in np.logspace(math.log10(start), math.log10(stop), num)]
+    points[0], points[-1] = float(start), float(stop)  # log10 then 10** is not exact
+    return tuple(_round_decimal(v) for v in points)
+
+
+def _round_decimal(v: float) -> float:
+    """v, or the decimal with at most 10 significant digits it lies within float error of
+    (0.29999999999999993 -> 0.3, 0.03000000000000001 -> 0.03): the value stored is then the
+    value printed. Other points are left exactly as numpy computes them, so that the grids
+    of earlier versions keep their record keys."""
+    short = float(f"{v:.10g}")
+    return short if abs(short - v) <= 4 * math.ulp(v) else v
+
+
+def legacy_log_grid(values: tuple[float, ...]) -> tuple[float, ...] | None:
+    """The grid an earlier version stored for the log grid `values` (before endpoints were
+    made exact), or None when `values` is no such grid or nothing changed."""
+    if len(values) < 2 or values[0] <= 0 or values[-1] <= 0:
+        return None
+    start, stop, num = values[0], values[-1], len(values)
+    if log_grid(start, stop, num) != values:
+        return None
+    old = tuple(float(v) for v in np.logspace(math.log10(start), math.log10(stop), num))
+    return old if old != values else None
 
 
 def parse_grid(text: str, *, what: str) -> tuple[float, ...]:
@@ -39,13 +62,26 @@ def parse_grid(text: str, *, what: str) -> tuple[float, ...]:
 
 def parse_list(text: str, *, what: str) -> tuple[float, ...]:
     """'0.1,0.3' -> (0.1, 0.3)."""
+    parts = [v.strip() for v in text.split(",")]
+    if not any(parts):
+        raise ConfigError(f"{what} is empty")
+    if not all(parts):
+        raise ConfigError(f"{what} has an empty entry (two commas in a row?), got {text!r}")
     try:
-        values = tuple(float(v) for v in text.split(",") if v.strip())
+        values = tuple(float(v) for v in parts)
     except ValueError:
         raise ConfigError(f"{what} must be numbers separated by commas, got {text!r}") from None
-    if not values:
-        raise ConfigError(f"{what} is empty")
-    return check_unit(values, what=what)
+    return check_unit(check_distinct(values, what=what), what=what)
+
+
+def check_distinct(values: tuple[float, ...], *, what: str) -> tuple[float, ...]:
+    """`values`, when none is given twice (a repeat would run and print the same row twice)."""
+    seen: set[float] = set()
+    for v in values:
+        if v in seen:
+            raise ConfigError(f"{what} gives {v:g} twice; list each value once")
+        seen.add(v)
+    return values
 
 
 def check_unit(values: tuple[float, ...], *, what: str) -> tuple[float, ...]:

@@ -13,7 +13,7 @@ from dataclasses import fields
 from typing import Any
 
 from lilbench.attacks.base import ATTACKS, AttackSpec
-from lilbench.attacks.grids import parse_grid
+from lilbench.attacks.grids import check_distinct, parse_grid
 from lilbench.errors import ConfigError
 
 KINDS = ("bool", "int", "float", "str", "floats")
@@ -60,7 +60,7 @@ def number_list(key: str, value: Any) -> tuple[float, ...]:
             raise ConfigError(f"{key}: expected numbers or START:STOP:NUM strings, got {v!r}")
     if any(isinstance(v, str) for v in items) and len(items) > 1:
         out = sorted(set(out))
-    return tuple(out)
+    return check_distinct(tuple(out), what=key)
 
 
 def coerce(key: str, kind: str, value: Any, *, optional: bool = False) -> Any:

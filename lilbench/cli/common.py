@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from lilbench.io import symlink_loop
+
 if TYPE_CHECKING:
     import torch
 
@@ -23,6 +25,12 @@ def writable_dir(path: Path | None) -> Path | None:
     be created (its nearest existing ancestor is a writable directory). Creates nothing."""
     if path is None:
         return None
+    loop = symlink_loop(path)
+    if loop is not None:
+        raise typer.BadParameter(
+            f"{loop} is a symbolic link that points back into itself; remove it or give "
+            "another directory"
+        )
     probe = path
     while not probe.exists():
         if probe.parent == probe:

@@ -8,7 +8,7 @@ import typer
 
 from lilbench.cli.common import DataDir, err
 from lilbench.data import DATASETS, dataset_names, default_data_dir, load_dataset
-from lilbench.data.base import PREPARERS
+from lilbench.data.base import PREPARERS, checked_data_dir
 from lilbench.errors import ConfigError
 
 app = typer.Typer(
@@ -24,7 +24,7 @@ def prepare(
     data_dir: DataDir = None,
 ) -> None:
     """Fetch, verify and convert a data set into the data directory."""
-    directory = data_dir or default_data_dir()
+    directory = checked_data_dir(data_dir or default_data_dir())
     if name not in PREPARERS:
         if name in dataset_names():
             err.print(f"{name} is generated on demand; nothing to prepare")

@@ -279,12 +279,18 @@ def check(
     processor, the thread count, the suite file's hash); when that differs from now, a note
     above the table says so, and the verdict still rests on the numbers alone."""
     from lilbench.regression import provenance
-    from lilbench.regression.baseline import check_tolerance, load_baseline
+    from lilbench.regression.baseline import (
+        check_baseline_suite,
+        check_tolerance,
+        load_baseline,
+    )
     from lilbench.regression.check import compare_with_baseline, update_baseline, write_outputs
 
     suite = _suite(suite_path, seed)
     check_tolerance(tolerance)
     base = None if update else load_baseline(baseline)  # fail on a bad baseline before work
+    if base is not None:
+        check_baseline_suite(base, baseline, suite.name)
     ran = _run(suite, runs_dir, data_dir, device, True, force, workers, executor, address)
     prov = provenance.current(suite_sha256=suite.file_sha256, device=device or suite.device)
     if update:
@@ -324,7 +330,15 @@ def _show_check(outcome: CheckOutcome) -> None:
         )
     out.print(t)
     for r in outcome.failed:
-        err.print(f"[red]{ci_output.kind(r)}[/]: {r.metric} baseline {r.baseline} now {r.now}")
+        missing = ci_output.missing_side(r)
+        if missing is not None:
+            err.print(f"[red]missing[/]: {r.metric} {missing}", soft_wrap=True)
+        else:
+            err.print(
+                f"[red]{ci_output.kind(r)}[/]: {r.metric} baseline {r.baseline:.4f} "
+                f"now {r.now:.4f}",
+                soft_wrap=True,
+            )
     strict = outcome.strict
     for f in outcome.check_failures:
         label = "[red]failed checks[/]" if strict else "[yellow]failed checks[/] (no --strict)"

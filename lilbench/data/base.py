@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import platformdirs
 
+from lilbench.errors import DataError
+from lilbench.io import symlink_loop
 from lilbench.lazy import lazy_module
 from lilbench.registry import Registry
 
@@ -106,10 +108,21 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_cache_dir("lilbench"))
 
 
+def checked_data_dir(root: Path) -> Path:
+    """`root`, once no symbolic link on it or under it loops back into itself."""
+    loop = symlink_loop(root, below=True)
+    if loop is not None:
+        raise DataError(
+            f"{loop} is a symbolic link that points back into itself; remove it, or give "
+            "another --data-dir"
+        )
+    return root
+
+
 def load_dataset(name: str, *, data_dir: Path | None = None, seed: int = 0) -> Dataset:
     """The named data set, loaded and verified once per process and then shared, until a file
     under the data directory changes (a suite's items each ask for it: 0.7 s a load)."""
-    root = Path(data_dir or default_data_dir())
+    root = checked_data_dir(Path(data_dir or default_data_dir()))
     key = (name, str(root.resolve()), seed, _files_signature(root))
     if key not in _LOADED:
         _LOADED.clear()  # one data set held at a time: they can be large

@@ -67,7 +67,27 @@ def load_baseline(path: Path) -> dict[str, Any]:
     return data
 
 
-def compare(baseline: dict[str, Any], now: dict[str, float]) -> list[Row]:
+def check_baseline_suite(baseline: dict[str, Any], path: Path, suite: str) -> None:
+    """A baseline written for another suite is refused before any work (its metrics would
+    all read as missing)."""
+    owner = baseline.get("suite")
+    if owner is not None and owner != suite:
+        raise ConfigError(
+            f"{path} is the baseline of suite {owner!r}, not {suite!r}; give {suite!r}'s "
+            f"baseline, or write one with `lilbench check SUITE --baseline NEW.json --update`"
+        )
+
+
+def compare(baseline: dict[str, Any], now: dict[str, float], *, path: Path) -> list[Row]:
+    """A row per metric on either side. No metric in common means the baseline describes
+    another suite (or another grid): refused in one line rather than read as regressions."""
+    if now and baseline["metrics"] and not set(now) & set(baseline["metrics"]):
+        example = sorted(baseline["metrics"])[0]
+        raise ConfigError(
+            f"{path} shares no metric with this suite's results (it has e.g. {example!r}, "
+            f"now e.g. {sorted(now)[0]!r}); give the suite's own baseline, or rewrite it with "
+            "--update"
+        )
     default_tol = float(baseline.get("default_tolerance", 0.005))
     metrics = baseline["metrics"]
     rows = []

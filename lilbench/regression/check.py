@@ -105,7 +105,7 @@ def compare_with_baseline(
     return CheckOutcome(
         suite=suite,
         baseline=baseline,
-        rows=compare(base, metric_values(results)),
+        rows=compare(base, metric_values(results), path=baseline),
         check_failures=failed_checks(results),
         notice=provenance.notice(base.get("provenance"), prov),
         provenance_then=base.get("provenance"),

@@ -14,7 +14,7 @@ from typing import Literal
 from lilbench.io import atomic_path
 from lilbench.regression.baseline import Row
 
-Kind = Literal["regression", "improvement", "unchanged"]
+Kind = Literal["regression", "improvement", "missing", "unchanged"]
 
 
 def kind(row: Row) -> Kind:
@@ -22,6 +22,8 @@ def kind(row: Row) -> Kind:
     improvement (both fail the check: the baseline no longer describes the model)."""
     if row.passed:
         return "unchanged"
+    if row.baseline is None or row.now is None:
+        return "missing"
     delta = row.delta
     return "improvement" if delta is not None and delta > 0 else "regression"
 
@@ -40,11 +42,22 @@ def _split(metric: str) -> tuple[str, str]:
     return "/".join(parts[:2]), "/".join(parts[2:]) or metric
 
 
+def missing_side(row: Row) -> str | None:
+    """Which side lacks the metric, in words; None when both have it."""
+    if row.baseline is None:
+        return f"not in the baseline (now {row.now:.4f}; add it with --update)"
+    if row.now is None:
+        return f"not computed now (baseline {row.baseline:.4f}; did the suite drop it?)"
+    return None
+
+
 def _message(row: Row) -> str:
-    fmt = lambda v: "missing" if v is None else f"{v:.4f}"  # noqa: E731
+    missing = missing_side(row)
+    if missing is not None:
+        return f"missing: {missing}"
     delta = "-" if row.delta is None else f"{row.delta:+.4f}"
     return (
-        f"{kind(row)}: baseline {fmt(row.baseline)}, now {fmt(row.now)}, delta {delta}, "
+        f"{kind(row)}: baseline {row.baseline:.4f}, now {row.now:.4f}, delta {delta}, "
         f"tolerance {row.tolerance:g}"
     )
 
@@ -94,13 +107,15 @@ def summary_markdown(
     strict: bool = False,
 ) -> str:
     fmt = lambda v: "missing" if v is None else f"{v:.4f}"  # noqa: E731
-    by = {k: [r for r in rows if kind(r) == k] for k in ("regression", "improvement", "unchanged")}
-    failed = by["regression"] or by["improvement"] or (strict and check_failures)
+    kinds = ("regression", "improvement", "missing", "unchanged")
+    by = {k: [r for r in rows if kind(r) == k] for k in kinds}
+    failed = by["regression"] or by["improvement"] or by["missing"] or (strict and check_failures)
     lines = [
         f"## lilbench check: {suite} {'FAILED' if failed else 'passed'}",
         "",
         f"Against `{baseline}`: {len(by['regression'])} regression(s), "
-        f"{len(by['improvement'])} improvement(s) beyond tolerance, {len(by['unchanged'])} "
+        f"{len(by['improvement'])} improvement(s) beyond tolerance, "
+        f"{len(by['missing'])} metric(s) missing on one side, {len(by['unchanged'])} "
         "metric(s) within tolerance.",
     ]
     if notice:
@@ -108,6 +123,7 @@ def summary_markdown(
     for k, title in (
         ("regression", "Regressions"),
         ("improvement", "Improvements beyond tolerance"),
+        ("missing", "Missing on one side"),
     ):
         if by[k]:
             lines += ["", f"### {title}", "", "| metric | baseline | now | delta | tolerance |"]

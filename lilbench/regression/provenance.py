@@ -91,15 +91,16 @@ def notice(baseline: dict[str, Any] | None, now: dict[str, Any]) -> str | None:
             "the baseline does not say what it was measured on (written before baselines "
             f"carried provenance); now {_where(now)}: small differences may be expected"
         )
-    changed = ", ".join(f"{k} {old} -> {new}" for k, old, new in diff)
     parts = []
-    machine = [k for k, _, _ in diff if k not in ("suite_sha256", "lilbench")]
+    machine = [(k, old, new) for k, old, new in diff if k not in ("suite_sha256", "lilbench")]
     if machine:
-        parts.append(
-            f"baseline from {_where(baseline)}, now {_where(now)}: small differences are expected"
-        )
+        # name exactly what differs (the CPU model, the thread count, ...), not a summary
+        # that can read the same on both sides
+        what = "; ".join(f"{k}: {old} then, {new} now" for k, old, new in machine)
+        parts.append(f"the baseline was measured elsewhere ({what}): small differences are expected")
     if any(k == "suite_sha256" for k, _, _ in diff):
         parts.append("the suite file changed since the baseline was written")
-    if any(k == "lilbench" for k, _, _ in diff):
-        parts.append("another lilbench version wrote the baseline")
-    return "; ".join(parts) + f" ({changed})"
+    lil = [(old, new) for k, old, new in diff if k == "lilbench"]
+    if lil:
+        parts.append(f"lilbench {lil[0][0]} wrote the baseline, this is {lil[0][1]}")
+    return "; ".join(parts)

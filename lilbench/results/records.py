@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from lilbench import store
 from lilbench.attacks import AttackSpec
+from lilbench.attacks.grids import legacy_log_grid
 from lilbench.attacks.runner import AttackOutcome
 from lilbench.errors import RecordError
 from lilbench.io import canonical_json, sha256_bytes, write_json_atomic
@@ -49,10 +50,11 @@ def _attack_ident(
     seed: int,
     schema: int,
     device: object = "cpu",
+    params: dict[str, Any] | None = None,
 ) -> str:
     ident: dict[str, Any] = {
         "weights": weights,
-        "attack": spec.params(),
+        "attack": spec.params() if params is None else params,
         "limit": limit,
         # The seed only changes attacks that draw random numbers (random starts).
         "seed": seed if spec.uses_randomness else None,
@@ -209,4 +211,48 @@ def find_record(
             }
 
         store.adopt_legacy(path, legacy, update)
+    if not path.exists():
+        _adopt_inexact_grid(path, runs_dir, ckpt, spec, limit=limit, seed=seed, device=device)
     return load_record(path, ckpt, fix=fix)
+
+
+def _adopt_inexact_grid(
+    path: Path,
+    runs_dir: Path,
+    ckpt: Checkpoint,
+    spec: AttackSpec,
+    *,
+    limit: int | None,
+    seed: int,
+    device: object,
+) -> None:
+    """Earlier versions stored a START:STOP:NUM grid with float error at its ends
+    (0.29999999999999993 for 0.3): a record of that grid is renamed to this grid's key, its
+    eps and points rewritten to the exact values, with a message."""
+    params = spec.params()
+    eps = params.get("eps")
+    old = legacy_log_grid(tuple(eps)) if isinstance(eps, list | tuple) else None
+    if old is None:
+        return
+    old_params = {**params, "eps": list(old)}
+    key = _attack_ident(ckpt.tensors_sha256, spec, limit, seed, SCHEMA, device, old_params)
+    legacy = store.attack_record_path(runs_dir, ckpt.config_hash, spec.name, key)
+    exact = dict(zip(old, eps, strict=True))
+
+    def update(rec: dict[str, Any]) -> dict[str, Any] | None:
+        if rec.get("params") != canonical_params(old_params):
+            return None
+        points = [
+            {**p, "eps": exact.get(p.get("eps"), p.get("eps"))} if isinstance(p, dict) else p
+            for p in rec.get("points", [])
+        ]
+        return {**rec, "params": canonical_params(params), "points": points}
+
+    store.adopt_legacy(
+        path, legacy, update, why=f"its eps grid now ends exactly at {eps[0]:g} and {eps[-1]:g}"
+    )
+
+
+def canonical_params(params: dict[str, Any]) -> Any:
+    """Parameters as a record stores them (tuples are lists once written as JSON)."""
+    return json.loads(canonical_json(params))
