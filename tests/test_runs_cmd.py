@@ -25,14 +25,25 @@ def _garbage(runs: Path) -> set[str]:
     shutil.copy(rec, orphan / rec.name)
     (runs / "models" / ".0123.scratch").mkdir()
     (runs / "attacks" / f".{rec.name}.x.tmp").write_text("half")
-    (runs / "models" / "0123.lock").write_text("")
+    (runs / "models" / "0123.lock").write_text("")  # not garbage, but gc tidies it
+    cert = runs / "certificates" / rec.parent.name / "certify-0123456789abcdef.json"
+    cert.parent.mkdir(parents=True)
+    cert.write_text('{"schema": 1, "kind": "certificate", "checkpoint": {"config_')  # truncated
+    topo = runs / "topology" / rec.parent.name / "topology-0123456789abcdef.json"
+    topo.parent.mkdir(parents=True)
+    topo.write_text(json.dumps({"schema": 2, "weights": "0" * 64, "classes": []}))  # stale
+    diag = runs / "diagnostics" / rec.parent.name / "mechanism-0123456789abcdef.json"
+    diag.parent.mkdir(parents=True)
+    diag.write_text(json.dumps({"schema": 1, "kind": "mechanism", "values": {}}))  # no weights
     return {
+        f"certificates/{rec.parent.name}/{cert.name}",
+        f"topology/{rec.parent.name}/{topo.name}",
+        f"diagnostics/{rec.parent.name}/{diag.name}",
         f"attacks/{rec.parent.name}/fgsm-stale.json",
         f"attacks/{rec.parent.name}/broken.json",
         f"attacks/feedfacecafebeef/{rec.name}",
         "models/.0123.scratch",
         f"attacks/.{rec.name}.x.tmp",
-        "models/0123.lock",
     }
 
 
@@ -44,10 +55,11 @@ def test_gc_removes_exactly_the_garbage(tmp_path: Path) -> None:
     expected = _garbage(runs)
     found = {str(e.path.relative_to(runs)) for e in inventory(runs) if e.garbage}
     assert found == expected
-    assert {str(e.path.relative_to(runs)) for e in collect_garbage(runs, dry_run=True)} == expected
-    assert all((runs / p).exists() for p in expected)  # a dry run removes nothing
+    tidied = expected | {"models/0123.lock"}
+    assert {str(e.path.relative_to(runs)) for e in collect_garbage(runs, dry_run=True)} == tidied
+    assert all((runs / p).exists() for p in tidied)  # a dry run removes nothing
     collect_garbage(runs, dry_run=False)
-    assert not any((runs / p).exists() for p in expected)
+    assert not any((runs / p).exists() for p in tidied)
     assert {e.path for e in inventory(runs)} == ok_before  # everything valid is still there
 
 
@@ -62,4 +74,4 @@ def test_runs_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert sum(e["kind"] == "model" and e["status"] == "ok" for e in listed) == 2
     with pytest.raises(SystemExit) as exc:
         main(["runs", "gc", "--runs-dir", str(runs), "--json"])
-    assert len(json.loads(capsys.readouterr().out)["removed"]) == 6
+    assert len(json.loads(capsys.readouterr().out)["removed"]) == 9

@@ -42,8 +42,9 @@ def _show(entries: list[Entry], runs: Path, title: str) -> None:
 
 @app.command("list")
 def list_runs(runs_dir: RunsDir = Path("runs"), json_out: Json = False) -> None:
-    """Checkpoints, attack and check records with their sizes and status (ok, orphan, stale,
-    malformed, corrupt, leftover)."""
+    """Checkpoints and every record (attacks, model checks, certificates, topology,
+    diagnostics) with their sizes and status (ok, orphan, stale, malformed, corrupt,
+    leftover); lock files are listed as ok."""
     from lilbench.results.inventory import inventory
 
     entries = inventory(runs_dir)
@@ -67,8 +68,8 @@ def gc(
     ] = False,
     json_out: Json = False,
 ) -> None:
-    """Remove orphan and stale records, malformed files, interrupted writes and idle locks
-    (a corrupt checkpoint is reported by `runs list`, never removed)."""
+    """Remove orphan and stale records of every kind, malformed files, interrupted writes and
+    idle locks (a corrupt checkpoint is reported by `runs list`, never removed)."""
     from lilbench.results.inventory import collect_garbage
 
     removed = collect_garbage(runs_dir, dry_run=dry_run)

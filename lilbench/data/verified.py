@@ -12,7 +12,12 @@ from pathlib import Path
 
 from lilbench.errors import DataError
 
-OFFLINE_ENV = "LILBENCH_OFFLINE"  # set to 1 to skip torchvision's download attempt
+OFFLINE_ENV = "LILBENCH_OFFLINE"  # set to 1: no network at all, local files only
+
+
+def offline() -> bool:
+    """True when LILBENCH_OFFLINE asks for no network access of any kind."""
+    return os.environ.get(OFFLINE_ENV, "") not in ("", "0")
 
 
 def read_verified(path: Path, sha256: str, *, hint: str) -> bytes:
@@ -30,7 +35,7 @@ def try_torchvision(
 ) -> bool:
     """Run a torchvision download into `root` (False when offline or it fails: the caller then
     names the files the user must put in place)."""
-    if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
+    if offline():
         return False
     log("trying torchvision's download")
     old = socket.getdefaulttimeout()

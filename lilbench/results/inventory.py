@@ -1,8 +1,10 @@
 """What a runs directory holds, and what in it is garbage (`lilbench runs list | gc`).
 
-Garbage: attack and check records whose checkpoint is gone or was retrained (they name other
-weights), files that are not valid records, scratch directories and temporary files that an
-interrupted write left behind, and lock files nobody holds.
+Every record kind (attack, model checks, certificate, topology, diagnostic) is listed and
+checked alike against its schema. Garbage: records whose checkpoint is gone or was retrained
+(they name other weights), files that are not valid records, and scratch directories and
+temporary files that an interrupted write left behind. Lock files are listed but are no
+problem (every run leaves them); gc removes the idle ones.
 """
 
 from __future__ import annotations
@@ -11,17 +13,29 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock, Timeout
+from pydantic import ValidationError
 
 from lilbench.errors import LilbenchError
-from lilbench.store import WEIGHTS
+from lilbench.results.diagnostic_records import FOLDER as DIAGNOSTICS
+from lilbench.results.topology_records import FOLDER as TOPOLOGY
+from lilbench.schemas import (
+    AttackRecord,
+    CertificateRecord,
+    ChecksRecord,
+    DiagnosticRecord,
+    RecordModel,
+    TopologyRecord,
+)
+from lilbench.store import ATTACKS, CERTIFICATES, CHECKS, WEIGHTS
 from lilbench.training.checkpoint import Checkpoint, is_external, read_checkpoint
 
 
 @dataclass(frozen=True)
 class Entry:
-    kind: str  # model, attack, checks, leftover
+    kind: str  # model, attack, checks, certificate, topology, diagnostic, lock, leftover
     path: Path
     bytes: int
     status: str  # ok, orphan, stale, malformed, corrupt, leftover
@@ -56,10 +70,27 @@ def _models(runs: Path) -> tuple[list[Entry], dict[str, Checkpoint]]:
     return entries, found
 
 
-def _records(runs: Path, kind: str, models: dict[str, Checkpoint]) -> list[Entry]:
-    folder = "attacks" if kind == "attack" else "checks"
+@dataclass(frozen=True)
+class RecordKind:
+    """One folder of records under the runs directory, and the schema its records follow."""
+
+    kind: str
+    folder: str
+    schema: type[RecordModel]
+
+
+RECORD_KINDS = (
+    RecordKind("attack", ATTACKS, AttackRecord),
+    RecordKind("checks", CHECKS, ChecksRecord),
+    RecordKind("certificate", CERTIFICATES, CertificateRecord),
+    RecordKind("topology", TOPOLOGY, TopologyRecord),
+    RecordKind("diagnostic", DIAGNOSTICS, DiagnosticRecord),
+)
+
+
+def _records(runs: Path, kind: RecordKind, models: dict[str, Checkpoint]) -> list[Entry]:
     entries = []
-    for path in sorted((runs / folder).glob("*/*.json")):
+    for path in sorted((runs / kind.folder).glob("*/*.json")):
         if path.name.startswith("."):
             continue
         size = path.stat().st_size
@@ -68,24 +99,46 @@ def _records(runs: Path, kind: str, models: dict[str, Checkpoint]) -> list[Entry
             if not isinstance(rec, dict):
                 raise ValueError("not a JSON object")
         except (ValueError, UnicodeDecodeError) as exc:
-            entries.append(Entry(kind, path, size, "malformed", str(exc).splitlines()[0]))
+            entries.append(Entry(kind.kind, path, size, "malformed", str(exc).splitlines()[0]))
             continue
+        legacy = kind.kind == "attack" and rec.get("schema") == 1  # adopted on first use
+        if not legacy:
+            try:
+                kind.schema.model_validate(rec)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"]) or "the record"
+                detail = f"not a valid {kind.kind} record ({where}: {first['msg']})"
+                entries.append(Entry(kind.kind, path, size, "malformed", detail))
+                continue
         ckpt = models.get(path.parent.name)
         if ckpt is None:
-            entries.append(Entry(kind, path, size, "orphan", "its checkpoint is gone"))
+            entries.append(Entry(kind.kind, path, size, "orphan", "its checkpoint is gone"))
             continue
         if _names_other_weights(rec, ckpt):
-            entries.append(Entry(kind, path, size, "stale", "computed on other weights"))
+            entries.append(Entry(kind.kind, path, size, "stale", "computed on other weights"))
             continue
-        label = rec.get("label", rec.get("kind", "")) if kind == "attack" else "model checks"
-        entries.append(Entry(kind, path, size, "ok", str(label)))
+        entries.append(Entry(kind.kind, path, size, "ok", _label(rec, kind.kind)))
     return entries
 
 
-def _names_other_weights(rec: dict[str, object], ckpt: Checkpoint) -> bool:
+def _label(rec: dict[str, Any], kind: str) -> str:
+    if kind == "attack":
+        return str(rec.get("label", kind))
+    if kind == "checks":
+        return "model checks"
+    if kind == "certificate":
+        methods = sorted({str(p.get("method")) for p in rec.get("points", [])})
+        return f"certificate ({', '.join(methods)})"
+    return str(rec.get("kind", kind))
+
+
+def _names_other_weights(rec: dict[str, Any], ckpt: Checkpoint) -> bool:
     named = rec.get("checkpoint")
     if rec.get("kind") == "model-checks":
         return rec.get("tensors_sha256", ckpt.tensors_sha256) != ckpt.tensors_sha256
+    if "weights" in rec:  # topology and diagnostic records
+        return bool(rec["weights"] != ckpt.tensors_sha256)
     if not isinstance(named, dict):
         return False
     if "tensors_sha256" in named:
@@ -101,18 +154,15 @@ def _leftovers(runs: Path) -> list[Entry]:
         if scratch or (path.is_file() and path.name.endswith(".tmp")):
             out.append(Entry("leftover", path, _size(path), "leftover", "interrupted write"))
         elif path.is_file() and path.suffix == ".lock":
-            out.append(Entry("leftover", path, 0, "leftover", "lock file"))
+            # every run leaves its locks (filelock never deletes them): not a problem; gc
+            # tidies the idle ones
+            out.append(Entry("lock", path, 0, "ok", "lock file"))
     return out
 
 
 def inventory(runs: Path) -> list[Entry]:
     models, found = _models(runs)
-    return [
-        *models,
-        *_records(runs, "attack", found),
-        *_records(runs, "checks", found),
-        *_leftovers(runs),
-    ]
+    return [*models, *(e for k in RECORD_KINDS for e in _records(runs, k, found)), *_leftovers(runs)]
 
 
 def collect_garbage(runs: Path, *, dry_run: bool) -> list[Entry]:
@@ -120,7 +170,8 @@ def collect_garbage(runs: Path, *, dry_run: bool) -> list[Entry]:
     is left alone."""
     removed = []
     for entry in inventory(runs):
-        if not entry.garbage or entry.status == "corrupt":
+        tidy = entry.kind == "lock"
+        if (not entry.garbage and not tidy) or entry.status == "corrupt":
             continue  # a corrupt checkpoint is reported, never deleted behind the user's back
         if entry.path.suffix == ".lock":
             try:
