@@ -18,6 +18,7 @@ from lilbench.attacks.parse import coerce, field_kind, field_kinds, number_list,
 from lilbench.certify.spec import CertifySpec
 from lilbench.errors import ConfigError, LilbenchError
 from lilbench.io import sha256_file
+from lilbench.models.external_files import sniff_model_file
 from lilbench.models.families import FAMILIES
 from lilbench.objectives import OBJECTIVES, parse_params
 from lilbench.training.config import LIL_KEYS, TrainConfig
@@ -448,6 +449,7 @@ def _external_models(path: Path, value: Any) -> tuple[Setting, ...]:
             model = str(path.parent / str(entry["file"]))
             if not Path(model).is_file():
                 raise _fail(path, f"{where}.file", f"no such file: {model}")
+            sniff_model_file(Path(model), what=f"{path}: {where}.file")
         else:
             model = str(entry["factory"])
             if not re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", model) or "weights" not in entry:

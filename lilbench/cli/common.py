@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -18,6 +19,32 @@ if TYPE_CHECKING:
 
 out = Console(highlight=False)  # tables and results: stdout
 err = Console(stderr=True, highlight=False)  # progress and messages: stderr
+
+
+def suite_command(
+    verb: str,
+    suite_path: Path,
+    *,
+    runs_dir: Path | None = None,
+    seed: int | None = None,
+    device: str | None = None,
+    data_dir: Path | None = None,
+    force: bool = False,
+) -> str:
+    """A command line to suggest, in backticks, carrying the options the user gave (a hint
+    that drops `--runs-dir R` points at another runs directory and does not work)."""
+    parts = ["lilbench", verb, str(suite_path)]
+    if runs_dir is not None and runs_dir != Path("runs"):
+        parts += ["--runs-dir", str(runs_dir)]
+    if seed is not None:
+        parts += ["--seed", str(seed)]
+    if device is not None:
+        parts += ["--device", device]
+    if data_dir is not None:
+        parts += ["--data-dir", str(data_dir)]
+    if force:
+        parts.append("--force")
+    return "`" + shlex.join(parts) + "`"
 
 
 def writable_dir(path: Path | None) -> Path | None:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from lilbench.cli.common import RunsDir, err, out, writable_dir, writable_file
+from lilbench.cli.common import RunsDir, err, out, suite_command, writable_dir, writable_file
 from lilbench.errors import ConfigError
 
 SuiteOpt = Annotated[
@@ -71,18 +71,19 @@ def export(
         from lilbench.suites import load_suite
 
         suite = load_suite(suite_path)
-        results, missing = collect_suite(
-            suite, runs_dir=runs_dir, fix=f"`lilbench run {suite_path} --force`"
-        )
+        fix = suite_command("run", suite_path, runs_dir=runs_dir, force=True)
+        results, missing = collect_suite(suite, runs_dir=runs_dir, fix=fix)
         if missing:
             err.print(
                 f"[yellow]missing {len(missing)} result(s)[/]: {', '.join(missing)} "
-                f"(run `lilbench run {suite_path}`)"
+                f"(run {suite_command('run', suite_path, runs_dir=runs_dir)})",
+                soft_wrap=True,
             )
             if not allow_missing:
+                kept = f"{target} left as it is" if target.exists() else f"{target} not written"
                 err.print(
-                    f"[red]no table written[/] ({target} left as it is); --allow-missing "
-                    "exports what is cached"
+                    f"[red]no table written[/] ({kept}); --allow-missing exports what is cached",
+                    soft_wrap=True,
                 )
                 raise typer.Exit(1)
         rows = ex.suite_rows(suite.name, results, runs_dir, per_example=per_example)
@@ -133,8 +134,16 @@ def plot(
     else:
         rows = read_rows(source)
         title = source.stem
+    if not rows and source.suffix in (".yaml", ".yml"):
+        raise ConfigError(
+            f"{source}: no attack results in {runs_dir} to plot; run "
+            f"{suite_command('run', source, runs_dir=runs_dir)} first"
+        )
     if not rows:
-        raise ConfigError(f"{source}: no attack points to plot (run the suite first?)")
+        raise ConfigError(
+            f"{source}: the table has no attack points to plot; write one with "
+            "`lilbench export SUITE --out TABLE.csv` after the suite has run"
+        )
     target = output or source.with_suffix(".png")
     plot_rows(rows, target, title=title, pareto_eps=eps)
     out.print(f"figure: {target}")

@@ -21,6 +21,7 @@ from lilbench.cli.common import (
     out,
     print_json,
     resolve_device,
+    suite_command,
     writable_file,
 )
 from lilbench.errors import ConfigError
@@ -153,7 +154,8 @@ def run(
         failed = sum(1 for r in results for rec in r.attacks.values() if rec and not rec.passed)
         err.print(
             f"{suite.name}: {len(results)} models, {failed} attack run(s) with failed checks;"
-            f" `lilbench report {suite_path}` writes the report"
+            f" {suite_command('report', suite_path, runs_dir=runs_dir, seed=seed)} writes"
+            " the report"
         )
 
 
@@ -210,17 +212,21 @@ def report(
     suite = _suite(suite_path, seed)
     # Reading needs no GPU: a report of records computed on CUDA can be written anywhere.
     dev = device_name(device or suite.device)
-    fix = f"`lilbench run {suite_path} --force`"
+    fix = suite_command("run", suite_path, runs_dir=runs_dir, seed=seed, device=device, force=True)
     results, missing = collect_suite(suite, runs_dir=runs_dir, fix=fix, device=dev)
     if missing:
         err.print(
             f"[yellow]missing {len(missing)} result(s)[/]: {', '.join(missing)} "
-            f"(run `lilbench run {suite_path}`)"
+            f"(run {fix.replace(' --force', '')})",
+            soft_wrap=True,
         )
         if not allow_missing:
+            target = out_dir / (suite.name + ".md")
+            kept = f"{target} left as it is" if target.exists() else f"{target} not written"
             err.print(
-                f"[red]no report written[/] ({out_dir / (suite.name + '.md')} left as it is); "
-                "--allow-missing writes one with the gaps marked"
+                f"[red]no report written[/] ({kept}); --allow-missing writes one with the "
+                "gaps marked",
+                soft_wrap=True,
             )
             raise typer.Exit(1)
     path, tables = build_report(suite, results, missing, out_dir, data_dir, runs_dir)

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from lilbench.errors import ConfigError
+from lilbench.models.external_files import sniff_model_file
 
 Kind = Literal["torch.export", "torchscript", "factory"]
 FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -63,21 +64,7 @@ def parse_model_option(model: str, weights: Path | None) -> ExternalModel:
 
 
 def _sniff(path: Path) -> Kind:
-    """torch.export archives and TorchScript files are both zip files; their members differ."""
-    import zipfile
-
-    if not zipfile.is_zipfile(path):
-        raise ConfigError(
-            f"--model {path}: not a torch.export (.pt2) or TorchScript file (not a zip archive); "
-            "a state_dict or a pickled module is not accepted (save it with torch.export.save)"
-        )
-    with zipfile.ZipFile(path) as z:
-        names = z.namelist()
-    if any(n.endswith("archive_format") or "/models/" in n for n in names):
-        return "torch.export"
-    if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
-        return "torchscript"
-    raise ConfigError(f"--model {path}: a zip file, but neither torch.export nor TorchScript")
+    return sniff_model_file(path, what="--model")
 
 
 def identity(model: ExternalModel) -> str:

@@ -97,7 +97,9 @@ def notice(baseline: dict[str, Any] | None, now: dict[str, Any]) -> str | None:
         # name exactly what differs (the CPU model, the thread count, ...), not a summary
         # that can read the same on both sides
         what = "; ".join(f"{k}: {old} then, {new} now" for k, old, new in machine)
-        parts.append(f"the baseline was measured elsewhere ({what}): small differences are expected")
+        parts.append(
+            f"the baseline was measured elsewhere ({what}): small differences are expected"
+        )
     if any(k == "suite_sha256" for k, _, _ in diff):
         parts.append("the suite file changed since the baseline was written")
     lil = [(old, new) for k, old, new in diff if k == "lilbench"]

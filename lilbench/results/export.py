@@ -162,12 +162,19 @@ def _record_path(runs_dir: Path, rec: AttackRecord, label: str) -> str:
     return ""
 
 
+_REMAKE = "the command that made it (`lilbench runs gc` removes every malformed record)"
+
+
 def runs_rows(runs_dir: Path, *, per_example: bool = False) -> Iterator[dict[str, Any]]:
     """Every attack record of a runs directory (no suite: the setting is the model's label)."""
     from lilbench.training.config import TrainConfig
 
     for path in sorted((runs_dir / "attacks").glob("*/*.json")):
-        rec = read_json_record(path, AttackRecord, fix="`lilbench runs gc`")
+        rec = read_json_record(
+            path,
+            AttackRecord,
+            fix="the command that made it (`lilbench runs gc` removes every malformed record)",
+        )
         if rec is None:
             continue
         ckpt = rec.checkpoint

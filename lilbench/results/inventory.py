@@ -162,7 +162,11 @@ def _leftovers(runs: Path) -> list[Entry]:
 
 def inventory(runs: Path) -> list[Entry]:
     models, found = _models(runs)
-    return [*models, *(e for k in RECORD_KINDS for e in _records(runs, k, found)), *_leftovers(runs)]
+    return [
+        *models,
+        *(e for k in RECORD_KINDS for e in _records(runs, k, found)),
+        *_leftovers(runs),
+    ]
 
 
 def collect_garbage(runs: Path, *, dry_run: bool) -> list[Entry]:

@@ -230,8 +230,11 @@ def _adopt_inexact_grid(
     (0.29999999999999993 for 0.3): a record of that grid is renamed to this grid's key, its
     eps and points rewritten to the exact values, with a message."""
     params = spec.params()
-    eps = params.get("eps")
-    old = legacy_log_grid(tuple(eps)) if isinstance(eps, list | tuple) else None
+    given = params.get("eps")
+    if not isinstance(given, list | tuple):
+        return
+    eps = tuple(float(v) for v in given)
+    old = legacy_log_grid(eps)
     if old is None:
         return
     old_params = {**params, "eps": list(old)}
@@ -243,7 +246,7 @@ def _adopt_inexact_grid(
         if rec.get("params") != canonical_params(old_params):
             return None
         points = [
-            {**p, "eps": exact.get(p.get("eps"), p.get("eps"))} if isinstance(p, dict) else p
+            {**p, "eps": exact.get(p["eps"], p["eps"])} if isinstance(p, dict) and "eps" in p else p
             for p in rec.get("points", [])
         ]
         return {**rec, "params": canonical_params(params), "points": points}

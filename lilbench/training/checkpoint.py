@@ -9,6 +9,7 @@ header and meta.json and recomputed from the tensors on every read.
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -139,8 +140,8 @@ def read_checkpoint(path: Path) -> Checkpoint:
     # without it the weights cannot be verified, and a result could be served for other ones.
     if not meta_file.is_file():
         raise CheckpointError(
-            f"{directory} has no {META}, so its weights cannot be verified; delete the "
-            "checkpoint and train again (or --force)"
+            f"{directory} has no {META}, so its weights cannot be verified; remove the "
+            f"checkpoint (`rm -r {shlex.quote(str(directory))}`) and train again"
         )
     try:
         recorded = json.loads(meta_file.read_text())
