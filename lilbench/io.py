@@ -61,6 +61,13 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
+def _umask() -> int:
+    """The process's umask (reading it means setting it: set it straight back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(final: Path) -> Iterator[Path]:
     """Yield a temporary path beside `final`; rename it over `final` only on success."""
@@ -71,9 +78,7 @@ def atomic_path(final: Path) -> Iterator[Path]:
     try:
         yield tmp_path
         # mkstemp makes the file private (0600); results are meant to be shared and read.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, final)
     finally:
         if tmp_path.exists():
@@ -87,6 +92,9 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
+        # mkdtemp makes the directory private (0700): a shared runs directory needs the
+        # umask's permissions, as mkdir would give
+        os.chmod(scratch, 0o777 & ~_umask())
         yield scratch
         if final.exists():
             shutil.rmtree(final)

@@ -71,6 +71,15 @@ class AutoAttackSpec(EpsGridAttack):
         return 5
 
     @property
+    def eps0_skipped_because(self) -> str:
+        if self.resolved_engine == "lilbench":
+            return (
+                "lilbench's AutoAttack members (APGD's step schedule, FAB-T's projection, "
+                "Square's windows) are defined for eps > 0"
+            )
+        return super().eps0_skipped_because
+
+    @property
     def resolved_engine(self) -> str:
         return self.engine or DEFAULT_ENGINE.get(self.version, "lilbench")
 

@@ -121,6 +121,12 @@ class AttackSpec:
     name: ClassVar[str]
     sweep: ClassVar[str]  # which parameter varies along the grid: "eps" or "step"
     eps0_applicable: ClassVar[bool] = True  # ART refuses eps = 0 for some attacks
+
+    @property
+    def eps0_skipped_because(self) -> str:
+        """Why the eps = 0 check is not run, where eps0_applicable is False."""
+        return f"ART's {self.name} refuses eps = 0 up front"
+
     # Facts about the attack that the model checks, the verdict, the reports and the CLI read
     # (so that no module outside attacks/ names an attack):
     gradient_free: ClassVar[bool] = False  # queries only: the gradient-masking check's witness

@@ -130,7 +130,7 @@ def run_attack(
         eps0 = C.Check(
             "eps = 0 returns the input",
             True,
-            f"not applicable: ART's {spec.name} refuses eps = 0 up front",
+            f"not applicable: {spec.eps0_skipped_because}",
         )
     else:
         adv0 = spec.generate(ctx, Point(eps=0.0, step=grid[0].step), probe)

@@ -7,6 +7,7 @@ import importlib
 import inspect
 import logging
 import re
+import shutil
 import sys
 from typing import Any
 
@@ -172,6 +173,31 @@ def _suggest(message: str) -> str:
         return message
     close = difflib.get_close_matches(found[1], re.findall(r"'([^']*)'", found[2]), n=1)
     return f"{message[:-1]}; did you mean {close[0]!r}?" if close else message
+
+
+NARROW_HELP = 100  # columns below which --help is click's plain layout
+
+
+def _plain_when_narrow(cls: Any) -> None:
+    """Rich's three-column help squeezes the descriptions of commands with long option names
+    into a 17-character column at 80 columns; click's plain layout puts a long option's help
+    on the next line instead. Below NARROW_HELP columns, --help uses the plain layout."""
+    rich_help = cls.format_help
+
+    def format_help(self: Any, ctx: Any, formatter: Any) -> None:
+        if shutil.get_terminal_size().columns >= NARROW_HELP:
+            return rich_help(self, ctx, formatter)
+        saved, self.rich_markup_mode = self.rich_markup_mode, None
+        try:
+            return rich_help(self, ctx, formatter)
+        finally:
+            self.rich_markup_mode = saved
+
+    cls.format_help = format_help
+
+
+for _cls in (TyperCommand, TyperGroup):
+    _plain_when_narrow(_cls)
 
 
 def main(argv: list[str] | None = None) -> None:

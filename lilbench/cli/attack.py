@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from lilbench.attacks import ATTACKS, AttackSpec
-from lilbench.attacks.base import spec_from_params
 from lilbench.attacks.grids import parse_grid, parse_list
 from lilbench.cli.common import (
     ATTACK_NAMES,
@@ -86,7 +86,7 @@ def _run_and_show(
     json_out: bool,
     strict: bool,
 ) -> None:
-    from lilbench.results.attack_runs import ensure_attack
+    from lilbench.results.attack_runs import ensure_attack, weaker_than_recorded
 
     dev = resolve_device(device)
     columns = (
@@ -113,6 +113,8 @@ def _run_and_show(
         print_json(run.record.dump())
     else:
         show_record(run)
+        for line in weaker_than_recorded(runs_dir, run):
+            err.print(f"[yellow]warning:[/] {escape(line)}", soft_wrap=True)
     if strict and not run.record.passed:
         raise typer.Exit(1)
 
@@ -133,7 +135,9 @@ def show_record(run: AttackRun) -> None:
     table = Table(title=title)
     sweep = rec.sweep
     table.add_column("eps", justify="right")
-    one_step = spec_from_params(rec.params).one_step  # its step is its eps
+    # a step column only where there is a step of its own (FGSM's step is its eps, and
+    # AutoAttack's members choose theirs)
+    one_step = all(p.step is None or p.step == p.eps for p in rec.points)
     if not one_step:
         table.add_column("step", justify="right")
     table.add_column("robust accuracy", justify="right")

@@ -297,7 +297,8 @@ def check(
     base = None if update else load_baseline(baseline)  # fail on a bad baseline before work
     if base is not None:
         check_baseline_suite(base, baseline, suite.name)
-    ran = _run(suite, runs_dir, data_dir, device, True, force, workers, executor, address)
+    # a line per item on stderr as it goes (a CI log shows progress), nothing with --json
+    ran = _run(suite, runs_dir, data_dir, device, json_out, force, workers, executor, address)
     prov = provenance.current(suite_sha256=suite.file_sha256, device=device or suite.device)
     if update:
         said, count = update_baseline(baseline, suite.name, ran, prov, tolerance=tolerance)
@@ -323,7 +324,10 @@ def _show_check(outcome: CheckOutcome) -> None:
         err.print(f"[yellow]note:[/] {escape(outcome.notice)}", soft_wrap=True)
     t = Table(title=f"{outcome.suite} vs {outcome.baseline}")
     for h in ("metric", "baseline", "now", "delta", "tol", "result"):
-        t.add_column(h, justify="left" if h == "metric" else "right")
+        if h == "metric":  # a long name folds onto a second line rather than being cut
+            t.add_column(h, justify="left", overflow="fold")
+        else:
+            t.add_column(h, justify="right", no_wrap=True)
     for r in outcome.rows:
         fmt = lambda v: "missing" if v is None else f"{v:.4f}"  # noqa: E731
         t.add_row(

@@ -121,8 +121,9 @@ def train(
             f"[red]final CE {m['final_ce']:.3f} is above chance (ln C); lower --lr?[/]",
         )
     table.add_row("wall time (s)", f"{m['train_seconds']:.1f}")
-    table.add_row("checkpoint", str(trained.checkpoint.path))
     out.print(table)
+    # outside the table, never cut: the path is what the next command needs
+    out.print(f"checkpoint: {trained.checkpoint.path}", soft_wrap=True)
 
 
 def select_checkpoint(

@@ -8,15 +8,17 @@ from pathlib import Path
 import torch
 
 from lilbench.attacks import AttackSpec
+from lilbench.attacks.base import spec_from_params
 from lilbench.attacks.model_checks import probe_model
 from lilbench.attacks.runner import Progress, run_attack
 from lilbench.data import load_dataset
-from lilbench.errors import CheckpointError, ConfigError
+from lilbench.errors import CheckpointError, ConfigError, RecordError
 from lilbench.io import get_or_compute
 from lilbench.results.records import (
     Cached,
     build_record,
     find_record,
+    read_json_record,
     record_path,
     save_record,
 )
@@ -123,3 +125,39 @@ def ensure_attack(
         force=force,
     )
     return AttackRun(record, path, reused=reused)
+
+
+def weaker_than_recorded(runs_dir: Path, run: AttackRun) -> list[str]:
+    """Where an iterative gradient attack left more images correct than a one-step attack
+    (FGSM) recorded on the same weights, images and eps: a sentence per eps. Inside a suite
+    the model checks catch this; a single `lilbench attack` says it here."""
+    rec = run.record
+    me = spec_from_params(rec.params)
+    if rec.sweep != "eps" or me.one_step or me.gradient_free or me.minimal_perturbation:
+        return []
+    mine = {float(p.eps): p for p in rec.points}
+    said = []
+    for path in sorted(run.path.parent.glob("*.json")):
+        if path == run.path:
+            continue
+        try:
+            other = read_json_record(path, AttackRecord, fix="--force")
+        except RecordError:
+            continue  # `lilbench runs list` reports it; not this command's business
+        if (
+            other is None
+            or other.sweep != "eps"
+            or other.checkpoint.tensors_sha256 != rec.checkpoint.tensors_sha256
+            or (other.samples.limit, other.samples.n) != (rec.samples.limit, rec.samples.n)
+            or not spec_from_params(other.params).one_step
+        ):
+            continue
+        for p in other.points:
+            here = mine.get(float(p.eps))
+            if here is not None and here.correct > p.correct:
+                said.append(
+                    f"{rec.label} at eps {p.eps:g} left {here.correct}/{here.n} images correct, "
+                    f"but {other.label} ({path.name}) left {p.correct}/{p.n} of the same images: "
+                    "this run is weaker than one step (more steps or restarts?)"
+                )
+    return said
