@@ -91,6 +91,9 @@ class AttackRecord(RecordModel):
 class ChecksRecord(RecordModel):
     kind: Literal["model-checks"]
     tensors_sha256: str | None = None
+    attacks: list[str] | None = None
+    seed: int | None = None  # stored since the request check (issue 32); earlier: absent
+    samples: Samples | None = None
     checks: list[CheckEntry]
     passed: bool
     worst_case: dict[str, Any]
@@ -109,6 +112,7 @@ class CertifiedPoint(RecordModel):
 class CertificateRecord(RecordModel):
     schema_: Literal[1] = Field(alias="schema")
     kind: Literal["certificate"]
+    params: dict[str, Any] | None = None
     checkpoint: CheckpointRef
     samples: Samples
     clean: Clean

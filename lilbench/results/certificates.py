@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -15,7 +16,13 @@ from lilbench.certify.spec import CertifySpec, refuse_uncertifiable
 from lilbench.data import load_dataset
 from lilbench.errors import ConfigError
 from lilbench.io import canonical_json, get_or_compute, sha256_bytes, write_json_atomic
-from lilbench.results.records import Cached, check_weights, read_json_record, versions
+from lilbench.results.records import (
+    Cached,
+    check_request,
+    check_weights,
+    read_json_record,
+    versions,
+)
 from lilbench.schemas import AttackRecord, CertificateRecord, CertifiedPoint
 from lilbench.training.checkpoint import Checkpoint, load_model
 
@@ -43,6 +50,10 @@ def find_certificate(
     record = read_json_record(path, CertificateRecord, fix=fix)
     if record is not None:
         check_weights(path, record.checkpoint.tensors_sha256, ckpt, fix=fix)
+        fields: dict[str, tuple[Any, Any]] = {"test limit": (record.samples.limit, limit)}
+        if record.params is not None:
+            fields["certificate parameters"] = (record.params, spec.params())
+        check_request(path, fields, fix=fix)
     return record
 
 

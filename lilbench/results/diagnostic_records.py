@@ -22,6 +22,7 @@ from lilbench import store
 from lilbench.data import Dataset, load_dataset
 from lilbench.errors import RecordError
 from lilbench.io import canonical_json, get_or_compute, sha256_bytes, write_json_atomic
+from lilbench.results.records import check_request, stored_request
 from lilbench.schemas import DiagnosticRecord
 from lilbench.training.checkpoint import Checkpoint, load_model
 
@@ -45,7 +46,12 @@ def record_path(
     return runs_dir / FOLDER / ckpt.config_hash[:16] / f"{kind}-{key[:16]}.json"
 
 
-def _load(path: Path, ckpt: Checkpoint, kind: str) -> dict[str, Any] | None:
+_FIX = "the command that made it, after deleting it"
+
+
+def _load(
+    path: Path, ckpt: Checkpoint, kind: str, data: Dataset, params: dict[str, Any]
+) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
@@ -56,6 +62,7 @@ def _load(path: Path, ckpt: Checkpoint, kind: str) -> dict[str, Any] | None:
         raise RecordError(f"{path} has an unknown layout; delete it")
     if rec.weights != ckpt.tensors_sha256:
         raise RecordError(f"{path} was computed on other weights than {ckpt.path}; delete it")
+    check_request(path, stored_request(rec, params, data.checksum), fix=_FIX)
     return dict(rec.values)
 
 
@@ -99,5 +106,7 @@ def ensure_diagnostic(
         return values
 
     lock = runs_dir / store.LOCKS / path.relative_to(runs_dir).with_suffix(".lock")
-    values, _ = get_or_compute(lambda: _load(path, ckpt, kind), compute_and_store, lock=lock)
+    values, _ = get_or_compute(
+        lambda: _load(path, ckpt, kind, data, params), compute_and_store, lock=lock
+    )
     return values

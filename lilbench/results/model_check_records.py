@@ -14,7 +14,13 @@ from lilbench.io import (
     sha256_bytes,
     write_json_atomic,
 )
-from lilbench.results.records import Cached, check_weights, read_json_record, versions
+from lilbench.results.records import (
+    Cached,
+    check_request,
+    check_weights,
+    read_json_record,
+    versions,
+)
 from lilbench.schemas import AttackRecord, ChecksRecord
 from lilbench.store import lock_path
 from lilbench.training.checkpoint import Checkpoint, load_model
@@ -43,6 +49,7 @@ def find_checks(
     records: dict[str, AttackRecord],
     seed: int,
     *,
+    limit: int | None,
     fix: str = "--force",
 ) -> ChecksRecord | None:
     """The model-check record of these weights and attack records, adopting a layout-1 one."""
@@ -61,6 +68,14 @@ def find_checks(
     record = read_json_record(path, ChecksRecord, fix=fix)
     if record is not None:
         check_weights(path, record.tensors_sha256, ckpt, fix=fix)
+        fields: dict[str, tuple[Any, Any]] = {}
+        if record.attacks is not None:
+            fields["attacks"] = (record.attacks, sorted(records))
+        if record.seed is not None:  # stored since issue 32; earlier records lack it
+            fields["seed"] = (record.seed, seed)
+        if record.samples is not None:
+            fields["test limit"] = (record.samples.limit, limit)
+        check_request(path, fields, fix=fix)
     return record
 
 
@@ -94,6 +109,8 @@ def ensure_model_checks(
             "checkpoint": str(ckpt.path),
             "tensors_sha256": ckpt.tensors_sha256,
             "attacks": sorted(records),
+            "seed": seed,
+            "samples": {"split": "test", "limit": limit, "n": len(data.y_test[:limit])},
             "checks": [c.to_dict() for c in checks],
             "passed": all(c.passed for c in checks),
             "worst_case": {
@@ -106,6 +123,6 @@ def ensure_model_checks(
         return ChecksRecord.model_validate(record)
 
     lock = lock_path(runs_dir, path)
-    load = lambda: find_checks(runs_dir, ckpt, records, seed)  # noqa: E731
+    load = lambda: find_checks(runs_dir, ckpt, records, seed, limit=limit)  # noqa: E731
     record, reused = get_or_compute(load, compute, lock=lock, force=force)
     return Cached(record, path, reused)

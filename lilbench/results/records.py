@@ -172,11 +172,57 @@ def check_weights(path: Path, named: object, ckpt: Checkpoint, *, fix: str) -> N
         )
 
 
-def load_record(path: Path, ckpt: Checkpoint, *, fix: str = "--force") -> AttackRecord | None:
-    """The attack record at `path`, checked to belong to `ckpt`'s weights."""
+def check_request(path: Path, fields: dict[str, tuple[Any, Any]], *, fix: str) -> None:
+    """A record read back must have been computed for what is asked now: `fields` maps a
+    name to (what the record stores, what is asked). The key hash should already ensure it;
+    this catches a field that a key function leaves out, before a result is served for a
+    request it was not computed for."""
+    for name, (stored, asked) in fields.items():
+        if canonical_json(stored) != canonical_json(asked):
+            raise RecordError(
+                f"{path} was computed with {name} {canonical_json(stored)}, but "
+                f"{canonical_json(asked)} is asked for under the same key; delete it, or "
+                f"recompute it with {fix}"
+            )
+
+
+def stored_request(
+    record: RecordModel, params: dict[str, Any], dataset_checksum: str
+) -> dict[str, tuple[Any, Any]]:
+    """The settings and data set a topology or diagnostic record stored, beside the request's
+    (only the fields the record has: no earlier record is refused for lacking one)."""
+    stored = record.model_extra or {}
+    fields: dict[str, tuple[Any, Any]] = {}
+    if "params" in stored:
+        fields["settings"] = (stored["params"], params)
+    dataset = stored.get("dataset")
+    if isinstance(dataset, dict) and "checksum" in dataset:
+        fields["data set"] = (dataset["checksum"], dataset_checksum)
+    return fields
+
+
+def load_record(
+    path: Path,
+    ckpt: Checkpoint,
+    *,
+    fix: str = "--force",
+    request: tuple[AttackSpec, int | None, int, object] | None = None,
+) -> AttackRecord | None:
+    """The attack record at `path`, checked to belong to `ckpt`'s weights and, given the
+    `request` (spec, limit, seed, device), to have been computed for it."""
     record = read_json_record(path, AttackRecord, fix=fix)
     if record is not None:
         check_weights(path, record.checkpoint.tensors_sha256, ckpt, fix=fix)
+        if request is not None:
+            spec, limit, seed, device = request
+            fields: dict[str, tuple[Any, Any]] = {
+                "attack parameters": (record.params, spec.params()),
+                "test limit": (record.samples.limit, limit),
+                "device kind": (device_tag(record.device or "cpu"), device_tag(device)),
+            }
+            if spec.uses_randomness:
+                fields["seed"] = (record.seed, seed)
+            check_request(path, fields, fix=fix)
     return record
 
 
@@ -213,7 +259,7 @@ def find_record(
         store.adopt_legacy(path, legacy, update)
     if not path.exists():
         _adopt_inexact_grid(path, runs_dir, ckpt, spec, limit=limit, seed=seed, device=device)
-    return load_record(path, ckpt, fix=fix)
+    return load_record(path, ckpt, fix=fix, request=(spec, limit, seed, device))
 
 
 def _adopt_inexact_grid(

@@ -304,7 +304,12 @@ def collect_suite(
                     missing.append(f"certify {what}")
             if suite.model_checks and ckpt is not None:
                 result.model_checks = find_checks(
-                    runs_dir, ckpt, result.completed_attacks(), seed, fix=fix
+                    runs_dir,
+                    ckpt,
+                    result.completed_attacks(),
+                    seed,
+                    limit=suite.test_limit,
+                    fix=fix,
                 )
                 if result.model_checks is None:
                     missing.append(f"model checks {what}")

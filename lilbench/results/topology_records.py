@@ -20,6 +20,7 @@ from lilbench import store, topology
 from lilbench.data import Dataset
 from lilbench.errors import RecordError
 from lilbench.io import canonical_json, get_or_compute, sha256_bytes, write_json_atomic
+from lilbench.results.records import check_request, stored_request
 from lilbench.schemas import TopologyRecord
 from lilbench.training.checkpoint import Checkpoint, load_model
 
@@ -90,7 +91,12 @@ def datasets_of(
     return out
 
 
-def _load(path: Path, ckpt: Checkpoint) -> TopologyRecord | None:
+_FIX = "the command that made it, after deleting it"
+
+
+def _load(
+    path: Path, ckpt: Checkpoint, data: Dataset, params: dict[str, Any]
+) -> TopologyRecord | None:
     if not path.is_file():
         return None
     try:
@@ -101,6 +107,7 @@ def _load(path: Path, ckpt: Checkpoint) -> TopologyRecord | None:
         raise RecordError(f"{path} has an unknown layout; delete it")
     if rec.weights != ckpt.tensors_sha256:
         raise RecordError(f"{path} was computed on other weights than {ckpt.path}; delete it")
+    check_request(path, stored_request(rec, params, data.checksum), fix=_FIX)
     return rec
 
 
@@ -123,7 +130,7 @@ def ensure_topology(
     params = _params(max_points, threshold, seed)
     path = record_path(runs_dir, ckpt, data, params)
     if not compute_missing:
-        return _load(path, ckpt)
+        return _load(path, ckpt, data, params)
     topology.require()
 
     def compute() -> TopologyRecord:
@@ -145,5 +152,5 @@ def ensure_topology(
         return TopologyRecord.model_validate(rec)
 
     lock = runs_dir / store.LOCKS / path.relative_to(runs_dir).with_suffix(".lock")
-    rec, _ = get_or_compute(lambda: _load(path, ckpt), compute, lock=lock)
+    rec, _ = get_or_compute(lambda: _load(path, ckpt, data, params), compute, lock=lock)
     return rec
