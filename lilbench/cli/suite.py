@@ -155,7 +155,8 @@ def run(
         err.print(
             f"{suite.name}: {len(results)} models, {failed} attack run(s) with failed checks;"
             f" {suite_command('report', suite_path, runs_dir=runs_dir, seed=seed)} writes"
-            " the report"
+            " the report",
+            soft_wrap=True,
         )
 
 
