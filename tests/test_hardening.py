@@ -31,6 +31,8 @@ attacks:
     eps: [0.1]
 """
 
+TRAIN = ["train", "--epochs", "1", "--train-limit", "300", "--width", "8"]
+
 BOMB = """\
 name: bomb
 description:
@@ -307,7 +309,7 @@ def test_a_checkpoint_without_meta_says_how_to_recover_and_that_works(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     runs = tmp_path / "runs"
-    args = ["train", "--epochs", "1", "--train-limit", "300", "--width", "8", "--runs-dir", str(runs)]
+    args = [*TRAIN, "--runs-dir", str(runs)]
     code, _, err = cli(args, capsys)
     assert code == 0, err
     meta = next(runs.glob("models/*/meta.json"))
@@ -361,7 +363,7 @@ def _lilbench(
 
 def test_at_80_columns_train_shows_the_whole_path_and_help_is_readable(tmp_path: Path) -> None:
     runs = tmp_path / ("a-rather-long-directory-name-for-the-runs" * 2) / "runs"
-    args = ["train", "--epochs", "1", "--train-limit", "300", "--width", "8", "--runs-dir", str(runs)]
+    args = [*TRAIN, "--runs-dir", str(runs)]
     done = _lilbench(args, {"COLUMNS": "80"})
     assert done.returncode == 0, done.stderr
     path = next(runs.glob("models/*"))
