@@ -34,6 +34,7 @@ lint: $(DEVSTAMP)
 	$(BIN)/ruff format --check lilbench tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/mkdocs build --strict --quiet
 
 bench: data
 	$(BIN)/python benchmarks/train_bench.py

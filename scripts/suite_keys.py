@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lilbench.attacks.grids import legacy_log_grid
 from lilbench.io import canonical_json, sha256_bytes
 from lilbench.results.records import SCHEMA, _attack_ident
 from lilbench.suites import load_suite
@@ -20,7 +21,9 @@ from lilbench.suites import load_suite
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def suite_keys(path: Path) -> dict[str, Any]:
+def suite_keys(path: Path, *, migrated: bool = False) -> dict[str, Any]:
+    """The keys now; with `migrated`, a record's key before the migrations that
+    find_record performs on first use (so that the keys recorded earlier can be compared)."""
     suite = load_suite(path)
     configs = {}
     for setting in suite.settings:
@@ -38,8 +41,12 @@ def suite_keys(path: Path) -> dict[str, Any]:
     attacks = {}
     for spec in suite.attacks:
         for seed in suite.seeds:
-            key = _attack_ident("W", spec, suite.test_limit, seed, SCHEMA)
-            attacks[f"{spec.name} {canonical_json(spec.params())} seed={seed}"] = key
+            params = spec.params()
+            if migrated:  # the key the record had before a migration (exact grid ends)
+                old = legacy_log_grid(tuple(params.get("eps") or ()))
+                params = {**params, "eps": list(old)} if old is not None else params
+            key = _attack_ident("W", spec, suite.test_limit, seed, SCHEMA, "cpu", params)
+            attacks[f"{spec.name} {canonical_json(params)} seed={seed}"] = key
     certify = None
     if suite.certify is not None:
         certify = sha256_bytes(canonical_json(suite.certify.params()).encode())

@@ -7,6 +7,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -487,3 +488,74 @@ def test_a_key_that_drops_a_field_does_not_serve_the_wrong_record(
     ensure_attack(ckpt, spec, runs_dir=runs, limit=40, seed=0, force=True)
     with pytest.raises(RecordError, match="test limit 40, but 30 is asked for"):
         ensure_attack(ckpt, spec, runs_dir=runs, limit=30, seed=0)
+
+
+# 10. Faults a distributed run must survive.
+
+FAULT_SUITE = """\
+name: fault
+dataset: mnist
+train: {epochs: 3, width: 32, limit: 6000}
+betas: [0, 1]
+test_limit: 200
+attacks:
+  - name: fgsm
+    eps: [0.1]
+"""
+
+
+def _numbers(runs: Path) -> dict[str, object]:
+    """Every model's tensor hash and every attack point, by model directory and attack."""
+    found: dict[str, object] = {}
+    for meta in sorted(runs.glob("models/*/meta.json")):
+        found[meta.parent.name] = json.loads(meta.read_text())["tensors_sha256"]
+    for rec in sorted(runs.glob("attacks/*/*.json")):
+        data = json.loads(rec.read_text())
+        assert data["passed"], rec
+        found[f"{rec.parent.name}/{data['label']}"] = [
+            (p["eps"], p["correct"], p["n"]) for p in data["points"]
+        ]
+    return found
+
+
+def _processes() -> list[tuple[int, str]]:
+    """(pid, command line) of every process (Ray names a busy worker `ray::FUNCTION`)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                raw = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            found.append((int(entry.name), raw.replace(b"\0", b" ").decode(errors="replace")))
+    return found
+
+
+@pytest.mark.slow
+def test_a_ray_worker_killed_mid_suite_changes_nothing(tmp_path: Path) -> None:
+    suite = tmp_path / "fault.yaml"
+    suite.write_text(FAULT_SUITE)
+    faulty, clean = tmp_path / "faulty", tmp_path / "clean"
+    exe = str(Path(sys.executable).with_name("lilbench"))
+    args = [exe, "run", str(suite), "--executor", "ray", "--workers", "2"]
+    proc = subprocess.Popen([*args, "--runs-dir", str(faulty)], stderr=subprocess.PIPE, text=True)
+    killed = None
+    deadline = time.monotonic() + 240
+    while killed is None and proc.poll() is None and time.monotonic() < deadline:
+        for pid, title in _processes():
+            if title.startswith("ray::_ray_call"):  # a Ray worker running one of the items
+                os.kill(pid, signal.SIGKILL)
+                killed = pid
+                break
+        time.sleep(0.05)
+    _, err = proc.communicate(timeout=600)
+    assert killed is not None, "no Ray worker was caught running an item"
+    assert proc.returncode == 0, err[-3000:]
+    done = subprocess.run(
+        [exe, "run", str(suite), "--workers", "1", "--runs-dir", str(clean)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _numbers(faulty) == _numbers(clean)
+    assert len(_numbers(clean)) == 4  # two models, two attack records

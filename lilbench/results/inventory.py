@@ -138,7 +138,7 @@ def _names_other_weights(rec: dict[str, Any], ckpt: Checkpoint) -> bool:
     if rec.get("kind") == "model-checks":
         return rec.get("tensors_sha256", ckpt.tensors_sha256) != ckpt.tensors_sha256
     if "weights" in rec:  # topology and diagnostic records
-        return bool(rec["weights"] != ckpt.tensors_sha256)
+        return bool(rec.get("weights") != ckpt.tensors_sha256)
     if not isinstance(named, dict):
         return False
     if "tensors_sha256" in named:
