@@ -395,8 +395,15 @@ def test_check_prints_a_line_per_item_into_a_pipe(tiny: tuple[Path, Path], tmp_p
     )
 
 
-def test_directories_follow_the_umask(tmp_path: Path) -> None:
+def test_directories_follow_the_umask(tiny: tuple[Path, Path], tmp_path: Path) -> None:
     from lilbench.io import atomic_dir
+
+    _, runs = tiny
+    mask = os.umask(0)
+    os.umask(mask)
+    dirs = [runs, *(p for p in runs.rglob("*") if p.is_dir())]
+    assert {"models", "attacks"} <= {p.name for p in dirs}
+    assert {oct(p.stat().st_mode & 0o777) for p in dirs} == {oct(0o777 & ~mask)}
 
     old = os.umask(0o022)
     try:
@@ -561,3 +568,11 @@ def test_a_ray_worker_killed_mid_suite_changes_nothing(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     assert _numbers(faulty) == _numbers(clean)
     assert len(_numbers(clean)) == 4  # two models, two attack records
+
+
+def test_a_median_minimal_eps_of_zero_says_why() -> None:
+    from lilbench.reports.curves import median_cell
+
+    assert median_cell(0.0, 0.0, 0.0) == "0 [0, 0] (0: clean accuracy under 50%)"
+    assert median_cell(0.05, 0.04, 0.06) == "0.05 [0.04, 0.06]"
+    assert median_cell(float("inf"), 0.2, float("inf")) == "> grid [0.2, > grid]"

@@ -103,9 +103,7 @@ def robustness_section(
             [
                 label,
                 str(len(values)),
-                f"{_fmt(boot.value)} [{_fmt(boot.low)}, {_fmt(boot.high)}]"
-                # 0 is not "broken by any noise": most images are wrong before any attack
-                + (" (0: clean accuracy under 50%)" if boot.value == 0 else ""),
+                median_cell(boot.value, boot.low, boot.high),
                 f"{float(np.isinf(values).mean()):.4f}",
             ]
         )
@@ -122,6 +120,14 @@ def robustness_section(
     image = f"{name}-robustness.png"
     save_figure(fig, out_dir / image)
     return (header, rows), image
+
+
+def median_cell(value: float, low: float, high: float) -> str:
+    """The median minimal eps with its interval; a median of 0 says why (more than half the
+    images are misclassified before any attack), so that it does not read as "any noise
+    breaks them"."""
+    cell = f"{_fmt(value)} [{_fmt(low)}, {_fmt(high)}]"
+    return cell + (" (0: clean accuracy under 50%)" if value == 0 else "")
 
 
 def _fmt(v: float) -> str:
