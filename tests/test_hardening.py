@@ -541,9 +541,9 @@ def _processes() -> list[tuple[int, str]]:
 @pytest.mark.slow
 def test_a_ray_worker_killed_mid_suite_changes_nothing(tmp_path: Path) -> None:
     """About 20 s (a local Ray instance starts), behind --runslow: it failed once in seven
-    runs here, undiagnosed, and a default test must not be flaky. Ray retries the killed worker's task, the
-    suite completes, every record passed its checks, and the numbers equal a run without
-    the fault."""
+    runs here, undiagnosed, and a default test must not be flaky. Ray retries the killed
+    worker's task, the suite completes, every record passed its checks, and the numbers
+    equal a run without the fault."""
     suite = tmp_path / "fault.yaml"
     suite.write_text(FAULT_SUITE)
     faulty, clean = tmp_path / "faulty", tmp_path / "clean"
