@@ -19,9 +19,10 @@ import typing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from lilbench.errors import ConfigError
+from lilbench.params import known_keys, parse_params
 from lilbench.registry import Registry
 
 if TYPE_CHECKING:
@@ -115,34 +116,20 @@ class ModelFamily:
     @classmethod
     def parse(cls, values: dict[str, Any]) -> ModelParams:
         """Validate the family's parameters; a problem is one line naming the key."""
-        fixed = {
-            k: float(v) if isinstance(v, int) and not isinstance(v, bool) and _floaty(cls, k) else v
-            for k, v in values.items()
-        }
-        try:
-            return cls.params_type(**fixed)
-        except ValidationError as exc:
-            e = exc.errors()[0]
-            key = ".".join(str(p) for p in e["loc"]) or "parameters"
+
+        def explain(e: dict[str, Any], key: str) -> str | None:
             if e["type"] == "extra_forbidden":
-                known = ", ".join(cls.params_type.model_fields) or "none"
-                raise ConfigError(
-                    f"{key} is not a parameter of model family {cls.name}; known: {known}"
-                ) from None
+                known = known_keys(cls.params_type)
+                return f"{key} is not a parameter of model family {cls.name}; known: {known}"
             if e["type"] == "literal_error":
                 choices = ", ".join(str(c) for c in _choices(cls, str(e["loc"][0])))
-                raise ConfigError(f"unknown {key} {e.get('input')!r}; known: {choices}") from None
+                return f"unknown {key} {e.get('input')!r}; known: {choices}"
             if e["type"] == "greater_than_equal":
                 name, bound = key.replace("_", "-"), e.get("ctx", {}).get("ge")
-                raise ConfigError(f"{name} must be >= {bound}, got {e.get('input')}") from None
-            raise ConfigError(f"{cls.name}: {key}: {e['msg']} (got {e.get('input')!r})") from None
+                return f"{name} must be >= {bound}, got {e.get('input')}"
+            return None
 
-
-def _floaty(cls: type[ModelFamily], key: str) -> bool:
-    field = cls.params_type.model_fields.get(key)
-    return field is not None and (
-        field.annotation is float or float in typing.get_args(field.annotation)
-    )
+        return parse_params(cls.params_type, values, owner=cls.name, explain=explain)
 
 
 def _choices(cls: type[ModelFamily], key: str) -> tuple[Any, ...]:

@@ -8,14 +8,14 @@ the CLI options, the suite keys, the config hash and the report labels.
 
 from __future__ import annotations
 
-import typing
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from lilbench.errors import ConfigError
 from lilbench.lazy import lazy_module
+from lilbench.params import known_keys
+from lilbench.params import parse_params as shared_parse
 from lilbench.registry import Registry
 
 if TYPE_CHECKING:
@@ -71,26 +71,11 @@ OBJECTIVES: Registry[type[Objective]] = Registry("objective")
 
 def parse_params(cls: type[Objective], values: dict[str, Any]) -> Params:
     """Validate an objective's parameters; a problem is one line naming the key."""
-    # YAML and JSON give ints for whole floats (eps: 1); accept them where a float is meant.
-    fixed = {
-        k: float(v)
-        if isinstance(v, int) and not isinstance(v, bool) and _takes_float(cls, k)
-        else v
-        for k, v in values.items()
-    }
-    try:
-        return cls.params_type(**fixed)
-    except ValidationError as exc:
-        e = exc.errors()[0]
-        key = ".".join(str(p) for p in e["loc"]) or "parameters"
+
+    def explain(e: dict[str, Any], key: str) -> str | None:
         if e["type"] == "extra_forbidden":
-            known = ", ".join(cls.params_type.model_fields) or "none"
-            raise ConfigError(f"{cls.name}: unknown parameter {key!r}; known: {known}") from None
-        raise ConfigError(f"{cls.name}: {key}: {e['msg']} (got {e.get('input')!r})") from None
+            known = known_keys(cls.params_type)
+            return f"{cls.name}: unknown parameter {key!r}; known: {known}"
+        return None
 
-
-def _takes_float(cls: type[Objective], key: str) -> bool:
-    field = cls.params_type.model_fields.get(key)
-    if field is None:
-        return False
-    return field.annotation is float or float in typing.get_args(field.annotation)
+    return shared_parse(cls.params_type, values, owner=cls.name, explain=explain)

@@ -1,0 +1,51 @@
+"""Reading a registered plugin's parameters (a model family's, an objective's) from CLI or
+YAML values into its pydantic model: one reading, one-line errors naming the key."""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from lilbench.errors import ConfigError
+
+P = TypeVar("P", bound=BaseModel)
+# (pydantic's first error, the key it names) -> a sentence, or None for the generic one
+Explain = Callable[[dict[str, Any], str], str | None]
+
+
+def parse_params(
+    params_type: type[P], values: dict[str, Any], *, owner: str, explain: Explain
+) -> P:
+    """`values` validated as `params_type`. YAML and JSON give ints for whole floats (eps: 1):
+    they are accepted where a float is meant. `explain` words the errors its owner words
+    itself; any other is "OWNER: KEY: pydantic's message (got VALUE)"."""
+    fixed = {
+        k: float(v)
+        if isinstance(v, int) and not isinstance(v, bool) and takes_float(params_type, k)
+        else v
+        for k, v in values.items()
+    }
+    try:
+        return params_type(**fixed)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "parameters"
+        e: dict[str, Any] = dict(first)
+        said = explain(e, key)
+        if said is None:
+            said = f"{owner}: {key}: {e['msg']} (got {e.get('input')!r})"
+        raise ConfigError(said) from None
+
+
+def takes_float(params_type: type[BaseModel], key: str) -> bool:
+    field = params_type.model_fields.get(key)
+    return field is not None and (
+        field.annotation is float or float in typing.get_args(field.annotation)
+    )
+
+
+def known_keys(params_type: type[BaseModel]) -> str:
+    return ", ".join(params_type.model_fields) or "none"
