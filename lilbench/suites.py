@@ -141,9 +141,19 @@ def _attack(path: Path, i: int, entry: Any) -> AttackSpec:
     if isinstance(entry, str):  # a suite names its attacks as mappings
         entry = ["not a mapping"]
     try:
-        return parse_attack(entry, where=f"attacks[{i}]")
+        spec = parse_attack(entry, where=f"attacks[{i}]")
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    if spec.norm != "inf":
+        # A suite's worst cases, brackets, verdict and checks pool attacks by eps: until they
+        # are computed per norm, an L2 entry would be pooled with L-inf ones.
+        raise _fail(
+            path,
+            f"attacks[{i}].norm",
+            "suites and their reports are L-inf only so far; run L2 attacks with "
+            "`lilbench attack NAME --norm 2` or lilbench.evaluate",
+        )
+    return spec
 
 
 def _typed(path: Path, key: str, kind: tuple[str, bool], value: Any) -> Any:

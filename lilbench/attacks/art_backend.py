@@ -96,11 +96,18 @@ class LinfPGD(ProjectedGradientDescentPyTorch):
 
 
 def art_fgsm(
-    clf: PyTorchClassifier, x: np.ndarray, y: np.ndarray, eps: float, batch_size: int
+    clf: PyTorchClassifier,
+    x: np.ndarray,
+    y: np.ndarray,
+    eps: float,
+    batch_size: int,
+    *,
+    norm: float = np.inf,
 ) -> np.ndarray:
-    """Stock ART FGSM (one eps); the sweep below must reproduce it exactly."""
+    """Stock ART FGSM (one eps); the L-inf sweep below must reproduce it exactly. With
+    norm=2, ART's L2 step: x + eps * g / ||g||_2, clipped to [0, 1]."""
     attack = FastGradientMethod(
-        clf, norm=np.inf, eps=float(eps), eps_step=float(eps), batch_size=batch_size
+        clf, norm=norm, eps=float(eps), eps_step=float(eps), batch_size=batch_size
     )
     return attack.generate(x=x, y=y)
 
@@ -134,11 +141,14 @@ def art_pgd(
     restarts: int,
     batch_size: int,
     seed: int,
+    norm: float = np.inf,
 ) -> np.ndarray:
+    """ART's PGD. With norm=2: a random start inside the L2 ball, steps normalised in L2,
+    projection onto the L2 ball, clipped to [0, 1] (ART's arithmetic throughout)."""
     np.random.seed(seed)  # ART draws random starts from numpy's global RNG
     attack = LinfPGD(
         clf,
-        norm=np.inf,
+        norm=norm,
         eps=float(eps),
         eps_step=float(step),
         max_iter=steps,

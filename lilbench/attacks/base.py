@@ -9,6 +9,7 @@ every result and knows no attack by name.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -40,6 +41,20 @@ def option(default: Any, help: str, *, what: str | None = None) -> Any:
     """A parameter field with its help, which the attack's command shows as --NAME; `what`
     names its values in error messages (default: the field's name)."""
     return field(default=default, metadata={"help": help, **({"what": what} if what else {})})
+
+
+NORMS = ("inf", "2")
+
+
+def check_radius(values: tuple[float, ...], *, norm: str, what: str = "eps") -> tuple[float, ...]:
+    """Radii for the norm: L-inf radii lie in [0, 1] (pixels in [0, 1]); L2 radii are finite
+    and >= 0 (sqrt(d) covers the whole cube, 28 on MNIST)."""
+    if norm == "inf":
+        return check_unit(values, what=what)
+    for v in values:
+        if not (v >= 0 and math.isfinite(v)):
+            raise ConfigError(f"{what} must be a finite L2 radius >= 0, got {v:g}")
+    return values
 
 
 @dataclass(frozen=True)
@@ -139,7 +154,14 @@ class AttackSpec:
     command_eps: ClassVar[tuple[float, ...]] = DEFAULT_COMMAND_EPS
     command_hidden: ClassVar[frozenset[str]] = frozenset()
     command_extras: ClassVar[tuple[tuple[str, type, str], ...]] = ()
+    # The threat models the attack implements ("inf": L-inf, "2": L2); `norm` picks one.
+    norms: ClassVar[tuple[str, ...]] = ("inf",)
     batch_size: int = 1000
+    norm: str = option(
+        "inf",
+        "Threat model: inf (L-inf, the default) or 2 (L2: fgsm and pgd so far; eps is then "
+        "an L2 radius).",
+    )
 
     @classmethod
     def from_options(cls, **given: Any) -> AttackSpec:
@@ -165,6 +187,18 @@ class AttackSpec:
     def validate(self) -> AttackSpec:
         if self.batch_size < 1:
             raise ConfigError(f"batch size must be >= 1, got {self.batch_size}")
+        if self.norm not in NORMS:
+            raise ConfigError(f"unknown norm {self.norm!r}; known: {', '.join(NORMS)}")
+        if self.norm != "inf" and self.paper_objective:
+            raise ConfigError(
+                "the authors' attacks are L-inf, as the paper ran them; drop norm (or the "
+                "paper-faithful variant)"
+            )
+        if self.norm not in self.norms:
+            with_l2 = ", ".join(n for n, c in sorted(ATTACKS.items()) if "2" in c.norms)
+            raise ConfigError(
+                f"{self.name} is L-inf only so far; norm {self.norm} is implemented for {with_l2}"
+            )
         return self
 
     def points(self) -> list[Point]:
@@ -176,7 +210,7 @@ class AttackSpec:
         Options added later appear only when set, so earlier records keep their cache keys.
         """
         params: dict[str, Any] = json.loads(json.dumps({"name": self.name, **asdict(self)}))
-        for key, default in (("objective", "ce"), ("paper_faithful", False)):
+        for key, default in (("objective", "ce"), ("paper_faithful", False), ("norm", "inf")):
             if params.get(key, default) == default:
                 params.pop(key, None)
         return params
@@ -188,8 +222,15 @@ class AttackSpec:
 
     @property
     def label(self) -> str:
-        """Name in tables and suites; `-paper` marks the authors' variants."""
-        return f"{self.name}-paper" if self.paper_objective else self.name
+        """Name in tables and suites; `-paper` marks the authors' variants, `-l2` the L2
+        threat model."""
+        return (f"{self.name}-paper" if self.paper_objective else self.name) + self.norm_suffix
+
+    @property
+    def norm_suffix(self) -> str:
+        """What a label gains for a threat model other than L-inf ("" for L-inf, so every
+        earlier label stays)."""
+        return "" if self.norm == "inf" else f"-l{self.norm}"
 
     @property
     def verdict_rank(self) -> int:

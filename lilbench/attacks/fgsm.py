@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from lilbench.attacks.base import ATTACKS, AttackContext, AttackSpec, Point
-from lilbench.attacks.grids import PAPER_GRID, check_unit
+from lilbench.attacks.base import ATTACKS, AttackContext, AttackSpec, Point, check_radius
+from lilbench.attacks.grids import PAPER_GRID
 from lilbench.errors import ConfigError
 from lilbench.lazy import lazy_module
 
@@ -23,11 +23,13 @@ else:
 @ATTACKS.register("fgsm")
 @dataclass(frozen=True, kw_only=True)
 class FGSM(AttackSpec):
-    """L-inf FGSM at eps = logspace(-2, 0, 10) (the paper's grid) unless --eps/--eps-grid."""
+    """FGSM at eps = logspace(-2, 0, 10) (the paper's grid) unless --eps/--eps-grid; L-inf
+    (the gradient's sign), or with --norm 2 L2 (the gradient normalised in L2)."""
 
     name: ClassVar[str] = "fgsm"
     sweep: ClassVar[str] = "eps"
     one_step: ClassVar[bool] = True
+    norms: ClassVar[tuple[str, ...]] = ("inf", "2")
     command_eps: ClassVar[tuple[float, ...]] = PAPER_GRID
     # `--objective` selects a model's training objective on the command line; the attack's
     # objective is --paper-faithful there.
@@ -63,7 +65,7 @@ class FGSM(AttackSpec):
         super().validate()
         if self.objective not in ("ce", "paper"):
             raise ConfigError(f"unknown objective {self.objective!r}; known: ce, paper")
-        check_unit(tuple(self.eps), what="eps")
+        check_radius(tuple(self.eps), norm=self.norm)
         if not self.eps:
             raise ConfigError("eps grid is empty")
         return self
@@ -72,5 +74,11 @@ class FGSM(AttackSpec):
         return [Point(eps=e, step=e) for e in self.eps]
 
     def generate(self, ctx: AttackContext, point: Point, rows: slice) -> torch.Tensor:
+        if self.norm == "2":  # ART's own FastGradientMethod with norm=2, one eps at a time
+            if point.eps == 0:  # ART refuses a zero step; a step of length 0 is the input
+                return torch.from_numpy(ctx.x[rows].copy())
+            return torch.from_numpy(
+                art.art_fgsm(ctx.clf, ctx.x[rows], ctx.y[rows], point.eps, self.batch_size, norm=2)
+            )
         # The gradient does not depend on eps: computed once, applied at every eps.
         return art.fgsm_apply(torch.from_numpy(ctx.x[rows]), ctx.clean_signs(rows), point.eps)

@@ -46,8 +46,9 @@ def legacy_log_grid(values: tuple[float, ...]) -> tuple[float, ...] | None:
     return old if old != values else None
 
 
-def parse_grid(text: str, *, what: str) -> tuple[float, ...]:
-    """'START:STOP:NUM' -> a log grid."""
+def parse_grid(text: str, *, what: str, unit: bool = True) -> tuple[float, ...]:
+    """'START:STOP:NUM' -> a log grid (checked to lie in [0, 1] unless `unit` is False: an
+    attack's own validation then checks the radii for its norm)."""
     parts = text.split(":")
     try:
         start, stop, num = float(parts[0]), float(parts[1]), int(parts[2])
@@ -57,11 +58,12 @@ def parse_grid(text: str, *, what: str) -> tuple[float, ...]:
         raise ConfigError(
             f"{what} grid must be START:STOP:NUM (e.g. 0.01:1:10), got {text!r}"
         ) from None
-    return check_unit(log_grid(start, stop, num), what=what)
+    grid = log_grid(start, stop, num)
+    return check_unit(grid, what=what) if unit else grid
 
 
-def parse_list(text: str, *, what: str) -> tuple[float, ...]:
-    """'0.1,0.3' -> (0.1, 0.3)."""
+def parse_list(text: str, *, what: str, unit: bool = True) -> tuple[float, ...]:
+    """'0.1,0.3' -> (0.1, 0.3) (in [0, 1] unless `unit` is False, as for parse_grid)."""
     parts = [v.strip() for v in text.split(",")]
     if not any(parts):
         raise ConfigError(f"{what} is empty")
@@ -71,7 +73,8 @@ def parse_list(text: str, *, what: str) -> tuple[float, ...]:
         values = tuple(float(v) for v in parts)
     except ValueError:
         raise ConfigError(f"{what} must be numbers separated by commas, got {text!r}") from None
-    return check_unit(check_distinct(values, what=what), what=what)
+    values = check_distinct(values, what=what)
+    return check_unit(values, what=what) if unit else values
 
 
 def check_distinct(values: tuple[float, ...], *, what: str) -> tuple[float, ...]:

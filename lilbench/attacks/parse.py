@@ -83,6 +83,8 @@ def coerce(key: str, kind: str, value: Any, *, optional: bool = False) -> Any:
         if not math.isfinite(value):
             raise ConfigError(f"{key}: expected a finite number, got {value!r}")
         return float(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # `norm: 2` in YAML names the choice "2"
     if not isinstance(value, str):
         raise ConfigError(f"{key}: expected a string, got {value!r}")
     return value

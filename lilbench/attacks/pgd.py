@@ -8,8 +8,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from lilbench.attacks.base import ATTACKS, AttackContext, AttackSpec, Point, option
-from lilbench.attacks.grids import PAPER_GRID, check_unit, parse_grid
+from lilbench.attacks.base import ATTACKS, AttackContext, AttackSpec, Point, check_radius, option
+from lilbench.attacks.grids import PAPER_GRID, parse_grid
 from lilbench.errors import ConfigError
 from lilbench.lazy import lazy_module
 
@@ -27,13 +27,15 @@ else:
 @ATTACKS.register("pgd")
 @dataclass(frozen=True, kw_only=True)
 class PGD(AttackSpec):
-    """L-inf PGD. Default: the paper's ball 0.5, 10 steps, step sizes logspace(-2, 0, 10).
+    """PGD, L-inf (or L2 with --norm 2). Default: the paper's ball 0.5, 10 steps, step sizes
+    logspace(-2, 0, 10).
 
     With several eps and no explicit steps sizes, each eps gets the usual Madry step
     `step_factor * eps / steps` (2.5 * eps / steps), so accuracy is a function of eps.
     """
 
     name: ClassVar[str] = "pgd"
+    norms: ClassVar[tuple[str, ...]] = ("inf", "2")
     command_eps: ClassVar[tuple[float, ...]] = (0.5,)
     command_extras: ClassVar[tuple[tuple[str, type, str], ...]] = (
         ("step_grid", str, "Step-size log grid START:STOP:NUM."),
@@ -63,7 +65,7 @@ class PGD(AttackSpec):
         if grid is not None:
             if "step" in rest:
                 raise ConfigError("give --step or --step-grid, not both")
-            rest["step"] = parse_grid(grid, what="step size")
+            rest["step"] = parse_grid(grid, what="step size", unit=False)
         eps = cls.command_eps if eps is None else eps
         if "step" not in rest and (len(eps) != 1 or eps_from_grid):
             rest["step"] = None  # eps sweep, Madry step rule
@@ -81,7 +83,7 @@ class PGD(AttackSpec):
     def label(self) -> str:
         """`pgd-eps` for an eps sweep, `pgd` for the paper's step-size sweep."""
         label = "pgd-eps" if self.sweep == "eps" else "pgd"
-        return f"{label}-paper" if self.paper_objective else label
+        return (f"{label}-paper" if self.paper_objective else label) + self.norm_suffix
 
     @property
     def verdict_rank(self) -> int:
@@ -91,9 +93,9 @@ class PGD(AttackSpec):
 
     def validate(self) -> PGD:
         super().validate()
-        check_unit(tuple(self.eps), what="eps")
+        check_radius(tuple(self.eps), norm=self.norm)
         if self.step is not None:
-            check_unit(tuple(self.step), what="step size")
+            check_radius(tuple(self.step), norm=self.norm, what="step size")
             if len(self.eps) != 1:
                 raise ConfigError("a step-size sweep takes one eps; drop --step or give one --eps")
         if not self.eps or (self.step is not None and not self.step):
@@ -134,7 +136,8 @@ class PGD(AttackSpec):
         if self.paper_faithful:
             radius = faithful.authors_pgd_radius(eps=point.eps, step=point.step, steps=self.steps)
             return art.fgsm_apply(torch.from_numpy(ctx.x[rows]), ctx.clean_signs(rows), radius)
-        if self.restarts == 0:  # ART's arithmetic without its overhead; bit-identical (tested)
+        if self.restarts == 0 and self.norm == "inf":
+            # ART's arithmetic without its overhead; bit-identical (tested)
             return torch.from_numpy(
                 art.linf_pgd_clean_start(
                     ctx.clf,
@@ -157,5 +160,6 @@ class PGD(AttackSpec):
             restarts=self.restarts,
             batch_size=self.batch_size,
             seed=ctx.seed,
+            norm=2 if self.norm == "2" else math.inf,
         )
         return torch.from_numpy(adv)

@@ -116,6 +116,7 @@ def run_attack(
                 correct_mask=mask,
                 # A different code path and batch size from ART's predict, on the same examples.
                 recomputed_correct=count_correct(model, adv.to(device), y_dev, 4096),
+                norm=spec.norm,
             )
         )
         attack_seconds += t2 - t1

@@ -66,10 +66,11 @@ def _eps_values(
 ) -> tuple[float, ...]:
     if eps is not None and eps_grid is not None:
         raise ConfigError("give --eps or --eps-grid, not both")
+    # The radii are checked by the attack's validation, for its norm (L-inf: [0, 1]).
     if eps is not None:
-        return parse_list(eps, what="eps")
+        return parse_list(eps, what="eps", unit=False)
     if eps_grid is not None:
-        return parse_grid(eps_grid, what="eps")
+        return parse_grid(eps_grid, what="eps", unit=False)
     return default
 
 
@@ -285,7 +286,9 @@ def _attack_command(name: str) -> Any:
         for key in names:
             value = o[key]
             if value is not None:
-                given[key] = parse_list(value, what=what[key]) if key in tuples else value
+                given[key] = (
+                    parse_list(value, what=what[key], unit=False) if key in tuples else value
+                )
         spec = cls.from_command(given, eps=eps, eps_from_grid=o["eps_grid"] is not None)
         _execute(spec, o)
 

@@ -150,6 +150,7 @@ def weaker_than_recorded(runs_dir: Path, run: AttackRun) -> list[str]:
             or other.checkpoint.tensors_sha256 != rec.checkpoint.tensors_sha256
             or (other.samples.limit, other.samples.n) != (rec.samples.limit, rec.samples.n)
             or not spec_from_params(other.params).one_step
+            or spec_from_params(other.params).norm != me.norm
         ):
             continue
         for p in other.points:

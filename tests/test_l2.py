@@ -1,0 +1,148 @@
+"""The L2 threat model, first slice (issue 33): `norm` on the attacks, FGSM and PGD in L2
+through ART's arithmetic, checks in the attack's own norm, keys of L-inf records unchanged,
+and every attack or place that is not L2-ready refusing it in one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from helpers import cli
+
+from lilbench.attacks import checks as C
+from lilbench.attacks.base import spec_from_params
+from lilbench.attacks.parse import parse_attack
+from lilbench.errors import ConfigError
+from lilbench.suites import load_suite
+
+
+def test_norm_enters_params_and_label_only_when_it_is_l2() -> None:
+    linf = parse_attack({"name": "pgd", "eps": [0.1, 0.2]})
+    l2 = parse_attack({"name": "pgd", "eps": [0.5, 2.0], "norm": 2})  # YAML's int 2
+    assert "norm" not in linf.params() and linf.label == "pgd-eps"
+    assert l2.params()["norm"] == "2" and l2.label == "pgd-eps-l2"
+    assert spec_from_params(l2.params()).norm == "2"
+    assert spec_from_params(linf.params()).norm == "inf"  # records written before the norm
+    assert parse_attack({"name": "fgsm", "eps": [1.5], "norm": "2"}).label == "fgsm-l2"
+
+
+@pytest.mark.parametrize(
+    ("entry", "words"),
+    [
+        ({"name": "apgd", "eps": [0.5], "norm": "2"}, "L-inf only so far"),
+        ({"name": "square", "eps": [0.5], "norm": "2"}, "implemented for fgsm, pgd"),
+        ({"name": "fgsm", "eps": [0.5], "norm": "2", "objective": "paper"}, "authors' attacks"),
+        ({"name": "pgd", "eps": [0.5], "norm": "2", "paper_faithful": True}, "authors' attacks"),
+        ({"name": "fgsm", "eps": [0.5], "norm": "1"}, "unknown norm"),
+        ({"name": "fgsm", "eps": [1.5]}, "[0, 1]"),  # an L-inf radius is still a pixel range
+        ({"name": "fgsm", "eps": [-1.0], "norm": "2"}, "L2 radius >= 0"),
+    ],
+)
+def test_what_is_not_l2_ready_is_refused_in_one_line(entry: dict[str, object], words: str) -> None:
+    with pytest.raises(ConfigError, match=None) as exc:
+        parse_attack(entry)
+    assert words in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_a_suite_refuses_an_l2_entry_until_its_reports_are_per_norm(tmp_path: Path) -> None:
+    path = tmp_path / "l2.yaml"
+    path.write_text("name: l2\nbetas: [0]\nattacks:\n  - {name: fgsm, eps: [0.5], norm: 2}\n")
+    with pytest.raises(ConfigError, match=r"attacks\[0\]\.norm: suites and their reports"):
+        load_suite(path)
+
+
+def test_the_bounds_check_measures_the_attacks_own_norm() -> None:
+    x = torch.zeros(2, 4)
+    # L-inf 0.5 but L2 1.0: inside an L-inf ball of 0.5, outside an L2 ball of 0.9
+    adv = torch.full((2, 4), 0.5)
+    inside_linf = C.measure_point(x, adv, eps=0.5, step=0.5, correct=0, recomputed_correct=0)
+    assert C.check_bounds([inside_linf]).passed
+    l2 = C.measure_point(x, adv, eps=0.9, step=0.9, correct=0, recomputed_correct=0, norm="2")
+    assert l2.max_l2 == pytest.approx(1.0)
+    assert not C.check_bounds([l2]).passed
+    ok = C.measure_point(x, adv, eps=1.0, step=1.0, correct=0, recomputed_correct=0, norm="2")
+    check = C.check_bounds([ok])
+    assert check.passed and "in L2" in check.detail
+    assert "max_l2" not in inside_linf.to_dict() and ok.to_dict()["max_l2"] == pytest.approx(1.0)
+
+
+def test_l2_fgsm_and_pgd_on_a_real_model_stay_in_the_l2_ball(small_model: object) -> None:
+    from lilbench.results.attack_runs import ensure_attack
+
+    ckpt = small_model.checkpoint  # type: ignore[attr-defined]
+    runs = ckpt.path.parent.parent
+    for entry in (
+        {"name": "fgsm", "eps": [0.5, 2.0, 28.0], "norm": "2"},
+        {"name": "pgd", "eps": [0.5, 2.0], "norm": "2", "steps": 5, "restarts": 1},
+    ):
+        spec = parse_attack(entry)
+        run = ensure_attack(ckpt, spec, runs_dir=runs, limit=100, seed=0)
+        rec = run.record
+        assert rec.passed, [c for c in rec.checks if not c.passed]
+        assert rec.label.endswith("-l2")
+        for p in rec.points:
+            extra = p.model_extra or {}
+            assert extra["max_l2"] <= p.eps * (1 + 1e-6) + 1e-6
+        within = next(c for c in rec.checks if c.name.startswith("within eps"))
+        assert "in L2" in within.detail
+        accs = [p.accuracy for p in rec.points]
+        assert accs == sorted(accs, reverse=True) and accs[0] <= rec.clean.accuracy
+    # an L2 radius that covers the whole cube (sqrt(784) = 28 on MNIST) leaves FGSM near 0
+    fgsm = ensure_attack(
+        ckpt,
+        parse_attack({"name": "fgsm", "eps": [28.0], "norm": "2"}),
+        runs_dir=runs,
+        limit=100,
+        seed=0,
+    ).record
+    assert fgsm.points[-1].accuracy <= 0.2
+
+
+def test_l2_pgd_is_arts_pgd_with_norm_2(small_model: object, mnist: object) -> None:
+    """The numbers are ART's: the same seed gives ART's stock L2 PGD bit for bit."""
+    from art.attacks.evasion.projected_gradient_descent.projected_gradient_descent_pytorch import (
+        ProjectedGradientDescentPyTorch,
+    )
+
+    from lilbench.attacks import art_backend as art
+    from lilbench.training.checkpoint import load_model
+
+    ckpt = small_model.checkpoint  # type: ignore[attr-defined]
+    model = load_model(ckpt.path, input_dim=784)
+    x = mnist.x_test[:64].numpy()  # type: ignore[attr-defined]
+    y = mnist.y_test[:64].numpy()  # type: ignore[attr-defined]
+    clf = art.make_classifier(model, input_dim=784, num_classes=10, device=torch.device("cpu"))
+    ours = art.art_pgd(
+        clf, x, y, eps=1.0, step=0.25, steps=5, restarts=1, batch_size=32, seed=3, norm=2
+    )
+    np.random.seed(3)
+    stock = ProjectedGradientDescentPyTorch(
+        clf,
+        norm=2,
+        eps=1.0,
+        eps_step=0.25,
+        max_iter=5,
+        num_random_init=1,
+        batch_size=32,
+        verbose=False,
+    ).generate(x=x, y=y)
+    assert np.linalg.norm((ours - x).reshape(64, -1), axis=1).max() <= 1.0 + 1e-5
+    assert np.array_equal(ours, stock)
+
+
+def test_the_cli_runs_fgsm_in_l2_and_refuses_apgd(
+    small_model: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ckpt = small_model.checkpoint  # type: ignore[attr-defined]
+    base = ["--checkpoint", str(ckpt.path), "--runs-dir", str(ckpt.path.parent.parent)]
+    code, out, err = cli(
+        ["attack", "fgsm", *base, "--norm", "2", "--eps", "1,3", "--test-limit", "50"], capsys
+    )
+    assert code == 0, err
+    assert "FGSM-L2" in out
+    code, _, err = cli(["attack", "apgd", *base, "--norm", "2", "--eps", "1"], capsys)
+    assert code == 2 and "L-inf only so far" in err and "Traceback" not in err
+    code, _, err = cli(["attack", "fgsm", *base, "--eps", "2"], capsys)
+    assert code == 2 and "[0, 1]" in err
