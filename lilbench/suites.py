@@ -315,6 +315,13 @@ def load_suite(path: Path) -> Suite:
             raise _fail(path, "certify", "expected a mapping (eps, methods)")
         try:
             certify = CertifySpec.from_dict(raw["certify"], where="certify")
+            if certify.norm != "inf":  # brackets pair certificates with the L-inf attacks
+                raise _fail(
+                    path,
+                    "certify.norm",
+                    "suites certify in L-inf only so far; `lilbench certify --norm 2` "
+                    "certifies one model in L2",
+                )
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from None
         refusal = TrainConfig.for_dataset(str(raw.get("dataset", "mnist")), **train).family

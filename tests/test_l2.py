@@ -146,3 +146,126 @@ def test_the_cli_runs_fgsm_in_l2_and_refuses_apgd(
     assert code == 2 and "L-inf only so far" in err and "Traceback" not in err
     code, _, err = cli(["attack", "fgsm", *base, "--eps", "2"], capsys)
     assert code == 2 and "[0, 1]" in err
+
+
+# Certificates over an L2 ball.
+
+L2_BOUNDS = ("ibp", "crown", "lipschitz")
+
+
+def _l2_points(x: torch.Tensor, eps: float, count: int, gen: torch.Generator) -> torch.Tensor:
+    """Points of the L2 ball around each row of x, clipped into [0, 1] (clipping only moves
+    a point closer to a centre that lies in [0, 1]): inside, and on the sphere."""
+    d = torch.randn(count, *x.shape, generator=gen, dtype=torch.float64)
+    d = d / d.norm(dim=-1, keepdim=True)
+    r = torch.rand(count, x.shape[0], 1, generator=gen, dtype=torch.float64)
+    r[: count // 2] = 1.0  # half on the sphere itself
+    return (x + eps * r * d).clamp(0, 1)
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu"])
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_no_point_of_the_l2_ball_beats_any_bound(act: str, depth: int) -> None:
+    from torch import nn
+
+    from lilbench.certify.bounds import MARGINS, Chain, margin_matrix
+
+    for seed in range(3):
+        torch.manual_seed(seed)
+        layers: list[nn.Module] = []
+        fan_in = 6
+        for _ in range(depth):
+            layers += [nn.Linear(fan_in, 8), nn.Tanh() if act == "tanh" else nn.ReLU()]
+            fan_in = 8
+        layers.append(nn.Linear(fan_in, 4))
+        for m in layers:
+            if isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, std=1.5 / m.in_features**0.5)
+                nn.init.normal_(m.bias, std=0.5)
+        net = nn.Sequential(*layers).double()
+        chain = Chain.from_layers(list(net))
+        gen = torch.Generator().manual_seed(seed)
+        x = torch.rand(5, 6, generator=gen, dtype=torch.float64)
+        labels = torch.randint(0, 4, (5,), generator=gen)
+        eps = 0.05 + float(torch.rand(1, generator=gen)) * 0.6
+        bounds = {k: MARGINS[k](chain, x, labels, eps, norm="2") for k in L2_BOUNDS}
+        spec = margin_matrix(labels, 4)
+        with torch.no_grad():
+            for p in _l2_points(x, eps, 4000, gen):
+                m = (spec @ net(p)[:, :, None])[..., 0]
+                for name, b in bounds.items():
+                    assert (m >= b - 1e-9).all(), (name, seed, float((b - m).max()))
+        assert (bounds["crown"] >= bounds["ibp"] - 1e-12).all()
+        # the L2 ball lies inside the L-inf ball of the same radius: never looser
+        for name in ("ibp", "crown"):
+            assert (bounds[name] >= MARGINS[name](chain, x, labels, eps) - 1e-12).all()
+
+
+@pytest.mark.parametrize("eps", [0.05, 0.3])
+def test_on_one_linear_layer_every_l2_bound_is_the_closed_form(eps: float) -> None:
+    """A linear margin's minimum over an L2 ball that lies inside [0, 1] is
+    margin - eps * ||w_y - w_j||_2; every method must give exactly that."""
+    from torch import nn
+
+    from lilbench.certify.bounds import MARGINS, Chain, margin_matrix
+
+    torch.manual_seed(5)
+    net = nn.Sequential(nn.Linear(6, 4)).double()
+    chain = Chain.from_layers(list(net))
+    x = eps + torch.rand(9, 6, dtype=torch.float64) * (1 - 2 * eps)  # the ball inside [0, 1]
+    labels = torch.randint(0, 4, (9,))
+    spec = margin_matrix(labels, 4)
+    w = net[0].weight.detach()
+    with torch.no_grad():
+        exact = (spec @ net(x)[:, :, None])[..., 0] - eps * (spec @ w).norm(dim=-1)
+    for name in L2_BOUNDS:
+        got = MARGINS[name](chain, x, labels, eps, norm="2")
+        assert torch.allclose(got, exact, atol=1e-12, rtol=0), name
+
+
+def test_l2_certificates_never_certify_what_l2_pgd_breaks(small_model: object) -> None:
+    from lilbench.attacks.checks import unpack_mask
+    from lilbench.certify.runner import unpack_bits
+    from lilbench.certify.spec import CertifySpec
+    from lilbench.results.attack_runs import ensure_attack
+    from lilbench.results.certificates import ensure_certificate
+
+    ckpt = small_model.checkpoint  # type: ignore[attr-defined]
+    runs = ckpt.path.parent.parent
+    eps = (0.25, 0.5, 1.0)
+    cert = ensure_certificate(ckpt, CertifySpec(eps=eps, norm="2"), runs_dir=runs, limit=100).record
+    assert cert.passed and cert.params == {
+        "eps": list(eps),
+        "methods": ["crown", "ibp", "lipschitz"],
+        "norm": "2",
+    }
+    pgd = parse_attack({"name": "pgd", "eps": list(eps), "norm": "2", "steps": 20, "restarts": 1})
+    attacked = ensure_attack(ckpt, pgd, runs_dir=runs, limit=100, seed=0).record
+    total = 0
+    for p in cert.points:
+        proven = unpack_bits(p.bits, p.n)
+        point = next(a for a in attacked.points if a.eps == p.eps)
+        assert point.correct_bits is not None
+        still = unpack_mask(point.correct_bits, point.n)
+        assert not (proven & ~still).any(), (p.method, p.eps)
+        total += int(proven.sum())
+    assert total > 0  # the test certifies something, or it would show nothing
+
+
+def test_certify_refuses_bad_l2_input_and_suites_refuse_l2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lilbench.certify.spec import CertifySpec
+
+    with pytest.raises(ConfigError, match="unknown norm"):
+        CertifySpec(norm="1").validate()
+    with pytest.raises(ConfigError, match="L2 radius"):
+        CertifySpec(eps=(-0.1,), norm="2").validate()
+    assert CertifySpec(eps=(2.0,), norm="2").validate().params()["norm"] == "2"
+    assert "norm" not in CertifySpec().params()  # L-inf keys as before
+    code, _, err = cli(["certify", "--norm", "3", "--runs-dir", str(tmp_path / "r")], capsys)
+    assert code == 2 and "unknown norm" in err and not (tmp_path / "r").exists()
+    path = tmp_path / "c.yaml"
+    path.write_text("name: c\nbetas: [0]\ncertify: {eps: [0.5], norm: 2}\n")
+    with pytest.raises(ConfigError, match=r"certify\.norm"):
+        load_suite(path)

@@ -94,6 +94,28 @@ def _box(x: torch.Tensor, eps: float, lo: float, hi: float) -> tuple[torch.Tenso
     return (x - eps).clamp(lo, hi), (x + eps).clamp(lo, hi)
 
 
+# An L2 ball meets the [0, 1] box: every bound below takes the box's bound (over the L-inf
+# hull of ball and box, clamp(x0 -+ eps, 0, 1), which contains their intersection) and, for a
+# linear function a . x + c, also its minimum over the whole ball, a . x0 + c - eps ||a||_2
+# (the box dropped); both are sound over the intersection, so their maximum is.
+if TYPE_CHECKING:
+    Ball = tuple[torch.Tensor, float]  # (centre [N, d], L2 radius)
+
+
+def _ball(x: torch.Tensor, eps: float, norm: str) -> Ball | None:
+    if norm == "inf":
+        return None
+    if norm != "2":
+        raise ConfigError(f"unknown norm {norm!r}; known: inf, 2")
+    return x.double(), float(eps)
+
+
+def _ball_low(a: torch.Tensor, bias: torch.Tensor, ball: Ball) -> torch.Tensor:
+    """min over the L2 ball of a . x + bias; a: [N, m, d], bias: [N, m]."""
+    x0, eps = ball
+    return bias + (a @ x0[:, :, None])[..., 0] - eps * a.norm(dim=-1)
+
+
 # --- IBP -----------------------------------------------------------------------------------
 
 
@@ -110,13 +132,30 @@ def _affine_interval(
     return c - r, c + r
 
 
+def _first_interval(
+    chain: Chain, lb: torch.Tensor, ub: torch.Tensor, ball: Ball | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first layer's pre-activation interval over the input set: the box's, and for an
+    L2 ball also W x0 + b -+ eps ||W_i||_2 (both are sound: their intersection is)."""
+    zl, zu = _affine_interval(chain.weights[0], chain.biases[0], lb, ub)
+    if ball is not None:
+        x0, eps = ball
+        c = x0 @ chain.weights[0].T + chain.biases[0]
+        r = eps * chain.weights[0].norm(dim=1)
+        zl, zu = torch.maximum(zl, c - r), torch.minimum(zu, c + r)
+    return zl, zu
+
+
 def ibp_layer_bounds(
-    chain: Chain, lb: torch.Tensor, ub: torch.Tensor
+    chain: Chain, lb: torch.Tensor, ub: torch.Tensor, ball: Ball | None = None
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Pre-activation bounds of every hidden layer."""
     out = []
     for i, act in enumerate(chain.activations):
-        zl, zu = _affine_interval(chain.weights[i], chain.biases[i], lb, ub)
+        if i == 0:
+            zl, zu = _first_interval(chain, lb, ub, ball)
+        else:
+            zl, zu = _affine_interval(chain.weights[i], chain.biases[i], lb, ub)
         out.append((zl, zu))
         lb, ub = _act(act, zl), _act(act, zu)  # both activations are monotone
     return out
@@ -144,13 +183,18 @@ def ibp_margins(
     eps: float,
     lo: float = 0.0,
     hi: float = 1.0,
+    norm: str = "inf",
 ) -> torch.Tensor:
-    """Lower bounds [N, K-1] of z_y - z_j over the ball."""
+    """Lower bounds [N, K-1] of z_y - z_j over the ball (L-inf, or L2 with norm "2")."""
     lb, ub = _box(x, eps, lo, hi)
-    pre = ibp_layer_bounds(chain, lb, ub)
+    ball = _ball(x, eps, norm)
+    pre = ibp_layer_bounds(chain, lb, ub, ball)
     hl, hu = _last_input_interval(chain, pre, lb, ub)
     w, b = _margin_layer(chain, margin_matrix(labels, chain.weights[-1].shape[0]))
-    return _affine_interval(w, b, hl, hu)[0]
+    low = _affine_interval(w, b, hl, hu)[0]
+    if not pre and ball is not None:  # a linear model: the margin over the ball directly
+        low = torch.maximum(low, _ball_low(w, b, ball))
+    return low
 
 
 # --- CROWN ---------------------------------------------------------------------------------
@@ -201,6 +245,7 @@ def _backward(
     ub: torch.Tensor,
     *,
     upper: bool = True,
+    ball: Ball | None = None,
 ) -> list[torch.Tensor]:
     """[lower, upper] bounds of spec @ z_top + spec_bias, z_top the output of layer `top`
     (0-based), given pre-activation bounds of the layers below. spec: [N, m, width_top]."""
@@ -221,12 +266,19 @@ def _backward(
         # min over the box of a . x = a . centre - |a| . radius (the input's widest product)
         centre, radius = (lb + ub) / 2, (ub - lb) / 2
         low = bias + (a @ centre[:, :, None])[..., 0] - (a.abs() @ radius[:, :, None])[..., 0]
+        if ball is not None:  # over the L2 ball: a . x0 - eps ||a||_2 (the dual norm)
+            low = torch.maximum(low, _ball_low(a, bias, ball))
         bounds.append(sign * low)
     return bounds
 
 
 def crown_layer_bounds(
-    chain: Chain, lb: torch.Tensor, ub: torch.Tensor, *, intersect: bool = True
+    chain: Chain,
+    lb: torch.Tensor,
+    ub: torch.Tensor,
+    *,
+    intersect: bool = True,
+    ball: Ball | None = None,
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Pre-activation bounds of every hidden layer, CROWN intersected with IBP (`intersect`
     False: CROWN alone, for the tests)."""
@@ -234,14 +286,17 @@ def crown_layer_bounds(
     pre: list[tuple[torch.Tensor, torch.Tensor]] = []
     il, iu = lb, ub
     for i, act in enumerate(chain.activations):
-        ibp_l, ibp_u = _affine_interval(chain.weights[i], chain.biases[i], il, iu)
+        if i == 0:
+            ibp_l, ibp_u = _first_interval(chain, il, iu, ball)
+        else:
+            ibp_l, ibp_u = _affine_interval(chain.weights[i], chain.biases[i], il, iu)
         width = chain.weights[i].shape[0]
-        if i == 0 and intersect:  # an affine map of the box: CROWN's bound is the interval's
+        if i == 0 and intersect:  # an affine map of the input set: the interval is exact
             zl, zu = ibp_l, ibp_u
         else:
             eye = torch.eye(width, dtype=torch.float64).expand(n, width, width)
             zero = torch.zeros(n, width, dtype=torch.float64)
-            cl, cu = _backward(chain, eye, zero, i, pre, lb, ub)
+            cl, cu = _backward(chain, eye, zero, i, pre, lb, ub, ball=ball)
             zl, zu = (torch.maximum(cl, ibp_l), torch.minimum(cu, ibp_u)) if intersect else (cl, cu)
         pre.append((zl, zu))
         il, iu = _act(act, zl), _act(act, zu)
@@ -255,14 +310,17 @@ def crown_margins(
     eps: float,
     lo: float = 0.0,
     hi: float = 1.0,
+    norm: str = "inf",
     *,
     intersect: bool = True,
 ) -> torch.Tensor:
     lb, ub = _box(x, eps, lo, hi)
-    pre = crown_layer_bounds(chain, lb, ub, intersect=intersect)
+    ball = _ball(x, eps, norm)
+    pre = crown_layer_bounds(chain, lb, ub, intersect=intersect, ball=ball)
     spec = margin_matrix(labels, chain.weights[-1].shape[0])
     zero = torch.zeros(spec.shape[:2], dtype=torch.float64)
-    (crown_low,) = _backward(chain, spec, zero, len(chain.weights) - 1, pre, lb, ub, upper=False)
+    last = len(chain.weights) - 1
+    (crown_low,) = _backward(chain, spec, zero, last, pre, lb, ub, upper=False, ball=ball)
     if not intersect:
         return crown_low
     hl, hu = _last_input_interval(chain, pre, lb, ub)
@@ -280,17 +338,24 @@ def lipschitz_margins(
     eps: float,
     lo: float = 0.0,
     hi: float = 1.0,
+    norm: str = "inf",
 ) -> torch.Tensor:
-    """margin(x) - eps * Lip(margin) in L-inf -> R (the clip to [lo, hi] only shrinks the ball)."""
+    """margin(x) - eps * Lip(margin) from L-inf (or L2) to R (the clip to [lo, hi] only
+    shrinks the ball). In L2, its natural norm: the product of the spectral norms."""
     margins = margin_matrix(labels, chain.weights[-1].shape[0]) @ chain.forward(x)[:, :, None]
-    first = chain.weights[0].abs().sum(1).pow(2).sum().sqrt()  # ||W1||_{inf->2} bound
+    if norm == "2":
+        first = torch.linalg.matrix_norm(chain.weights[0], ord=2)  # ||W1||_{2->2}
+    else:
+        first = chain.weights[0].abs().sum(1).pow(2).sum().sqrt()  # ||W1||_{inf->2} bound
     middle = torch.tensor(1.0, dtype=torch.float64)
     for w in chain.weights[1:-1]:
         middle = middle * torch.linalg.matrix_norm(w, ord=2)
     spec = margin_matrix(labels, chain.weights[-1].shape[0])
     last = (spec @ chain.weights[-1]).norm(dim=-1)  # [N, K-1]: ||W_L[y] - W_L[j]||_2
-    if len(chain.weights) == 1:  # a linear model: exact L-inf dual norm of the margin row
-        return margins[..., 0] - eps * (spec @ chain.weights[0]).abs().sum(-1)
+    if len(chain.weights) == 1:  # a linear model: the exact dual norm of the margin row
+        rows = spec @ chain.weights[0]
+        dual = rows.norm(dim=-1) if norm == "2" else rows.abs().sum(-1)
+        return margins[..., 0] - eps * dual
     return margins[..., 0] - eps * first * middle * last
 
 
@@ -305,13 +370,15 @@ def certified(
     method: str,
     *,
     batch_size: int = 128,
+    norm: str = "inf",
 ) -> torch.Tensor:
-    """Boolean [N]: every margin of the true class is provably positive over the ball."""
+    """Boolean [N]: every margin of the true class is provably positive over the ball (of
+    the L-inf norm, or of L2 with norm "2"), intersected with the [0, 1] box."""
     if method not in MARGINS:
         raise ConfigError(f"unknown certificate {method!r}; known: {', '.join(METHODS)}")
     out = []
     for start in range(0, len(x), batch_size):
         rows = slice(start, start + batch_size)
-        low = MARGINS[method](chain, x[rows], labels[rows], eps)
+        low = MARGINS[method](chain, x[rows], labels[rows], eps, norm=norm)
         out.append((low > 0).all(dim=1))
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.bool)

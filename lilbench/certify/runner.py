@@ -102,7 +102,7 @@ def certify_model(
     for method in spec.methods:
         for eps in sorted(spec.eps):
             t0 = time.perf_counter()
-            mask = certified(chain, x64, y, eps, method, batch_size=spec.batch_size)
+            mask = certified(chain, x64, y, eps, method, batch_size=spec.batch_size, norm=spec.norm)
             seconds = time.perf_counter() - t0
             masks.setdefault(method, []).append(mask)
             outcome.points.append(

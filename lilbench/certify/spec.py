@@ -10,6 +10,7 @@ from lilbench.errors import ConfigError
 from lilbench.training.config import TrainConfig
 
 METHODS: tuple[str, ...] = ("lipschitz", "ibp", "crown")
+NORMS: tuple[str, ...] = ("inf", "2")
 DEFAULT_EPS: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03)
 
 
@@ -18,15 +19,19 @@ class CertifySpec:
     eps: tuple[float, ...] = DEFAULT_EPS
     methods: tuple[str, ...] = METHODS
     batch_size: int = 128  # CROWN's backward matrices are [batch, width, 784] in float64
+    norm: str = "inf"  # the ball's norm: inf (L-inf) or 2 (L2)
 
     def validate(self) -> CertifySpec:
         if not self.eps:
             raise ConfigError("certify: give at least one eps")
+        if self.norm not in NORMS:
+            raise ConfigError(f"certify: unknown norm {self.norm!r}; known: {', '.join(NORMS)}")
         for e in self.eps:
             if not isinstance(e, int | float) or isinstance(e, bool) or not math.isfinite(e):
                 raise ConfigError(f"certify: eps must be finite numbers, got {e!r}")
-            if not 0 <= e <= 1:
-                raise ConfigError(f"certify: eps must lie in [0, 1] (pixels), got {e:g}")
+            if e < 0 or (self.norm == "inf" and e > 1):
+                where = "[0, 1] (pixels)" if self.norm == "inf" else ">= 0 (an L2 radius)"
+                raise ConfigError(f"certify: eps must lie in {where}, got {e:g}")
         if not self.methods:
             raise ConfigError(f"certify: give at least one method ({', '.join(METHODS)})")
         for m in self.methods:
@@ -39,12 +44,16 @@ class CertifySpec:
         return self
 
     def params(self) -> dict[str, Any]:
-        """What the record is keyed by (the batch size does not change a bound)."""
-        return {"eps": sorted(set(self.eps)), "methods": sorted(self.methods)}
+        """What the record is keyed by (the batch size does not change a bound; the norm
+        only when it is not L-inf, so that every earlier certificate keeps its key)."""
+        params: dict[str, Any] = {"eps": sorted(set(self.eps)), "methods": sorted(self.methods)}
+        if self.norm != "inf":
+            params["norm"] = self.norm
+        return params
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], *, where: str = "certify") -> CertifySpec:
-        unknown = set(values) - {"eps", "methods", "batch_size"}
+        unknown = set(values) - {"eps", "methods", "batch_size", "norm"}
         if unknown:
             raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
         eps = values.get("eps", DEFAULT_EPS)
@@ -54,7 +63,8 @@ class CertifySpec:
         batch = values.get("batch_size", 128)
         if not isinstance(batch, int) or isinstance(batch, bool):
             raise ConfigError(f"{where}: batch_size must be an integer, got {batch!r}")
-        return cls(tuple(eps), tuple(methods), batch).validate()
+        norm = values.get("norm", "inf")
+        return cls(tuple(eps), tuple(methods), batch, str(norm)).validate()
 
 
 def refuse_uncertifiable(config: TrainConfig) -> None:

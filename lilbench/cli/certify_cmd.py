@@ -49,6 +49,14 @@ def certify(
     checkpoint: CheckpointOpt = None,
     test_limit: TestLimit = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images bounded at once.")] = 128,
+    norm: Annotated[
+        str,
+        typer.Option(
+            "--norm",
+            help="The ball: inf (L-inf, the default) or 2 (L2; eps is then an L2 radius, and "
+            "the [0, 1] box still applies).",
+        ),
+    ] = "inf",
     seed: Seed = 0,
     runs_dir: RunsDir = Path("runs"),
     data_dir: DataDir = None,
@@ -57,8 +65,9 @@ def certify(
     json_out: Json = False,
     training: dict[str, Any] | None = None,
 ) -> None:
-    """Certified accuracy per eps: the share of test images that no L-inf perturbation of that
-    size (clipped to [0, 1]) can misclassify, proven by IBP, CROWN or the Lipschitz margin.
+    """Certified accuracy per eps: the share of test images that no L-inf (or, with --norm 2,
+    L2) perturbation of that size (clipped to [0, 1]) can misclassify, proven by IBP, CROWN
+    or the Lipschitz margin.
 
     A lower bound on robust accuracy, where attacks give upper bounds. Runs on the CPU in
     float64. The model is chosen as for `lilbench attack` (training options or --checkpoint).
@@ -69,9 +78,10 @@ def certify(
     pin_threads()
 
     spec = CertifySpec(
-        eps=parse_list(eps, what="eps") if eps is not None else DEFAULT_EPS,
+        eps=parse_list(eps, what="eps", unit=False) if eps is not None else DEFAULT_EPS,
         methods=tuple(m.strip() for m in method.split(",")) if method else METHODS,
         batch_size=batch_size,
+        norm=norm,
     ).validate()
     if test_limit is not None and test_limit < 1:
         raise ConfigError(f"test limit must be >= 1, got {test_limit}")
@@ -120,7 +130,10 @@ def _show(record: CertificateRecord, path: Path, reused: bool) -> None:
     model = TrainConfig.from_dict(record.checkpoint.train_config or {}).label()
     n = record.samples.n
     clean = record.clean.accuracy
-    table = Table(title=f"Certified accuracy of {model} ({n} test images; clean {clean:.4f})")
+    ball = "L2" if (record.params or {}).get("norm") == "2" else "L-inf"
+    table = Table(
+        title=f"Certified accuracy of {model}, {ball} balls ({n} test images; clean {clean:.4f})"
+    )
     methods = sorted({p.method for p in record.points}, key=METHODS.index)
     table.add_column("eps", justify="right")
     for m in methods:
