@@ -269,3 +269,45 @@ def test_certify_refuses_bad_l2_input_and_suites_refuse_l2(
     path.write_text("name: c\nbetas: [0]\ncertify: {eps: [0.5], norm: 2}\n")
     with pytest.raises(ConfigError, match=r"certify\.norm"):
         load_suite(path)
+
+
+def test_model_checks_and_worst_cases_never_pool_norms() -> None:
+    """An L2 record at the same eps as L-inf ones is another ball: the masking check, the
+    worst case and the full-eps check read it in its own norm."""
+    from helpers import attack_record
+
+    from lilbench.attacks.model_checks import check_chance_at_full_eps, check_masking, worst_case
+
+    bits = lambda k: np.packbits(np.arange(100) < k).tobytes().hex()  # noqa: E731
+    linf = attack_record(
+        {
+            "attack": "pgd",
+            "label": "pgd-eps",
+            "params": {"name": "pgd", "eps": [0.5, 1.0], "step": None, "steps": 10},
+            "points": [
+                {"eps": 0.5, "correct": 60, "accuracy": 0.6, "correct_bits": bits(60)},
+                {"eps": 1.0, "correct": 0, "accuracy": 0.0, "correct_bits": bits(0)},
+            ],
+        }
+    )
+    # a gradient-free L2 attack far "stronger" at eps 0.5 than L-inf PGD: no masking signal
+    square_l2 = attack_record(
+        {
+            "attack": "square",
+            "label": "square-l2",
+            "params": {"name": "square", "eps": [0.5], "norm": "2"},
+            "points": [{"eps": 0.5, "correct": 10, "accuracy": 0.1, "correct_bits": bits(10)}],
+        }
+    )
+    records = {"pgd-eps": linf, "square-l2": square_l2}
+    masking = check_masking(records)
+    assert masking is not None and not masking.passed  # nothing of its own norm to compare
+    assert "shares no eps" in masking.detail
+    square_linf = square_l2.model_copy(
+        update={"label": "square", "params": {"name": "square", "eps": [0.5]}}
+    )
+    bad = check_masking({"pgd-eps": linf, "square": square_linf})
+    assert bad is not None and not bad.passed and "Square 0.1000 < best gradient" in bad.detail
+    assert worst_case(records)[0.5] == (60, 100, ["pgd-eps"])
+    full = check_chance_at_full_eps(records, 10, input_dim=784)
+    assert full.passed and "square-l2" not in full.detail  # L2's full radius is 28, not 1

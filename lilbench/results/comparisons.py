@@ -56,9 +56,11 @@ def worst_case_masks(r: ModelResult) -> dict[float, tuple[np.ndarray, list[str]]
     if not r.model_checks:
         return {}
     points: list[tuple[float, str, np.ndarray]] = []
-    for label, rec in r.completed_attacks().items():
-        if rec.sweep != "eps":
-            continue
+    done = r.completed_attacks()
+    facts = attack_facts(done)
+    for label, rec in done.items():
+        if rec.sweep != "eps" or facts[label].norm != "inf":  # L-inf columns (an L2 eps is
+            continue  # another ball)
         for p in rec.points:
             if p.eps > 0 and (m := point_bits(rec, p)) is not None:
                 points.append((round(float(p.eps), 9), label, m))
