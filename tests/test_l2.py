@@ -31,8 +31,9 @@ def test_norm_enters_params_and_label_only_when_it_is_l2() -> None:
 @pytest.mark.parametrize(
     ("entry", "words"),
     [
-        ({"name": "apgd", "eps": [0.5], "norm": "2"}, "L-inf only so far"),
-        ({"name": "square", "eps": [0.5], "norm": "2"}, "implemented for fgsm, pgd"),
+        ({"name": "autoattack", "eps": [0.5], "norm": "2"}, "L-inf only so far"),
+        ({"name": "square", "eps": [0.5], "norm": "2"}, "implemented for apgd, fgsm, pgd"),
+        ({"name": "apgd-search", "eps": [0.5, 1.0], "norm": "2"}, "L-inf only so far"),
         ({"name": "fgsm", "eps": [0.5], "norm": "2", "objective": "paper"}, "authors' attacks"),
         ({"name": "pgd", "eps": [0.5], "norm": "2", "paper_faithful": True}, "authors' attacks"),
         ({"name": "fgsm", "eps": [0.5], "norm": "1"}, "unknown norm"),
@@ -76,6 +77,8 @@ def test_l2_fgsm_and_pgd_on_a_real_model_stay_in_the_l2_ball(small_model: object
     for entry in (
         {"name": "fgsm", "eps": [0.5, 2.0, 28.0], "norm": "2"},
         {"name": "pgd", "eps": [0.5, 2.0], "norm": "2", "steps": 5, "restarts": 1},
+        {"name": "apgd", "eps": [0.5, 2.0], "norm": "2", "max_iter": 20},
+        {"name": "apgd", "loss": "dlr", "eps": [0.5, 2.0], "norm": "2", "max_iter": 20},
     ):
         spec = parse_attack(entry)
         run = ensure_attack(ckpt, spec, runs_dir=runs, limit=100, seed=0)
@@ -98,6 +101,40 @@ def test_l2_fgsm_and_pgd_on_a_real_model_stay_in_the_l2_ball(small_model: object
         seed=0,
     ).record
     assert fgsm.points[-1].accuracy <= 0.2
+
+
+def test_l2_apgd_is_arts_apgd_with_norm_2(small_model: object, mnist: object) -> None:
+    """ART's AutoProjectedGradientDescent(norm=2), called as the attack calls it."""
+    from art.attacks.evasion import AutoProjectedGradientDescent
+
+    from lilbench.attacks import art_backend as art
+    from lilbench.attacks.base import AttackContext, Point
+    from lilbench.training.checkpoint import load_model
+
+    ckpt = small_model.checkpoint  # type: ignore[attr-defined]
+    model = load_model(ckpt.path, input_dim=784)
+    x = mnist.x_test[:48].numpy()  # type: ignore[attr-defined]
+    y = mnist.y_test[:48].numpy()  # type: ignore[attr-defined]
+    clf = art.make_classifier(model, input_dim=784, num_classes=10, device=torch.device("cpu"))
+    spec = parse_attack(
+        {"name": "apgd", "eps": [1.0], "norm": "2", "max_iter": 10, "batch_size": 16}
+    )
+    ctx = AttackContext(clf, x, y, seed=4, batch_size=16)
+    ours = spec.generate(ctx, Point(eps=1.0, step=1.0), slice(None)).numpy()
+    np.random.seed(4)
+    stock = AutoProjectedGradientDescent(
+        clf,
+        norm=2,
+        eps=1.0,
+        eps_step=2.0,
+        max_iter=10,
+        nb_random_init=1,
+        batch_size=16,
+        loss_type="cross_entropy",
+        verbose=False,
+    ).generate(x=x, y=y)
+    assert np.array_equal(ours, stock)
+    assert np.linalg.norm((ours - x).reshape(48, -1), axis=1).max() <= 1.0 + 1e-5
 
 
 def test_l2_pgd_is_arts_pgd_with_norm_2(small_model: object, mnist: object) -> None:
@@ -132,7 +169,7 @@ def test_l2_pgd_is_arts_pgd_with_norm_2(small_model: object, mnist: object) -> N
     assert np.array_equal(ours, stock)
 
 
-def test_the_cli_runs_fgsm_in_l2_and_refuses_apgd(
+def test_the_cli_runs_fgsm_in_l2_and_refuses_square(
     small_model: object, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ckpt = small_model.checkpoint  # type: ignore[attr-defined]
@@ -142,7 +179,7 @@ def test_the_cli_runs_fgsm_in_l2_and_refuses_apgd(
     )
     assert code == 0, err
     assert "FGSM-L2" in out
-    code, _, err = cli(["attack", "apgd", *base, "--norm", "2", "--eps", "1"], capsys)
+    code, _, err = cli(["attack", "square", *base, "--norm", "2", "--eps", "1"], capsys)
     assert code == 2 and "L-inf only so far" in err and "Traceback" not in err
     code, _, err = cli(["attack", "fgsm", *base, "--eps", "2"], capsys)
     assert code == 2 and "[0, 1]" in err

@@ -1,6 +1,6 @@
 """Auto-PGD (Croce & Hein 2020) with the CE or the DLR loss, on an eps grid: ART's algorithm
 step for step in plain torch (`engine.apgd`, bit-identical to ART's on the same seed, tested),
-so records made by ART's own APGD keep their keys."""
+so records made by ART's own APGD keep their keys. L2 (norm 2) runs ART's own APGD."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ from lilbench.lazy import lazy_module
 if TYPE_CHECKING:
     import torch
 
+    from lilbench.attacks import art_backend as art
     from lilbench.attacks.engine import apgd as engine
 else:
     torch = lazy_module("torch")
+    art = lazy_module("lilbench.attacks.art_backend")
     engine = lazy_module("lilbench.attacks.engine.apgd")
 
 
@@ -29,6 +31,7 @@ class APGD(EpsGridAttack):
     ("dlr") loss."""
 
     name: ClassVar[str] = "apgd"
+    norms: ClassVar[tuple[str, ...]] = ("inf", "2")
     loss: str = option("ce", "Loss: ce (cross-entropy) or dlr (difference of logits ratio).")
     max_iter: int = option(100, "Iterations per start.")
     restarts: int = option(1, "Random starts (seeded).")
@@ -43,7 +46,7 @@ class APGD(EpsGridAttack):
 
     @property
     def label(self) -> str:
-        return f"apgd-{self.loss}"
+        return f"apgd-{self.loss}{self.norm_suffix}"
 
     @property
     def verdict_rank(self) -> int:
@@ -54,6 +57,20 @@ class APGD(EpsGridAttack):
         return True
 
     def generate(self, ctx: AttackContext, point: Point, rows: slice) -> torch.Tensor:
+        if self.norm == "2":  # ART's own L2 APGD (lilbench's engine is L-inf so far)
+            adv = art.art_apgd(
+                ctx.clf,
+                ctx.x[rows],
+                ctx.y[rows],
+                eps=point.eps,
+                loss=self.loss,
+                max_iter=self.max_iter,
+                restarts=self.restarts,
+                batch_size=self.batch_size,
+                seed=ctx.seed,
+                norm=2,
+            )
+            return torch.from_numpy(np.ascontiguousarray(adv, dtype=np.float32))
         adv = engine.apgd_arrays(
             ctx.clf.model,
             ctx.x[rows],

@@ -221,12 +221,14 @@ def art_apgd(
     restarts: int,
     batch_size: int,
     seed: int,
+    norm: float = np.inf,
 ) -> np.ndarray:
-    """ART's Auto-PGD (Croce & Hein 2020): loss "ce" (cross-entropy) or "dlr" (logit ratio)."""
+    """ART's Auto-PGD (Croce & Hein 2020): loss "ce" (cross-entropy) or "dlr" (logit ratio);
+    L-inf, or L2 with norm=2 (steps normalised and projected in L2)."""
     np.random.seed(seed)  # ART's random starts draw from numpy's global RNG
     attack = AutoProjectedGradientDescent(
         clf,
-        norm=np.inf,
+        norm=norm,
         eps=float(eps),
         eps_step=2.0 * float(eps),  # APGD's initial step, as in the paper; it adapts
         max_iter=max_iter,

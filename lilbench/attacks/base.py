@@ -159,8 +159,8 @@ class AttackSpec:
     batch_size: int = 1000
     norm: str = option(
         "inf",
-        "Threat model: inf (L-inf, the default) or 2 (L2: fgsm and pgd so far; eps is then "
-        "an L2 radius).",
+        "Threat model: inf (L-inf, the default) or 2 (L2: fgsm, pgd and apgd so far; eps is "
+        "then an L2 radius).",
     )
 
     @classmethod
@@ -280,7 +280,7 @@ class EpsGridAttack(AttackSpec):
         super().validate()
         if not self.eps:
             raise ConfigError("eps grid is empty")
-        check_unit(tuple(self.eps), what="eps")
+        check_radius(tuple(self.eps), norm=self.norm)
         return self
 
     def points(self) -> list[Point]:
