@@ -32,7 +32,8 @@ def test_norm_enters_params_and_label_only_when_it_is_l2() -> None:
     ("entry", "words"),
     [
         ({"name": "autoattack", "eps": [0.5], "norm": "2"}, "L-inf only so far"),
-        ({"name": "square", "eps": [0.5], "norm": "2"}, "implemented for apgd, fgsm, pgd"),
+        ({"name": "autoattack", "eps": [0.5], "norm": "2"}, "apgd, fgsm, pgd, square"),
+        ({"name": "square", "eps": [0.5], "norm": "2"}, "add engine art"),
         ({"name": "apgd-search", "eps": [0.5, 1.0], "norm": "2"}, "L-inf only so far"),
         ({"name": "fgsm", "eps": [0.5], "norm": "2", "objective": "paper"}, "authors' attacks"),
         ({"name": "pgd", "eps": [0.5], "norm": "2", "paper_faithful": True}, "authors' attacks"),
@@ -79,6 +80,7 @@ def test_l2_fgsm_and_pgd_on_a_real_model_stay_in_the_l2_ball(small_model: object
         {"name": "pgd", "eps": [0.5, 2.0], "norm": "2", "steps": 5, "restarts": 1},
         {"name": "apgd", "eps": [0.5, 2.0], "norm": "2", "max_iter": 20},
         {"name": "apgd", "loss": "dlr", "eps": [0.5, 2.0], "norm": "2", "max_iter": 20},
+        {"name": "square", "eps": [0.5, 2.0], "norm": "2", "engine": "art", "max_iter": 100},
     ):
         spec = parse_attack(entry)
         run = ensure_attack(ckpt, spec, runs_dir=runs, limit=100, seed=0)
@@ -169,7 +171,7 @@ def test_l2_pgd_is_arts_pgd_with_norm_2(small_model: object, mnist: object) -> N
     assert np.array_equal(ours, stock)
 
 
-def test_the_cli_runs_fgsm_in_l2_and_refuses_square(
+def test_the_cli_runs_fgsm_in_l2_and_refuses_autoattack(
     small_model: object, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ckpt = small_model.checkpoint  # type: ignore[attr-defined]
@@ -179,7 +181,7 @@ def test_the_cli_runs_fgsm_in_l2_and_refuses_square(
     )
     assert code == 0, err
     assert "FGSM-L2" in out
-    code, _, err = cli(["attack", "square", *base, "--norm", "2", "--eps", "1"], capsys)
+    code, _, err = cli(["attack", "autoattack", *base, "--norm", "2", "--eps", "1"], capsys)
     assert code == 2 and "L-inf only so far" in err and "Traceback" not in err
     code, _, err = cli(["attack", "fgsm", *base, "--eps", "2"], capsys)
     assert code == 2 and "[0, 1]" in err

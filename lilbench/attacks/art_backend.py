@@ -268,12 +268,14 @@ def art_square(
     restarts: int,
     batch_size: int,
     seed: int,
+    norm: float = np.inf,
 ) -> np.ndarray:
-    """ART's Square attack (gradient-free, score-based) on flat inputs of images."""
+    """ART's Square attack (gradient-free, score-based) on flat inputs of images; L-inf, or
+    its L2 version (Andriushchenko et al. 2020) with norm=2."""
     np.random.seed(seed)  # Square draws its squares from numpy's global RNG
     attack = SquareAttack(
         img_clf,
-        norm=np.inf,
+        norm=norm,
         eps=float(eps),
         max_iter=max_iter,
         nb_restarts=restarts,

@@ -4,11 +4,12 @@ check for gradient masking.
 engine "lilbench" (the default): `engine.square`, a window drawn per image and per query, as
 in the paper. engine "art": ART's SquareAttack, which draws one window and one sign for the
 whole batch per query; the records an earlier lilbench made were ART's, and keep their keys
-under `engine: art`.
+under `engine: art`. L2 (norm 2, the paper's L2 windows and update) runs ART's only.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -42,6 +43,7 @@ class Square(EpsGridAttack):
 
     name: ClassVar[str] = "square"
     gradient_free: ClassVar[bool] = True
+    norms: ClassVar[tuple[str, ...]] = ("inf", "2")
     max_iter: int = option(1000, "Queries per start.")
     restarts: int = option(1, "Random starts (seeded).")
     engine: str = option(
@@ -55,6 +57,11 @@ class Square(EpsGridAttack):
         if self.max_iter < 1 or self.restarts < 1:
             raise ConfigError("Square needs max_iter >= 1 and restarts >= 1")
         check_engine(self.engine, self.name)
+        if self.norm == "2" and self.engine != "art":
+            raise ConfigError(
+                "Square in L2 runs ART's SquareAttack (lilbench's engine is L-inf only so "
+                "far): add engine art (--engine art)"
+            )
         return self
 
     def params(self) -> dict[str, Any]:
@@ -82,6 +89,7 @@ class Square(EpsGridAttack):
                     restarts=self.restarts,
                     batch_size=self.batch_size,
                     seed=ctx.seed,
+                    norm=2 if self.norm == "2" else math.inf,
                 )
             )
         x, y = ctx.tensors(rows)
