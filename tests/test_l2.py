@@ -32,9 +32,8 @@ def test_norm_enters_params_and_label_only_when_it_is_l2() -> None:
     ("entry", "words"),
     [
         ({"name": "autoattack", "eps": [0.5], "norm": "2"}, "L-inf only so far"),
-        ({"name": "autoattack", "eps": [0.5], "norm": "2"}, "apgd, fgsm, pgd, square"),
+        ({"name": "autoattack", "eps": [0.5], "norm": "2"}, "apgd, apgd-search, fgsm, pgd"),
         ({"name": "square", "eps": [0.5], "norm": "2"}, "add engine art"),
-        ({"name": "apgd-search", "eps": [0.5, 1.0], "norm": "2"}, "L-inf only so far"),
         ({"name": "fgsm", "eps": [0.5], "norm": "2", "objective": "paper"}, "authors' attacks"),
         ({"name": "pgd", "eps": [0.5], "norm": "2", "paper_faithful": True}, "authors' attacks"),
         ({"name": "fgsm", "eps": [0.5], "norm": "1"}, "unknown norm"),
@@ -81,6 +80,7 @@ def test_l2_fgsm_and_pgd_on_a_real_model_stay_in_the_l2_ball(small_model: object
         {"name": "apgd", "eps": [0.5, 2.0], "norm": "2", "max_iter": 20},
         {"name": "apgd", "loss": "dlr", "eps": [0.5, 2.0], "norm": "2", "max_iter": 20},
         {"name": "square", "eps": [0.5, 2.0], "norm": "2", "engine": "art", "max_iter": 100},
+        {"name": "apgd-search", "eps": [0.25, 1.0, 4.0], "norm": "2", "levels": 2, "max_iter": 10},
     ):
         spec = parse_attack(entry)
         run = ensure_attack(ckpt, spec, runs_dir=runs, limit=100, seed=0)

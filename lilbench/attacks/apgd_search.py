@@ -1,4 +1,5 @@
-"""The smallest L-inf perturbation APGD-CE finds per image, by bisection over eps.
+"""The smallest L-inf (or, with norm 2, L2) perturbation APGD-CE finds per image, by
+bisection over eps (L2: ART's own APGD).
 
 Per correctly classified image: APGD-CE at the grid's largest eps; where that succeeds, a
 bisection on log eps between the grid's smallest eps and the smallest eps known to succeed,
@@ -25,9 +26,11 @@ if TYPE_CHECKING:
     import torch
     from art.estimators.classification import PyTorchClassifier
 
+    from lilbench.attacks import art_backend as art
     from lilbench.attacks.engine import apgd as engine
 else:
     torch = lazy_module("torch")
+    art = lazy_module("lilbench.attacks.art_backend")
     engine = lazy_module("lilbench.attacks.engine.apgd")
 
 
@@ -42,6 +45,7 @@ def bisect_minimal_eps(
     max_iter: int,
     batch_size: int,
     seed: int,
+    norm: str = "inf",
 ) -> tuple[np.ndarray, np.ndarray]:
     """(per-image smallest eps at which APGD-CE broke it: 0 if misclassified unperturbed,
     inf if not broken at `high`; the adversarial examples found there)."""
@@ -51,17 +55,31 @@ def bisect_minimal_eps(
 
     def attempt(idx: np.ndarray, eps: float) -> np.ndarray:
         """APGD-CE at eps on the images idx; records what broke; returns the broken mask."""
-        found = engine.apgd_arrays(
-            clf.model,
-            x[idx],
-            y[idx],
-            eps=eps,
-            loss="ce",
-            max_iter=max_iter,
-            restarts=1,
-            batch_size=batch_size,
-            seed=seed,
-        )
+        if norm == "inf":
+            found = engine.apgd_arrays(
+                clf.model,
+                x[idx],
+                y[idx],
+                eps=eps,
+                loss="ce",
+                max_iter=max_iter,
+                restarts=1,
+                batch_size=batch_size,
+                seed=seed,
+            )
+        else:  # L2: ART's own APGD (lilbench's engine is L-inf so far)
+            found = art.art_apgd(
+                clf,
+                x[idx],
+                y[idx],
+                eps=eps,
+                loss="ce",
+                max_iter=max_iter,
+                restarts=1,
+                batch_size=batch_size,
+                seed=seed,
+                norm=2,
+            )
         broken = clf.predict(found, batch_size=batch_size).argmax(1) != y[idx]
         better = broken & (eps < best[idx])
         best[idx[better]] = eps
@@ -95,6 +113,7 @@ class APGDSearch(EpsGridAttack):
     """Minimal perturbation per image: bisection over eps with APGD-CE (reported on the grid)."""
 
     name: ClassVar[str] = "apgd-search"
+    norms: ClassVar[tuple[str, ...]] = ("inf", "2")
     minimal_perturbation: ClassVar[bool] = True
     eps0_applicable: ClassVar[bool] = True  # eps 0: every image keeps its clean input
     levels: int = option(6, "Bisection steps on log eps per image.")
@@ -113,7 +132,15 @@ class APGDSearch(EpsGridAttack):
         return True
 
     def generate(self, ctx: AttackContext, point: Point, rows: slice) -> torch.Tensor:
-        key = (self.name, self.levels, self.max_iter, self.batch_size, min(self.eps), max(self.eps))
+        key = (
+            self.name,
+            self.norm,
+            self.levels,
+            self.max_iter,
+            self.batch_size,
+            min(self.eps),
+            max(self.eps),
+        )
         if key not in ctx.memo:  # one search serves every point of the grid
             ctx.memo[key] = bisect_minimal_eps(
                 ctx.clf,
@@ -125,6 +152,7 @@ class APGDSearch(EpsGridAttack):
                 max_iter=self.max_iter,
                 batch_size=self.batch_size,
                 seed=ctx.seed,
+                norm=self.norm,
             )
         best, adv = ctx.memo[key]
         inside = (best[rows] <= point.eps)[:, None]
