@@ -341,3 +341,39 @@ def test_suite_with_certify_and_mechanism_reports_brackets_and_trends(
             lo, hi = (float(v) for v in cell.split(".."))
             assert lo <= hi
     assert "## The mechanism" in text and "Spearman rho" in text
+
+
+def test_crossing_intervals_get_crowns_published_tanh_lines() -> None:
+    """For lb < 0 < ub: the upper line is the tangent at some d in [0, ub] that passes
+    through (lb, tanh lb), or the chord exactly where the chord's slope is below tanh'(ub);
+    the lower line is the mirror image. Measured against scipy's root of the tangency."""
+    import numpy as np
+    from scipy.optimize import brentq
+
+    from lilbench.certify.bounds import _relaxation
+
+    gen = torch.Generator().manual_seed(3)
+    lb = -torch.rand(300, generator=gen, dtype=torch.float64) * 3 - 1e-3
+    ub = torch.rand(300, generator=gen, dtype=torch.float64) * 3 + 1e-3
+    a_lo, b_lo, a_up, b_up = _relaxation("tanh", lb, ub)
+    chords = 0
+    for i in range(300):
+        lo, u = float(lb[i]), float(ub[i])
+        k = (np.tanh(u) - np.tanh(lo)) / (u - lo)
+
+        def f(d: float, lo: float = lo) -> float:
+            return float(np.tanh(d) - (1 - np.tanh(d) ** 2) * (d - lo) - np.tanh(lo))
+
+        if k < 1 - np.tanh(u) ** 2:  # the chord is the published upper line
+            chords += 1
+            assert abs(float(a_up[i]) - k) < 1e-12
+        else:
+            d = brentq(f, 0.0, u, xtol=1e-15)
+            assert abs(float(a_up[i]) - (1 - np.tanh(d) ** 2)) < 1e-9
+            # through (lb, tanh lb), from above by at most rounding
+            gap = float(a_up[i]) * lo + float(b_up[i]) - np.tanh(lo)
+            assert -1e-12 <= gap < 1e-9
+    assert 0 < chords < 300  # both branches exercised
+    # the lower line mirrors the upper one of [-ub, -lb]
+    _, _, m_up, m_bu = _relaxation("tanh", -ub, -lb)
+    assert torch.allclose(a_lo, m_up) and torch.allclose(b_lo, -m_bu)

@@ -220,12 +220,22 @@ def _relaxation(
     mid = (lb + ub) / 2
     fm = torch.tanh(mid)
     dm = 1 - fm**2
-    # Anywhere on [lb, ub]: tanh' >= k = min(tanh'(lb), tanh'(ub)) (tanh' falls with |z|), so the
-    # lines of slope k through (lb, tanh lb) and (ub, tanh ub) bound tanh from below and above.
+    # On a (near-)point interval: tanh' >= k = min(tanh'(lb), tanh'(ub)) (tanh' falls with
+    # |z|), so the lines of slope k through (lb, tanh lb) and (ub, tanh ub) bound tanh.
     k = torch.minimum(dl, du)
     a_lo, b_lo = k.clone(), fl - k * lb
     a_up, b_up = k.clone(), fu - k * ub
-    # tanh is convex below 0, concave above; on a (near-)point interval the k lines serve.
+    # Crossing zero (CROWN, Zhang et al. 2018): the upper line is the tangent at the d in
+    # [0, ub] whose tangent passes through (lb, tanh lb), or the chord where that d lies
+    # beyond ub; the lower line symmetrically (tangent through (ub, tanh ub), d in [lb, 0]).
+    crossing = (lb < 0) & (ub > 0) & ~same
+    if bool(crossing.any()):
+        t_up, c_up = _tangent_through(lb.clamp_max(-1e-300), ub.clamp_min(1e-300))
+        t_lo, c_lo = _tangent_through((-ub).clamp_max(-1e-300), (-lb).clamp_min(1e-300))
+        a_up, b_up = torch.where(crossing, t_up, a_up), torch.where(crossing, c_up, b_up)
+        # tanh is odd: the lower line on [lb, ub] is the reflected upper line on [-ub, -lb]
+        a_lo, b_lo = torch.where(crossing, t_lo, a_lo), torch.where(crossing, -c_lo, b_lo)
+    # tanh is convex below 0, concave above.
     convex, concave = (ub <= 0) & ~same, (lb >= 0) & ~same
     # Convex: the chord lies above, the tangent at the midpoint below (concave: the reverse).
     a_up = torch.where(convex, chord, torch.where(concave, dm, a_up))
@@ -233,6 +243,41 @@ def _relaxation(
     a_lo = torch.where(convex, dm, torch.where(concave, chord, a_lo))
     b_lo = torch.where(convex, fm - dm * mid, torch.where(concave, fl - chord * lb, b_lo))
     return a_lo, b_lo, a_up, b_up
+
+
+TANGENT_BISECTIONS = 60  # float64: the bracket shrinks below 1e-17 of ub
+
+
+def _tangent_through(lb: torch.Tensor, ub: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A sound upper line (slope, intercept) of tanh on [lb, ub] for lb < 0 < ub: the tangent
+    at the d in [0, ub] whose tangent passes through (lb, tanh lb), else the chord.
+
+    f(d) = tanh d - tanh'(d) (d - lb) - tanh lb rises on d > 0 (tanh'' < 0 there) from
+    f(0) = lb - tanh lb < 0. The tangent at any d > 0 lies above tanh on [0, inf) (concave),
+    and where f(d) >= 0 it lies above (lb, tanh lb), so above the chord from there to
+    (0, 0), which lies above tanh on [lb, 0] (convex): sound wherever f(d) >= 0. The
+    bisection keeps that side. Where f(ub) < 0 the root lies beyond ub, the tangent at ub
+    passes below (lb, tanh lb), and the chord is the sound line (CROWN's fall-back)."""
+
+    def f(d: torch.Tensor) -> torch.Tensor:
+        t = torch.tanh(d)
+        return t - (1 - t**2) * (d - lb) - torch.tanh(lb)
+
+    lo, hi = torch.zeros_like(ub), ub.clone()
+    for _ in range(TANGENT_BISECTIONS):
+        mid = (lo + hi) / 2
+        right = f(mid) >= 0
+        hi = torch.where(right, mid, hi)
+        lo = torch.where(right, lo, mid)
+    d = hi  # f(hi) >= 0 wherever f(ub) >= 0: the sound side
+    td = torch.tanh(d)
+    slope, intercept = 1 - td**2, td - (1 - td**2) * d
+    fl, fu = torch.tanh(lb), torch.tanh(ub)
+    chord = (fu - fl) / (ub - lb).clamp_min(1e-300)
+    use_chord = f(ub) < 0
+    slope = torch.where(use_chord, chord, slope)
+    intercept = torch.where(use_chord, fl - chord * lb, intercept)
+    return slope, intercept
 
 
 def _backward(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,11 @@ from lilbench.schemas import AttackRecord, CertificateRecord, CertifiedPoint
 from lilbench.training.checkpoint import Checkpoint, load_model
 
 SCHEMA = 1
+# The tanh lines CROWN used: "published" (Zhang et al. 2018: the tangent through the far end
+# for intervals that cross zero). Records without it used parallel lines of the smaller end
+# slope (looser, sound); they keep their key and are served with a notice.
+CROWN_RELAXATION = "published"
+log = logging.getLogger("lilbench.certify")
 
 
 def certificate_path(
@@ -54,6 +60,15 @@ def find_certificate(
         if record.params is not None:
             fields["certificate parameters"] = (record.params, spec.params())
         check_request(path, fields, fix=fix)
+        stored = record.model_extra or {}
+        if "crown" in spec.methods and stored.get("crown_relaxation") != CROWN_RELAXATION:
+            # Sound, but computed with the earlier (looser) tanh lines: served as it is, so
+            # that an earlier report rewrites identically, and said.
+            log.info(
+                "%s holds CROWN bounds from lilbench's earlier tanh relaxation (sound, looser); "
+                "`--force` recomputes them with the published CROWN lines",
+                path,
+            )
     return record
 
 
@@ -101,6 +116,7 @@ def ensure_certificate(
             "points": [p.to_dict() for p in outcome.points],
             "checks": outcome.checks,
             "passed": outcome.passed,
+            "crown_relaxation": CROWN_RELAXATION,
             "threads": torch.get_num_threads(),
             "versions": versions(),
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
