@@ -144,15 +144,9 @@ def _attack(path: Path, i: int, entry: Any) -> AttackSpec:
         spec = parse_attack(entry, where=f"attacks[{i}]")
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    if spec.norm != "inf":
-        # A suite's worst cases, brackets, verdict and checks pool attacks by eps: until they
-        # are computed per norm, an L2 entry would be pooled with L-inf ones.
-        raise _fail(
-            path,
-            f"attacks[{i}].norm",
-            "suites and their reports are L-inf only so far; run L2 attacks with "
-            "`lilbench attack NAME --norm 2` or lilbench.evaluate",
-        )
+    # An L2 entry gets its own table and comparisons in the report; the worst case, the
+    # verdict's attack, the robustness curves and the brackets stay L-inf's (they pool by eps,
+    # and an L2 eps is another ball).
     return spec
 
 

@@ -47,10 +47,47 @@ def test_what_is_not_l2_ready_is_refused_in_one_line(entry: dict[str, object], w
     assert words in str(exc.value) and "\n" not in str(exc.value)
 
 
-def test_a_suite_refuses_an_l2_entry_until_its_reports_are_per_norm(tmp_path: Path) -> None:
-    path = tmp_path / "l2.yaml"
-    path.write_text("name: l2\nbetas: [0]\nattacks:\n  - {name: fgsm, eps: [0.5], norm: 2}\n")
-    with pytest.raises(ConfigError, match=r"attacks\[0\]\.norm: suites and their reports"):
+L2_SUITE = """\
+name: l2tiny
+dataset: mnist
+train: {epochs: 1, width: 8, limit: 300}
+betas: [0, 1]
+test_limit: 100
+attacks:
+  - {name: fgsm, eps: [0.1]}
+  - {name: pgd, eps: [0.1, 0.2], steps: 5}
+  - {name: fgsm, eps: [0.5, 1.0], norm: 2}
+  - {name: pgd, eps: [0.5, 1.0], steps: 5, norm: 2}
+"""
+
+
+def test_a_suite_reports_l2_entries_apart_and_keeps_its_verdict_l_inf(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """L2 entries get their own tables and comparisons (labelled -l2, Holm over all); the
+    verdict's attack, the worst case and the curves stay L-inf (an L2 eps is another ball)."""
+    suite = tmp_path / "l2tiny.yaml"
+    suite.write_text(L2_SUITE)
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    code, _, err = cli(["run", str(suite), "--runs-dir", str(runs), "--workers", "1"], capsys)
+    assert code == 0, err
+    code, _, err = cli(
+        ["report", str(suite), "--runs-dir", str(runs), "--out-dir", str(out)], capsys
+    )
+    assert code == 0, err
+    text = (out / "l2tiny.md").read_text()
+    assert "## Robust accuracy under FGSM-L2 (norm=2)" in text
+    assert "## Robust accuracy under PGD-EPS-L2 (norm=2" in text
+    answer = next(line for line in text.splitlines() if line.startswith("**Answer.**"))
+    assert "L2" not in answer and "Under PGD-EPS at eps" in answer
+    assert "| fgsm-l2 at eps = 0.5 |" in text and "Holm over 4" in text
+
+
+def test_a_suite_refuses_an_l2_certify_block(tmp_path: Path) -> None:
+    """Its section and brackets are not yet titled per norm."""
+    path = tmp_path / "c.yaml"
+    path.write_text("name: c\nbetas: [0]\ncertify: {eps: [0.5], norm: 2}\n")
+    with pytest.raises(ConfigError, match=r"certify\.norm"):
         load_suite(path)
 
 
@@ -350,3 +387,36 @@ def test_model_checks_and_worst_cases_never_pool_norms() -> None:
     assert worst_case(records)[0.5] == (60, 100, ["pgd-eps"])
     full = check_chance_at_full_eps(records, 10, input_dim=784)
     assert full.passed and "square-l2" not in full.detail  # L2's full radius is 28, not 1
+
+
+def test_brackets_pair_a_certificate_only_with_attacks_of_its_norm() -> None:
+    from helpers import attack_record
+
+    from lilbench.results.certificates import brackets
+    from lilbench.schemas import CertificateRecord
+
+    bits = np.packbits(np.arange(100) < 50).tobytes().hex()
+    cert = {
+        "schema": 1,
+        "kind": "certificate",
+        "params": {"eps": [0.5], "methods": ["crown"]},
+        "checkpoint": {"config_hash": "c", "tensors_sha256": "t"},
+        "samples": {"n": 100},
+        "clean": {"correct": 90, "accuracy": 0.9},
+        "points": [{"method": "crown", "eps": 0.5, "n": 100, "certified": 10, "bits": bits}],
+        "checks": [],
+        "passed": True,
+    }
+    l2 = attack_record(
+        {
+            "attack": "pgd",
+            "label": "pgd-eps-l2",
+            "params": {"name": "pgd", "eps": [0.5], "step": None, "steps": 5, "norm": "2"},
+            "points": [{"eps": 0.5, "correct": 40, "correct_bits": bits}],
+        }
+    )
+    linf = CertificateRecord.model_validate(cert)
+    assert brackets(linf, {"pgd-eps-l2": l2})[0].upper is None  # no L-inf attack ran
+    cert["params"] = {**cert["params"], "norm": "2"}
+    in_l2 = brackets(CertificateRecord.model_validate(cert), {"pgd-eps-l2": l2})[0]
+    assert in_l2.upper == 50 and in_l2.attacks == ("pgd-eps-l2",)

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from lilbench.attacks.base import attack_facts
 from lilbench.attacks.checks import pack_mask, unpack_mask
 from lilbench.data import Dataset
 from lilbench.reports.aggregate import Table, by_setting, key_header
@@ -29,8 +30,11 @@ def minimal_eps(r: ModelResult, clean: np.ndarray) -> np.ndarray:
     """Per image (of the records' first n test images): the smallest eps that broke it."""
     n = len(clean)
     out = np.full(n, np.inf)
-    for rec in r.completed_attacks().values():
-        if rec.sweep != "eps" or rec.samples.n != n:
+    done = r.completed_attacks()
+    facts = attack_facts(done)
+    for label, rec in done.items():
+        # L-inf eps only: an L2 eps is another ball (curves per norm are still to come)
+        if rec.sweep != "eps" or rec.samples.n != n or facts[label].norm != "inf":
             continue
         for p in rec.points:
             if p.correct_bits and p.eps > 0:

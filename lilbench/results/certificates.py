@@ -169,13 +169,17 @@ def brackets(
     """Per certified eps: the certified count (union of sound certificates) and the attacks'
     per-image worst case over every attacked eps' <= eps (an image broken at a smaller eps is
     broken at this one), on the same test images."""
+    from lilbench.attacks.base import attack_facts
     from lilbench.attacks.checks import unpack_mask
     from lilbench.certify.runner import unpack_bits
 
     n = certificate.samples.n
+    norm = (certificate.params or {}).get("norm", "inf")
+    facts = attack_facts(attack_records)
     attacked: list[tuple[float, str, np.ndarray]] = []
     for label, rec in attack_records.items():
-        if rec.sweep != "eps" or rec.samples.n != n:
+        # only attacks of the certificate's own norm bound it from above
+        if rec.sweep != "eps" or rec.samples.n != n or facts[label].norm != norm:
             continue
         for p in rec.points:
             if p.correct_bits:

@@ -286,12 +286,22 @@ def _specs(results: list[ModelResult]) -> dict[str, AttackSpec]:
 def strongest(results: list[ModelResult], families: Iterable[str]) -> str | None:
     """The strongest standard attack among `families` (the worst case of all attacks above
     every single one), by the attacks' own `verdict_rank`; None: no standard attack ran."""
-    ranks = {label: s.verdict_rank for label, s in _specs(results).items() if s.verdict_rank > 0}
+    # the verdict is L-inf's (an L2 attack's eps is another ball): L2 records are reported
+    # in their own tables and comparisons, never chosen as the verdict's attack
+    ranks = {
+        label: s.verdict_rank
+        for label, s in _specs(results).items()
+        if s.verdict_rank > 0 and s.norm == "inf"
+    }
     ranks[WORST] = max(ranks.values(), default=0) + 1
     return max((f for f in families if f in ranks), key=ranks.__getitem__, default=None)
 
 
 def one_step(results: list[ModelResult]) -> str | None:
     """The label of the standard one-step attack that ran (FGSM), if any."""
-    found = [label for label, s in _specs(results).items() if s.one_step and not s.paper_objective]
+    found = [
+        label
+        for label, s in _specs(results).items()
+        if s.one_step and not s.paper_objective and s.norm == "inf"
+    ]
     return min(found, default=None)
