@@ -15,6 +15,7 @@ from lilbench.lazy import lazy_module
 
 if TYPE_CHECKING:
     import torch
+    from art.estimators.classification import PyTorchClassifier
 
     from lilbench.attacks import art_backend as art
     from lilbench.attacks.engine import apgd as engine
@@ -57,22 +58,8 @@ class APGD(EpsGridAttack):
         return True
 
     def generate(self, ctx: AttackContext, point: Point, rows: slice) -> torch.Tensor:
-        if self.norm == "2":  # ART's own L2 APGD (lilbench's engine is L-inf so far)
-            adv = art.art_apgd(
-                ctx.clf,
-                ctx.x[rows],
-                ctx.y[rows],
-                eps=point.eps,
-                loss=self.loss,
-                max_iter=self.max_iter,
-                restarts=self.restarts,
-                batch_size=self.batch_size,
-                seed=ctx.seed,
-                norm=2,
-            )
-            return torch.from_numpy(np.ascontiguousarray(adv, dtype=np.float32))
-        adv = engine.apgd_arrays(
-            ctx.clf.model,
+        adv = apgd_examples(
+            ctx.clf,
             ctx.x[rows],
             ctx.y[rows],
             eps=point.eps,
@@ -81,5 +68,47 @@ class APGD(EpsGridAttack):
             restarts=self.restarts,
             batch_size=self.batch_size,
             seed=ctx.seed,
+            norm=self.norm,
         )
         return torch.from_numpy(np.ascontiguousarray(adv, dtype=np.float32))
+
+
+def apgd_examples(
+    clf: PyTorchClassifier,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    eps: float,
+    loss: str,
+    max_iter: int,
+    restarts: int,
+    batch_size: int,
+    seed: int,
+    norm: str,
+) -> np.ndarray:
+    """APGD's adversarial examples: lilbench's engine in L-inf (ART's arithmetic, faster),
+    ART's own AutoProjectedGradientDescent in L2 (the engine is L-inf only so far)."""
+    if norm == "inf":
+        return engine.apgd_arrays(
+            clf.model,
+            x,
+            y,
+            eps=eps,
+            loss=loss,
+            max_iter=max_iter,
+            restarts=restarts,
+            batch_size=batch_size,
+            seed=seed,
+        )
+    return art.art_apgd(
+        clf,
+        x,
+        y,
+        eps=eps,
+        loss=loss,
+        max_iter=max_iter,
+        restarts=restarts,
+        batch_size=batch_size,
+        seed=seed,
+        norm=2,
+    )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from lilbench.attacks.apgd import apgd_examples
 from lilbench.attacks.base import ATTACKS, AttackContext, EpsGridAttack, Point, option
 from lilbench.errors import ConfigError
 from lilbench.lazy import lazy_module
@@ -25,13 +26,8 @@ from lilbench.lazy import lazy_module
 if TYPE_CHECKING:
     import torch
     from art.estimators.classification import PyTorchClassifier
-
-    from lilbench.attacks import art_backend as art
-    from lilbench.attacks.engine import apgd as engine
 else:
     torch = lazy_module("torch")
-    art = lazy_module("lilbench.attacks.art_backend")
-    engine = lazy_module("lilbench.attacks.engine.apgd")
 
 
 def bisect_minimal_eps(
@@ -55,31 +51,18 @@ def bisect_minimal_eps(
 
     def attempt(idx: np.ndarray, eps: float) -> np.ndarray:
         """APGD-CE at eps on the images idx; records what broke; returns the broken mask."""
-        if norm == "inf":
-            found = engine.apgd_arrays(
-                clf.model,
-                x[idx],
-                y[idx],
-                eps=eps,
-                loss="ce",
-                max_iter=max_iter,
-                restarts=1,
-                batch_size=batch_size,
-                seed=seed,
-            )
-        else:  # L2: ART's own APGD (lilbench's engine is L-inf so far)
-            found = art.art_apgd(
-                clf,
-                x[idx],
-                y[idx],
-                eps=eps,
-                loss="ce",
-                max_iter=max_iter,
-                restarts=1,
-                batch_size=batch_size,
-                seed=seed,
-                norm=2,
-            )
+        found = apgd_examples(
+            clf,
+            x[idx],
+            y[idx],
+            eps=eps,
+            loss="ce",
+            max_iter=max_iter,
+            restarts=1,
+            batch_size=batch_size,
+            seed=seed,
+            norm=norm,
+        )
         broken = clf.predict(found, batch_size=batch_size).argmax(1) != y[idx]
         better = broken & (eps < best[idx])
         best[idx[better]] = eps
