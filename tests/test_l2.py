@@ -80,7 +80,9 @@ def test_a_suite_reports_l2_entries_apart_and_keeps_its_verdict_l_inf(
     assert "## Robust accuracy under PGD-EPS-L2 (norm=2" in text
     answer = next(line for line in text.splitlines() if line.startswith("**Answer.**"))
     assert "L2" not in answer and "Under PGD-EPS at eps" in answer
-    assert "| fgsm-l2 at eps = 0.5 |" in text and "Holm over 4" in text
+    # L2 rows are compared at an L2 radius of their own (1), named as such
+    assert "| fgsm-l2 at L2 eps = 1 |" in text and "Holm over 4" in text
+    assert "| fgsm at eps = 0.1 |" in text
 
 
 def test_a_suite_refuses_an_l2_certify_block(tmp_path: Path) -> None:
