@@ -5,6 +5,7 @@ and every attack or place that is not L2-ready refusing it in one line."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -144,19 +145,28 @@ def test_l2_fgsm_and_pgd_on_a_real_model_stay_in_the_l2_ball(small_model: object
     assert fgsm.points[-1].accuracy <= 0.2
 
 
-def test_l2_apgd_is_arts_apgd_with_norm_2(small_model: object, mnist: object) -> None:
-    """ART's AutoProjectedGradientDescent(norm=2), called as the attack calls it."""
-    from art.attacks.evasion import AutoProjectedGradientDescent
-
+def _art_inputs(
+    small_model: object, mnist: object, n: int
+) -> tuple[object, np.ndarray, np.ndarray]:
+    """ART's classifier of the small model, and the first n MNIST test images and labels."""
     from lilbench.attacks import art_backend as art
-    from lilbench.attacks.base import AttackContext, Point
     from lilbench.training.checkpoint import load_model
 
     ckpt = small_model.checkpoint  # type: ignore[attr-defined]
     model = load_model(ckpt.path, input_dim=784)
-    x = mnist.x_test[:48].numpy()  # type: ignore[attr-defined]
-    y = mnist.y_test[:48].numpy()  # type: ignore[attr-defined]
-    clf = art.make_classifier(model, input_dim=784, num_classes=10, device=torch.device("cpu"))
+    x = mnist.x_test[:n].numpy()  # type: ignore[attr-defined]
+    y = mnist.y_test[:n].numpy()  # type: ignore[attr-defined]
+    cpu = torch.device("cpu")
+    return art.make_classifier(model, input_dim=784, num_classes=10, device=cpu), x, y
+
+
+def test_l2_apgd_is_arts_apgd_with_norm_2(small_model: object, mnist: object) -> None:
+    """ART's AutoProjectedGradientDescent(norm=2), called as the attack calls it."""
+    from art.attacks.evasion import AutoProjectedGradientDescent
+
+    from lilbench.attacks.base import AttackContext, Point
+
+    clf, x, y = _art_inputs(small_model, mnist, 48)
     spec = parse_attack(
         {"name": "apgd", "eps": [1.0], "norm": "2", "max_iter": 10, "batch_size": 16}
     )
@@ -185,13 +195,8 @@ def test_l2_pgd_is_arts_pgd_with_norm_2(small_model: object, mnist: object) -> N
     )
 
     from lilbench.attacks import art_backend as art
-    from lilbench.training.checkpoint import load_model
 
-    ckpt = small_model.checkpoint  # type: ignore[attr-defined]
-    model = load_model(ckpt.path, input_dim=784)
-    x = mnist.x_test[:64].numpy()  # type: ignore[attr-defined]
-    y = mnist.y_test[:64].numpy()  # type: ignore[attr-defined]
-    clf = art.make_classifier(model, input_dim=784, num_classes=10, device=torch.device("cpu"))
+    clf, x, y = _art_inputs(small_model, mnist, 64)
     ours = art.art_pgd(
         clf, x, y, eps=1.0, step=0.25, steps=5, restarts=1, batch_size=32, seed=3, norm=2
     )
