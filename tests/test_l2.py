@@ -145,9 +145,7 @@ def test_l2_fgsm_and_pgd_on_a_real_model_stay_in_the_l2_ball(small_model: object
     assert fgsm.points[-1].accuracy <= 0.2
 
 
-def _art_inputs(
-    small_model: object, mnist: object, n: int
-) -> tuple[object, np.ndarray, np.ndarray]:
+def _art_inputs(small_model: object, mnist: object, n: int) -> tuple[Any, np.ndarray, np.ndarray]:
     """ART's classifier of the small model, and the first n MNIST test images and labels."""
     from lilbench.attacks import art_backend as art
     from lilbench.training.checkpoint import load_model
