@@ -287,12 +287,18 @@ def art_square(
 
 
 def _autoattack_apgd(
-    img_clf: PyTorchClassifier, *, eps: float, batch_size: int, loss: str, targeted: bool = False
+    img_clf: PyTorchClassifier,
+    *,
+    eps: float,
+    batch_size: int,
+    loss: str,
+    targeted: bool = False,
+    norm: float = np.inf,
 ) -> AutoProjectedGradientDescent:
     """An APGD member of AutoAttack: 100 iterations, one start, initial step 2 eps."""
     return AutoProjectedGradientDescent(
         img_clf,
-        norm=np.inf,
+        norm=norm,
         eps=eps,
         eps_step=2 * eps,
         max_iter=100,
@@ -350,12 +356,14 @@ def art_autoattack_standard(
     seed: int,
     targets: int = 9,
     square_queries: int = 5000,
+    norm: float = np.inf,
 ) -> np.ndarray:
-    """AutoAttack's standard L-inf version as far as ART has its members, in its order: APGD-CE,
-    APGD-T (ART's APGD with the DLR loss, targeted, at each of the `targets` classes with the
-    highest clean logits after the true one), then Square with 5,000 queries. ART has no FAB,
-    so FAB-T is left out. Each member attacks only the images still classified correctly, and
-    an image counts as broken only within eps (ART's `run_attack` checks both)."""
+    """AutoAttack's standard version (L-inf, or L2 with norm=2) as far as ART has its
+    members, in its order: APGD-CE, APGD-T (ART's APGD with the DLR loss, targeted, at each
+    of the `targets` classes with the highest clean logits after the true one), then Square
+    with 5,000 queries. ART has no FAB, so FAB-T is left out. Each member attacks only the
+    images still classified correctly, and an image counts as broken only within eps (ART's
+    `run_attack` checks both)."""
     from art.attacks.evasion.auto_attack import run_attack
 
     n, classes = len(x), img_clf.nb_classes
@@ -367,7 +375,7 @@ def art_autoattack_standard(
 
     def apgd(loss: str, targeted: bool) -> AutoProjectedGradientDescent:
         return _autoattack_apgd(
-            img_clf, eps=eps, batch_size=batch_size, loss=loss, targeted=targeted
+            img_clf, eps=eps, batch_size=batch_size, loss=loss, targeted=targeted, norm=norm
         )
 
     def member(attack: object, labels: np.ndarray) -> None:
@@ -379,7 +387,7 @@ def art_autoattack_standard(
                 sample_is_robust=robust,
                 attack=attack,
                 estimator_orig=img_clf,
-                norm=np.inf,
+                norm=norm,
                 eps=eps,
             )
 
@@ -392,7 +400,7 @@ def art_autoattack_standard(
         member(targeted, order[:, k])
     square = SquareAttack(
         img_clf,
-        norm=np.inf,
+        norm=norm,
         eps=eps,
         max_iter=square_queries,
         nb_restarts=1,

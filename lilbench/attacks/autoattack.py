@@ -1,8 +1,9 @@
 """AutoAttack: per image, the first member that succeeds.
 
-version "standard" (the default): AutoAttack's standard L-inf version, APGD-CE, APGD-T and
+version "standard" (the default): AutoAttack's standard version, APGD-CE, APGD-T and
 FAB-T over the 9 most likely wrong classes, Square with 5,000 queries, on lilbench's own
-members (`engine.autoattack`). With `engine: art` the same version as ART can run it (ART has
+members (`engine.autoattack`), in L-inf or, with norm 2, in L2 (the official code's
+`norm='L2'`). With `engine: art` the same version as ART can run it (ART has
 no FAB, so without FAB-T): the records an earlier lilbench made as "standard" are those, and
 keep their keys there. version "art": ART's own ensemble (APGD-CE, APGD-DLR, Square with 1,000
 queries), which was lilbench's "autoattack" before; its records keep their keys.
@@ -10,6 +11,7 @@ queries), which was lilbench's "autoattack" before; its records keep their keys.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -55,6 +57,7 @@ class AutoAttackSpec(EpsGridAttack):
 
     name: ClassVar[str] = "autoattack"
     standard: ClassVar[bool] = True
+    norms: ClassVar[tuple[str, ...]] = ("inf", "2")
     version: str = option(
         "standard",
         "standard (APGD-CE, APGD-T, FAB-T, Square 5000) or art (ART's ensemble: APGD-CE, "
@@ -94,6 +97,11 @@ class AutoAttackSpec(EpsGridAttack):
             raise ConfigError(
                 "AutoAttack version art is ART's own ensemble: drop engine or set it to art"
             )
+        if self.norm != "inf" and self.version != "standard":
+            raise ConfigError(
+                "ART's own AutoAttack ensemble (version art) is L-inf here; for L2 use the "
+                "standard version (drop version)"
+            )
         return self
 
     def params(self) -> dict[str, Any]:
@@ -127,15 +135,22 @@ class AutoAttackSpec(EpsGridAttack):
                 shape=ctx.image(self.name),
                 seed=ctx.seed,
                 batch_size=self.batch_size,
+                norm=self.norm,
             )
             return adv.cpu()
-        run = art.art_autoattack_standard if self.version == "standard" else art.art_autoattack
-        found = run(
-            ctx.image_classifier(self.name),
-            ctx.x[rows],
-            ctx.y[rows],
-            eps=point.eps,
-            batch_size=self.batch_size,
-            seed=ctx.seed,
-        )
+        clf, x, y = ctx.image_classifier(self.name), ctx.x[rows], ctx.y[rows]
+        if self.version == "standard":
+            found = art.art_autoattack_standard(
+                clf,
+                x,
+                y,
+                eps=point.eps,
+                batch_size=self.batch_size,
+                seed=ctx.seed,
+                norm=2 if self.norm == "2" else math.inf,
+            )
+        else:
+            found = art.art_autoattack(
+                clf, x, y, eps=point.eps, batch_size=self.batch_size, seed=ctx.seed
+            )
         return torch.from_numpy(found)

@@ -4,7 +4,8 @@ check for gradient masking.
 engine "lilbench" (the default): `engine.square`, a window drawn per image and per query, as
 in the paper. engine "art": ART's SquareAttack, which draws one window and one sign for the
 whole batch per query; the records an earlier lilbench made were ART's, and keep their keys
-under `engine: art`. L2 (norm 2, the paper's L2 windows and update) runs ART's only.
+under `engine: art`. Both engines also run the L2 version (norm 2: the paper's L2 windows
+and update).
 """
 
 from __future__ import annotations
@@ -57,11 +58,6 @@ class Square(EpsGridAttack):
         if self.max_iter < 1 or self.restarts < 1:
             raise ConfigError("Square needs max_iter >= 1 and restarts >= 1")
         check_engine(self.engine, self.name)
-        if self.norm == "2" and self.engine != "art":
-            raise ConfigError(
-                "Square in L2 runs ART's SquareAttack (lilbench's engine is L-inf only so "
-                "far): add engine art (--engine art)"
-            )
         return self
 
     def params(self) -> dict[str, Any]:
@@ -102,5 +98,6 @@ class Square(EpsGridAttack):
             queries=self.max_iter,
             restarts=self.restarts,
             generator=torch.Generator().manual_seed(ctx.seed),
+            norm=self.norm,
         )
         return adv.cpu()

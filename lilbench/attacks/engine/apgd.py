@@ -1,4 +1,4 @@
-"""Auto-PGD (Croce & Hein 2020), L-inf, in ART's arithmetic (ART 1.20's
+"""Auto-PGD (Croce & Hein 2020), L-inf and L2, in ART's arithmetic (ART 1.20's
 `AutoProjectedGradientDescent`), without ART's bookkeeping.
 
 Per step ART computes the loss gradient at x_k and, in a second pass, the loss at x_k+1; here
@@ -8,6 +8,11 @@ numpy's global RNG, the gradient of the batch's *mean* loss (its sign can differ
 sum's where a tiny gradient underflows), float32 steps, the float64 projection (as a float32
 clamp, which equals it), checkpoints and step halving, the last iterate as the result.
 A test checks the output is bit-identical to ART's on the same seed.
+
+L2 (norm "2"): the step is the gradient over its L2 norm (plus ART's 1e-7), the projection
+ART's own `art.utils.projection` (a rescaling onto the ball, float64 factors), applied to the
+same float32 arrays in the same order, so the floats are ART's on the CPU too; on another
+device the same formulas run in torch (not bit-checked).
 
 Several independent problems (ART's batches) run side by side: each is evaluated in its own
 batch and keeps its own early stop, as if run alone.
@@ -22,13 +27,14 @@ from collections.abc import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from art.utils import random_sphere
+from art.utils import projection, random_sphere
 from torch import nn
 
 from lilbench.attacks.engine import apgd_kernel
 from lilbench.attacks.engine.common import eps32, predict
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+TOL = 10e-8  # ART's guard in the L2 step's division (1e-7)
 
 
 def dlr_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -69,10 +75,12 @@ def apgd_iterate(
     loss: str,
     targeted: bool,
     compiled: bool | None = None,
+    norm: str = "inf",
 ) -> torch.Tensor:
     """The last iterate of ART's APGD loop for the stacked rows; `groups` are the row counts
-    of the consecutive problems (each ART batch on its own). `compiled`: the step as one
-    numba pass (default on the CPU) or as torch's operations; the same floats either way."""
+    of the consecutive problems (each ART batch on its own). `compiled`: the L-inf step as
+    one numba pass (default on the CPU) or as torch's operations; the same floats either
+    way. `norm`: "inf" or "2"."""
     n = len(x_init)
     dev = x_init.device
     compiled = dev.type == "cpu" if compiled is None else compiled
@@ -97,13 +105,34 @@ def apgd_iterate(
         return torch.cat(fs), torch.cat(gs)
 
     def project(z: torch.Tensor) -> torch.Tensor:
+        if norm == "2":
+            return x_init + l2_project(z - x_init, eps)
         return (z - x_init).clamp_(-e, e).add_(x_init)
+
+    def ascent(grad: torch.Tensor) -> torch.Tensor:
+        """The step's direction: the gradient's sign (L-inf) or over its L2 norm."""
+        if norm == "2":
+            g = grad * direction
+            return g / ((g * g).sum(1, keepdim=True).sqrt() + TOL)
+        return (direction * grad).sign()
 
     def momentum(
         x_k: torch.Tensor, x_km1: torch.Tensor, grad: torch.Tensor, eta: torch.Tensor
     ) -> torch.Tensor:
         """ART's step: sign step, clip, project, momentum 0.75, clip, project."""
-        if compiled:
+        if norm == "2" and dev.type == "cpu":
+            return torch.from_numpy(
+                l2_momentum(
+                    x_k.numpy(),
+                    x_km1.numpy(),
+                    x_init.numpy(),
+                    grad.numpy(),
+                    eta.numpy(),
+                    eps,
+                    direction,
+                )
+            )
+        if compiled and norm == "inf":
             out = np.empty(x_k.shape, dtype=np.float32)
             apgd_kernel.momentum_step(
                 x_k.numpy(),
@@ -116,7 +145,7 @@ def apgd_iterate(
                 out,
             )
             return torch.from_numpy(out)
-        z = project((x_k + eta * (direction * grad).sign()).clamp(0.0, 1.0))
+        z = project((x_k + eta * ascent(grad)).clamp(0.0, 1.0))
         return project((x_k + 0.75 * (z - x_k) + 0.25 * (x_k - x_km1)).clamp_(0.0, 1.0))
 
     var_w = checkpoints(max_iter)
@@ -130,7 +159,12 @@ def apgd_iterate(
     eta_w = eta.clone()
     for k in range(max_iter):
         if k == 0:
-            x_1 = project((x_k + eta * (direction * grad).sign()).clamp(0.0, 1.0))
+            if norm == "2" and dev.type == "cpu":
+                x_1 = torch.from_numpy(
+                    l2_first(x_k.numpy(), x_init.numpy(), grad.numpy(), eta.numpy(), eps, direction)
+                )
+            else:
+                x_1 = project((x_k + eta * ascent(grad)).clamp(0.0, 1.0))
             f_1, grad = evaluate(x_1)
             up = f_1 >= f_0  # ART compares so even when targeted
             f_max = torch.where(up, f_1, f_0)
@@ -179,11 +213,56 @@ def apgd_iterate(
     return x_k.detach()
 
 
-def random_start(base: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
+def l2_project(v: torch.Tensor, eps: float) -> torch.Tensor:
+    """ART's L2 projection of the rows of v onto the eps ball (rescaling; float64 factors)."""
+    if v.device.type == "cpu":
+        return torch.from_numpy(projection(v.numpy(), eps, 2))
+    n = v.double().norm(dim=1, keepdim=True)
+    scale = torch.where(n > 0, (eps / n).clamp(max=1.0), torch.zeros_like(n))
+    return (v.double() * scale).float()
+
+
+def _l2_dir(grad: np.ndarray, direction: float) -> np.ndarray:
+    g = grad * np.float32(direction)  # ART: the gradient times (1 - 2 * targeted)
+    return g / (np.sqrt(np.sum(np.square(g), axis=1, keepdims=True)) + TOL)
+
+
+def l2_first(
+    x_k: np.ndarray, x_init: np.ndarray, grad: np.ndarray, eta: np.ndarray, eps: float, d: float
+) -> np.ndarray:
+    """ART's first L2 step in numpy, operation for operation: step, clip, project."""
+    z = np.clip(x_k + eta * _l2_dir(grad, d), 0.0, 1.0)
+    return x_init + projection(z - x_init, eps, 2)
+
+
+def l2_momentum(
+    x_k: np.ndarray,
+    x_km1: np.ndarray,
+    x_init: np.ndarray,
+    grad: np.ndarray,
+    eta: np.ndarray,
+    eps: float,
+    d: float,
+) -> np.ndarray:
+    """ART's later L2 steps in numpy, operation for operation: step, clip, project,
+    momentum 0.75, clip, project."""
+    z = np.clip(x_k + eta * _l2_dir(grad, d), 0.0, 1.0)
+    z = x_init + projection(z - x_init, eps, 2)
+    alpha = 0.75
+    x_new = np.clip(x_k + alpha * (z - x_k) + (1 - alpha) * (x_k - x_km1), 0.0, 1.0)
+    return x_init + projection(x_new - x_init, eps, 2)
+
+
+def random_start(
+    base: torch.Tensor, x: torch.Tensor, eps: float, norm: str = "inf"
+) -> torch.Tensor:
     """ART's random start: `base` plus uniform noise in the eps ball (numpy's global RNG,
     float64 drawn, float32 kept), clipped to [0, 1], projected onto the ball around x."""
-    noise = random_sphere(len(x), int(np.prod(x.shape[1:])), eps, np.inf).astype(np.float32)
+    dims = int(np.prod(x.shape[1:]))
+    noise = random_sphere(len(x), dims, eps, 2 if norm == "2" else np.inf).astype(np.float32)
     start = (base + torch.from_numpy(noise).reshape(x.shape).to(x.device)).clamp(0.0, 1.0)
+    if norm == "2":
+        return x + l2_project(start - x, eps)
     e = eps32(eps)
     return x + (start - x).clamp(-e, e)
 
@@ -201,9 +280,10 @@ def apgd(
     targeted: bool = False,
     eps_step: float | None = None,
     compiled: bool | None = None,
+    norm: str = "inf",
 ) -> torch.Tensor:
-    """ART's `AutoProjectedGradientDescent(norm=inf).generate(x, y)` with y the labels (the
-    targets when targeted); the caller seeds numpy's global RNG, as for ART."""
+    """ART's `AutoProjectedGradientDescent(norm=inf or 2).generate(x, y)` with y the labels
+    (the targets when targeted); the caller seeds numpy's global RNG, as for ART."""
     model.eval()
     step = 2.0 * eps if eps_step is None else eps_step
     x_adv = x.clone()
@@ -214,7 +294,7 @@ def apgd(
             break
         idx = robust.nonzero()[:, 0]
         x_init, labels = x[idx], y[idx]
-        x_rob = random_start(x_adv[idx], x_init, eps)  # ART: from the previous start
+        x_rob = random_start(x_adv[idx], x_init, eps, norm)  # ART: from the previous start
         groups = [min(batch_size, len(idx) - i) for i in range(0, len(idx), batch_size)]
         x_k = apgd_iterate(
             model,
@@ -228,6 +308,7 @@ def apgd(
             loss=loss,
             targeted=targeted,
             compiled=compiled,
+            norm=norm,
         )
         starts = np.cumsum([0, *groups])[:-1]
         done = torch.cat(
@@ -250,6 +331,7 @@ def apgd_arrays(
     restarts: int,
     batch_size: int,
     seed: int,
+    norm: str = "inf",
 ) -> np.ndarray:
     """`apgd` on numpy arrays, seeded as lilbench seeds ART's (`art_backend.art_apgd`), on the
     model's device; float32 out."""
@@ -264,5 +346,6 @@ def apgd_arrays(
         max_iter=max_iter,
         restarts=restarts,
         batch_size=batch_size,
+        norm=norm,
     )
     return np.ascontiguousarray(adv.cpu().numpy(), dtype=np.float32)

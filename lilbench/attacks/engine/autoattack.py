@@ -1,7 +1,8 @@
-"""AutoAttack's standard L-inf version (Croce & Hein 2020): APGD-CE, APGD-T, FAB-T, Square,
-in that order, each on the images still robust; an image counts as broken when a member's
-point is misclassified within eps (AutoAttack's criterion; ART's `run_attack` asks a targeted
-member for the target class instead).
+"""AutoAttack's standard version (Croce & Hein 2020), L-inf or L2 (the official code's
+`norm='Linf'` and `'L2'`: the same members with their L2 steps, projections and windows):
+APGD-CE, APGD-T, FAB-T, Square, in that order, each on the images still robust; an image
+counts as broken when a member's point is misclassified within eps (AutoAttack's criterion;
+ART's `run_attack` asks a targeted member for the target class instead).
 
 APGD-CE and APGD-T are ART's Auto-PGD arithmetic (`engine.apgd`, same random starts: numpy's
 global RNG seeded with the run's seed, drawn member by member and target by target as ART
@@ -56,8 +57,10 @@ def standard_autoattack(
     square_queries: int = 5000,
     batch_size: int = 1000,
     log: MemberLog | None = None,
+    norm: str = "inf",
 ) -> torch.Tensor:
-    """Adversarial examples for the flat inputs x (images of `shape`), worst case per image."""
+    """Adversarial examples for the flat inputs x (images of `shape`), worst case per image,
+    within eps in `norm` ("inf" or "2")."""
     model.eval()
     log = log if log is not None else MemberLog()
     np.random.seed(seed)
@@ -67,7 +70,7 @@ def standard_autoattack(
     order = wrong_classes(model, x, y, min(targets, model_classes(model, x) - 1))
 
     def accept(name: str, idx: torch.Tensor, found: torch.Tensor, t0: float) -> None:
-        hit = (predict(model, found) != y[idx]) & within(found, x[idx], eps)
+        hit = (predict(model, found) != y[idx]) & within(found, x[idx], eps, norm)
         adv[idx[hit]] = found[hit]
         robust[idx[hit]] = False
         log.broken[name] = log.broken.get(name, 0) + int(hit.sum())
@@ -79,7 +82,7 @@ def standard_autoattack(
         if not len(idx):
             return
         x0 = x[idx]
-        start = random_start(x0, x0, eps)
+        start = random_start(x0, x0, eps, norm)
         groups = [min(batch_size, len(idx) - i) for i in range(0, len(idx), batch_size)]
         found = apgd_iterate(
             model,
@@ -92,6 +95,7 @@ def standard_autoattack(
             max_iter=iterations,
             loss="ce" if labels is None else "dlr",
             targeted=labels is not None,
+            norm=norm,
         )
         accept(name, idx, found, t0)
 
@@ -103,13 +107,22 @@ def standard_autoattack(
         idx = robust.nonzero()[:, 0]
         if not len(idx):
             break
-        found, _ = fab_targeted(model, x[idx], y[idx], order[idx, k], max_iter=iterations)
+        found, _ = fab_targeted(
+            model, x[idx], y[idx], order[idx, k], max_iter=iterations, norm=norm
+        )
         accept("fab-t", idx, found, t0)
     t0 = time.perf_counter()
     idx = robust.nonzero()[:, 0]
     if len(idx):
         found = square(
-            model, x[idx], y[idx], eps=eps, shape=shape, queries=square_queries, generator=gen
+            model,
+            x[idx],
+            y[idx],
+            eps=eps,
+            shape=shape,
+            queries=square_queries,
+            generator=gen,
+            norm=norm,
         )
         accept("square", idx, found, t0)
     return adv

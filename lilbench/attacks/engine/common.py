@@ -1,4 +1,4 @@
-"""What the members share: predictions in fixed chunks, the L-inf distance, margins."""
+"""What the members share: predictions in fixed chunks, L-inf and L2 distances, margins."""
 
 from __future__ import annotations
 
@@ -21,9 +21,22 @@ def linf(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a - b).reshape(len(a), -1).abs().amax(1)
 
 
-def within(adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
-    """AutoAttack's acceptance of a perturbation: L-inf norm within eps, 1e-4 relative slack
-    (as ART's `run_attack`; lilbench's runner then checks the 1e-6 absolute bound)."""
+def l2(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a - b).reshape(len(a), -1).double().norm(dim=1).to(a.dtype)
+
+
+def distance(a: torch.Tensor, b: torch.Tensor, norm: str) -> torch.Tensor:
+    """Row-wise distance in the norm "inf" or "2"."""
+    return l2(a, b) if norm == "2" else linf(a, b)
+
+
+def within(adv: torch.Tensor, x: torch.Tensor, eps: float, norm: str = "inf") -> torch.Tensor:
+    """AutoAttack's acceptance of a perturbation. L-inf: within eps with 1e-4 relative slack
+    (as ART's `run_attack`; every member's L-inf point is clamped into the ball, so the slack
+    only absorbs rounding). L2: within eps, no slack (as the official FAB's check), since an
+    L2 point is not clamped and the runner's check allows only 1e-6."""
+    if norm == "2":
+        return l2(adv, x).double() <= eps
     return (1 - 1e-4) * linf(adv, x).double() <= eps
 
 

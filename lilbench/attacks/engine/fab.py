@@ -1,4 +1,4 @@
-"""FAB-T, L-inf (Croce & Hein 2020, "Minimally distorted adversarial examples with a fast
+"""FAB-T, L-inf and L2 (Croce & Hein 2020, "Minimally distorted adversarial examples with a fast
 adaptive boundary attack"), as AutoAttack's standard version runs it: one start at the clean
 input, 100 iterations, eta 1.05, beta 0.9, alpha_max 0.1, per target class.
 
@@ -7,6 +7,10 @@ and the clean input onto the hyperplane g = 0 inside the box [0, 1] (the smalles
 to it), moves to a convex combination of the two projections weighted towards the clean input
 by how far each is, and, when the point is adversarial, keeps it if it is the closest so far
 and steps back towards the clean input by beta. Written here from the paper (ART has no FAB).
+
+L2 changes the projection (the smallest L2 step to the hyperplane inside the box,
+`project_to_hyperplane_l2`) and every distance (the mix's weights, the closest point);
+the L2 move runs in torch (the numba kernel is L-inf's).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import torch
 from torch import nn
 
 from lilbench.attacks.engine import fab_kernel
-from lilbench.attacks.engine.common import linf
+from lilbench.attacks.engine.common import distance
 
 NEWTON_STEPS = 30  # a cap; Newton's method stops on the exact segment in a few (tested)
 
@@ -60,6 +64,41 @@ def project_to_hyperplane(
     return q.mul_(room.clamp_(max=e[:, None])), e
 
 
+def project_to_hyperplane_l2(
+    p: torch.Tensor, w: torch.Tensor, b: torch.Tensor, warm: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row, the step d of smallest L2 norm with w . (p + d) = b and p + d in [0, 1]
+    (where none exists, the step that moves w . p furthest towards b), and the multiplier.
+
+    The box-constrained minimum has d_i = q_i min(lam |w_i|, room_i) for one lam >= 0 (the
+    KKT conditions: the unconstrained step lam w, each coordinate stopped at its wall), and
+    h(lam) = sum_i |w_i| min(lam |w_i|, room_i) is concave and piecewise linear like the
+    L-inf case's h, so the same Newton iteration finds lam with h(lam) = |c|; its cold start,
+    the step without walls, lies at or below the root.
+    """
+    c = b - (w * p).sum(1)
+    q = w.sign().mul_(c.sign()[:, None])
+    room = (0.5 - p).mul_(q).add_(0.5)
+    a = w.abs()
+    a2 = a * a
+    need = c.abs()
+    cold = need / a2.sum(1).clamp_min(1e-30)
+    feasible = (a * room).sum(1) >= need
+    lam = cold if warm is None else torch.where(warm > 0, warm, cold)
+    for _ in range(NEWTON_STEPS):
+        reached = lam[:, None] * a
+        h = (a * torch.minimum(reached, room)).sum(1)
+        slope = (a2 * (reached < room)).sum(1)
+        new = torch.where(slope > 0, lam + (need - h) / slope.clamp_min(1e-30), lam)
+        new = torch.where(h >= need, torch.minimum(new, lam), new)  # from above: down
+        done = bool(((new - lam).abs() <= 1e-6 * lam.abs() + 1e-12).all())
+        lam = new
+        if done:
+            break
+    step = torch.where(feasible[:, None], torch.minimum(lam[:, None] * a, room), room)
+    return q.mul_(step), torch.where(feasible, lam, torch.zeros_like(lam))
+
+
 def torch_step(
     x1: torch.Tensor,
     x0: torch.Tensor,
@@ -69,15 +108,17 @@ def torch_step(
     *,
     eta: float,
     alpha_max: float,
+    norm: str = "inf",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One FAB move of every row (any device): (the new points, the two projections' norms
-    stacked, for the next warm start)."""
+    (L2: multipliers) stacked, for the next warm start)."""
     n = len(x1)
     b = (w * x1).sum(1) - g
-    d, e = project_to_hyperplane(torch.cat((x1, x0)), torch.cat((w, w)), torch.cat((b, b)), warm)
+    project = project_to_hyperplane_l2 if norm == "2" else project_to_hyperplane
+    d, e = project(torch.cat((x1, x0)), torch.cat((w, w)), torch.cat((b, b)), warm)
     d1, d0 = d[:n], d[n:]
-    n1 = d1.abs().amax(1, keepdim=True).clamp_min(1e-8)
-    n0 = d0.abs().amax(1, keepdim=True).clamp_min(1e-8)
+    n1 = distance(d1, torch.zeros_like(d1), norm)[:, None].clamp_min(1e-8)
+    n0 = distance(d0, torch.zeros_like(d0), norm)[:, None].clamp_min(1e-8)
     alpha = (n1 / (n1 + n0)).clamp(0.0, alpha_max)
     return ((x1 + eta * d1) * (1 - alpha) + (x0 + eta * d0) * alpha).clamp(0.0, 1.0), e
 
@@ -114,13 +155,15 @@ def fab_targeted(
     beta: float = 0.9,
     alpha_max: float = 0.1,
     compiled: bool | None = None,
+    norm: str = "inf",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(the closest adversarial point found per row, its L-inf distance; inf where none).
-    `compiled`: the numba step (default on the CPU) or torch's."""
+    """(the closest adversarial point found per row, its distance in `norm` ("inf" or "2");
+    inf where none). `compiled`: the numba L-inf step (default on the CPU) or torch's."""
     model.eval()
     n = len(x0)
     dev = x0.device
-    step = compiled_step if (dev.type == "cpu" if compiled is None else compiled) else torch_step
+    use_numba = dev.type == "cpu" if compiled is None else compiled
+    step = compiled_step if use_numba and norm == "inf" else torch_step
     x0 = x0.contiguous()
 
     Lin = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -143,7 +186,10 @@ def fab_targeted(
     share = 0.0  # adversarial share of the last move
     for _ in range(max_iter):
         with torch.no_grad():
-            x1, warm = step(x1, x0, w, g, warm, eta=eta, alpha_max=alpha_max)
+            if step is compiled_step:
+                x1, warm = compiled_step(x1, x0, w, g, warm, eta=eta, alpha_max=alpha_max)
+            else:
+                x1, warm = torch_step(x1, x0, w, g, warm, eta=eta, alpha_max=alpha_max, norm=norm)
         # Where few points turn adversarial, one pass gives this point's prediction and the
         # next linearisation (the few that step back are linearised again); where many do,
         # a plain prediction first, then one linearisation after the step back, is cheaper.
@@ -164,7 +210,7 @@ def fab_targeted(
                     )
                 else:
                     xa, xo = x1[back], x0[back]
-                    dist = linf(xa, xo)
+                    dist = distance(xa, xo, norm)
                     closer = dist < best[back]
                     adv[back[closer]] = xa[closer]
                     best[back[closer]] = dist[closer]

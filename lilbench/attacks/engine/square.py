@@ -1,4 +1,4 @@
-"""The Square attack, L-inf (Andriushchenko et al. 2020): score-based random search with the
+"""The Square attack, L-inf and L2 (Andriushchenko et al. 2020): score-based random search with the
 margin loss, a square window drawn per image and per query.
 
 As in the paper and AutoAttack's code (ART draws one window and one sign for the whole batch
@@ -95,9 +95,30 @@ def square(
     restarts: int = 1,
     p_init: float = 0.8,
     generator: torch.Generator,
+    norm: str = "inf",
 ) -> torch.Tensor:
     """Adversarial examples for flat inputs x of images `shape` = (C, H, W); images that stay
-    robust return their best point. Random draws come from `generator` (on the CPU)."""
+    robust return their best point. Random draws come from `generator` (on the CPU).
+    norm "2": `square_l2`, each restart on the images still robust."""
+    if norm == "2":
+        out = x.clone()
+        todo = torch.arange(len(x), device=x.device)
+        for _ in range(max(1, restarts)):
+            found = square_l2(
+                model,
+                x[todo],
+                y[todo],
+                eps=eps,
+                shape=shape,
+                queries=queries,
+                p_init=p_init,
+                generator=generator,
+            )
+            out[todo] = found
+            todo = todo[model(found).argmax(1) == y[todo]]
+            if not len(todo):
+                break
+        return out
     model.eval()
     c, h, w = shape
     dev = x.device
@@ -156,4 +177,145 @@ def square(
         out[ids] = xb
         broken = model(out[todo]).argmax(1) != y[todo]
         todo = todo[~broken]
+    return out
+
+
+def _l2_pattern(s: int) -> torch.Tensor:
+    """The L2 Square attack's window content, s x s with unit L2 norm: the upper half a
+    "pseudo-Gaussian" bump of nested rectangles (weights 1/k^2 for the k-th ring from the
+    centre), the lower half the same bump negated (Andriushchenko et al. 2020, Sec. 4)."""
+
+    def bump(rows: int, cols: int) -> torch.Tensor:
+        out = torch.zeros(rows, cols)
+        r0, c0 = rows // 2, cols // 2
+        for k in range(max(r0, c0) + 1):
+            out[max(r0 - k, 0) : r0 + k + 1, max(c0 - k, 0) : c0 + k + 1] += 1.0 / (k + 1) ** 2
+        return out / out.norm()
+
+    top = s // 2
+    pat = torch.cat((bump(top, s), -bump(s - top, s))) if top else -bump(s, s)
+    return pat / pat.norm()
+
+
+def _windows(
+    n: int,
+    c: int,
+    h: int,
+    w: int,
+    side: int,
+    generator: torch.Generator,
+    dev: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A random window per image: (flat indices (n, c * side^2), top rows, left columns)."""
+    top = torch.randint(0, h - side + 1, (n,), generator=generator).to(dev)
+    left = torch.randint(0, w - side + 1, (n,), generator=generator).to(dev)
+    ar = torch.arange(side, device=dev)
+    win = (ar[:, None] * w + ar[None, :]).reshape(-1)
+    chan = torch.arange(c, device=dev)[:, None] * (h * w)
+    idx = ((top * w + left)[:, None, None] + chan[None] + win[None, None]).reshape(n, -1)
+    return idx, top, left
+
+
+@torch.no_grad()
+def square_l2(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    eps: float,
+    shape: tuple[int, int, int],
+    queries: int = 5000,
+    p_init: float = 0.8,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """The Square attack in L2 (Andriushchenko et al. 2020, Algorithm 3), a window pair drawn
+    per image and per query; flat inputs x of images `shape`; images that stay robust return
+    their best point, every point within eps in L2 and inside [0, 1].
+
+    Start: a 5 x 5 grid of tiles, each the window pattern with a random sign per channel,
+    scaled to L2 norm eps. Query i: windows W1 and W2 of side round(sqrt(p_i h w)) (at least
+    3, odd); the perturbation's mass on W1 and W2 (plus what the clip to [0, 1] left unused of
+    the budget) is put on W1 as the old W1 content (unit norm) plus a fresh signed pattern,
+    W2 is emptied, and the whole perturbation is rescaled to norm eps and clipped; kept where
+    it lowers the margin. Every query is a full forward pass (the rescale moves every pixel).
+    """
+    model.eval()
+    c, h, w = shape
+    dev = x.device
+    n_all = len(x)
+    out = x.clone()
+    todo = (model(x).argmax(1) == y).nonzero()[:, 0]
+    if not len(todo) or eps <= 0:
+        return out
+
+    def rescale(x0: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+        norm = delta.double().norm(dim=1, keepdim=True)
+        scale = (eps / (norm + 1e-12)).float()
+        return (x0 + delta * scale).clamp_(0.0, 1.0)
+
+    def signed(n: int, side: int) -> torch.Tensor:
+        """(n, c, side^2): the pattern, transposed for a random half of the images, with a
+        random sign per image and channel."""
+        pat = _l2_pattern(side).to(dev)
+        flip = torch.rand(n, generator=generator).to(dev) < 0.5
+        both = torch.where(flip[:, None], pat.t().reshape(1, -1), pat.reshape(1, -1))
+        sign = torch.randint(0, 2, (n, c, 1), generator=generator).to(dev) * 2.0 - 1.0
+        return both[:, None, :] * sign
+
+    ids = todo
+    x0, y_a = x[ids], y[ids]
+    n = len(ids)
+    delta = torch.zeros_like(x0)
+    tile = h // 5
+    if tile >= 1:
+        start = (h - 5 * tile) // 2
+        for r in range(h // tile):
+            for col in range(w // tile):
+                top, left = start + r * tile, start + col * tile
+                if top + tile > h or left + tile > w:
+                    continue
+                ar = torch.arange(tile, device=dev)
+                win = ((top + ar)[:, None] * w + (left + ar)[None, :]).reshape(-1)
+                idx = (torch.arange(c, device=dev)[:, None] * (h * w) + win[None]).reshape(-1)
+                delta[:, idx] += signed(n, tile).reshape(n, -1)
+    else:  # images too small for tiles: a random direction
+        delta = torch.randn(x0.shape, generator=generator).to(dev)
+    xb = rescale(x0, delta)
+    marg = margin(model(xb), y_a)
+    for i in range(queries):
+        alive = marg > 0
+        if not bool(alive.all()):
+            out[ids[~alive]] = xb[~alive]
+            ids, x0, xb, y_a, marg = (t[alive] for t in (ids, x0, xb, y_a, marg))
+            if not len(ids):
+                break
+        n = len(ids)
+        side = max(round(math.sqrt(window_fraction(i, queries, p_init) * h * w)), 3)
+        side += 1 - side % 2  # odd
+        side = min(side, h - 1, w - 1)
+        delta = xb - x0
+        idx1, t1, l1 = _windows(n, c, h, w, side, generator, dev)
+        idx2, t2, l2 = _windows(n, c, h, w, side, generator, dev)
+        d1 = delta.gather(1, idx1).reshape(n, c, -1)
+        d2 = delta.gather(1, idx2).reshape(n, c, -1)
+        # W2's pixels that W1 also covers count once in the windows' mass
+        ar = torch.arange(side, device=dev)
+        r2, c2 = t2[:, None] + ar, l2[:, None] + ar
+        rows_in = (r2 >= t1[:, None]) & (r2 < t1[:, None] + side)
+        cols_in = (c2 >= l1[:, None]) & (c2 < l1[:, None] + side)
+        shared = (rows_in[:, :, None] & cols_in[:, None, :]).reshape(n, 1, -1)
+        mass = (d1 * d1).sum((1, 2)) + (d2 * d2 * ~shared).sum((1, 2))
+        spare = (eps**2 - (delta * delta).sum(1)).clamp(min=0.0) / c
+        new = signed(n, side) + d1 / (d1.norm(dim=2, keepdim=True) + 1e-12)
+        new = new / (new.norm(dim=2, keepdim=True) + 1e-12)
+        new = new * (spare[:, None, None] + mass[:, None, None]).sqrt()
+        delta.scatter_(1, idx2, 0.0)
+        delta.scatter_(1, idx1, new.reshape(n, -1))
+        x_new = rescale(x0, delta)
+        m_new = margin(model(x_new), y_a)
+        keep = m_new < marg
+        xb = torch.where(keep[:, None], x_new, xb)
+        marg = torch.where(keep, m_new, marg)
+    out[ids] = xb
+    assert len(out) == n_all
     return out
