@@ -138,12 +138,12 @@ class AutoAttackSpec(EpsGridAttack):
                 norm=self.norm,
             )
             return adv.cpu()
-        clf, x, y = ctx.image_classifier(self.name), ctx.x[rows], ctx.y[rows]
+        clf, xs, ys = ctx.image_classifier(self.name), ctx.x[rows], ctx.y[rows]
         if self.version == "standard":
             found = art.art_autoattack_standard(
                 clf,
-                x,
-                y,
+                xs,
+                ys,
                 eps=point.eps,
                 batch_size=self.batch_size,
                 seed=ctx.seed,
@@ -151,6 +151,6 @@ class AutoAttackSpec(EpsGridAttack):
             )
         else:
             found = art.art_autoattack(
-                clf, x, y, eps=point.eps, batch_size=self.batch_size, seed=ctx.seed
+                clf, xs, ys, eps=point.eps, batch_size=self.batch_size, seed=ctx.seed
             )
         return torch.from_numpy(found)

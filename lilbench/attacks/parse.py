@@ -49,7 +49,8 @@ def number_list(key: str, value: Any) -> tuple[float, ...]:
     for v in items:
         if isinstance(v, str):
             try:
-                out.extend(parse_grid(v, what=key))
+                # ranges are the spec's to check (an L2 radius or a beta may exceed 1)
+                out.extend(parse_grid(v, what=key, unit=False))
             except ConfigError as exc:
                 raise ConfigError(f"{key}: {exc}") from None
         elif isinstance(v, int | float) and not isinstance(v, bool):

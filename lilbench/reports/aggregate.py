@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lilbench.reports.prose import answer, family_sentences
+from lilbench.reports.prose import answer, answer_l2, family_sentences
 from lilbench.reports.summary import curve, normalised_auc
 from lilbench.results.comparisons import (
     ALPHA,
@@ -144,21 +144,22 @@ def attack_table(results: list[ModelResult], attack: str) -> Table | None:
     return header, rows
 
 
-def _worst_cell(group: list[ModelResult], eps: float) -> str:
-    masks = [m for r in group if (m := worst_case_masks(r).get(eps)) is not None]
+def _worst_cell(group: list[ModelResult], eps: float, norm: str) -> str:
+    masks = [m for r in group if (m := worst_case_masks(r, norm).get(eps)) is not None]
     return _prop([float(m[0].mean()) for m in masks], [m[0] for m in masks])
 
 
-def worst_case_table(results: list[ModelResult]) -> Table | None:
-    eps = worst_eps(results)
+def worst_case_table(results: list[ModelResult], norm: str = "inf") -> Table | None:
+    eps = worst_eps(results, norm)
     if not eps:
         return None
-    header = [key_header(results), "seeds", *[f"eps={e:.3g}" for e in eps]]
+    name = "eps" if norm == "inf" else f"L{norm} eps"
+    header = [key_header(results), "seeds", *[f"{name}={e:.3g}" for e in eps]]
     rows = [
         [
             setting,
             str(len(group)),
-            *[_worst_cell(group, e) for e in eps],
+            *[_worst_cell(group, e, norm) for e in eps],
         ]
         for setting, group in by_setting(results)
     ]
@@ -263,6 +264,9 @@ def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table, Table]
         cells=change_of,
         masking=masking,
     )
+    strong_l2 = strongest(results, verdicts, "2")
+    if strong_l2 is not None and strong_l2 in verdicts and answer_text.startswith("**Answer"):
+        answer_text += " " + answer_l2(verdicts, best, said, header_key, strong=strong_l2)
     if len({r.seed for r in results}) == 1 and answer_text.startswith("**Answer"):
         answer_text += (
             " (One training seed: the intervals cover the test sample's noise only, not the"

@@ -82,6 +82,29 @@ def answer(
     return " ".join(parts)
 
 
+def answer_l2(
+    verdicts: dict[str, tuple[str, list[str], list[str]]],
+    best: dict[str, tuple[float, str, str, str]],
+    said: Callable[[str], str],
+    header_key: str,
+    *,
+    strong: str,
+) -> str:
+    """The same answer in L2 (the paper's own metric), from the strongest L2 family."""
+    where, rises, falls = verdicts[strong]
+    _, setting, change, _ = best[strong]
+    what = "beta" if header_key == "beta" else "setting"
+    head = f"In L2, the paper's own metric, under {strong.upper()} {where}, robust accuracy "
+    if rises:
+        head += f"rises significantly for {', '.join(said(s) for s in rises)}."
+    else:
+        head += f"does not rise significantly for any {what} either (Holm over the same family)."
+    parts = [head, f"The largest change in L2 is {change} pp at {said(setting)}."]
+    if falls:
+        parts.append(f"It falls significantly for {', '.join(said(s) for s in falls)}.")
+    return " ".join(parts)
+
+
 def family_sentences(
     verdicts: dict[str, tuple[str, list[str], list[str]]], header_key: str
 ) -> list[str]:

@@ -50,20 +50,23 @@ def key_header(results: list[ModelResult]) -> str:
     return "beta" if all(r.label == f"{r.beta:g}" for r in results) else "method"
 
 
-def worst_case_masks(r: ModelResult) -> dict[float, tuple[np.ndarray, list[str]]]:
-    """Per column eps: which test images every attack left correct at that eps *or below*
-    (an example inside a smaller ball is inside this one, so the worst case is monotone in
-    eps), and the attacks counted. Columns: the eps at which two or more attacks ran, not
-    counting the paper-faithful variants (weaker copies of FGSM and PGD), so that no column
-    rests on FGSM alone. Only for suites with model checks (the sanity-checked ones)."""
+def worst_case_masks(
+    r: ModelResult, norm: str = "inf"
+) -> dict[float, tuple[np.ndarray, list[str]]]:
+    """Per column eps: which test images every attack of the norm left correct at that eps
+    *or below* (an example inside a smaller ball is inside this one, so the worst case is
+    monotone in eps), and the attacks counted. Columns: the eps at which two or more attacks
+    ran, not counting the paper-faithful variants (weaker copies of FGSM and PGD), so that
+    no column rests on FGSM alone. Only for suites with model checks (the sanity-checked
+    ones). Each norm has its own worst case: an L2 eps is another ball."""
     if not r.model_checks:
         return {}
     points: list[tuple[float, str, np.ndarray]] = []
     done = r.completed_attacks()
     facts = attack_facts(done)
     for label, rec in done.items():
-        if rec.sweep != "eps" or facts[label].norm != "inf":  # L-inf columns (an L2 eps is
-            continue  # another ball)
+        if rec.sweep != "eps" or facts[label].norm != norm:
+            continue
         for p in rec.points:
             if p.eps > 0 and (m := point_bits(rec, p)) is not None:
                 points.append((round(float(p.eps), 9), label, m))
@@ -79,21 +82,21 @@ def worst_case_masks(r: ModelResult) -> dict[float, tuple[np.ndarray, list[str]]
     return out
 
 
-def worst(r: ModelResult) -> dict[float, float]:
-    return {e: float(m.mean()) for e, (m, _) in worst_case_masks(r).items()}
+def worst(r: ModelResult, norm: str = "inf") -> dict[float, float]:
+    return {e: float(m.mean()) for e, (m, _) in worst_case_masks(r, norm).items()}
 
 
-def worst_eps(results: list[ModelResult]) -> list[float]:
-    grids = [set(worst(r)) for r in results if r.model_checks]
+def worst_eps(results: list[ModelResult], norm: str = "inf") -> list[float]:
+    grids = [set(worst(r, norm)) for r in results if r.model_checks]
     return sorted(set.intersection(*grids)) if grids else []
 
 
-def worst_case_attacks(results: list[ModelResult]) -> dict[float, list[str]]:
+def worst_case_attacks(results: list[ModelResult], norm: str = "inf") -> dict[float, list[str]]:
     """eps -> the attacks the worst-case column counts (every model's, merged), so a reader
     sees which columns rest on a strong attack and which on FGSM and PGD alone."""
-    out: dict[float, set[str]] = {e: set() for e in worst_eps(results)}
+    out: dict[float, set[str]] = {e: set() for e in worst_eps(results, norm)}
     for r in results:
-        for e, (_, labels) in worst_case_masks(r).items():
+        for e, (_, labels) in worst_case_masks(r, norm).items():
             if e in out:
                 out[e].update(labels)
     return {e: sorted(a) for e, a in out.items()}
@@ -154,11 +157,11 @@ def _mask_strongest_step(label: str) -> Mask:
     return get
 
 
-def _mask_worst(eps: float) -> Mask:
-    """Correct under every attack run at `eps` or below (see `worst_case_masks`)."""
+def _mask_worst(eps: float, norm: str = "inf") -> Mask:
+    """Correct under every attack of the norm run at `eps` or below (`worst_case_masks`)."""
 
     def get(r: ModelResult) -> np.ndarray | None:
-        found = worst_case_masks(r).get(round(eps, 9))
+        found = worst_case_masks(r, norm).get(round(eps, 9))
         return None if found is None else found[0]
 
     return get
@@ -213,6 +216,18 @@ def _families(results: list[ModelResult]) -> list[tuple[str, str, Scalar, Mask]]
                 f"at eps = {VERDICT_EPS:g}",
                 lambda r: worst(r).get(VERDICT_EPS),
                 _mask_worst(VERDICT_EPS),
+            )
+        )
+    if l2_grid := worst_eps(results, "2"):
+        # the L2 worst case's column nearest to the L2 verdict radius (log scale)
+        target = VERDICT_EPS_BY_NORM["2"]
+        e2 = min(l2_grid, key=lambda e: abs(math.log10(e) - math.log10(target)))
+        fams.append(
+            (
+                WORST_BY_NORM["2"],
+                f"at L2 eps = {e2:.3g}",
+                lambda r: worst(r, "2").get(e2),
+                _mask_worst(e2, "2"),
             )
         )
     return fams
@@ -279,6 +294,7 @@ def comparisons(results: list[ModelResult]) -> list[Comparison]:
 
 
 WORST = "worst case of all attacks"
+WORST_BY_NORM = {"inf": WORST, "2": "worst case of all L2 attacks"}
 
 
 def _specs(results: list[ModelResult]) -> dict[str, AttackSpec]:
@@ -288,17 +304,16 @@ def _specs(results: list[ModelResult]) -> dict[str, AttackSpec]:
     return specs
 
 
-def strongest(results: list[ModelResult], families: Iterable[str]) -> str | None:
-    """The strongest standard attack among `families` (the worst case of all attacks above
-    every single one), by the attacks' own `verdict_rank`; None: no standard attack ran."""
-    # the verdict is L-inf's (an L2 attack's eps is another ball): L2 records are reported
-    # in their own tables and comparisons, never chosen as the verdict's attack
+def strongest(results: list[ModelResult], families: Iterable[str], norm: str = "inf") -> str | None:
+    """The strongest standard attack of the norm among `families` (the norm's worst case of
+    all attacks above every single one), by the attacks' own `verdict_rank`; None: no
+    standard attack of the norm ran. The verdict's answer is L-inf's; L2 has its own."""
     ranks = {
         label: s.verdict_rank
         for label, s in _specs(results).items()
-        if s.verdict_rank > 0 and s.norm == "inf"
+        if s.verdict_rank > 0 and s.norm == norm
     }
-    ranks[WORST] = max(ranks.values(), default=0) + 1
+    ranks[WORST_BY_NORM[norm]] = max(ranks.values(), default=0) + 1
     return max((f for f in families if f in ranks), key=ranks.__getitem__, default=None)
 
 
