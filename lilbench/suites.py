@@ -108,13 +108,19 @@ class Suite:
     inspect: bool = False  # representation diagnostics in the report
     model_checks: bool = False  # the cross-attack and model-level sanity checks
     has_methods: bool = False  # written with `methods:` (settings named by method, not beta)
-    certify: CertifySpec | None = None  # certified lower bounds per model
+    certify: CertifySpec | None = None  # certified lower bounds per model (L-inf)
+    certify_l2: CertifySpec | None = None  # and over L2 balls (`certify: [{...}, {norm: 2}]`)
     mechanism: bool = False  # gradient norms and Lipschitz constants vs beta in the report
     topology: bool = False  # persistent homology per class, inputs vs phi, in the report
     topology_points: int = 500  # per class at most (`topology: {points: N}`)
     # Where it computes (cpu, cuda, cuda:N): `run`, `check` and `report` use it unless given
     # --device; checkpoints and records of another kind of device are never served for it.
     device: str = "cpu"
+
+    @property
+    def certifies(self) -> tuple[CertifySpec, ...]:
+        """The certify blocks, L-inf first."""
+        return tuple(c for c in (self.certify, self.certify_l2) if c is not None)
 
     @property
     def betas(self) -> tuple[float, ...]:
@@ -303,21 +309,21 @@ def load_suite(path: Path) -> Suite:
     attacks = raw.get("attacks", [])
     if not isinstance(attacks, list):
         raise _fail(path, "attacks", f"expected a list of attacks ({', '.join(ATTACKS.names())})")
-    certify = None
+    certify: dict[str, CertifySpec] = {}
     if raw.get("certify") is not None:
-        if not isinstance(raw["certify"], dict):
-            raise _fail(path, "certify", "expected a mapping (eps, methods)")
-        try:
-            certify = CertifySpec.from_dict(raw["certify"], where="certify")
-            if certify.norm != "inf":  # brackets pair certificates with the L-inf attacks
-                raise _fail(
-                    path,
-                    "certify.norm",
-                    "suites certify in L-inf only so far; `lilbench certify --norm 2` "
-                    "certifies one model in L2",
-                )
-        except ConfigError as exc:
-            raise ConfigError(f"{path}: {exc}") from None
+        # one mapping, or a list of them with one norm each (L-inf and L2 certificates)
+        blocks = raw["certify"] if isinstance(raw["certify"], list) else [raw["certify"]]
+        for i, block in enumerate(blocks):
+            where = "certify" if len(blocks) == 1 else f"certify[{i}]"
+            if not isinstance(block, dict):
+                raise _fail(path, where, "expected a mapping (eps, methods, norm)")
+            try:
+                spec = CertifySpec.from_dict(block, where=where)
+            except ConfigError as exc:
+                raise ConfigError(f"{path}: {exc}") from None
+            if spec.norm in certify:
+                raise _fail(path, where, f"a second certify block in norm {spec.norm}")
+            certify[spec.norm] = spec
         refusal = TrainConfig.for_dataset(str(raw.get("dataset", "mnist")), **train).family
         if refusal.certify_refusal is not None:
             raise _fail(path, "certify", refusal.certify_refusal)
@@ -361,7 +367,8 @@ def load_suite(path: Path) -> Suite:
         inspect=flags["inspect"],
         model_checks=flags["model_checks"],
         has_methods="methods" in raw,
-        certify=certify,
+        certify=certify.get("inf"),
+        certify_l2=certify.get("2"),
         mechanism=flags["mechanism"],
         topology=flags["topology"],
         topology_points=topology_points,

@@ -82,8 +82,9 @@ attacks:
 def test_a_suite_reports_l2_entries_apart_and_keeps_its_verdict_l_inf(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """L2 entries get their own tables and comparisons (labelled -l2, Holm over all); the
-    verdict's attack, the worst case and the curves stay L-inf (an L2 eps is another ball)."""
+    """L2 entries get their own tables and comparisons (labelled -l2, Holm over all) and their
+    own sentence in the answer; the verdict's first attack and the curves stay L-inf (an L2
+    eps is another ball)."""
     suite = tmp_path / "l2tiny.yaml"
     suite.write_text(L2_SUITE)
     runs, out = tmp_path / "runs", tmp_path / "out"
@@ -97,17 +98,28 @@ def test_a_suite_reports_l2_entries_apart_and_keeps_its_verdict_l_inf(
     assert "## Robust accuracy under FGSM-L2 (norm=2)" in text
     assert "## Robust accuracy under PGD-EPS-L2 (norm=2" in text
     answer = next(line for line in text.splitlines() if line.startswith("**Answer.**"))
-    assert "L2" not in answer and "Under PGD-EPS at eps" in answer
+    # the answer is L-inf's first, then the same question in L2 from the strongest L2 attack
+    assert answer.startswith("**Answer.** Under PGD-EPS at eps")
+    assert "In L2, the paper's own metric, under PGD-EPS-L2 at L2 eps = 1," in answer
     # L2 rows are compared at an L2 radius of their own (1), named as such
     assert "| fgsm-l2 at L2 eps = 1 |" in text and "Holm over 4" in text
     assert "| fgsm at eps = 0.1 |" in text
 
 
-def test_a_suite_refuses_an_l2_certify_block(tmp_path: Path) -> None:
-    """Its section and brackets are not yet titled per norm."""
+def test_a_suite_certifies_per_norm_one_block_each(tmp_path: Path) -> None:
+    """`certify` is one mapping or a list with one block per norm; two in one norm refused."""
     path = tmp_path / "c.yaml"
     path.write_text("name: c\nbetas: [0]\ncertify: {eps: [0.5], norm: 2}\n")
-    with pytest.raises(ConfigError, match=r"certify\.norm"):
+    suite = load_suite(path)
+    assert suite.certify is None and suite.certify_l2 is not None
+    assert suite.certify_l2.eps == (0.5,)
+    path.write_text("name: c\nbetas: [0]\ncertify:\n  - {eps: [0.01]}\n  - {eps: [0.5], norm: 2}\n")
+    suite = load_suite(path)
+    assert [c.norm for c in suite.certifies] == ["inf", "2"]
+    path.write_text(
+        "name: c\nbetas: [0]\ncertify:\n  - {eps: [0.5], norm: 2}\n  - {eps: [1], norm: 2}\n"
+    )
+    with pytest.raises(ConfigError, match=r"certify\[1\]: a second certify block in norm 2"):
         load_suite(path)
 
 
@@ -354,9 +366,7 @@ def test_l2_certificates_never_certify_what_l2_pgd_breaks(small_model: object) -
     assert total > 0  # the test certifies something, or it would show nothing
 
 
-def test_certify_refuses_bad_l2_input_and_suites_refuse_l2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_certify_refuses_bad_l2_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from lilbench.certify.spec import CertifySpec
 
     with pytest.raises(ConfigError, match="unknown norm"):
@@ -367,10 +377,6 @@ def test_certify_refuses_bad_l2_input_and_suites_refuse_l2(
     assert "norm" not in CertifySpec().params()  # L-inf keys as before
     code, _, err = cli(["certify", "--norm", "3", "--runs-dir", str(tmp_path / "r")], capsys)
     assert code == 2 and "unknown norm" in err and not (tmp_path / "r").exists()
-    path = tmp_path / "c.yaml"
-    path.write_text("name: c\nbetas: [0]\ncertify: {eps: [0.5], norm: 2}\n")
-    with pytest.raises(ConfigError, match=r"certify\.norm"):
-        load_suite(path)
 
 
 def test_model_checks_and_worst_cases_never_pool_norms() -> None:

@@ -303,22 +303,25 @@ def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table, Table]
     return sentences, compact, (header, rows), ([header_key, *eps_labels], h_rows)
 
 
-def certified_table(results: list[ModelResult]) -> Table | None:
+def certified_table(results: list[ModelResult], norm: str = "inf") -> Table | None:
     """Setting x eps: the certified lower bound and the attacks' upper bound on robust
-    accuracy (means over seeds), and the images certified yet broken (must be 0)."""
+    accuracy (means over seeds), and the images certified yet broken (must be 0); the
+    certificates of one norm, paired with the attacks of that norm."""
     from lilbench.results.certificates import brackets
 
-    with_cert = [r for r in results if r.certificate is not None]
+    with_cert = [r for r in results if r.certificate_of(norm) is not None]
     if not with_cert:
         return None
     per: dict[tuple[str, float], list[tuple[float, float, int]]] = {}
     for r in with_cert:
-        assert r.certificate is not None
-        for b in brackets(r.certificate, r.completed_attacks()):
-            upper = b.upper / b.n if b.upper is not None else r.certificate.clean.accuracy
+        cert = r.certificate_of(norm)
+        assert cert is not None
+        for b in brackets(cert, r.completed_attacks()):
+            upper = b.upper / b.n if b.upper is not None else cert.clean.accuracy
             per.setdefault((r.label, b.eps), []).append((b.certified / b.n, upper, b.violations))
     eps_list = sorted({e for _, e in per})
-    header = [key_header(results), *(f"eps={e:g}" for e in eps_list), "certified but broken"]
+    name = "eps" if norm == "inf" else f"L{norm} eps"
+    header = [key_header(results), *(f"{name}={e:g}" for e in eps_list), "certified but broken"]
     rows = []
     for label, _ in by_setting(with_cert):
         cells, broken = [], 0

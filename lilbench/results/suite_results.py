@@ -48,6 +48,7 @@ class ModelResult:
     attacks: dict[str, AttackRecord | None] = field(default_factory=dict)
     model_checks: ChecksRecord | None = None
     certificate: CertificateRecord | None = None
+    certificate_l2: CertificateRecord | None = None
 
     @property
     def beta(self) -> float:
@@ -73,14 +74,22 @@ class ModelResult:
             "attacks": {k: None if v is None else v.dump() for k, v in self.attacks.items()},
             "model_checks": None if self.model_checks is None else self.model_checks.dump(),
             "certificate": None if self.certificate is None else self.certificate.dump(),
+            **(
+                {"certificate_l2": self.certificate_l2.dump()}
+                if self.certificate_l2 is not None
+                else {}
+            ),
         }
+
+    def certificate_of(self, norm: str) -> CertificateRecord | None:
+        return self.certificate_l2 if norm == "2" else self.certificate
 
 
 def item_count(suite: Suite) -> int:
-    per_model = 1 + len(suite.attacks) + int(suite.model_checks) + int(suite.certify is not None)
+    per_model = 1 + len(suite.attacks) + int(suite.model_checks) + len(suite.certifies)
     external = sum(1 for s in suite.settings if s.external is not None)
     return len(suite.settings) * len(suite.seeds) * per_model - (
-        external * len(suite.seeds) * int(suite.certify is not None)
+        external * len(suite.seeds) * len(suite.certifies)
     )
 
 
@@ -164,12 +173,15 @@ def _model_item(work: _ModelWork, where: _Where) -> tuple[ModelResult, list[tupl
         )
         result.attacks[spec.label] = run.record
         events.append((f"{spec.label} {what}", run.reused))
-    if suite.certify is not None and not ckpt.external:  # bounds are for lilbench's MLPs
+    for cspec in suite.certifies if not ckpt.external else ():  # bounds: lilbench's MLPs
         cert = ensure_certificate(
-            ckpt, suite.certify, runs_dir=runs, data_dir=data, limit=limit, force=where.force
+            ckpt, cspec, runs_dir=runs, data_dir=data, limit=limit, force=where.force
         )
-        result.certificate = cert.record
-        events.append((f"certify {what}", cert.reused))
+        if cspec.norm == "2":
+            result.certificate_l2 = cert.record
+        else:
+            result.certificate = cert.record
+        events.append((f"certify{'' if cspec.norm == 'inf' else ' l2'} {what}", cert.reused))
     if suite.model_checks:
         result.model_checks = ensure_model_checks(
             ckpt,
@@ -295,13 +307,16 @@ def collect_suite(
                 if record is None:
                     missing.append(f"{spec.label} {what}")
                 result.attacks[spec.label] = record
-            if suite.certify is not None and setting.external is None:
+            for cspec in suite.certifies if setting.external is None else ():
+                found = None
                 if ckpt is not None:
-                    result.certificate = find_certificate(
-                        runs_dir, ckpt, suite.certify, limit=suite.test_limit, fix=fix
-                    )
-                if result.certificate is None:
-                    missing.append(f"certify {what}")
+                    found = find_certificate(runs_dir, ckpt, cspec, limit=suite.test_limit, fix=fix)
+                if cspec.norm == "2":
+                    result.certificate_l2 = found
+                else:
+                    result.certificate = found
+                if found is None:
+                    missing.append(f"certify{'' if cspec.norm == 'inf' else ' l2'} {what}")
             if suite.model_checks and ckpt is not None:
                 result.model_checks = find_checks(
                     runs_dir,
