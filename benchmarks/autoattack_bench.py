@@ -1,13 +1,16 @@
 """The standard AutoAttack: ART's members (lilbench before, no FAB-T) against lilbench's own
 (with FAB-T), side by side in one run, one torch thread, the first 1,000 MNIST test images.
 
-    python benchmarks/autoattack_bench.py [--job lil|pgd-at|both] [--limit 1000] [--threads 1]
+    python benchmarks/autoattack_bench.py [--job lil|pgd-at|lil-l2|all] [--limit 1000]
+        [--threads 1]
 
 Job "lil": the paper MLP at beta = 1 (seed 0), eps 0.03 and 0.1. Job "pgd-at": Madry PGD-AT
-at eps 0.1 (seed 0), eps 0.1. Both paths run through `lilbench.attacks.runner` (every check),
-the ART path as `autoattack engine=art` (APGD-CE, APGD-T, Square), the fast one as the
-default. Prints seconds, the ratio and the robust accuracy of each path per eps, and the
-members' share of the fast path's time with --members (a separate call of the engine).
+at eps 0.1 (seed 0), eps 0.1. Job "lil-l2": the same beta = 1 model under the L2 version
+(norm 2) at L2 eps 0.5 and 1, ART's L2 members against lilbench's. Both paths run through
+`lilbench.attacks.runner` (every check), the ART path as `autoattack engine=art` (APGD-CE,
+APGD-T, Square), the fast one as the default. Prints seconds, the ratio and the robust
+accuracy of each path per eps, and the members' share of the fast path's time with --members
+(a separate call of the engine).
 Trains (and caches in runs/) the two models if they are not there.
 """
 
@@ -29,14 +32,15 @@ from lilbench.training.config import TrainConfig
 from lilbench.training.pipeline import ensure_checkpoint
 
 JOBS = {
-    "lil": (TrainConfig(beta=1.0), (0.03, 0.1)),
-    "pgd-at": (TrainConfig(objective="pgd-at", objective_params={"eps": 0.1}), (0.1,)),
+    "lil": (TrainConfig(beta=1.0), (0.03, 0.1), "inf"),
+    "pgd-at": (TrainConfig(objective="pgd-at", objective_params={"eps": 0.1}), (0.1,), "inf"),
+    "lil-l2": (TrainConfig(beta=1.0), (0.5, 1.0), "2"),
 }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--job", choices=[*JOBS, "both"], default="both")
+    ap.add_argument("--job", choices=[*JOBS, "both", "all"], default="all")
     ap.add_argument("--limit", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=Path, default=Path("runs"))
@@ -47,13 +51,14 @@ def main() -> None:
     data = load_dataset("mnist")
     x, y = data.x_test[: args.limit], data.y_test[: args.limit]
     print(f"torch {torch.__version__}, {args.threads} thread(s), {len(x)} test images")
-    for job in JOBS if args.job == "both" else [args.job]:
-        config, eps = JOBS[job]
+    chosen = {"all": list(JOBS), "both": ["lil", "pgd-at"]}.get(args.job, [args.job])
+    for job in chosen:
+        config, eps, norm = JOBS[job]
         model = lilbench.load_model(ensure_checkpoint(config, runs_dir=args.runs).checkpoint.path)
         times: dict[str, float] = {}
         robust: dict[str, list[int]] = {}
         for engine in ("art", "lilbench"):
-            spec = AutoAttackSpec(eps=eps, engine=engine)
+            spec = AutoAttackSpec(eps=eps, engine=engine, norm=norm)
             t0 = time.perf_counter()
             out = run_attack(model, spec, x, y, num_classes=10, seed=0)
             times[engine] = time.perf_counter() - t0
@@ -70,7 +75,7 @@ def main() -> None:
         )
         for e in eps if args.members else ():
             log = MemberLog()
-            standard_autoattack(model, x, y, eps=e, shape=(1, 28, 28), seed=0, log=log)
+            standard_autoattack(model, x, y, eps=e, shape=(1, 28, 28), seed=0, log=log, norm=norm)
             parts = ", ".join(
                 f"{k} {log.seconds[k]:.1f} s ({log.broken[k]} broken)" for k in log.seconds
             )

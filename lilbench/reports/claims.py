@@ -234,16 +234,18 @@ def _lil_only(res: SuiteResults, found: list[Comparison]) -> list[Comparison]:
     return [c for c in found if c.setting in lil]
 
 
-def _certified(res: SuiteResults, setting: str) -> str:
-    """The bracket [certified, attacked] at the largest certified eps, reference vs setting."""
+def _certified(res: SuiteResults, setting: str, norm: str = "inf") -> str:
+    """The bracket [certified, attacked] at the largest certified eps, reference vs setting,
+    from the certificates of the norm."""
     from lilbench.results.certificates import brackets
 
     def bracket(label: str) -> tuple[float, float, float] | None:
         got = []
         for r in res.results:
-            if r.label != label or r.certificate is None:
+            cert = r.certificate_of(norm)
+            if r.label != label or cert is None:
                 continue
-            bs = brackets(r.certificate, r.completed_attacks())
+            bs = brackets(cert, r.completed_attacks())
             if not bs:
                 continue
             b = max(bs, key=lambda b: b.eps)
@@ -262,7 +264,7 @@ def _certified(res: SuiteResults, setting: str) -> str:
     if not shown:
         return ""
     eps = next(b[0] for _, b in pairs if b is not None)
-    return f"eps {eps:g}: " + "; ".join(shown)
+    return f"{'eps' if norm == 'inf' else 'L2 eps'} {eps:g}: " + "; ".join(shown)
 
 
 @EVIDENCE.register("robustness")
@@ -270,7 +272,12 @@ def robustness(res: SuiteResults, params: dict[str, Any]) -> Finding:
     """Robust accuracy vs plain cross-entropy, as the suite's report tests it (hierarchical
     bootstrap, Holm over every comparison of the suite): under the authors' attacks
     (`authors`, a list of attack labels) and under the strong protocol (the worst case of all
-    attacks at eps 0.1, else the strongest attack run)."""
+    attacks at eps 0.1, else the strongest attack run). With `norm: "2"`: the same in L2 (the
+    worst case of all L2 attacks at L2 eps 1, L2 certificates); the authors' attacks are
+    L-inf, so their column says it does not apply."""
+    norm = str(params.get("norm", "inf"))
+    if norm == "2":
+        return _robustness_l2(res)
     authors = list(params.get("authors", []))
     found = _lil_only(res, comparisons(res.results))
     families = {c.family for c in found}
@@ -304,6 +311,32 @@ def robustness(res: SuiteResults, params: dict[str, Any]) -> Finding:
         "; ".join(_said(res, c, f) for f, c in theirs),
         strong_text,
         certified,
+        verdict,
+        why + " (Holm over every comparison of the suite's report)",
+    )
+
+
+def _robustness_l2(res: SuiteResults) -> Finding:
+    found = _lil_only(res, comparisons(res.results))
+    strong_family = strongest(res.results, {c.family for c in found}, "2")
+    if strong_family is None:
+        raise NotComputed("L2 attack entries (norm: 2)", f"lilbench run {res.shown}")
+    strong = _best(found, strong_family)
+    ours = [c for c in found if c.family == strong_family and c.significant]
+    rises = [_name(res, c.setting) for c in ours if c.change > 0]
+    falls = [_name(res, c.setting) for c in ours if c.change < 0]
+    strong_text = _said(res, strong, strong_family)
+    if falls:
+        strong_text += f"; falls significantly for {', '.join(falls)}"
+    if rises:
+        verdict = HOLDS
+        why = f"the strong L2 protocol shows a significant rise for {', '.join(rises)}"
+    else:
+        verdict, why = FAILS, "no significant rise under the strong L2 protocol"
+    return Finding(
+        "not applicable: the authors' attacks are L-inf, as the paper ran them",
+        strong_text,
+        _certified(res, strong.setting, "2") if strong is not None else "",
         verdict,
         why + " (Holm over every comparison of the suite's report)",
     )
