@@ -104,6 +104,19 @@ def test_a_suite_reports_l2_entries_apart_and_keeps_its_verdict_l_inf(
     # L2 rows are compared at an L2 radius of their own (1), named as such
     assert "| fgsm-l2 at L2 eps = 1 |" in text and "Holm over 4" in text
     assert "| fgsm at eps = 0.1 |" in text
+    # the claims row in the paper's own metric reads the L2 families only
+    from lilbench.reports.claims import build_claims, verdict_words
+
+    claims = tmp_path / "claims.yaml"
+    claims.write_text(
+        "title: t\nclaims:\n  - id: l2\n    claim: robust in L2\n    quote: q\n"
+        "    where: w\n    suites: [l2tiny.yaml]\n    evidence: robustness\n"
+        '    params: {norm: "2"}\n'
+    )
+    _, rows = build_claims(claims, runs_dir=runs, out_dir=tmp_path / "claims")
+    assert rows[0][1].startswith("not applicable: the authors' attacks are L-inf")
+    assert rows[0][2].startswith("pgd-eps-l2 at L2 eps = 1:")
+    assert verdict_words(rows[0]) in ("holds", "does not hold")
 
 
 def test_a_suite_certifies_per_norm_one_block_each(tmp_path: Path) -> None:
@@ -602,3 +615,54 @@ def test_l2_square_is_no_weaker_than_arts(small_model: object, mnist: object) ->
         assert out.passed, [c for c in out.checks if not c.passed]
         robust[engine] = out.points[0].correct
     assert robust["lilbench"] <= robust["art"] + 2, robust
+
+
+def test_the_worst_case_is_computed_per_norm() -> None:
+    """Two L2 attacks and two L-inf attacks at the same eps values: each norm's worst case
+    joins only its own attacks' bits, and the verdict gets one worst-case family per norm."""
+    from helpers import attack_record
+
+    from lilbench.results.comparisons import WORST_BY_NORM, worst_case_masks
+
+    bits = lambda k: np.packbits(np.arange(100) < k).tobytes().hex()  # noqa: E731
+    shift = lambda k: np.packbits(np.arange(100) >= 100 - k).tobytes().hex()  # noqa: E731
+
+    def rec(name: str, label: str, norm: str, correct: list[int], pack: Any) -> Any:
+        params: dict[str, Any] = {"name": name, "eps": [0.5, 1.0]}
+        if norm == "2":
+            params["norm"] = "2"
+        if name == "pgd":
+            params.update(step=None, steps=10)
+        return attack_record(
+            {
+                "attack": name,
+                "label": label,
+                "params": params,
+                "points": [
+                    {"eps": e, "correct": c, "accuracy": c / 100, "correct_bits": pack(c)}
+                    for e, c in zip((0.5, 1.0), correct, strict=True)
+                ],
+            }
+        )
+
+    records = {
+        "fgsm": rec("fgsm", "fgsm", "inf", [90, 80], bits),
+        "pgd-eps": rec("pgd", "pgd-eps", "inf", [70, 50], bits),
+        "fgsm-l2": rec("fgsm", "fgsm-l2", "2", [60, 40], bits),
+        "pgd-eps-l2": rec("pgd", "pgd-eps-l2", "2", [60, 40], shift),  # other images broken
+    }
+
+    class Result:
+        model_checks = True
+
+        def completed_attacks(self) -> dict[str, Any]:
+            return records
+
+    linf = worst_case_masks(Result())  # type: ignore[arg-type]
+    l2 = worst_case_masks(Result(), "2")  # type: ignore[arg-type]
+    assert linf[0.5][1] == ["fgsm", "pgd-eps"] and int(linf[0.5][0].sum()) == 70
+    assert l2[0.5][1] == ["fgsm-l2", "pgd-eps-l2"]
+    # images 0-59 survive FGSM-L2, images 40-99 survive PGD-L2: 20 survive both at 0.5; at 1
+    # FGSM-L2 leaves 0-39 and PGD-L2 60-99, so none survives both (and every smaller ball)
+    assert int(l2[0.5][0].sum()) == 20 and int(l2[1.0][0].sum()) == 0
+    assert WORST_BY_NORM["2"] == "worst case of all L2 attacks"
