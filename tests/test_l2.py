@@ -277,7 +277,7 @@ def test_the_cli_runs_fgsm_in_l2_and_refuses_arts_ensemble(
 
 # Certificates over an L2 ball.
 
-L2_BOUNDS = ("ibp", "crown", "lipschitz")
+L2_BOUNDS = ("ibp", "crown", "alpha-crown", "lipschitz")
 
 
 def _l2_points(x: torch.Tensor, eps: float, count: int, gen: torch.Generator) -> torch.Tensor:

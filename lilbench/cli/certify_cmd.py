@@ -10,7 +10,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from lilbench.attacks.grids import parse_list
-from lilbench.certify.spec import DEFAULT_EPS, METHODS, CertifySpec, refuse_uncertifiable
+from lilbench.certify.spec import (
+    DEFAULT_EPS,
+    DEFAULT_METHODS,
+    METHODS,
+    CertifySpec,
+    refuse_uncertifiable,
+)
 from lilbench.cli.common import (
     ATTACK_NAMES,
     CheckpointOpt,
@@ -43,7 +49,9 @@ def certify(
     method: Annotated[
         str | None,
         typer.Option(
-            "--method", help=f"Comma-separated certificates: {', '.join(METHODS)} (default all)."
+            "--method",
+            help=f"Comma-separated certificates: {', '.join(METHODS)} (default "
+            f"{', '.join(DEFAULT_METHODS)}; alpha-crown optimises CROWN's lines, slower).",
         ),
     ] = None,
     checkpoint: CheckpointOpt = None,
@@ -79,7 +87,7 @@ def certify(
 
     spec = CertifySpec(
         eps=parse_list(eps, what="eps", unit=False) if eps is not None else DEFAULT_EPS,
-        methods=tuple(m.strip() for m in method.split(",")) if method else METHODS,
+        methods=tuple(m.strip() for m in method.split(",")) if method else DEFAULT_METHODS,
         batch_size=batch_size,
         norm=norm,
     ).validate()
