@@ -534,7 +534,8 @@ def _minimal_l2(w: np.ndarray, b: float, x: np.ndarray) -> float:
     return float(np.sqrt(res.x @ res.x))
 
 
-def test_l2_fab_t_finds_the_minimal_l2_perturbation_of_a_linear_model() -> None:
+@pytest.mark.parametrize("compiled", [True, False])
+def test_l2_fab_t_finds_the_minimal_l2_perturbation_of_a_linear_model(compiled: bool) -> None:
     """Two live classes, so only the target's half space is adversarial; its smallest L2
     distance inside the box is a QP. FAB-T L2's point is adversarial, never closer than that,
     and within 1% of it. Inputs on the box walls make the box bind."""
@@ -553,7 +554,7 @@ def test_l2_fab_t_finds_the_minimal_l2_perturbation_of_a_linear_model() -> None:
     with torch.no_grad():
         y = model(x)[:, :2].argmax(1)
     target = 1 - y
-    adv, dist = fab.fab_targeted(model, x, y, target, max_iter=100, norm="2")
+    adv, dist = fab.fab_targeted(model, x, y, target, max_iter=100, norm="2", compiled=compiled)
     w = model.weight.detach().double().numpy()
     b = model.bias.detach().double().numpy()
     truth = np.array(
@@ -568,6 +569,21 @@ def test_l2_fab_t_finds_the_minimal_l2_perturbation_of_a_linear_model() -> None:
     assert np.allclose((adv - x).norm(dim=1).numpy(), found, rtol=1e-5)
     assert (found >= truth * (1 - 1e-4)).all()  # never below the true minimum
     assert (found <= truth * 1.01).all(), np.max(found / truth)
+
+
+def test_compiled_and_torch_l2_fab_steps_agree() -> None:
+    """The numba L2 step and the torch L2 step are the same maths (float64 vs float32)."""
+    from lilbench.attacks.engine import fab
+
+    g = torch.Generator().manual_seed(1)
+    x0 = torch.rand(64, 50, generator=g).round_()  # half the rooms are 0
+    x1 = (x0 + 0.1 * torch.randn(64, 50, generator=g)).clamp(0, 1)
+    w = torch.randn(64, 50, generator=g)
+    gap = 3 * torch.randn(64, generator=g)
+    a, ea = fab.torch_step(x1, x0, w, gap, None, eta=1.05, alpha_max=0.1, norm="2")
+    b, eb = fab.compiled_step(x1, x0, w, gap, None, eta=1.05, alpha_max=0.1, norm="2")
+    assert torch.allclose(a, b, atol=1e-5)
+    assert torch.allclose(ea.double(), eb, rtol=1e-3, atol=1e-6)
 
 
 def test_l2_projection_is_the_qp_solution() -> None:

@@ -10,7 +10,7 @@ and steps back towards the clean input by beta. Written here from the paper (ART
 
 L2 changes the projection (the smallest L2 step to the hyperplane inside the box,
 `project_to_hyperplane_l2`) and every distance (the mix's weights, the closest point);
-the L2 move runs in torch (the numba kernel is L-inf's).
+on the CPU both norms run as numba kernels (`fab_kernel`), elsewhere in torch.
 """
 
 from __future__ import annotations
@@ -132,15 +132,15 @@ def compiled_step(
     *,
     eta: float,
     alpha_max: float,
+    norm: str = "inf",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """`torch_step` on the CPU as one compiled pass per row (numba): the same maths with
     float64 sums, about ten times faster than torch's separate elementwise passes."""
     n = len(x1)
     out = np.empty((n, x1.shape[1]), dtype=np.float32)
     e = np.zeros(2 * n) if warm is None else warm.numpy().astype(np.float64)
-    fab_kernel.fab_step(
-        x1.numpy(), x0.numpy(), w.numpy(), g.numpy().astype(np.float64), e, eta, alpha_max, out
-    )
+    kernel = fab_kernel.fab_step_l2 if norm == "2" else fab_kernel.fab_step
+    kernel(x1.numpy(), x0.numpy(), w.numpy(), g.numpy().astype(np.float64), e, eta, alpha_max, out)
     return torch.from_numpy(out), torch.from_numpy(e)
 
 
@@ -162,8 +162,7 @@ def fab_targeted(
     model.eval()
     n = len(x0)
     dev = x0.device
-    use_numba = dev.type == "cpu" if compiled is None else compiled
-    step = compiled_step if use_numba and norm == "inf" else torch_step
+    step = compiled_step if (dev.type == "cpu" if compiled is None else compiled) else torch_step
     x0 = x0.contiguous()
 
     Lin = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -187,7 +186,9 @@ def fab_targeted(
     for _ in range(max_iter):
         with torch.no_grad():
             if step is compiled_step:
-                x1, warm = compiled_step(x1, x0, w, g, warm, eta=eta, alpha_max=alpha_max)
+                x1, warm = compiled_step(
+                    x1, x0, w, g, warm, eta=eta, alpha_max=alpha_max, norm=norm
+                )
             else:
                 x1, warm = torch_step(x1, x0, w, g, warm, eta=eta, alpha_max=alpha_max, norm=norm)
         # Where few points turn adversarial, one pass gives this point's prediction and the
@@ -205,7 +206,8 @@ def fab_targeted(
             back = is_adv.nonzero()[:, 0]
             with torch.no_grad():
                 if step is compiled_step:
-                    fab_kernel.step_back(
+                    back_kernel = fab_kernel.step_back_l2 if norm == "2" else fab_kernel.step_back
+                    back_kernel(
                         x1.numpy(), x0.numpy(), back.numpy(), beta, adv.numpy(), best.numpy()
                     )
                 else:

@@ -136,3 +136,119 @@ def step_back(
             adv[r, :] = x1[r, :]
         for i in range(x1.shape[1]):
             x1[r, i] = x0[r, i] + np.float32(beta) * (x1[r, i] - x0[r, i])
+
+
+@njit(cache=True, fastmath=FLAGS)
+def _h_slope_l2(a: np.ndarray, room: np.ndarray, lam: float) -> tuple[float, float]:
+    """h(lam) = sum a min(lam a, room) and its slope sum_{lam a < room} a^2 (L2's h)."""
+    h = 0.0
+    slope = 0.0
+    for i in range(a.shape[0]):
+        step = lam * a[i]
+        over = room[i] > step
+        h += a[i] * (step if over else room[i])
+        slope += a[i] * a[i] if over else 0.0
+    return h, slope
+
+
+@njit(cache=True, fastmath=FLAGS)
+def _multiplier(a: np.ndarray, room: np.ndarray, c: float, warm: float) -> float:
+    """The lam >= 0 at which sum_i a_i min(lam a_i, room_i) reaches |c| (-1.0 where it
+    cannot: every room is used), by Newton's method from the step without walls (at or
+    below the root) or from `warm`."""
+    need = abs(c)
+    if need == 0.0:
+        return 0.0
+    reach = 0.0
+    total = 0.0
+    for i in range(a.shape[0]):
+        reach += a[i] * room[i]
+        total += a[i] * a[i]
+    if reach < need:
+        return -1.0
+    cold = need / total
+    lam = warm if warm > 0 else cold
+    for _ in range(NEWTON_STEPS):
+        h, slope = _h_slope_l2(a, room, lam)
+        new = lam + (need - h) / slope if slope > 0 else cold
+        if h >= need:
+            new = min(new, lam)
+        if abs(new - lam) <= 1e-12 * lam + 1e-18:
+            return new
+        lam = new
+    return lam
+
+
+@njit(cache=True, fastmath=FLAGS)
+def fab_step_l2(
+    x1: np.ndarray,
+    x0: np.ndarray,
+    w: np.ndarray,
+    g: np.ndarray,
+    warm: np.ndarray,
+    eta: float,
+    alpha_max: float,
+    out: np.ndarray,
+) -> None:
+    """`fab_step` with L2 projections (the step lam |w_i| stopped at each wall) and L2
+    norms in the mix; `warm` holds the multipliers."""
+    n, dim = x1.shape
+    a = np.empty(dim)
+    room1 = np.empty(dim)
+    room0 = np.empty(dim)
+    for r in range(n):
+        shift = 0.0
+        for i in range(dim):
+            shift += w[r, i] * (x1[r, i] - x0[r, i])
+        c1 = -g[r]
+        c0 = shift - g[r]
+        s1 = 1.0 if c1 > 0 else -1.0
+        s0 = 1.0 if c0 > 0 else -1.0
+        _rooms(x1[r], w[r], s1, a, room1)
+        _rooms(x0[r], w[r], s0, a, room0)
+        lam1 = _multiplier(a, room1, c1, warm[r])
+        lam0 = _multiplier(a, room0, c0, warm[n + r])
+        warm[r] = max(lam1, 0.0)
+        warm[n + r] = max(lam0, 0.0)
+        n1 = 0.0
+        n0 = 0.0
+        for i in range(dim):
+            d1 = room1[i] if lam1 < 0 else min(lam1 * a[i], room1[i])
+            d0 = room0[i] if lam0 < 0 else min(lam0 * a[i], room0[i])
+            n1 += d1 * d1 if c1 != 0 and a[i] > 0 else 0.0
+            n0 += d0 * d0 if c0 != 0 and a[i] > 0 else 0.0
+        n1 = max(np.sqrt(n1), 1e-8)
+        n0 = max(np.sqrt(n0), 1e-8)
+        alpha = min(max(n1 / (n1 + n0), 0.0), alpha_max)
+        for i in range(dim):
+            sw = 1.0 if w[r, i] > 0 else (-1.0 if w[r, i] < 0 else 0.0)
+            m1 = room1[i] if lam1 < 0 else min(lam1 * a[i], room1[i])
+            m0 = room0[i] if lam0 < 0 else min(lam0 * a[i], room0[i])
+            d1 = s1 * sw * m1 if c1 != 0 else 0.0
+            d0 = s0 * sw * m0 if c0 != 0 else 0.0
+            v = (x1[r, i] + eta * d1) * (1.0 - alpha) + (x0[r, i] + eta * d0) * alpha
+            out[r, i] = min(max(v, 0.0), 1.0)
+
+
+@njit(cache=True, fastmath=FLAGS)
+def step_back_l2(
+    x1: np.ndarray,
+    x0: np.ndarray,
+    rows: np.ndarray,
+    beta: float,
+    adv: np.ndarray,
+    best: np.ndarray,
+) -> None:
+    """`step_back` with the L2 distance (float64 sum)."""
+    for k in range(rows.shape[0]):
+        r = rows[k]
+        total = 0.0
+        for i in range(x1.shape[1]):
+            d = float(x1[r, i]) - float(x0[r, i])
+            total += d * d
+        dist = np.float32(np.sqrt(total))
+        if dist < best[r]:
+            best[r] = dist
+            adv[r, :] = x1[r, :]
+        for i in range(x1.shape[1]):
+            x1[r, i] = x0[r, i] + np.float32(beta) * (x1[r, i] - x0[r, i])

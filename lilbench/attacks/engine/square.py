@@ -17,6 +17,7 @@ a full forward pass before its image stops.
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from collections.abc import Callable
 
@@ -180,6 +181,7 @@ def square(
     return out
 
 
+@functools.lru_cache(maxsize=64)
 def _l2_pattern(s: int) -> torch.Tensor:
     """The L2 Square attack's window content, s x s with unit L2 norm: the upper half a
     "pseudo-Gaussian" bump of nested rectangles (weights 1/k^2 for the k-th ring from the
@@ -248,10 +250,15 @@ def square_l2(
     if not len(todo) or eps <= 0:
         return out
 
-    def rescale(x0: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
-        norm = delta.double().norm(dim=1, keepdim=True)
-        scale = (eps / (norm + 1e-12)).float()
-        return (x0 + delta * scale).clamp_(0.0, 1.0)
+    def rescale(
+        x0: torch.Tensor, delta: torch.Tensor, sq: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """x0 + delta scaled to L2 norm eps, clipped to [0, 1] (the clip only shortens it);
+        `sq`: ||delta||^2 when known. The scale is rounded down a little so that float32
+        rounding cannot put a point outside the ball."""
+        norm = (delta * delta).sum(1, keepdim=True) if sq is None else sq[:, None]
+        scale = eps * (1 - 1e-6) / (norm.clamp_min(0.0).sqrt() + 1e-12)
+        return torch.addcmul(x0, delta, scale).clamp_(0.0, 1.0)
 
     def signed(n: int, side: int) -> torch.Tensor:
         """(n, c, side^2): the pattern, transposed for a random half of the images, with a
@@ -305,16 +312,19 @@ def square_l2(
         cols_in = (c2 >= l1[:, None]) & (c2 < l1[:, None] + side)
         shared = (rows_in[:, :, None] & cols_in[:, None, :]).reshape(n, 1, -1)
         mass = (d1 * d1).sum((1, 2)) + (d2 * d2 * ~shared).sum((1, 2))
-        spare = (eps**2 - (delta * delta).sum(1)).clamp(min=0.0) / c
+        total = (delta * delta).sum(1)
+        spare = (eps**2 - total).clamp(min=0.0) / c
         new = signed(n, side) + d1 / (d1.norm(dim=2, keepdim=True) + 1e-12)
         new = new / (new.norm(dim=2, keepdim=True) + 1e-12)
         new = new * (spare[:, None, None] + mass[:, None, None]).sqrt()
         delta.scatter_(1, idx2, 0.0)
         delta.scatter_(1, idx1, new.reshape(n, -1))
-        x_new = rescale(x0, delta)
+        # only the windows changed: the new squared norm without another full pass
+        x_new = rescale(x0, delta, total - mass + (new * new).sum((1, 2)))
         m_new = margin(model(x_new), y_a)
         keep = m_new < marg
-        xb = torch.where(keep[:, None], x_new, xb)
+        rows = keep.nonzero()[:, 0]
+        xb[rows] = x_new[rows]
         marg = torch.where(keep, m_new, marg)
     out[ids] = xb
     assert len(out) == n_all
