@@ -10,8 +10,8 @@ clamp, which equals it), checkpoints and step halving, the last iterate as the r
 A test checks the output is bit-identical to ART's on the same seed.
 
 L2 (norm "2"): the step is the gradient over its L2 norm (plus ART's 1e-7), the projection
-ART's own `art.utils.projection` (a rescaling onto the ball, float64 factors), applied to the
-same float32 arrays in the same order, so the floats are ART's on the CPU too; on another
+`art.utils.projection`'s arithmetic (a rescaling onto the ball, float64 factors), applied to
+the same float32 arrays in the same order, so the floats are ART's on the CPU too; on another
 device the same formulas run in torch (not bit-checked).
 
 Several independent problems (ART's batches) run side by side: each is evaluated in its own
@@ -27,7 +27,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from art.utils import projection, random_sphere
+from art.utils import random_sphere
 from torch import nn
 
 from lilbench.attacks.engine import apgd_kernel
@@ -213,10 +213,20 @@ def apgd_iterate(
     return x_k.detach()
 
 
+def _projection(v: np.ndarray, eps: float) -> np.ndarray:
+    """`art.utils.projection(v, eps, 2)` for float32 rows, the same floats without its
+    full-size float64 eps array: the row's norm in float32 (numpy's, as ART), the factor
+    min(1, eps / norm) in float64, the product in float64 cast to float32."""
+    norm = np.linalg.norm(v, ord=2, axis=1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        factor = np.where(norm, np.minimum(1, eps / norm.astype(np.float64)), 0)
+    return (v * factor).astype(v.dtype)
+
+
 def l2_project(v: torch.Tensor, eps: float) -> torch.Tensor:
     """ART's L2 projection of the rows of v onto the eps ball (rescaling; float64 factors)."""
     if v.device.type == "cpu":
-        return torch.from_numpy(projection(v.numpy(), eps, 2))
+        return torch.from_numpy(_projection(v.numpy(), eps))
     n = v.double().norm(dim=1, keepdim=True)
     scale = torch.where(n > 0, (eps / n).clamp(max=1.0), torch.zeros_like(n))
     return (v.double() * scale).float()
@@ -232,7 +242,7 @@ def l2_first(
 ) -> np.ndarray:
     """ART's first L2 step in numpy, operation for operation: step, clip, project."""
     z = np.clip(x_k + eta * _l2_dir(grad, d), 0.0, 1.0)
-    return x_init + projection(z - x_init, eps, 2)
+    return x_init + _projection(z - x_init, eps)
 
 
 def l2_momentum(
@@ -247,10 +257,10 @@ def l2_momentum(
     """ART's later L2 steps in numpy, operation for operation: step, clip, project,
     momentum 0.75, clip, project."""
     z = np.clip(x_k + eta * _l2_dir(grad, d), 0.0, 1.0)
-    z = x_init + projection(z - x_init, eps, 2)
+    z = x_init + _projection(z - x_init, eps)
     alpha = 0.75
     x_new = np.clip(x_k + alpha * (z - x_k) + (1 - alpha) * (x_k - x_km1), 0.0, 1.0)
-    return x_init + projection(x_new - x_init, eps, 2)
+    return x_init + _projection(x_new - x_init, eps)
 
 
 def random_start(
