@@ -343,7 +343,7 @@ def test_suite_with_certify_and_mechanism_reports_brackets_and_trends(
         "test_limit: 100\n"
         "attacks:\n"
         "  - {name: fgsm, eps: [0.003, 0.01, 0.03]}\n"
-        "certify: {eps: [0.001, 0.01, 0.03], methods: [ibp, crown]}\n"
+        "certify: {eps: [0.001, 0.01, 0.03], methods: [ibp, crown, alpha-crown]}\n"
         "mechanism: true\n"
     )
     runs, out = str(tmp_path / "runs"), tmp_path / "out"
@@ -362,6 +362,17 @@ def test_suite_with_certify_and_mechanism_reports_brackets_and_trends(
         for cell in row.split("|")[2:5]:
             lo, hi = (float(v) for v in cell.split(".."))
             assert lo <= hi
+    # what each certificate adds: counts never fall from a looser to a tighter bound
+    per = {
+        line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:5]]
+        for line in section.splitlines()
+        if line.startswith(("| ibp", "| crown", "| alpha-crown"))
+    }
+    assert list(per) == ["ibp", "crown", "alpha-crown"]
+    for i in range(3):
+        ibp, crown, alpha = (int(per[m][i].split()[0]) for m in per)
+        assert ibp <= crown <= alpha
+        assert per["crown"][i].endswith(")") and "(+" in per["alpha-crown"][i]
     assert "## The mechanism" in text and "Spearman rho" in text
 
 

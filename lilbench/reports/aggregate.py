@@ -166,6 +166,41 @@ def worst_case_table(results: list[ModelResult], norm: str = "inf") -> Table | N
     return header, rows
 
 
+def certificate_methods_table(results: list[ModelResult], norm: str = "inf") -> Table | None:
+    """Method x eps: images each certificate proves, summed over every model, and how many
+    it adds to the union of the certificates listed above it (loosest first), so a reader
+    sees what each tighter bound buys."""
+    from lilbench.certify.runner import unpack_bits
+    from lilbench.certify.spec import METHODS
+
+    certs = [c for r in results if (c := r.certificate_of(norm)) is not None]
+    if not certs:
+        return None
+    methods = [m for m in METHODS if any(p.method == m for c in certs for p in c.points)]
+    eps_list = sorted({float(p.eps) for c in certs for p in c.points})
+    name = "eps" if norm == "inf" else f"L{norm} eps"
+    header = ["certificate", *(f"{name}={e:g}" for e in eps_list)]
+    rows = []
+    for i, method in enumerate(methods):
+        cells = []
+        for e in eps_list:
+            proven = added = 0
+            for c in certs:
+                at = {p.method: p for p in c.points if abs(float(p.eps) - e) < 1e-12}
+                if method not in at:
+                    continue
+                mine = unpack_bits(at[method].bits, at[method].n)
+                before = np.zeros_like(mine)
+                for m in methods[:i]:
+                    if m in at:
+                        before |= unpack_bits(at[m].bits, at[m].n)
+                proven += int(mine.sum())
+                added += int((mine & ~before).sum())
+            cells.append(f"{proven}" if i == 0 else f"{proven} (+{added})")
+        rows.append([method, *cells])
+    return header, rows
+
+
 def checks_table(results: list[ModelResult]) -> Table:
     rows = []
     for r in results:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lilbench.reports.aggregate import certified_table
+from lilbench.reports.aggregate import certificate_methods_table, certified_table
 from lilbench.reports.render import md_table
 from lilbench.reports.sections.base import SECTIONS, ReportContext, Section
 
@@ -20,6 +20,18 @@ class Certified(Section):
             l2 = spec.norm == "2"
             ctx.tables["certified-l2" if l2 else "certified"] = certified
             methods = ", ".join(spec.methods)
+            per = certificate_methods_table(ctx.results, spec.norm)
+            assert per is not None  # certified_table found certificates of this norm
+            ctx.tables["certificates-l2" if l2 else "certificates"] = per
+            models = sum(r.certificate_of(spec.norm) is not None for r in ctx.results)
+            per_lines = [
+                f"Images proven robust by each certificate, summed over the {models} models "
+                "(in brackets: the images it adds to those the certificates above it prove; "
+                "loosest first):",
+                "",
+                md_table(per),
+                "",
+            ]
             if l2:
                 out += [
                     "## Certified lower bounds in L2",
@@ -33,6 +45,7 @@ class Certified(Section):
                     "",
                     md_table(certified),
                     "",
+                    *per_lines,
                 ]
                 continue
             out += [
@@ -48,5 +61,6 @@ class Certified(Section):
                 "",
                 md_table(certified),
                 "",
+                *per_lines,
             ]
         return out
