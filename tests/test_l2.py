@@ -97,6 +97,7 @@ def test_a_suite_reports_l2_entries_apart_and_keeps_its_verdict_l_inf(
     text = (out / "l2tiny.md").read_text()
     assert "## Robust accuracy under FGSM-L2 (norm=2)" in text
     assert "## Robust accuracy under PGD-EPS-L2 (norm=2" in text
+    assert "## Robust accuracy under FGSM (norm=L-inf)" in text  # every table names its norm
     answer = next(line for line in text.splitlines() if line.startswith("**Answer.**"))
     # the answer is L-inf's first, then the same question in L2 from the strongest L2 attack
     assert answer.startswith("**Answer.** Under PGD-EPS at eps")
