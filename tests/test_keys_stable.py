@@ -29,7 +29,9 @@ def test_committed_suites_keep_every_key() -> None:
         # 33) are additions with keys of their own.
         before = module.suite_keys(ROOT / "suites" / name, migrated=True)
         assert now[name]["configs"] == recorded[name]["configs"], name
-        assert now[name]["certify"] == recorded[name]["certify"], name
+        # a suite that added alpha-crown to its certificates (issue 35) computes a new record
+        # beside the earlier one; without it, its key is the recorded one
+        assert before["certify"] == recorded[name]["certify"], name
         pairs = zip(now[name]["attacks"].items(), before["attacks"].items(), strict=True)
         seen = set()
         for (item, key), (old_item, old_key) in pairs:
