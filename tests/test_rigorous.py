@@ -230,9 +230,19 @@ def test_rigorous_suite_file_is_valid() -> None:
         "apgd-search",
         "fgsm-paper",
         "pgd-paper",
+        # the L2 threat model (issue 33)
+        "fgsm-l2",
+        "pgd-eps-l2",
+        "apgd-ce-l2",
+        "square-l2",
+        "autoattack-l2",
+        "apgd-search-l2",
     ]
     assert max(suite.attacks[4].points(), key=lambda p: p.eps).eps == 0.3
     assert suite.attacks[4].version == "standard"  # the field's AutoAttack
+    assert [p.eps for p in suite.attacks[13].points()] == [0.5, 1.0]
+    assert suite.certify is not None and "alpha-crown" in suite.certify.methods
+    assert suite.certify_l2 is not None and suite.certify_l2.eps == (0.05, 0.1, 0.2)
 
 
 def test_apgd_search_brackets_the_true_minimal_perturbation_of_a_linear_model() -> None:
