@@ -80,12 +80,12 @@ def robustness_section(
             per.setdefault(r.label, []).append(minimal_eps(r, clean[(r.label, r.seed)]))
     if not per:
         return None
-    grid = sorted(
+    grid = sorted(  # the L-inf grids only, as `minimal_eps` (an L2 eps is another ball)
         {
             float(p.eps)
             for r in results
-            for rec in r.completed_attacks().values()
-            if rec.sweep == "eps"
+            for label, rec in r.completed_attacks().items()
+            if rec.sweep == "eps" and attack_facts({label: rec})[label].norm == "inf"
             for p in rec.points
             if p.eps > 0
         }

@@ -96,7 +96,8 @@ def plot(results: list[ModelResult], panels: Sequence[tuple[str, str | None]], p
                 )
         ax.set_xscale("log")
         ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel("eps" if sweep == "eps" else "step size (eps = ball)")
+        radius = "L2 eps" if attack.endswith("-l2") else "eps"  # the label names an L2 attack
+        ax.set_xlabel(radius if sweep == "eps" else "step size (eps = ball)")
         ax.set_ylabel("robust accuracy")
         title = attack.upper() + (f" (solid) vs {dashed.upper()} (dashed)" if dashed else "")
         ax.set_title(title, fontsize=10)
