@@ -30,7 +30,7 @@ def main() -> None:
             cost["training"][r.label] += float(r.checkpoint.metrics.get("train_seconds", 0.0))
         for label, rec in r.attacks.items():
             if rec is not None:
-                cost[label][r.label] += float(rec["timings"]["total_seconds"])
+                cost[label][r.label] += float(rec.timings.get("total_seconds", 0.0))
     settings = list(dict.fromkeys(r.label for r in results))
     seeds = len(suite.seeds)
     width = max(len(s) for s in settings)
