@@ -287,6 +287,18 @@ def _tangent_point(lb: torch.Tensor, ub: torch.Tensor) -> tuple[torch.Tensor, to
     return hi, f(ub) < 0  # f(hi) >= 0 wherever f(ub) >= 0: the sound side
 
 
+def _concretize(
+    a: torch.Tensor, bias: torch.Tensor, lb: torch.Tensor, ub: torch.Tensor, ball: Ball | None
+) -> torch.Tensor:
+    """min of a . x + bias over the input set: over the box, a . centre - |a| . radius (the
+    input's widest product); for an L2 ball also a . x0 - eps ||a||_2 (the dual norm)."""
+    centre, radius = (lb + ub) / 2, (ub - lb) / 2
+    low = bias + (a @ centre[:, :, None])[..., 0] - (a.abs() @ radius[:, :, None])[..., 0]
+    if ball is not None:
+        low = torch.maximum(low, _ball_low(a, bias, ball))
+    return low
+
+
 def _backward(
     chain: Chain,
     spec: torch.Tensor,
@@ -315,12 +327,7 @@ def _backward(
             # the sums over units as batched products: one pass each, not two elementwise
             bias = bias + (pos @ b_lo[:, :, None])[..., 0] + (neg @ b_up[:, :, None])[..., 0]
             a = pos * a_lo[:, None, :] + neg * a_up[:, None, :]
-        # min over the box of a . x = a . centre - |a| . radius (the input's widest product)
-        centre, radius = (lb + ub) / 2, (ub - lb) / 2
-        low = bias + (a @ centre[:, :, None])[..., 0] - (a.abs() @ radius[:, :, None])[..., 0]
-        if ball is not None:  # over the L2 ball: a . x0 - eps ||a||_2 (the dual norm)
-            low = torch.maximum(low, _ball_low(a, bias, ball))
-        bounds.append(sign * low)
+        bounds.append(sign * _concretize(a, bias, lb, ub, ball))
     return bounds
 
 
@@ -478,11 +485,7 @@ def _backward_rows(
         pos, neg = a.clamp_min(0), a.clamp_max(0)
         bias = bias + (pos * b_lo).sum(-1) + (neg * b_up).sum(-1)
         a = pos * a_lo + neg * a_up
-    centre, radius = (lb + ub) / 2, (ub - lb) / 2
-    low = bias + (a @ centre[:, :, None])[..., 0] - (a.abs() @ radius[:, :, None])[..., 0]
-    if ball is not None:
-        low = torch.maximum(low, _ball_low(a, bias, ball))
-    return low
+    return _concretize(a, bias, lb, ub, ball)
 
 
 def alpha_crown_margins(

@@ -74,6 +74,62 @@ def _norm(a: np.ndarray, room: np.ndarray, c: float, warm: float) -> tuple[float
 
 
 @njit(cache=True, fastmath=FLAGS)
+def _linf_steps(
+    a: np.ndarray, room: np.ndarray, c: float, warm: np.ndarray, k: int, m: np.ndarray
+) -> float:
+    """Per coordinate, the L-inf projection's step size min(room, e) into m; e into
+    warm[k]; returns the step's L-inf norm."""
+    e, top = _norm(a, room, c, warm[k])
+    warm[k] = e
+    for i in range(a.shape[0]):
+        m[i] = min(room[i], e)
+    return max(min(e, top), 1e-8)
+
+
+@njit(cache=True, fastmath=FLAGS)
+def _move(
+    x1: np.ndarray,
+    x0: np.ndarray,
+    w: np.ndarray,
+    g: np.ndarray,
+    warm: np.ndarray,
+    eta: float,
+    alpha_max: float,
+    out: np.ndarray,
+    l2: bool,
+) -> None:
+    """FAB's move of every row: both projections (L-inf, or L2 with `l2`), the mix."""
+    n, dim = x1.shape
+    a = np.empty(dim)
+    room1 = np.empty(dim)
+    room0 = np.empty(dim)
+    m1 = np.empty(dim)
+    m0 = np.empty(dim)
+    for r in range(n):
+        shift = 0.0
+        for i in range(dim):
+            shift += w[r, i] * (x1[r, i] - x0[r, i])
+        c1 = -g[r]  # b - w . x1, with the hyperplane w . z = b = w . x1 - g
+        c0 = shift - g[r]  # b - w . x0
+        s1 = 1.0 if c1 > 0 else -1.0
+        s0 = 1.0 if c0 > 0 else -1.0
+        _rooms(x1[r], w[r], s1, a, room1)
+        _rooms(x0[r], w[r], s0, a, room0)
+        if l2:
+            n1 = _l2_steps(a, room1, c1, warm, r, m1)
+            n0 = _l2_steps(a, room0, c0, warm, n + r, m0)
+        else:
+            n1 = _linf_steps(a, room1, c1, warm, r, m1)
+            n0 = _linf_steps(a, room0, c0, warm, n + r, m0)
+        alpha = min(max(n1 / (n1 + n0), 0.0), alpha_max)
+        for i in range(dim):
+            sw = 1.0 if w[r, i] > 0 else (-1.0 if w[r, i] < 0 else 0.0)
+            d1 = s1 * sw * m1[i] if c1 != 0 else 0.0
+            d0 = s0 * sw * m0[i] if c0 != 0 else 0.0
+            v = (x1[r, i] + eta * d1) * (1.0 - alpha) + (x0[r, i] + eta * d0) * alpha
+            out[r, i] = min(max(v, 0.0), 1.0)
+
+
 def fab_step(
     x1: np.ndarray,
     x0: np.ndarray,
@@ -86,36 +142,38 @@ def fab_step(
 ) -> None:
     """Writes the new points into `out` and the two norms per row into `warm` ([x1 rows,
     x0 rows], as torch_step returns them)."""
-    n, dim = x1.shape
-    a = np.empty(dim)
-    room1 = np.empty(dim)
-    room0 = np.empty(dim)
-    for r in range(n):
-        shift = 0.0
-        for i in range(dim):
-            shift += w[r, i] * (x1[r, i] - x0[r, i])
-        c1 = -g[r]  # b - w . x1, with the hyperplane w . z = b = w . x1 - g
-        c0 = shift - g[r]  # b - w . x0
-        s1 = 1.0 if c1 > 0 else -1.0
-        s0 = 1.0 if c0 > 0 else -1.0
-        _rooms(x1[r], w[r], s1, a, room1)
-        _rooms(x0[r], w[r], s0, a, room0)
-        e1, top1 = _norm(a, room1, c1, warm[r])
-        e0, top0 = _norm(a, room0, c0, warm[n + r])
-        warm[r] = e1
-        warm[n + r] = e0
-        n1 = max(min(e1, top1), 1e-8)  # the step's L-inf norm
-        n0 = max(min(e0, top0), 1e-8)
-        alpha = min(max(n1 / (n1 + n0), 0.0), alpha_max)
-        for i in range(dim):
-            sw = 1.0 if w[r, i] > 0 else (-1.0 if w[r, i] < 0 else 0.0)
-            d1 = s1 * sw * min(room1[i], e1) if c1 != 0 else 0.0
-            d0 = s0 * sw * min(room0[i], e0) if c0 != 0 else 0.0
-            v = (x1[r, i] + eta * d1) * (1.0 - alpha) + (x0[r, i] + eta * d0) * alpha
-            out[r, i] = min(max(v, 0.0), 1.0)
+    _move(x1, x0, w, g, warm, eta, alpha_max, out, False)
 
 
 @njit(cache=True, fastmath=FLAGS)
+def _step_back(
+    x1: np.ndarray,
+    x0: np.ndarray,
+    rows: np.ndarray,
+    beta: float,
+    adv: np.ndarray,
+    best: np.ndarray,
+    l2: bool,
+) -> None:
+    for k in range(rows.shape[0]):
+        r = rows[k]
+        if l2:
+            total = 0.0
+            for i in range(x1.shape[1]):
+                d = float(x1[r, i]) - float(x0[r, i])
+                total += d * d
+            dist = np.float32(np.sqrt(total))
+        else:
+            dist = np.float32(0.0)
+            for i in range(x1.shape[1]):
+                dist = max(dist, abs(x1[r, i] - x0[r, i]))
+        if dist < best[r]:
+            best[r] = dist
+            adv[r, :] = x1[r, :]
+        for i in range(x1.shape[1]):
+            x1[r, i] = x0[r, i] + np.float32(beta) * (x1[r, i] - x0[r, i])
+
+
 def step_back(
     x1: np.ndarray,
     x0: np.ndarray,
@@ -126,16 +184,7 @@ def step_back(
 ) -> None:
     """For the adversarial rows: keep the point if it is the closest so far (L-inf), then
     move it back towards the clean input by beta, in place."""
-    for k in range(rows.shape[0]):
-        r = rows[k]
-        dist = np.float32(0.0)
-        for i in range(x1.shape[1]):
-            dist = max(dist, abs(x1[r, i] - x0[r, i]))
-        if dist < best[r]:
-            best[r] = dist
-            adv[r, :] = x1[r, :]
-        for i in range(x1.shape[1]):
-            x1[r, i] = x0[r, i] + np.float32(beta) * (x1[r, i] - x0[r, i])
+    _step_back(x1, x0, rows, beta, adv, best, False)
 
 
 @njit(cache=True, fastmath=FLAGS)
@@ -180,6 +229,20 @@ def _multiplier(a: np.ndarray, room: np.ndarray, c: float, warm: float) -> float
 
 
 @njit(cache=True, fastmath=FLAGS)
+def _l2_steps(
+    a: np.ndarray, room: np.ndarray, c: float, warm: np.ndarray, k: int, m: np.ndarray
+) -> float:
+    """Per coordinate, the L2 projection's step size into m (every room where the plane is
+    out of reach); the multiplier into warm[k]; returns the step's L2 norm."""
+    lam = _multiplier(a, room, c, warm[k])
+    warm[k] = max(lam, 0.0)
+    total = 0.0
+    for i in range(a.shape[0]):
+        m[i] = room[i] if lam < 0 else min(lam * a[i], room[i])
+        total += m[i] * m[i] if c != 0 and a[i] > 0 else 0.0
+    return max(np.sqrt(total), 1e-8)
+
+
 def fab_step_l2(
     x1: np.ndarray,
     x0: np.ndarray,
@@ -192,45 +255,9 @@ def fab_step_l2(
 ) -> None:
     """`fab_step` with L2 projections (the step lam |w_i| stopped at each wall) and L2
     norms in the mix; `warm` holds the multipliers."""
-    n, dim = x1.shape
-    a = np.empty(dim)
-    room1 = np.empty(dim)
-    room0 = np.empty(dim)
-    for r in range(n):
-        shift = 0.0
-        for i in range(dim):
-            shift += w[r, i] * (x1[r, i] - x0[r, i])
-        c1 = -g[r]
-        c0 = shift - g[r]
-        s1 = 1.0 if c1 > 0 else -1.0
-        s0 = 1.0 if c0 > 0 else -1.0
-        _rooms(x1[r], w[r], s1, a, room1)
-        _rooms(x0[r], w[r], s0, a, room0)
-        lam1 = _multiplier(a, room1, c1, warm[r])
-        lam0 = _multiplier(a, room0, c0, warm[n + r])
-        warm[r] = max(lam1, 0.0)
-        warm[n + r] = max(lam0, 0.0)
-        n1 = 0.0
-        n0 = 0.0
-        for i in range(dim):
-            d1 = room1[i] if lam1 < 0 else min(lam1 * a[i], room1[i])
-            d0 = room0[i] if lam0 < 0 else min(lam0 * a[i], room0[i])
-            n1 += d1 * d1 if c1 != 0 and a[i] > 0 else 0.0
-            n0 += d0 * d0 if c0 != 0 and a[i] > 0 else 0.0
-        n1 = max(np.sqrt(n1), 1e-8)
-        n0 = max(np.sqrt(n0), 1e-8)
-        alpha = min(max(n1 / (n1 + n0), 0.0), alpha_max)
-        for i in range(dim):
-            sw = 1.0 if w[r, i] > 0 else (-1.0 if w[r, i] < 0 else 0.0)
-            m1 = room1[i] if lam1 < 0 else min(lam1 * a[i], room1[i])
-            m0 = room0[i] if lam0 < 0 else min(lam0 * a[i], room0[i])
-            d1 = s1 * sw * m1 if c1 != 0 else 0.0
-            d0 = s0 * sw * m0 if c0 != 0 else 0.0
-            v = (x1[r, i] + eta * d1) * (1.0 - alpha) + (x0[r, i] + eta * d0) * alpha
-            out[r, i] = min(max(v, 0.0), 1.0)
+    _move(x1, x0, w, g, warm, eta, alpha_max, out, True)
 
 
-@njit(cache=True, fastmath=FLAGS)
 def step_back_l2(
     x1: np.ndarray,
     x0: np.ndarray,
@@ -240,15 +267,4 @@ def step_back_l2(
     best: np.ndarray,
 ) -> None:
     """`step_back` with the L2 distance (float64 sum)."""
-    for k in range(rows.shape[0]):
-        r = rows[k]
-        total = 0.0
-        for i in range(x1.shape[1]):
-            d = float(x1[r, i]) - float(x0[r, i])
-            total += d * d
-        dist = np.float32(np.sqrt(total))
-        if dist < best[r]:
-            best[r] = dist
-            adv[r, :] = x1[r, :]
-        for i in range(x1.shape[1]):
-            x1[r, i] = x0[r, i] + np.float32(beta) * (x1[r, i] - x0[r, i])
+    _step_back(x1, x0, rows, beta, adv, best, True)

@@ -155,14 +155,10 @@ def square(
             n = len(ids)
             side = max(round(math.sqrt(window_fraction(i, queries, p_init) * h * w)), 1)
             side = min(side, h - 1, w - 1)
-            top = torch.randint(0, h - side, (n,), generator=generator).to(dev)
-            left = torch.randint(0, w - side, (n,), generator=generator).to(dev)
+            # as the official code, a window never touches the last row or column
+            idx, _, _ = _windows(n, c, h, w, side, generator, dev, last=False)
             up = torch.randint(0, 2, (n, c), generator=generator).to(dev).bool()
-            ar = torch.arange(side, device=dev)
-            win = (ar[:, None] * w + ar[None, :]).reshape(-1)  # offsets within a channel
-            chan = torch.arange(c, device=dev)[:, None] * (h * w)
-            idx = ((top * w + left)[:, None, None] + chan[None] + win[None, None]).reshape(n, -1)
-            up = up[:, :, None].expand(-1, -1, win.numel()).reshape(n, -1)
+            up = up[:, :, None].expand(-1, -1, side * side).reshape(n, -1)
             old = xb.gather(1, idx)
             hi_w, lo_w = hi_a.gather(1, idx), lo_a.gather(1, idx)
             new = torch.where(up, hi_w, lo_w)
@@ -207,10 +203,13 @@ def _windows(
     side: int,
     generator: torch.Generator,
     dev: torch.device,
+    *,
+    last: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """A random window per image: (flat indices (n, c * side^2), top rows, left columns)."""
-    top = torch.randint(0, h - side + 1, (n,), generator=generator).to(dev)
-    left = torch.randint(0, w - side + 1, (n,), generator=generator).to(dev)
+    """A random window per image: (flat indices (n, c * side^2), top rows, left columns);
+    `last`: the window may touch the last row and column."""
+    top = torch.randint(0, h - side + last, (n,), generator=generator).to(dev)
+    left = torch.randint(0, w - side + last, (n,), generator=generator).to(dev)
     ar = torch.arange(side, device=dev)
     win = (ar[:, None] * w + ar[None, :]).reshape(-1)
     chan = torch.arange(c, device=dev)[:, None] * (h * w)
