@@ -16,6 +16,7 @@ import yaml
 from lilbench.attacks import ATTACKS, AttackSpec
 from lilbench.attacks.parse import coerce, field_kind, field_kinds, number_list, parse_attack
 from lilbench.certify.spec import CertifySpec
+from lilbench.data.noise import CorruptionSpec, NoiseSpec
 from lilbench.errors import ConfigError, LilbenchError
 from lilbench.io import sha256_file
 from lilbench.models.external_files import sniff_model_file
@@ -40,6 +41,8 @@ TOP_KEYS = {
     "topology",
     "models",
     "device",
+    "noise",
+    "corruptions",
 }
 METHOD_KEYS = {"objective", "spectral_norm"}  # the rest of a method entry: parameter grids
 PER_METHOD = {"dataset", "seed", "objective", "objective_params", "spectral_norm", *LIL_KEYS}
@@ -116,6 +119,13 @@ class Suite:
     # Where it computes (cpu, cuda, cuda:N): `run`, `check` and `report` use it unless given
     # --device; checkpoints and records of another kind of device are never served for it.
     device: str = "cpu"
+    # accuracy under random noise and MNIST-C's corruptions (`noise:`, `corruptions:`)
+    noise: NoiseSpec | None = None
+    corruptions: CorruptionSpec | None = None
+
+    @property
+    def perturbs(self) -> bool:
+        return self.noise is not None or self.corruptions is not None
 
     @property
     def certifies(self) -> tuple[CertifySpec, ...]:
@@ -350,6 +360,19 @@ def load_suite(path: Path) -> Suite:
             require()
         except ConfigError as exc:
             raise _fail(path, "topology", str(exc)) from None
+    perturb: dict[str, Any] = {}
+    for key, parse in (("noise", NoiseSpec.from_value), ("corruptions", CorruptionSpec.from_value)):
+        value = raw.get(key, False)
+        if value is False or value is None:
+            continue
+        try:
+            perturb[key] = parse(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    if "corruptions" in perturb:
+        shape = _image_side(str(raw.get("dataset", "mnist")))
+        if shape is None:
+            raise _fail(path, "corruptions", "MNIST-C's corruptions need grey images")
     device = raw.get("device", "cpu")
     if not isinstance(device, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", device):
         raise _fail(path, "device", f"expected cpu, cuda or cuda:N, got {device!r}")
@@ -373,6 +396,8 @@ def load_suite(path: Path) -> Suite:
         topology=flags["topology"],
         topology_points=topology_points,
         device=device,
+        noise=perturb.get("noise"),
+        corruptions=perturb.get("corruptions"),
     )
     labels = [a.label for a in suite.attacks]
     for label in labels:
@@ -389,6 +414,13 @@ def load_suite(path: Path) -> Suite:
         if labels.count(label) > 1:
             raise _fail(path, "methods", f"two settings are both {label!r}; keep one")
     return suite
+
+
+def _image_side(dataset: str) -> int | None:
+    """The side of a data set's square grey images (None: not such images); read from the
+    data set's registration without loading it."""
+    grey = {"mnist": 28, "fashion-mnist": 28}
+    return grey.get(dataset)
 
 
 def _methods(path: Path, value: Any, *, dataset: str) -> tuple[Setting, ...]:

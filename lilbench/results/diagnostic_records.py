@@ -66,6 +66,20 @@ def _load(
     return dict(rec.values)
 
 
+def find_diagnostic(
+    ckpt: Checkpoint,
+    kind: str,
+    params: dict[str, Any],
+    *,
+    runs_dir: Path,
+    data_dir: Path | None = None,
+) -> dict[str, Any] | None:
+    """The named values of a diagnostic if they are recorded for these weights and settings;
+    None (computing nothing) if not."""
+    data = load_dataset(ckpt.config.dataset, data_dir=data_dir, seed=ckpt.config.seed)
+    return _load(record_path(runs_dir, ckpt, data, kind, params), ckpt, kind, data, params)
+
+
 def ensure_diagnostic(
     ckpt: Checkpoint,
     kind: str,

@@ -21,6 +21,7 @@ from lilbench.results.attack_runs import ensure_attack
 from lilbench.results.certificates import ensure_certificate, find_certificate
 from lilbench.results.executors import Executor, Sequential
 from lilbench.results.model_check_records import ensure_model_checks, find_checks
+from lilbench.results.perturbation_records import Perturbed, ensure_perturbed, find_perturbed
 from lilbench.results.records import find_record
 from lilbench.schemas import AttackRecord, CertificateRecord, ChecksRecord
 from lilbench.suites import Setting, Suite
@@ -49,6 +50,7 @@ class ModelResult:
     model_checks: ChecksRecord | None = None
     certificate: CertificateRecord | None = None
     certificate_l2: CertificateRecord | None = None
+    perturbed: Perturbed | None = None  # accuracy under noise and corruptions
 
     @property
     def beta(self) -> float:
@@ -79,6 +81,11 @@ class ModelResult:
                 if self.certificate_l2 is not None
                 else {}
             ),
+            **(
+                {"noise": self.perturbed.noise, "corruptions": self.perturbed.corruptions}
+                if self.perturbed is not None
+                else {}
+            ),
         }
 
     def certificate_of(self, norm: str) -> CertificateRecord | None:
@@ -87,9 +94,10 @@ class ModelResult:
 
 def item_count(suite: Suite) -> int:
     per_model = 1 + len(suite.attacks) + int(suite.model_checks) + len(suite.certifies)
+    per_model += int(suite.perturbs)
     external = sum(1 for s in suite.settings if s.external is not None)
     return len(suite.settings) * len(suite.seeds) * per_model - (
-        external * len(suite.seeds) * len(suite.certifies)
+        external * len(suite.seeds) * (len(suite.certifies) + int(suite.perturbs))
     )
 
 
@@ -182,6 +190,17 @@ def _model_item(work: _ModelWork, where: _Where) -> tuple[ModelResult, list[tupl
         else:
             result.certificate = cert.record
         events.append((f"certify{'' if cspec.norm == 'inf' else ' l2'} {what}", cert.reused))
+    if suite.perturbs and not ckpt.external:  # computed from lilbench's checkpoints
+        result.perturbed = ensure_perturbed(
+            ckpt,
+            suite.noise,
+            suite.corruptions,
+            runs_dir=runs,
+            data_dir=data,
+            limit=limit,
+            seed=seed,
+        )
+        events.append((f"noise and corruptions {what}", False))
     if suite.model_checks:
         result.model_checks = ensure_model_checks(
             ckpt,
@@ -317,6 +336,16 @@ def collect_suite(
                     result.certificate = found
                 if found is None:
                     missing.append(f"certify{'' if cspec.norm == 'inf' else ' l2'} {what}")
+            if suite.perturbs and setting.external is None and ckpt is not None:
+                result.perturbed, lacking = find_perturbed(
+                    ckpt,
+                    suite.noise,
+                    suite.corruptions,
+                    runs_dir=runs_dir,
+                    limit=suite.test_limit,
+                    seed=seed,
+                )
+                missing.extend(f"{kind} {what}" for kind in lacking)
             if suite.model_checks and ckpt is not None:
                 result.model_checks = find_checks(
                     runs_dir,

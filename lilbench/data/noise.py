@@ -1,0 +1,133 @@
+"""Random perturbations of inputs in [0, 1], and what a suite's `noise:` and `corruptions:`
+blocks say (torch-free: the CLI and the suites parse them).
+
+Three kinds of noise, each clipped to [0, 1] after it is added:
+- `gaussian`: N(0, sigma^2) per pixel (the level is sigma);
+- `uniform-linf`: uniform in the L-inf ball of radius eps (the level);
+- `uniform-l2`: uniform in the L2 ball of radius eps (a Gaussian direction, a radius
+  eps * U^(1/d)).
+
+Draw k of image i is seeded by (seed, kind, level, k, i), so an image's noise does not
+depend on which other images are evaluated with it.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lilbench.data.corruptions import CORRUPTIONS, MNIST_C, corruption_names
+from lilbench.errors import ConfigError
+
+NOISE_KINDS = ("gaussian", "uniform-linf", "uniform-l2")
+DEFAULT_LEVELS: dict[str, tuple[float, ...]] = {
+    "gaussian": (0.1, 0.2, 0.3, 0.5),
+    "uniform-linf": (0.1, 0.3),
+    "uniform-l2": (1.0, 2.0, 4.0),
+}
+
+
+def _draw(kind: str, level: float, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    if kind == "gaussian":
+        return rng.normal(0.0, level, shape)
+    if kind == "uniform-linf":
+        return rng.uniform(-level, level, shape)
+    direction = rng.normal(0.0, 1.0, shape)
+    norm = float(np.linalg.norm(direction)) or 1.0
+    radius = level * rng.random() ** (1.0 / direction.size)
+    return direction * (radius / norm)
+
+
+def noisy(
+    x: np.ndarray, kind: str, level: float, *, seed: int, draw: int, first_index: int = 0
+) -> np.ndarray:
+    """Rows of `x` (flat inputs in [0, 1]) with one draw of the noise added and clipped to
+    [0, 1], as float32. A level of 0 returns the inputs unchanged."""
+    if kind not in NOISE_KINDS:
+        raise ConfigError(f"unknown noise {kind!r}; known: {', '.join(NOISE_KINDS)}")
+    out = np.array(x, dtype=np.float32, copy=True)
+    if level == 0:
+        return out
+    code = zlib.crc32(kind.encode())
+    micro = round(level * 1e6)
+    for k in range(x.shape[0]):
+        rng = np.random.default_rng([seed, code, micro, draw, first_index + k])
+        out[k] = np.clip(x[k] + _draw(kind, level, x[k].shape, rng), 0.0, 1.0)
+    return out
+
+
+def _levels(kind: str, value: Any) -> tuple[float, ...]:
+    values = value if isinstance(value, list | tuple) else [value]
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
+            raise ConfigError(f"noise.{kind}: levels are finite numbers >= 0, got {v!r}")
+        if kind == "uniform-linf" and v > 1:
+            raise ConfigError(f"noise.{kind}: an L-inf radius lies in [0, 1], got {v:g}")
+        out.append(float(v))
+    if not out:
+        raise ConfigError(f"noise.{kind}: give at least one level")
+    return tuple(sorted(set(out)))
+
+
+@dataclass(frozen=True)
+class NoiseSpec:
+    """Which noise, at which levels, averaged over how many seeded draws."""
+
+    levels: tuple[tuple[str, tuple[float, ...]], ...] = tuple(DEFAULT_LEVELS.items())
+    draws: int = 3
+
+    @classmethod
+    def from_value(cls, value: Any) -> NoiseSpec:
+        """`noise: true` (the defaults) or {draws: N, gaussian: [...], uniform-linf: [...],
+        uniform-l2: [...]} (the kinds given replace the defaults' kinds)."""
+        if value is True:
+            return cls()
+        if not isinstance(value, dict):
+            raise ConfigError("noise: expected true or a mapping (draws, " + ", ".join(NOISE_KINDS))
+        unknown = set(value) - {"draws", *NOISE_KINDS}
+        if unknown:
+            known = ", ".join(("draws", *NOISE_KINDS))
+            raise ConfigError(f"noise: unknown key(s) {', '.join(sorted(unknown))}; known: {known}")
+        draws = value.get("draws", 3)
+        if isinstance(draws, bool) or not isinstance(draws, int) or not 1 <= draws <= 255:
+            raise ConfigError(f"noise.draws: expected an integer in 1..255, got {draws!r}")
+        given = [(k, _levels(k, value[k])) for k in NOISE_KINDS if k in value]
+        return cls(tuple(given) if given else tuple(DEFAULT_LEVELS.items()), draws)
+
+    def points(self) -> list[tuple[str, float]]:
+        return [(kind, level) for kind, levels in self.levels for level in levels]
+
+    def params(self) -> dict[str, Any]:
+        return {"draws": self.draws, "levels": {k: list(v) for k, v in self.levels}}
+
+
+@dataclass(frozen=True)
+class CorruptionSpec:
+    """Which corruptions (default: all of MNIST-C's), at one severity (1: the published)."""
+
+    names: tuple[str, ...] = MNIST_C
+    severity: float = 1.0
+
+    @classmethod
+    def from_value(cls, value: Any) -> CorruptionSpec:
+        if value is True:
+            return cls(tuple(corruption_names()))
+        if not isinstance(value, dict) or set(value) - {"names", "severity"}:
+            raise ConfigError("corruptions: expected true or {names: [...], severity: S}")
+        names = value.get("names", corruption_names())
+        if not isinstance(names, list) or not names:
+            raise ConfigError("corruptions.names: expected a non-empty list")
+        for n in names:
+            CORRUPTIONS.get(str(n))  # the unknown-name message, with a suggestion
+        sev = value.get("severity", 1.0)
+        if isinstance(sev, bool) or not isinstance(sev, int | float) or not 0 <= sev < math.inf:
+            raise ConfigError(f"corruptions.severity: expected a number >= 0, got {sev!r}")
+        return cls(tuple(str(n) for n in names), float(sev))
+
+    def params(self) -> dict[str, Any]:
+        return {"names": list(self.names), "severity": self.severity}

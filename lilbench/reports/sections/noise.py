@@ -1,0 +1,132 @@
+"""Random noise and common corruptions: the abstract's "general perturbations"."""
+
+from __future__ import annotations
+
+from lilbench.reports.aggregate import key_header
+from lilbench.reports.noise import (
+    changes,
+    changes_table,
+    corruption_figure,
+    corruption_table,
+    noise_tables,
+)
+from lilbench.reports.render import md_table
+from lilbench.reports.sections.base import SECTIONS, ReportContext, Section
+
+
+def _name(setting: str, ctx: ReportContext) -> str:
+    """`beta=1` for a beta sweep's setting, the method's name otherwise."""
+    return f"beta={setting}" if key_header(ctx.results) == "beta" else setting
+
+
+@SECTIONS.register("noise")
+class Noise(Section):
+    order = 65  # after the certified bracket, before the Pareto front and the verdict
+
+    def applies(self, ctx: ReportContext) -> bool:
+        return ctx.suite.perturbs and any(r.perturbed is not None for r in ctx.results)
+
+    def render(self, ctx: ReportContext) -> list[str]:
+        suite = ctx.suite
+        out = [
+            "## Random noise and common corruptions",
+            "",
+            "The paper's abstract contrasts robustness to specific (adversarial) perturbations "
+            "with robustness to general ones. Here the perturbations are random: no attack "
+            "searches for them. An image under noise has two scores over the draws: the share "
+            "of draws it is classified correctly under (its mean is the expected accuracy "
+            "under the noise) and whether it is correct under every draw. Intervals: the "
+            "hierarchical bootstrap over seeds and test images.",
+            "",
+        ]
+        if suite.noise is not None and (tables := noise_tables(ctx.results)) is not None:
+            mean, every = tables
+            ctx.tables["noise"], ctx.tables["noise-every-draw"] = mean, every
+            out += [
+                f"### Noise ({suite.noise.draws} seeded draws per image, clipped to [0, 1])",
+                "",
+                "Gaussian: N(0, sigma^2) per pixel; uniform L-inf and L2: uniform in the ball "
+                "of that radius. Expected accuracy (the mean over draws):",
+                "",
+                md_table(mean),
+                "",
+                "Correct under every draw:",
+                "",
+                md_table(every),
+                "",
+            ]
+        if suite.corruptions is not None and (table := corruption_table(ctx.results)):
+            ctx.tables["corruptions"] = table
+            sev = suite.corruptions.severity
+            out += [
+                f"### Common corruptions (MNIST-C's 15, severity {sev:g})",
+                "",
+                "Written from Mu & Gilmer (2019) at the generator's published settings "
+                "(severity 1); each image corrupted once, seeded by the model's seed and the "
+                "image's index. One test image under each corruption:",
+                "",
+                f"![corruptions]({ctx.suite.name}-corruptions.png)",
+                "",
+                md_table(table),
+                "",
+            ]
+            self._figure(ctx, list(suite.corruptions.names), sev)
+        found = changes(ctx.results)
+        if found:
+            ctx.tables["noise-changes"] = changes_table(found)
+            out += [
+                "### Change from plain cross-entropy",
+                "",
+                "Accuracy minus the reference's on the same images, in percentage points, paired "
+                "by seed (noise: the expected accuracy; corruptions: the mean over all of "
+                f"them); 95% bootstrap intervals; * significant after Holm's correction over "
+                f"these {len(found)} comparisons (a family of its own, apart from the "
+                "attacks' verdict).",
+                "",
+                md_table(changes_table(found)),
+                "",
+            ]
+            significant = [c for c in found if c.significant and c.perturbation != "clean"]
+            if significant:
+                out.append(
+                    "Significant: "
+                    + "; ".join(
+                        f"{_name(c.setting, ctx)} under {c.perturbation}: {c.boot.fmt(1, 100)} pp"
+                        for c in significant
+                    )
+                    + "."
+                )
+            else:
+                out.append("No setting's change under noise or corruptions is significant.")
+            out.append("")
+        failed = [
+            f"{r.label} seed {r.seed}: {f}"
+            for r in ctx.results
+            if r.perturbed is not None
+            for f in r.perturbed.failed_checks()
+        ]
+        models = sum(r.perturbed is not None for r in ctx.results)
+        out += [
+            f"Checks: {len(failed)} failed ({'; '.join(failed)})."
+            if failed
+            else f"Checks: every noise and corruption check passed on all {models} models "
+            "(noise 0 gives the clean predictions; inputs in [0, 1] and inside their ball; "
+            "accuracy does not rise with the noise level beyond sampling noise; corruptions "
+            "deterministic and the identity at severity 0).",
+            "",
+        ]
+        return out
+
+    @staticmethod
+    def _figure(ctx: ReportContext, names: list[str], severity: float) -> None:
+        from lilbench.data import load_dataset
+
+        data = load_dataset(ctx.suite.dataset, data_dir=ctx.data_dir)
+        x = data.x_test[0].numpy()
+        corruption_figure(
+            x,
+            names,
+            severity,
+            ctx.suite.seeds[0],
+            ctx.out_dir / f"{ctx.suite.name}-corruptions.png",
+        )
