@@ -7,7 +7,8 @@ or an attack: the rows are read from the runs directory, the way `lilbench repor
 and a claim whose results are missing says "not run" with the command that runs it.
 
 Verdicts, in words: "holds"; "holds only under the authors' attacks" (their attacks show the
-rise, the strong protocol does not); "does not hold"; "not run here".
+rise, the strong protocol does not); "holds in part" (of a claim with two parts, one holds);
+"does not hold"; "not run here".
 """
 
 from __future__ import annotations
@@ -37,10 +38,11 @@ from lilbench.suites import Suite, load_suite, read_yaml
 
 HOLDS = "holds"
 AUTHORS_ONLY = "holds only under the authors' attacks"
+IN_PART = "holds in part"
 FAILS = "does not hold"
 NOT_RUN = "not run here"
 # A claim answered by several suites holds only as far as the weakest of them.
-_STRENGTH = {FAILS: 0, AUTHORS_ONLY: 1, HOLDS: 2}
+_STRENGTH = {FAILS: 0, AUTHORS_ONLY: 1, IN_PART: 1, HOLDS: 2}
 
 
 class ClaimEntry(BaseModel):
@@ -340,6 +342,110 @@ def _robustness_l2(res: SuiteResults) -> Finding:
         verdict,
         why + " (Holm over every comparison of the suite's report)",
     )
+
+
+@EVIDENCE.register("mechanism")
+def mechanism(res: SuiteResults, params: dict[str, Any]) -> Finding:
+    """The paper's mechanism: LIL bounds the input gradients. Spearman's rho of the mean
+    input-gradient norm (and the other quantities of the report's mechanism section) with
+    beta over every LIL and plain cross-entropy model, Holm over the quantities: holds when
+    the input-gradient norm falls significantly as beta rises. Read from the records the
+    suite's report cached (`mechanism: true`); not run when they are missing."""
+    from lilbench.reports.mechanism import QUANTITIES, mechanism_values, trends
+
+    if not res.suite.mechanism:
+        raise ConfigError(f"{res.suite.name}: the mechanism needs `mechanism: true` in the suite")
+    group = [r for r in res.results if r.checkpoint is not None and (_is_lil(r))]
+    measured = []
+    for r in group:
+        m = mechanism_values(r, None, res.runs_dir, compute=False)
+        if m is None:
+            raise NotComputed(
+                "the mechanism's records", f"lilbench report {res.shown} --runs-dir RUNS"
+            )
+        measured.append((r, m))
+    found = trends(measured)
+    grad_name = QUANTITIES[0][1]
+    parts = []
+    for name, rho, p in found:
+        sig = "significant" if p < 0.05 else "not significant"
+        parts.append(f"{name}: rho {rho:+.2f} with beta, Holm p {p:.2g} ({sig})")
+    _, rho, p = next(t for t in found if t[0] == grad_name)
+    if p < 0.05 and rho < 0:
+        verdict, why = HOLDS, f"the {grad_name} falls significantly as beta rises"
+    elif p < 0.05:
+        verdict, why = FAILS, f"the {grad_name} rises significantly with beta"
+    else:
+        verdict, why = FAILS, f"the {grad_name} shows no significant trend with beta"
+    return Finding(
+        "",
+        "; ".join(parts) + f" ({len(measured)} models)",
+        "",
+        verdict,
+        why + " (Spearman over the models, Holm over the quantities)",
+    )
+
+
+@EVIDENCE.register("general-perturbations")
+def general_perturbations(res: SuiteResults, params: dict[str, Any]) -> Finding:
+    """Accuracy under random noise and MNIST-C's corruptions vs plain cross-entropy, as the
+    report's section tests it (hierarchical bootstrap, Holm over the section's comparisons):
+    holds when some LIL setting rises significantly under both some Gaussian noise and the
+    mean over the corruptions, in part when under one of them."""
+    from lilbench.reports.noise import Change, changes
+
+    if not res.suite.perturbs:
+        raise ConfigError(f"{res.suite.name}: needs `noise:` and `corruptions:` in the suite")
+    lil = {label for label, _ in _lil_settings(res)}
+    found = [c for c in changes(res.results) if c.setting in lil]
+    noise = [c for c in found if c.perturbation.startswith("Gaussian")]
+    corr = [c for c in found if c.perturbation == "mean over corruptions"]
+
+    def best(cs: list[Change]) -> str:
+        if not cs:
+            return "not run"
+        c = max(cs, key=lambda c: c.boot.value)
+        sig = "significant" if c.significant else "not significant"
+        change = c.boot.fmt(1, 100)
+        return f"{c.perturbation}: largest change {_name(res, c.setting)}, {change} pp, {sig}"
+
+    by_sigma: dict[str, list[Change]] = {}
+    for c in noise:
+        by_sigma.setdefault(c.perturbation, []).append(c)
+    measured = [best(cs) for cs in by_sigma.values()] + [best(corr)]
+    rise_noise = sorted(
+        {
+            f"{_name(res, c.setting)} ({c.perturbation})"
+            for c in noise
+            if c.significant and c.boot.value > 0
+        }
+    )
+    rise_corr = [_name(res, c.setting) for c in corr if c.significant and c.boot.value > 0]
+    if rise_noise and rise_corr:
+        verdict = HOLDS
+    elif rise_noise or rise_corr:
+        verdict = IN_PART
+    else:
+        verdict = FAILS
+    why = (
+        "significant rises under Gaussian noise: "
+        + (", ".join(rise_noise) or "none")
+        + "; under the corruptions (mean of 15): "
+        + (", ".join(rise_corr) or "none")
+        + " (Holm over the report section's comparisons)"
+    )
+    # the suite's other defences beside LIL: is adversarial training's robustness "specific"?
+    others = [
+        c
+        for c in changes(res.results)
+        if c.setting not in lil
+        and c.perturbation in ("Gaussian sigma 0.3", "mean over corruptions")
+    ]
+    if others:
+        measured.append(
+            "beside LIL: " + ", ".join(f"{c.setting} {c.perturbation} {c.fmt()} pp" for c in others)
+        )
+    return Finding("", "; ".join(measured), "", verdict, why)
 
 
 @EVIDENCE.register("hierarchy")

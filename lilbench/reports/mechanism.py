@@ -12,7 +12,7 @@ from torch import nn
 from lilbench.data import Dataset
 from lilbench.diagnostics import mechanism
 from lilbench.reports.aggregate import ALPHA, Table, by_setting, key_header
-from lilbench.results.diagnostic_records import ensure_diagnostic
+from lilbench.results.diagnostic_records import ensure_diagnostic, find_diagnostic
 from lilbench.results.stats import estimate, holm
 from lilbench.results.suite_results import ModelResult
 
@@ -31,25 +31,48 @@ def _mechanism(model: nn.Module, data: Dataset) -> dict[str, float]:
     return mechanism(model, data.x_test, data.y_test, seed=0)
 
 
+def mechanism_values(
+    r: ModelResult, data_dir: Path | None, runs_dir: Path | None, *, compute: bool = True
+) -> dict[str, float] | None:
+    """One model's mechanism quantities: cached per model in the runs directory (`compute`
+    False: None when not cached, computing nothing)."""
+    assert r.checkpoint is not None
+    if not compute:
+        assert runs_dir is not None
+        return find_diagnostic(r.checkpoint, "mechanism", MECHANISM_PARAMS, runs_dir=runs_dir)
+    return ensure_diagnostic(
+        r.checkpoint,
+        "mechanism",
+        MECHANISM_PARAMS,
+        _mechanism,
+        runs_dir=runs_dir,
+        data_dir=data_dir,
+    )
+
+
+def trends(measured: list[tuple[ModelResult, dict[str, float]]]) -> list[tuple[str, float, float]]:
+    """(quantity, Spearman rho with beta, Holm-adjusted p over the quantities)."""
+    tests = [
+        stats.spearmanr([r.beta for r, _ in measured], [m[k] for _, m in measured])
+        for k, _ in QUANTITIES
+    ]
+    adjusted = holm([float(t.pvalue) for t in tests])
+    return [
+        (name, float(t.statistic), p)
+        for (_, name), t, p in zip(QUANTITIES, tests, adjusted, strict=True)
+    ]
+
+
 def mechanism_section(
     results: list[ModelResult], data_dir: Path | None, runs_dir: Path | None = None
 ) -> tuple[Table, list[str]]:
     """Per setting, the mechanism's quantities (cached per model in the runs directory, so a
     report rewritten from its records loads no checkpoint), and their trend with beta."""
     measured = [
-        (
-            r,
-            ensure_diagnostic(
-                r.checkpoint,
-                "mechanism",
-                MECHANISM_PARAMS,
-                _mechanism,
-                runs_dir=runs_dir,
-                data_dir=data_dir,
-            ),
-        )
+        (r, m)
         for r in results
         if r.checkpoint is not None and not r.checkpoint.external
+        if (m := mechanism_values(r, data_dir, runs_dir)) is not None
     ]
     header = [key_header(results), "seeds", *(label for _, label in QUANTITIES)]
     rows = []
@@ -64,13 +87,7 @@ def mechanism_section(
         )
     sentences: list[str] = []
     if key_header(results) == "beta" and len({r.beta for r, _ in measured}) > 2:
-        tests = [
-            stats.spearmanr([r.beta for r, _ in measured], [m[k] for _, m in measured])
-            for k, _ in QUANTITIES
-        ]
-        adjusted = holm([float(t.pvalue) for t in tests])
-        for (_, name), t, p in zip(QUANTITIES, tests, adjusted, strict=True):
-            rho = float(t.statistic)
+        for name, rho, p in trends(measured):
             if p < ALPHA:
                 trend = "falls" if rho < 0 else "rises"
                 what = f"{trend} with beta (significant after Holm's correction)"
