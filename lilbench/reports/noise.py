@@ -214,3 +214,30 @@ def corruption_figure(
         ax.imshow(img.reshape(28, 28), cmap="gray", vmin=0, vmax=1)
         ax.set_title(name, fontsize=8)
     save_figure(fig, path, dpi=90)
+
+
+def noise_sentence(results: list[ModelResult], said: Callable[[str], str]) -> str | None:
+    """The answer's sentence on random perturbations (None: none were run)."""
+    found = [c for c in changes(results) if c.perturbation != "clean"]
+    if not found:
+        return None
+    noise = [c for c in found if c.perturbation.startswith("Gaussian")]
+    corr = [c for c in found if c.perturbation == "mean over corruptions"]
+    parts = []
+    for what, cs in (("Gaussian noise", noise), ("MNIST-C's corruptions (mean of 15)", corr)):
+        if not cs:
+            continue
+        rises = [c for c in cs if c.significant and c.boot.value > 0]
+        best = max(cs, key=lambda c: c.boot.value)
+        where = f" at {best.perturbation}" if best.perturbation.startswith("Gaussian") else ""
+        if rises:
+            who = ", ".join(dict.fromkeys(said(c.setting) for c in rises))
+            text = f"under {what}, accuracy rises significantly for {who}"
+        else:
+            text = f"under {what}, accuracy rises significantly for no setting"
+        parts.append(f"{text} (largest: {best.boot.fmt(1, 100)} pp, {said(best.setting)}{where})")
+    return (
+        "Under random perturbations (no attack; Holm over that section's comparisons): "
+        + "; ".join(parts)
+        + "."
+    )

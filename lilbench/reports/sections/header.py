@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Callable
 
+from lilbench.reports.aggregate import key_header
+from lilbench.reports.noise import noise_sentence
 from lilbench.reports.render import computed_on, wall_time
 from lilbench.reports.sections.base import SECTIONS, ReportContext, Section
 from lilbench.results.records import versions
@@ -43,4 +46,11 @@ class Header(Section):
         answer = next((s for s in sentences if s.startswith("**Answer")), None)
         if answer is not None:
             lines += [answer, ""]
+        if ctx.suite.perturbs and (sentence := noise_sentence(ctx.results, self._said(ctx))):
+            lines += [sentence, ""]
         return lines
+
+    @staticmethod
+    def _said(ctx: ReportContext) -> Callable[[str], str]:
+        beta = key_header(ctx.results) == "beta"
+        return lambda s: f"beta = {s}" if beta else s
