@@ -43,8 +43,11 @@ TOP_KEYS = {
     "device",
     "noise",
     "corruptions",
+    "geometry",
 }
-METHOD_KEYS = {"objective", "spectral_norm"}  # the rest of a method entry: parameter grids
+# model options a method entry may set (activation: a value or a list, a grid like the rest);
+# the rest of a method entry: the objective's parameter grids
+METHOD_KEYS = {"objective", "spectral_norm", "activation"}
 PER_METHOD = {"dataset", "seed", "objective", "objective_params", "spectral_norm", *LIL_KEYS}
 
 
@@ -78,7 +81,12 @@ class Setting:
         d = dict(self.overrides)
         if self.external is not None:
             return False
-        return d.get("objective", "lil") == "lil" and self.beta == 0 and not d.get("spectral_norm")
+        return (
+            d.get("objective", "lil") == "lil"
+            and self.beta == 0
+            and not d.get("spectral_norm")
+            and d.get("activation", "tanh") == "tanh"
+        )
 
     @property
     def external(self) -> ExternalEntry | None:
@@ -114,6 +122,7 @@ class Suite:
     certify: CertifySpec | None = None  # certified lower bounds per model (L-inf)
     certify_l2: CertifySpec | None = None  # and over L2 balls (`certify: [{...}, {norm: 2}]`)
     mechanism: bool = False  # gradient norms and Lipschitz constants vs beta in the report
+    geometry: bool = False  # neural collapse, CKA and effective rank of phi in the report
     topology: bool = False  # persistent homology per class, inputs vs phi, in the report
     topology_points: int = 500  # per class at most (`topology: {points: N}`)
     # Where it computes (cpu, cuda, cuda:N): `run`, `check` and `report` use it unless given
@@ -348,7 +357,8 @@ def load_suite(path: Path) -> Suite:
         topology_points, topo = points, True
     raw = {**raw, "topology": topo}
     flags = {
-        key: raw.get(key, False) for key in ("inspect", "model_checks", "mechanism", "topology")
+        key: raw.get(key, False)
+        for key in ("inspect", "model_checks", "mechanism", "topology", "geometry")
     }
     for key, value in flags.items():
         if not isinstance(value, bool):
@@ -393,6 +403,7 @@ def load_suite(path: Path) -> Suite:
         certify=certify.get("inf"),
         certify_l2=certify.get("2"),
         mechanism=flags["mechanism"],
+        geometry=flags["geometry"],
         topology=flags["topology"],
         topology_points=topology_points,
         device=device,
@@ -440,7 +451,11 @@ def _methods(path: Path, value: Any, *, dataset: str) -> tuple[Setting, ...]:
         sn = entry.get("spectral_norm", False)
         if not isinstance(sn, bool):
             raise _fail(path, f"{where}.spectral_norm", f"expected true or false, got {sn!r}")
-        grids: list[list[tuple[str, Any]]] = []
+        acts = entry.get("activation", [None])
+        acts = acts if isinstance(acts, list) else [acts]
+        if not acts or not all(a is None or isinstance(a, str) for a in acts):
+            raise _fail(path, f"{where}.activation", "expected a name or a list of names")
+        grids: list[list[tuple[str, Any]]] = [[("activation", a) for a in acts]]
         for key, v in entry.items():
             if key in METHOD_KEYS:
                 continue
@@ -453,6 +468,7 @@ def _methods(path: Path, value: Any, *, dataset: str) -> tuple[Setting, ...]:
             grids.append([(key, x) for x in values])
         for combo in itertools.product(*grids):
             params = dict(combo)
+            act = params.pop("activation")
             try:
                 parsed = parse_params(cls, params)
             except ConfigError as exc:
@@ -464,6 +480,8 @@ def _methods(path: Path, value: Any, *, dataset: str) -> tuple[Setting, ...]:
                 overrides["objective_params"] = parsed.model_dump(include=set(params))
             if sn:
                 overrides["spectral_norm"] = True
+            if act is not None and act != "tanh":  # tanh, the default, adds no key
+                overrides["activation"] = act
             try:
                 config = TrainConfig.for_dataset(dataset, **overrides).validate()
             except ConfigError as exc:

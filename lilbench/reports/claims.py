@@ -448,6 +448,94 @@ def general_perturbations(res: SuiteResults, params: dict[str, Any]) -> Finding:
     return Finding("", "; ".join(measured), "", verdict, why)
 
 
+def _panel(
+    res: SuiteResults, group: list[ModelResult]
+) -> list[tuple[ModelResult, dict[str, float]]]:
+    """The geometry panel of each model, read from the records its report cached."""
+    from lilbench.reports.geometry_panel import geometry_values
+
+    if not res.suite.geometry:
+        raise ConfigError(f"{res.suite.name}: the geometry panel needs `geometry: true`")
+    out = []
+    for r in group:
+        m = geometry_values(r, None, res.runs_dir, compute=False)
+        if m is None:
+            raise NotComputed(
+                "the geometry panel's records", f"lilbench report {res.shown} --runs-dir RUNS"
+            )
+        out.append((r, m))
+    return out
+
+
+@EVIDENCE.register("collapse")
+def collapse(res: SuiteResults, params: dict[str, Any]) -> Finding:
+    """Within-class collapse (NC1, Papyan et al. 2020) under LIL against plain cross-entropy:
+    holds when every LIL setting's mean NC1 is above cross-entropy's and NC1 rises with beta
+    (Spearman over the LIL and cross-entropy models, p < 0.05)."""
+    from scipy import stats
+
+    group = [r for r in res.results if r.checkpoint is not None and _is_lil(r)]
+    found = _panel(res, group)
+    ref = [m["nc1"] for r, m in found if r.setting.reference]
+    if not ref:
+        raise ConfigError(f"{res.suite.name}: no beta = 0 models to compare NC1 with")
+    base = float(np.mean(ref))
+    parts, higher = [f"beta 0: {base:.3f}"], True
+    for label, _ in _lil_settings(res):
+        mean = float(np.mean([m["nc1"] for r, m in found if r.label == label]))
+        higher &= mean > base
+        parts.append(f"{_name(res, label)}: {mean:.3f}")
+    t = stats.spearmanr([r.beta for r, _ in found], [m["nc1"] for _, m in found])
+    rho, p = float(t.statistic), float(t.pvalue)
+    ok = higher and rho > 0 and p < 0.05
+    why = (
+        f"NC1 above cross-entropy's at every beta: {'yes' if higher else 'no'}; Spearman rho "
+        f"{rho:+.2f} with beta, p {p:.2g} over {len(found)} models (criterion: above at every "
+        "beta and a significant rise)"
+    )
+    return Finding(
+        "", "NC1 (mean over seeds): " + "; ".join(parts), "", HOLDS if ok else FAILS, why
+    )
+
+
+@EVIDENCE.register("activation-structure")
+def activation_structure(res: SuiteResults, params: dict[str, Any]) -> Finding:
+    """Related work (Alleman, Lindsey & Fusi 2024): at beta 0, ReLU's phi keeps more of the
+    input's structure than tanh's. Holds when ReLU has the lower isometry error and the higher
+    input-phi CKA in every seed; in part when one of the two."""
+    from lilbench.reports.activation import activation_of, is_plain
+
+    plain = [
+        r
+        for r in res.results
+        if r.checkpoint is not None and is_plain(r) and activation_of(r) in ("tanh", "relu")
+    ]
+    found = dict(((activation_of(r), r.seed), m) for r, m in _panel(res, plain))
+    iso = {(activation_of(r), r.seed): _metric([r], "test_isometry_error")[0] for r in plain}
+    seeds = sorted({s for a, s in found if a == "relu" and ("tanh", s) in found})
+    if not seeds:
+        raise ConfigError(f"{res.suite.name}: needs tanh and relu models at beta 0")
+    lower_iso = all(iso[("relu", s)] < iso[("tanh", s)] for s in seeds)
+    higher_cka = all(
+        found[("relu", s)]["cka_input_phi"] > found[("tanh", s)]["cka_input_phi"] for s in seeds
+    )
+
+    def mean(d: dict[tuple[str, int], Any], act: str, key: str | None = None) -> float:
+        return float(np.mean([d[(act, s)] if key is None else d[(act, s)][key] for s in seeds]))
+
+    measured = (
+        f"at beta 0, tanh vs ReLU ({len(seeds)} seeds): isometry error "
+        f"{mean(iso, 'tanh'):.3f} vs {mean(iso, 'relu'):.3f}; CKA input-phi "
+        f"{mean(found, 'tanh', 'cka_input_phi'):.3f} vs {mean(found, 'relu', 'cka_input_phi'):.3f}"
+    )
+    verdict = HOLDS if lower_iso and higher_cka else IN_PART if lower_iso or higher_cka else FAILS
+    why = (
+        f"ReLU's isometry error lower in every seed: {'yes' if lower_iso else 'no'}; its "
+        f"input-phi CKA higher in every seed: {'yes' if higher_cka else 'no'}"
+    )
+    return Finding("", measured, "", verdict, why)
+
+
 @EVIDENCE.register("hierarchy")
 def hierarchy(res: SuiteResults, params: dict[str, Any]) -> Finding:
     """Stacked LILs: every label level classified with accuracy >= `min_accuracy` (the

@@ -68,4 +68,6 @@ class MLP(ModelFamily):
     @classmethod
     def label_suffix(cls, params: ModelParams) -> str:
         assert isinstance(params, MLPParams)
-        return "+sn" if params.spectral_norm else ""
+        # the default tanh says nothing, so that every earlier label stays
+        act = "" if params.activation == "tanh" else f"+{params.activation}"
+        return ("+sn" if params.spectral_norm else "") + act
