@@ -18,7 +18,9 @@ def test_committed_suites_keep_every_key() -> None:
     spec.loader.exec_module(module)
     recorded = json.loads((ROOT / "tests/fixtures/suite_keys.json").read_text())
     now = {name: module.suite_keys(ROOT / "suites" / name) for name in recorded}
-    assert sorted(recorded) == sorted(
+    # suites added after the keys were recorded have no earlier results to keep
+    added = {"activation-ablation.yaml"}
+    assert sorted([*recorded, *added]) == sorted(
         p.name for p in (ROOT / "suites").glob("*.yaml") if p.name != "paper-claims.yaml"
     )
     for name in recorded:
@@ -31,7 +33,9 @@ def test_committed_suites_keep_every_key() -> None:
         assert now[name]["configs"] == recorded[name]["configs"], name
         # a suite that added alpha-crown to its certificates (issue 35) computes a new record
         # beside the earlier one; without it, its key is the recorded one
-        assert before["certify"] == recorded[name]["certify"], name
+        # (a suite that certified nothing before, as defences-mnist, has nothing to keep)
+        if recorded[name]["certify"] is not None:
+            assert before["certify"] == recorded[name]["certify"], name
         pairs = zip(now[name]["attacks"].items(), before["attacks"].items(), strict=True)
         seen = set()
         for (item, key), (old_item, old_key) in pairs:
