@@ -159,3 +159,26 @@ def run_attack(
     return AttackOutcome(
         n=len(x_np), clean_correct=clean_correct, points=points, checks=checks, timings=timings
     )
+
+
+def pgd_examples(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    eps: float,
+    steps: int,
+    restarts: int,
+    seed: int,
+    num_classes: int,
+) -> torch.Tensor:
+    """L-inf PGD examples (Madry's step 2.5 eps / steps, `restarts` random starts) on the CPU,
+    for diagnostics that need adversarial inputs rather than an attack record."""
+    from lilbench.attacks.base import ATTACKS, AttackContext
+
+    spec = ATTACKS.get("pgd").from_options(eps=(eps,), steps=steps, restarts=restarts, step=None)
+    clf = art.make_classifier(
+        model, input_dim=x.shape[1], num_classes=num_classes, device=torch.device("cpu")
+    )
+    ctx = AttackContext(clf, x.numpy(), y.numpy(), seed=seed, batch_size=1000)
+    return spec.generate(ctx, spec.points()[0], slice(None))

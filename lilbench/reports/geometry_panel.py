@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from scipy import stats
 
+from lilbench.attacks.runner import pgd_examples
 from lilbench.data import Dataset
 from lilbench.geometry import effective_rank, linear_cka, nc1, nc2, nc4
 from lilbench.reports.aggregate import ALPHA, Table, by_setting, key_header
@@ -21,7 +22,7 @@ from lilbench.results.stats import estimate, holm
 from lilbench.results.suite_results import ModelResult
 
 IMAGES = 1000  # the first test images the panel is computed on
-ATTACK: dict[str, Any] = {"name": "pgd", "eps": [0.1], "steps": 10, "restarts": 1}  # L-inf
+ATTACK: dict[str, Any] = {"eps": 0.1, "steps": 10, "restarts": 1}  # L-inf PGD
 GEOMETRY_PARAMS: dict[str, Any] = {"images": IMAGES, "attack": ATTACK, "seed": 0}
 
 QUANTITIES = (
@@ -36,31 +37,15 @@ QUANTITIES = (
 ATTACK_TEXT = "PGD-10 at L-inf eps 0.1 (step 2.5 eps / 10, one random start)"
 
 
-def _adversarial(
-    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, classes: int
-) -> torch.Tensor:
-    from lilbench.attacks import ATTACKS, AttackContext
-    from lilbench.attacks import art_backend as art
-
-    spec = ATTACKS.get("pgd").from_options(
-        eps=tuple(ATTACK["eps"]), steps=ATTACK["steps"], restarts=ATTACK["restarts"], step=None
-    )
-    clf = art.make_classifier(
-        model, input_dim=x.shape[1], num_classes=classes, device=torch.device("cpu")
-    )
-    ctx = AttackContext(
-        clf, x.numpy(), y.numpy(), seed=int(GEOMETRY_PARAMS["seed"]), batch_size=1000
-    )
-    return spec.generate(ctx, spec.points()[0], slice(None))
-
-
 def geometry(model: torch.nn.Module, data: Dataset) -> dict[str, float]:
     """The panel on the first IMAGES test images (phi: the last hidden layer)."""
     x, y = data.x_test[:IMAGES], data.y_test[:IMAGES]
     with torch.no_grad():
         phi = model.features(x).double().numpy()  # type: ignore[operator]
         predicted = model(x).argmax(1).numpy()
-    adv = _adversarial(model, x, y, data.num_classes)
+    adv = pgd_examples(
+        model, x, y, seed=int(GEOMETRY_PARAMS["seed"]), num_classes=data.num_classes, **ATTACK
+    )
     with torch.no_grad():
         phi_adv = model.features(adv).double().numpy()  # type: ignore[operator]
     labels = y.numpy()
