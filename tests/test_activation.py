@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import cli
 
 from lilbench.cli import main
 from lilbench.reports.claims import build_claims, verdict_words
 from lilbench.results.suite_results import collect_suite
 from lilbench.suites import load_suite
-from tests.helpers import cli
 
 SUITE = """\
 name: tiny-act

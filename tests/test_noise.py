@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import cli
 
 from lilbench.data import Dataset
 from lilbench.data.corruptions import MNIST_C, _stroke, corrupt, corruption_names
 from lilbench.data.noise import NOISE_KINDS, CorruptionSpec, NoiseSpec, noisy
 from lilbench.errors import ConfigError
 from lilbench.results.perturbation_records import corruption_values, noise_values
-from tests.helpers import cli
 
 
 def _digits(n: int, seed: int = 0) -> np.ndarray:
