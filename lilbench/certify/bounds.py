@@ -17,8 +17,9 @@ Everything runs in float64, so rounding cannot turn a margin of 1e-7 into a cert
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Literal
 
 from lilbench.certify.spec import METHODS
@@ -472,11 +473,13 @@ def _backward_rows(
     lb: torch.Tensor,
     ub: torch.Tensor,
     ball: Ball | None,
+    top: int | None = None,
 ) -> torch.Tensor:
-    """Lower bounds [N, m] of spec @ z_out with per-row relaxations ([N, m, width])."""
+    """Lower bounds [N, m] of spec @ z_top (default: the output) with per-row relaxations
+    ([N, m, width])."""
     a = spec
     bias = torch.zeros(spec.shape[:2], dtype=torch.float64)
-    for i in range(len(chain.weights) - 1, -1, -1):
+    for i in range(len(chain.weights) - 1 if top is None else top, -1, -1):
         bias = bias + a @ chain.biases[i]
         a = a @ chain.weights[i]
         if i == 0:
@@ -486,6 +489,49 @@ def _backward_rows(
         bias = bias + (pos * b_lo).sum(-1) + (neg * b_up).sum(-1)
         a = pos * a_lo + neg * a_up
     return _concretize(a, bias, lb, ub, ball)
+
+
+def _optimise(
+    chain: Chain,
+    spec: torch.Tensor,
+    pre: list[tuple[torch.Tensor, torch.Tensor]],
+    lb: torch.Tensor,
+    ub: torch.Tensor,
+    ball: Ball | None,
+    top: int,
+    iterations: int,
+    lr: float,
+) -> torch.Tensor | None:
+    """The best lower bounds [N, m] of spec @ z_top over projected-Adam iterates of the free
+    lines of the layers below `top` (None: no line is free, CROWN's bound is the answer)."""
+    acts = chain.activations[:top]
+    frees = [_free_lines(act, *pre[i]) for i, act in enumerate(acts)]
+    if not any(bool(f.free_lo.any() or f.free_up.any()) for f in frees):
+        return None
+    m = spec.shape[1]
+    params = [
+        t0[:, None, :].expand(-1, m, -1).clone().requires_grad_(True)
+        for f in frees
+        for t0 in (f.t_lo0, f.t_up0)
+    ]
+    best: torch.Tensor | None = None
+    opt = torch.optim.Adam(params, lr=lr)
+    for step in range(iterations + 1):  # the last pass only evaluates the final lines
+        relax = [
+            _lines(act, *pre[i], frees[i], params[2 * i], params[2 * i + 1])
+            for i, act in enumerate(acts)
+        ]
+        low = _backward_rows(chain, spec, pre, relax, lb, ub, ball, top)
+        best = low.detach() if best is None else torch.maximum(best, low.detach())
+        if step == iterations:
+            break
+        opt.zero_grad()
+        (-low.sum()).backward()
+        opt.step()
+        with torch.no_grad():
+            for t in params:
+                t.clamp_(0.0, 1.0)  # the projection: back into the sound range
+    return best
 
 
 def alpha_crown_margins(
@@ -499,48 +545,33 @@ def alpha_crown_margins(
     *,
     iterations: int = ALPHA_ITERATIONS,
     lr: float = ALPHA_LR,
+    intermediate: bool = False,
 ) -> torch.Tensor:
     """alpha-CROWN (Xu et al. 2021) on the final margins: every free line's position, per
     image, margin row and neuron, optimised by projected Adam on the sum of the margins'
-    lower bounds, starting at CROWN's lines; the intermediate layers' bounds are CROWN's
-    (reused, not optimised). Every position in range is a sound line, so every iterate's
-    bound is sound; the result is the elementwise best over the iterates and CROWN's own
-    bound, so it is never looser than `crown`. Deterministic: no randomness, float64."""
+    lower bounds, starting at CROWN's lines. `intermediate` False: the hidden layers' bounds
+    are CROWN's (reused); True (`alpha-crown-full`, as the published alpha-CROWN): each hidden
+    layer's pre-activation bounds, from the second on, are optimised the same way first (both
+    sides of every neuron, lines of their own), layer by layer, each feeding the next. Every
+    position in range is a sound line, so every iterate's bound is sound; each bound is the
+    elementwise best over the iterates and CROWN's own, so it is never looser than `crown`.
+    Deterministic: no randomness, float64."""
     crown = crown_margins(chain, x, labels, eps, lo, hi, norm)
     lb, ub = _box(x, eps, lo, hi)
     ball = _ball(x, eps, norm)
     pre = crown_layer_bounds(chain, lb, ub, ball=ball)
+    if intermediate:
+        for top in range(1, len(chain.activations)):
+            w = chain.weights[top].shape[0]
+            eye = torch.eye(w, dtype=torch.float64)
+            rows = torch.cat([eye, -eye]).expand(len(x), 2 * w, w)
+            low = _optimise(chain, rows, pre, lb, ub, ball, top, iterations, lr)
+            if low is not None:
+                zl, zu = pre[top]
+                pre[top] = (torch.maximum(zl, low[:, :w]), torch.minimum(zu, -low[:, w:]))
     spec = margin_matrix(labels, chain.weights[-1].shape[0])
-    m = spec.shape[1]
-    frees = [_free_lines(act, *pre[i]) for i, act in enumerate(chain.activations)]
-    params = []
-    for f in frees:
-        for t0 in (f.t_lo0, f.t_up0):
-            params.append(t0[:, None, :].expand(-1, m, -1).clone().requires_grad_(True))
-    if not params or not any(bool(f.free_lo.any() or f.free_up.any()) for f in frees):
-        return crown
-    best = crown.clone()
-    opt = torch.optim.Adam(params, lr=lr)
-    for _ in range(iterations):
-        relax = [
-            _lines(act, *pre[i], frees[i], params[2 * i], params[2 * i + 1])
-            for i, act in enumerate(chain.activations)
-        ]
-        low = _backward_rows(chain, spec, pre, relax, lb, ub, ball)
-        best = torch.maximum(best, low.detach())
-        opt.zero_grad()
-        (-low.sum()).backward()
-        opt.step()
-        with torch.no_grad():
-            for t in params:
-                t.clamp_(0.0, 1.0)  # the projection: back into the sound range
-    relax = [
-        _lines(act, *pre[i], frees[i], params[2 * i], params[2 * i + 1])
-        for i, act in enumerate(chain.activations)
-    ]
-    with torch.no_grad():
-        best = torch.maximum(best, _backward_rows(chain, spec, pre, relax, lb, ub, ball))
-    return best
+    low = _optimise(chain, spec, pre, lb, ub, ball, len(chain.weights) - 1, iterations, lr)
+    return crown if low is None else torch.maximum(crown, low)
 
 
 # --- Lipschitz -----------------------------------------------------------------------------
@@ -574,11 +605,12 @@ def lipschitz_margins(
     return margins[..., 0] - eps * first * middle * last
 
 
-MARGINS = {
+MARGINS: dict[str, Callable[..., torch.Tensor]] = {
     "lipschitz": lipschitz_margins,
     "ibp": ibp_margins,
     "crown": crown_margins,
     "alpha-crown": alpha_crown_margins,
+    "alpha-crown-full": partial(alpha_crown_margins, intermediate=True),
 }
 
 
@@ -599,8 +631,9 @@ def certified(
     out = []
     for start in range(0, len(x), batch_size):
         rows = slice(start, start + batch_size)
-        if method == "alpha-crown":
-            out.append(_alpha_certified(chain, x[rows], labels[rows], eps, norm))
+        if method.startswith("alpha-crown"):
+            full = method == "alpha-crown-full"
+            out.append(_alpha_certified(chain, x[rows], labels[rows], eps, norm, full=full))
             continue
         low = MARGINS[method](chain, x[rows], labels[rows], eps, norm=norm)
         out.append((low > 0).all(dim=1))
@@ -608,7 +641,7 @@ def certified(
 
 
 def _alpha_certified(
-    chain: Chain, x: torch.Tensor, labels: torch.Tensor, eps: float, norm: str
+    chain: Chain, x: torch.Tensor, labels: torch.Tensor, eps: float, norm: str, *, full: bool
 ) -> torch.Tensor:
     """alpha-CROWN's verdict, optimised only where it can change it: images CROWN leaves
     unproven that are classified correctly (a wrong prediction has a negative margin at the
@@ -618,6 +651,6 @@ def _alpha_certified(
     todo = ~done & (correct[..., 0] > 0).all(dim=1)
     if bool(todo.any()):
         idx = todo.nonzero()[:, 0]
-        low = alpha_crown_margins(chain, x[idx], labels[idx], eps, norm=norm)
+        low = alpha_crown_margins(chain, x[idx], labels[idx], eps, norm=norm, intermediate=full)
         done[idx] = (low > 0).all(dim=1)
     return done

@@ -51,7 +51,8 @@ def certify(
         typer.Option(
             "--method",
             help=f"Comma-separated certificates: {', '.join(METHODS)} (default "
-            f"{', '.join(DEFAULT_METHODS)}; alpha-crown optimises CROWN's lines, slower).",
+            f"{', '.join(DEFAULT_METHODS)}; alpha-crown optimises CROWN's lines, slower; "
+            "alpha-crown-full the hidden layers' bounds too, slower still).",
         ),
     ] = None,
     checkpoint: CheckpointOpt = None,
