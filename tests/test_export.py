@@ -194,3 +194,62 @@ def test_bad_export_and_plot_targets_fail_in_one_line(
     for args, message in cases:
         code, _, err = cli([*args, "--runs-dir", str(ci_run)], capsys)
         assert code == 2 and message in err and "Traceback" not in err, (args, err)
+
+
+def test_per_image_rows_agree_with_the_bits_and_apply_the_clean_rule(
+    ci_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], mnist: object
+) -> None:
+    table = tmp_path / "images.csv"
+    args = ["export", str(CI_SUITE), "--runs-dir", str(ci_run), "--per-image", "--out"]
+    code, _, err = cli([*args, str(table)], capsys)
+    assert code == 0, err
+    rows = _read(table)
+    examples = tmp_path / "ex.csv"
+    args = ["export", str(CI_SUITE), "--runs-dir", str(ci_run), "--per-example", "--out"]
+    assert cli([*args, str(examples)], capsys)[0] == 0
+    correct = {
+        (r["model"], r["eps"], r["index"]): r["correct"] == "1"
+        for r in _read(examples)
+        if r["attack"] == "fgsm"
+    }
+    labels = mnist.y_test[:1000].tolist()  # type: ignore[attr-defined]
+    eps_by_model: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        eps_by_model[r["model"]].add(r["eps"])
+        i = int(r["index"])
+        assert int(r["label"]) == labels[i]
+        broken = r["broken:fgsm"] == "1"
+        clean = r["clean_correct"] == "1"
+        # robust = correct unperturbed and at the returned point: an attack never makes an
+        # image misclassified clean count as robust, nor breaks an image already wrong
+        assert broken == (clean and not correct[(r["model"], r["eps"], r["index"])])
+        assert (r["first_broken_by"] == "fgsm") == broken
+        minimal = float(r["minimal_eps_any"])
+        if not clean:
+            assert minimal == 0
+        elif broken:
+            assert 0 < minimal <= float(r["eps"])
+        else:  # not broken here (FGSM is not monotone: it may break it at a smaller eps)
+            assert minimal != float(r["eps"])
+    assert len(eps_by_model) == 2 and all(len(e) == 5 for e in eps_by_model.values())
+    assert len(rows) == 2 * 5 * 1000
+    # the model-level minimal eps is the smallest eps whose row says broken
+    per_image: dict[tuple[str, str], list[tuple[float, bool, float]]] = defaultdict(list)
+    for r in rows:
+        per_image[(r["model"], r["index"])].append(
+            (float(r["eps"]), r["broken:fgsm"] == "1", float(r["minimal_eps_any"]))
+        )
+    for (_, _), found in per_image.items():
+        broke = [e for e, b, _ in found if b]
+        if broke:
+            assert found[0][2] == min(broke)
+
+
+def test_per_image_needs_a_suite_and_one_layout(
+    ci_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = cli(["export", "--runs-dir", str(ci_run), "--per-image"], capsys)
+    assert code == 2 and "needs a suite" in err
+    both = ["export", str(CI_SUITE), "--runs-dir", str(ci_run), "--per-image", "--per-example"]
+    code, _, err = cli(both, capsys)
+    assert code == 2 and "choose one" in err

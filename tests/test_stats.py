@@ -55,7 +55,7 @@ def test_minimal_eps_is_the_smallest_breaking_eps_of_any_attack() -> None:
     from types import SimpleNamespace
 
     from lilbench.attacks.checks import pack_mask
-    from lilbench.reports.curves import minimal_eps
+    from lilbench.results.per_image import minimal_eps
 
     def rec(points: dict[float, list[bool]]) -> AttackRecord:
         return attack_record(

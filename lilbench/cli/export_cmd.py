@@ -8,7 +8,15 @@ from typing import Annotated, Literal
 
 import typer
 
-from lilbench.cli.common import RunsDir, err, out, suite_command, writable_dir, writable_file
+from lilbench.cli.common import (
+    DataDir,
+    RunsDir,
+    err,
+    out,
+    suite_command,
+    writable_dir,
+    writable_file,
+)
 from lilbench.errors import ConfigError
 
 SuiteOpt = Annotated[
@@ -20,6 +28,7 @@ SuiteOpt = Annotated[
 def export(
     suite_path: SuiteOpt = None,
     runs_dir: RunsDir = Path("runs"),
+    data_dir: DataDir = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -35,6 +44,14 @@ def export(
     per_example: Annotated[
         bool,
         typer.Option("--per-example", help="One row per test image and point (from the bits)."),
+    ] = False,
+    per_image: Annotated[
+        bool,
+        typer.Option(
+            "--per-image",
+            help="One row per model, image and eps: label, clean correct, which attacks "
+            "broke it, the first in the suite's order, its minimal eps (needs a suite).",
+        ),
     ] = False,
     cards: Annotated[
         Path | None,
@@ -56,9 +73,14 @@ def export(
     from lilbench.results import export as ex
 
     name = "runs" if suite_path is None else suite_path.stem
-    target = output or Path("results") / f"{name}{'-examples' if per_example else ''}.{fmt}"
+    if per_image and per_example:
+        raise ConfigError("--per-image and --per-example are two layouts: choose one")
+    suffix = "-examples" if per_example else "-per-image" if per_image else ""
+    target = output or Path("results") / f"{name}{suffix}.{fmt}"
     columns = ex.EXAMPLE_COLUMNS if per_example else ex.COLUMNS
     if suite_path is None:
+        if per_image:
+            raise ConfigError("--per-image needs a suite (its attack order and settings)")
         if cards is not None:
             raise ConfigError("--cards needs a suite (a card names its setting and seed)")
         if not (runs_dir / "attacks").is_dir():
@@ -86,7 +108,14 @@ def export(
                     soft_wrap=True,
                 )
                 raise typer.Exit(1)
-        rows = ex.suite_rows(suite.name, results, runs_dir, per_example=per_example)
+        if per_image:
+            from lilbench.results.per_image import per_image_columns, per_image_rows
+
+            order = [spec.label for spec in suite.attacks]
+            columns = per_image_columns(results, order)
+            rows = per_image_rows(suite.name, results, order, runs_dir=runs_dir, data_dir=data_dir)
+        else:
+            rows = ex.suite_rows(suite.name, results, runs_dir, per_example=per_example)
         count = ex.write_table(rows, target, fmt, columns)
         if cards is not None:
             written = ex.write_cards(results, suite.name, cards)

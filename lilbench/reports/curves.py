@@ -10,60 +10,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 
 from lilbench.attacks.base import attack_facts
-from lilbench.attacks.checks import pack_mask, unpack_mask
-from lilbench.data import Dataset
 from lilbench.reports.aggregate import Table, by_setting, key_header
 from lilbench.reports.inspect_plots import save_figure
-from lilbench.results.diagnostic_records import ensure_diagnostic
+from lilbench.results.per_image import clean_masks, minimal_eps
 from lilbench.results.stats import hierarchical_bootstrap
 from lilbench.results.suite_results import ModelResult
-
-
-def minimal_eps(r: ModelResult, clean: np.ndarray) -> np.ndarray:
-    """Per image (of the records' first n test images): the smallest eps that broke it."""
-    n = len(clean)
-    out = np.full(n, np.inf)
-    done = r.completed_attacks()
-    facts = attack_facts(done)
-    for label, rec in done.items():
-        # L-inf eps only: an L2 eps is another ball (curves per norm are still to come)
-        if rec.sweep != "eps" or rec.samples.n != n or facts[label].norm != "inf":
-            continue
-        for p in rec.points:
-            if p.correct_bits and p.eps > 0:
-                broken = ~unpack_mask(p.correct_bits, n)
-                out = np.where(broken, np.minimum(out, p.eps), out)
-    return np.where(clean, out, 0.0)
-
-
-def _clean_masks(
-    results: list[ModelResult], data_dir: Path | None, runs_dir: Path | None
-) -> dict[tuple[str, int], np.ndarray]:
-    """The model's own verdict on the unperturbed images the records cover (cached per model
-    in the runs directory)."""
-    masks = {}
-    for r in results:
-        n = next((rec.samples.n for rec in r.completed_attacks().values()), 0)
-        if not n or r.checkpoint is None:
-            continue
-
-        def correct(model: torch.nn.Module, data: Dataset, n: int = n) -> dict[str, Any]:
-            with torch.no_grad():
-                pred = model(data.x_test[:n]).argmax(1)
-            return {"n": n, "bits": pack_mask((pred == data.y_test[:n]).numpy())}
-
-        found = ensure_diagnostic(
-            r.checkpoint, "clean-bits", {"n": n}, correct, runs_dir=runs_dir, data_dir=data_dir
-        )
-        masks[(r.label, r.seed)] = unpack_mask(found["bits"], n)
-    return masks
 
 
 def robustness_section(
@@ -73,7 +29,7 @@ def robustness_section(
     data_dir: Path | None,
     runs_dir: Path | None = None,
 ) -> tuple[Table, str] | None:
-    clean = _clean_masks(results, data_dir, runs_dir)
+    clean = clean_masks(results, data_dir, runs_dir)
     per: dict[str, list[np.ndarray]] = {}
     for r in results:
         if (r.label, r.seed) in clean:
