@@ -51,6 +51,7 @@ class Point(RecordModel):
 class Clean(RecordModel):
     correct: int
     accuracy: float | int
+    bits: str | None = None  # per image, since the per-image rule (issue 36)
 
 
 class Samples(RecordModel):
@@ -86,6 +87,10 @@ class AttackRecord(RecordModel):
     versions: dict[str, str] = Field(default_factory=dict)
     device: str | None = None
     created: str = ""
+    # "clean-and-attacked": an image is robust when correct unperturbed and at the returned
+    # point; absent on records written before that rule until they are migrated
+    rule: str | None = None
+    migrated: dict[str, Any] | None = None  # what a migration changed, and when
 
 
 class ChecksRecord(RecordModel):

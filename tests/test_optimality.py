@@ -60,3 +60,27 @@ def test_everything_broken_is_optimal() -> None:
     clean = np.ones(3, dtype=bool)
     rec = _rec({0.1: [False, False, False], 0.3: [False, False, False]})
     assert local_optimality(rec, clean, np.full(3, 0.1)) == 1.0
+
+
+def test_the_table_names_the_weakest_link_and_needs_two_attacks() -> None:
+    from lilbench.reports.optimality import optimality_table
+
+    clean = np.ones(4, dtype=bool)
+    weak = _rec({0.1: [True, True, True, False], 0.2: [True, True, False, False]})
+    strong = _rec({0.1: [True, False, True, False], 0.2: [True, False, False, False]})
+    setting = SimpleNamespace(values={"beta": 0.0}, label="beta=0")
+    r = SimpleNamespace(
+        completed_attacks=lambda: {"weak": weak, "strong": strong},
+        label="beta=0",
+        seed=0,
+        setting=setting,
+        beta=0.0,
+    )
+    masks = {("beta=0", 0): clean}
+    found = optimality_table([r], masks, "inf", ["strong", "weak"])  # type: ignore[list-item]
+    assert found is not None
+    (_header, rows), sentence = found
+    assert [row[0] for row in rows] == ["strong", "weak"]
+    assert rows[1][-1] == "0.600" and "Weakest link in L-inf: weak" in sentence
+    alone = SimpleNamespace(**{**vars(r), "completed_attacks": lambda: {"weak": weak}})
+    assert optimality_table([alone], masks, "inf", ["weak"]) is None  # type: ignore[list-item]

@@ -77,7 +77,7 @@ def export(
         raise ConfigError("--per-image and --per-example are two layouts: choose one")
     suffix = "-examples" if per_example else "-per-image" if per_image else ""
     target = output or Path("results") / f"{name}{suffix}.{fmt}"
-    columns = ex.EXAMPLE_COLUMNS if per_example else ex.COLUMNS
+    columns: tuple[str, ...] = ex.EXAMPLE_COLUMNS if per_example else ex.COLUMNS
     if suite_path is None:
         if per_image:
             raise ConfigError("--per-image needs a suite (its attack order and settings)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -18,6 +19,18 @@ def input_gradient(
 
 
 @torch.no_grad()
+def correct_mask(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 5000
+) -> np.ndarray:
+    """Per input: is the argmax prediction the label (in batches, no gradients)."""
+    with torch.no_grad():
+        parts = [
+            (model(x[i : i + batch]).argmax(1) == y[i : i + batch]).cpu().numpy()
+            for i in range(0, len(x), batch)
+        ]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+
+
 def count_correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 5000) -> int:
     """How many argmax predictions equal the labels, in batches (no gradients)."""
     return sum(

@@ -28,11 +28,14 @@ from lilbench.training.checkpoint import Checkpoint, load_model
 
 def _checks_key(records: dict[str, AttackRecord], seed: int, weights: str | None) -> str:
     # The records' labels and creation stamps identify the exact attack results checked.
-    ident = {
+    ident: dict[str, object] = {
         "attacks": sorted((label, rec.created) for label, rec in records.items()),
         "seed": seed,
         "weights": weights,
     }
+    rules = sorted({rec.rule for rec in records.values() if rec.rule})
+    if rules:  # records of the per-image rule (or migrated to it) are other results
+        ident["rules"] = rules
     return sha256_bytes(canonical_json(ident).encode())
 
 

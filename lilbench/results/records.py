@@ -8,6 +8,7 @@ reused when the same attack is asked for again on the same weights.
 from __future__ import annotations
 
 import json
+import logging
 import platform
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,14 +22,17 @@ from pydantic import ValidationError
 
 from lilbench import store
 from lilbench.attacks import AttackSpec
+from lilbench.attacks.checks import pack_mask, unpack_mask
 from lilbench.attacks.grids import legacy_log_grid
-from lilbench.attacks.runner import AttackOutcome
+from lilbench.attacks.runner import RULE, AttackOutcome
 from lilbench.errors import RecordError
 from lilbench.io import canonical_json, sha256_bytes, write_json_atomic
 from lilbench.runtime import device_tag
 from lilbench.schemas import AttackRecord, RecordModel
 from lilbench.training.checkpoint import Checkpoint
 from lilbench.version import __version__
+
+log = logging.getLogger(__name__)
 
 SCHEMA = 2  # 2: keyed by the weights' tensor hash (1: by the weights file's SHA-256)
 
@@ -112,7 +116,12 @@ def build_record(
         },
         "samples": {"split": "test", "limit": limit, "n": outcome.n},
         "seed": seed,
-        "clean": {"correct": outcome.clean_correct, "accuracy": outcome.clean_accuracy},
+        "clean": {
+            "correct": outcome.clean_correct,
+            "accuracy": outcome.clean_accuracy,
+            "bits": outcome.clean_bits,
+        },
+        "rule": RULE,
         "points": [p.to_dict() for p in outcome.points],
         "checks": [c.to_dict() for c in outcome.checks],
         "passed": outcome.passed,
@@ -259,7 +268,94 @@ def find_record(
         store.adopt_legacy(path, legacy, update)
     if not path.exists():
         _adopt_inexact_grid(path, runs_dir, ckpt, spec, limit=limit, seed=seed, device=device)
+    if path.exists():
+        _apply_per_image_rule(path, ckpt, spec, limit=limit, device=device)
     return load_record(path, ckpt, fix=fix, request=(spec, limit, seed, device))
+
+
+_CLEAN_MASKS: dict[tuple[str, int | None, int, str], np.ndarray] = {}
+
+
+def _art_clean_mask(ckpt: Checkpoint, limit: int | None, batch: int, device: object) -> np.ndarray:
+    """The model's verdict on the unperturbed images, by the same ART path and batch size
+    as the attack runner's (cached per weights for the records of one model)."""
+    key = (ckpt.tensors_sha256, limit, batch, str(device))
+    if key not in _CLEAN_MASKS:
+        from lilbench.attacks import art_backend
+        from lilbench.data import load_dataset
+        from lilbench.training.checkpoint import load_model
+
+        config = ckpt.config
+        data = load_dataset(config.dataset, seed=config.seed)
+        dev = torch.device(str(device))
+        model = load_model(ckpt.path, device=dev, input_dim=data.input_dim)
+        clf = art_backend.make_classifier(
+            model, input_dim=data.input_dim, num_classes=data.num_classes, device=dev
+        )
+        x = np.ascontiguousarray(data.x_test[:limit].numpy(), dtype=np.float32)
+        y = data.y_test[:limit].numpy()
+        _CLEAN_MASKS[key] = np.asarray(clf.predict(x, batch_size=batch).argmax(1) == y)
+    return _CLEAN_MASKS[key]
+
+
+def _apply_per_image_rule(
+    path: Path, ckpt: Checkpoint, spec: AttackSpec, *, limit: int | None, device: object
+) -> None:
+    """Records written before the per-image rule counted an image robust when the attack's
+    returned point was classified correctly, even if the clean image was not. They are
+    migrated in place (atomically, with a message): every point's bits ANDed with the
+    model's clean verdict, recomputed by the runner's own path and checked against the
+    record's clean count; what changed is stored under `migrated`."""
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return  # load_record says what is wrong with it
+    if not isinstance(raw, dict) or raw.get("rule") or raw.get("kind") != "attack":
+        return
+    points = raw.get("points")
+    n = raw.get("samples", {}).get("n")
+    if not isinstance(points, list) or not isinstance(n, int) or ckpt.external:
+        return  # a model held in memory cannot be reloaded here: the record stays as it was
+    if not all(isinstance(p, dict) and p.get("correct_bits") for p in points):
+        return  # no per-image bits (an older record): nothing to apply the rule to
+    clean = _art_clean_mask(ckpt, limit, spec.batch_size, device)
+    if len(clean) != n or int(clean.sum()) != raw.get("clean", {}).get("correct"):
+        log.warning(
+            "%s: the model's clean predictions no longer give the record's clean count; the "
+            "record keeps the earlier rule (rerun it with --force)",
+            path,
+        )
+        return
+    changed, migrated = 0, []
+    for p in points:
+        mask = unpack_mask(p["correct_bits"], n)
+        rule = mask & clean
+        changed += int((mask & ~clean).sum())
+        migrated.append(
+            {
+                **p,
+                "correct_bits": pack_mask(rule),
+                "correct": int(rule.sum()),
+                "accuracy": float(rule.sum()) / n,
+            }
+        )
+    raw.update(
+        points=migrated,
+        clean={**raw["clean"], "bits": pack_mask(clean)},
+        rule=RULE,
+        migrated={
+            "from": "robust when the returned point is correct",
+            "image_points_changed": changed,
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+    )
+    write_json_atomic(path, raw)
+    (log.warning if changed else log.info)(
+        "%s: migrated to the per-image rule (robust = correct unperturbed and attacked): "
+        "%d image-point(s) no longer counted robust",
+        path,
+        changed,
+    )
 
 
 def _adopt_inexact_grid(
