@@ -40,6 +40,8 @@ class Point(RecordModel):
     correct: int
     accuracy: float | int
     correct_bits: str | None = None
+    passes: dict[str, float | int] | None = None  # forward/backward rows per image (issue 36)
+    members: dict[str, dict[str, float | int]] | None = None  # AutoAttack's, in order run
 
     def along(self, sweep: str) -> float | int:
         """The swept parameter's value here: eps for an eps sweep, else the step size."""

@@ -127,6 +127,7 @@ class AutoAttackSpec(EpsGridAttack):
     def generate(self, ctx: AttackContext, point: Point, rows: slice) -> torch.Tensor:
         if self.resolved_engine == "lilbench":
             x, y = ctx.tensors(rows)
+            log = engine.MemberLog()
             adv = engine.standard_autoattack(
                 ctx.clf.model,
                 x,
@@ -136,7 +137,9 @@ class AutoAttackSpec(EpsGridAttack):
                 seed=ctx.seed,
                 batch_size=self.batch_size,
                 norm=self.norm,
+                log=log,
             )
+            ctx.notes["members"] = log
             return adv.cpu()
         clf, xs, ys = ctx.image_classifier(self.name), ctx.x[rows], ctx.y[rows]
         if self.version == "standard":

@@ -88,6 +88,9 @@ class AttackContext:
         self._img_clf: PyTorchClassifier | None = None
         # What an attack computes once for all its points (apgd-search's bisection).
         self.memo: dict[tuple[object, ...], Any] = {}
+        # What the last `generate` reports beside its examples (AutoAttack: its members' log);
+        # the runner empties it before each point and stores it with the point.
+        self.notes: dict[str, Any] = {}
 
     def clean_signs(self, rows: slice) -> torch.Tensor:
         """sign of the attacked loss's gradient at the clean inputs (computed once per run)."""

@@ -29,6 +29,8 @@ class PointResult:
     finite: bool
     correct_bits: str = ""  # hex of numpy.packbits(correct mask): for per-example worst cases
     max_l2: float | None = None  # the largest L2 perturbation: measured for L2 attacks
+    passes: dict[str, float] | None = None  # forward and backward rows per image
+    members: dict[str, dict[str, float]] | None = None  # AutoAttack's, in the order run
 
     @property
     def accuracy(self) -> float:
@@ -36,8 +38,9 @@ class PointResult:
 
     def to_dict(self) -> dict[str, Any]:
         d = {**asdict(self), "accuracy": self.accuracy}
-        if d["max_l2"] is None:
-            del d["max_l2"]  # L-inf records keep the fields they always had
+        for key in ("max_l2", "passes", "members"):
+            if d[key] is None:
+                del d[key]  # records keep the fields they always had
         return d
 
 
@@ -61,6 +64,8 @@ def measure_point(
     recomputed_correct: int,
     correct_mask: np.ndarray | None = None,
     norm: str = "inf",
+    passes: dict[str, float] | None = None,
+    members: dict[str, dict[str, float]] | None = None,
 ) -> PointResult:
     # max/min propagate NaN and see +-inf, so finiteness follows from the three reductions.
     max_linf = float((adv - x).abs_().max())
@@ -80,6 +85,8 @@ def measure_point(
         finite=all(math.isfinite(v) for v in (max_linf, lo, hi, max_l2 or 0.0)),
         correct_bits="" if correct_mask is None else pack_mask(correct_mask),
         max_l2=max_l2,
+        passes=passes,
+        members=members,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -14,6 +15,7 @@ from torch import nn
 from lilbench.attacks import art_backend as art
 from lilbench.attacks import checks as C
 from lilbench.attacks.base import AttackContext, AttackSpec, Point
+from lilbench.attacks.engine.common import PassCounter
 from lilbench.attacks.faithful import make_objective_classifier
 from lilbench.models.functional import correct_mask
 
@@ -49,6 +51,25 @@ def _art_mask(clf: PyTorchClassifier, x: np.ndarray, y: np.ndarray, batch: int) 
     return np.asarray(clf.predict(x, batch_size=batch).argmax(1) == y)
 
 
+def _per_image(forward: int, backward: int, n: int) -> dict[str, float]:
+    return {"forward": forward / n, "backward": backward / n}
+
+
+def _members(log: Any, n: int) -> dict[str, dict[str, float]] | None:
+    """AutoAttack's members, in the order run: images broken, seconds, passes per image (of
+    all the run's images, so that the members' passes add up to the point's)."""
+    if log is None:
+        return None
+    return {
+        name: {
+            "broken": log.broken.get(name, 0),
+            "seconds": seconds,
+            **(_per_image(log.forward[name], log.backward[name], n) if name in log.forward else {}),
+        }
+        for name, seconds in log.seconds.items()
+    }
+
+
 def _art_correct(clf: PyTorchClassifier, x: np.ndarray, y: np.ndarray, batch: int) -> int:
     return int((clf.predict(x, batch_size=batch).argmax(1) == y).sum())
 
@@ -75,8 +96,9 @@ def run_attack(
     x_np = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
     y_np = y.detach().cpu().numpy().astype(np.int64)
     model = model.to(device).eval()
+    counter = PassCounter(model)  # the work each point costs, in rows run per image
     clf = art.make_classifier(
-        model, input_dim=x_np.shape[1], num_classes=num_classes, device=device
+        counter, input_dim=x_np.shape[1], num_classes=num_classes, device=device
     )
     bs = spec.batch_size
     clean_mask = _art_mask(clf, x_np, y_np, bs)
@@ -110,11 +132,17 @@ def run_attack(
     grid = spec.points()
     attack_seconds = time.perf_counter() - t0
     check_seconds = 0.0
+    n = len(x_np)
     for i, point in enumerate(grid):
         t1 = time.perf_counter()
+        ctx.notes = {}
+        f0, b0 = counter.snapshot()
         adv = spec.generate(ctx, point, slice(None))
+        f1, b1 = counter.snapshot()
         mask = _art_mask(clf, adv.numpy(), y_np, bs) & clean_mask
         t2 = time.perf_counter()
+        # the authors' objective runs on a classifier of its own, which is not counted
+        work = None if spec.paper_objective else _per_image(f1 - f0, b1 - b0, n)
         points.append(
             C.measure_point(
                 x_cpu,
@@ -128,6 +156,8 @@ def run_attack(
                     (correct_mask(model, adv.to(device), y_dev, 4096) & clean_model).sum()
                 ),
                 norm=spec.norm,
+                passes=work,
+                members=_members(ctx.notes.get("members"), n),
             )
         )
         attack_seconds += t2 - t1

@@ -96,3 +96,48 @@ def optimality_table(
 
 
 __all__ = ["NORM_NAMES", "local_optimality", "norms_of", "optimality", "optimality_table"]
+
+
+def work_table(results: list[ModelResult], attack_order: list[str]) -> Table | None:
+    """Per attack (and AutoAttack member): seconds per model and forward and backward passes
+    per image, each summed over the record's points and averaged over the models."""
+    seconds: dict[str, list[float]] = {}
+    work: dict[str, list[tuple[float, float]]] = {}
+    uncounted: set[str] = set()
+    for r in results:
+        for label, rec in r.completed_attacks().items():
+            seconds.setdefault(label, []).append(float(rec.timings.get("total_seconds", 0.0)))
+            counted = [p.passes for p in rec.points]
+            if any(c is None for c in counted):
+                uncounted.add(label)
+                continue
+            fwd = sum(float(c["forward"]) for c in counted if c)
+            bwd = sum(float(c["backward"]) for c in counted if c)
+            work.setdefault(label, []).append((fwd, bwd))
+            members: dict[str, list[float]] = {}
+            for p in rec.points:
+                for name, m in (p.members or {}).items():
+                    got = members.setdefault(name, [0.0, 0.0, 0.0])
+                    got[0] += float(m.get("seconds", 0.0))
+                    got[1] += float(m.get("forward", 0.0))
+                    got[2] += float(m.get("backward", 0.0))
+            for name, (s, f, b) in members.items():
+                sub = f"{label}: {name}"
+                seconds.setdefault(sub, []).append(s)
+                work.setdefault(sub, []).append((f, b))
+    if not seconds:
+        return None
+    header = ["attack", "seconds per model", "forward passes per image", "backward per image"]
+    rows = []
+    labels = []
+    for attack in (a for a in attack_order if a in seconds):
+        labels += [attack, *(k for k in seconds if k.startswith(f"{attack}: "))]
+    for label in labels:
+        row = [label, f"{np.mean(seconds[label]):.1f}"]
+        if label in work and label not in uncounted:
+            pairs = np.array(work[label])
+            row += [f"{pairs[:, 0].mean():.1f}", f"{pairs[:, 1].mean():.1f}"]
+        else:
+            row += ["not counted (earlier record)", "-"]
+        rows.append(row)
+    return header, rows

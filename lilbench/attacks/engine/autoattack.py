@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from lilbench.attacks.engine.apgd import apgd_iterate, random_start
-from lilbench.attacks.engine.common import predict, within
+from lilbench.attacks.engine.common import passes, predict, within
 from lilbench.attacks.engine.fab import fab_targeted
 from lilbench.attacks.engine.square import square
 
@@ -29,10 +29,20 @@ MEMBERS = ("apgd-ce", "apgd-t", "fab-t", "square")
 
 @dataclass
 class MemberLog:
-    """Per member: images it broke and seconds it took (in the order run)."""
+    """Per member: images it broke, seconds it took, and (where the model counts them) the
+    forward and backward rows it ran, in the order run."""
 
     broken: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    forward: dict[str, int] = field(default_factory=dict)
+    backward: dict[str, int] = field(default_factory=dict)
+
+    def add(self, name: str, model: nn.Module, t0: float, p0: tuple[int, int] | None) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+        p1 = passes(model)
+        if p0 is not None and p1 is not None:
+            self.forward[name] = self.forward.get(name, 0) + p1[0] - p0[0]
+            self.backward[name] = self.backward.get(name, 0) + p1[1] - p0[1]
 
 
 def wrong_classes(model: nn.Module, x: torch.Tensor, y: torch.Tensor, k: int) -> torch.Tensor:
@@ -69,15 +79,17 @@ def standard_autoattack(
     robust = predict(model, x) == y
     order = wrong_classes(model, x, y, min(targets, model_classes(model, x) - 1))
 
-    def accept(name: str, idx: torch.Tensor, found: torch.Tensor, t0: float) -> None:
+    def accept(
+        name: str, idx: torch.Tensor, found: torch.Tensor, t0: float, p0: tuple[int, int] | None
+    ) -> None:
         hit = (predict(model, found) != y[idx]) & within(found, x[idx], eps, norm)
         adv[idx[hit]] = found[hit]
         robust[idx[hit]] = False
         log.broken[name] = log.broken.get(name, 0) + int(hit.sum())
-        log.seconds[name] = log.seconds.get(name, 0.0) + time.perf_counter() - t0
+        log.add(name, model, t0, p0)
 
     def apgd_member(name: str, labels: torch.Tensor | None) -> None:
-        t0 = time.perf_counter()
+        t0, p0 = time.perf_counter(), passes(model)
         idx = robust.nonzero()[:, 0]
         if not len(idx):
             return
@@ -97,21 +109,21 @@ def standard_autoattack(
             targeted=labels is not None,
             norm=norm,
         )
-        accept(name, idx, found, t0)
+        accept(name, idx, found, t0, p0)
 
     apgd_member("apgd-ce", None)
     for k in range(order.shape[1]):
         apgd_member("apgd-t", order[:, k])
     for k in range(order.shape[1]):
-        t0 = time.perf_counter()
+        t0, p0 = time.perf_counter(), passes(model)
         idx = robust.nonzero()[:, 0]
         if not len(idx):
             break
         found, _ = fab_targeted(
             model, x[idx], y[idx], order[idx, k], max_iter=iterations, norm=norm
         )
-        accept("fab-t", idx, found, t0)
-    t0 = time.perf_counter()
+        accept("fab-t", idx, found, t0, p0)
+    t0, p0 = time.perf_counter(), passes(model)
     idx = robust.nonzero()[:, 0]
     if len(idx):
         found = square(
@@ -124,7 +136,7 @@ def standard_autoattack(
             generator=gen,
             norm=norm,
         )
-        accept("square", idx, found, t0)
+        accept("square", idx, found, t0, p0)
     return adv
 
 

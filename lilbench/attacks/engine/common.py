@@ -51,3 +51,33 @@ def margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     own = logits.gather(1, y[:, None])[:, 0]
     other = logits.scatter(1, y[:, None], float("-inf")).amax(1)
     return own - other
+
+
+class PassCounter(nn.Module):
+    """The model, counting the rows it is run on: forward, and backward (a hook on the output
+    fires once per gradient computed through it, so a Jacobian of k rows counts k). Numbers
+    are unchanged: the wrapped module computes exactly what the model does."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.inner = model
+        self.forward_rows = 0
+        self.backward_rows = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.forward_rows += int(x.shape[0])
+        out: torch.Tensor = self.inner(x)
+        if out.requires_grad:
+            out.register_hook(self._backward)
+        return out
+
+    def _backward(self, grad: torch.Tensor) -> None:
+        self.backward_rows += int(grad.shape[0])
+
+    def snapshot(self) -> tuple[int, int]:
+        return self.forward_rows, self.backward_rows
+
+
+def passes(model: nn.Module) -> tuple[int, int] | None:
+    """(forward rows, backward rows) so far, where the model counts them."""
+    return model.snapshot() if isinstance(model, PassCounter) else None

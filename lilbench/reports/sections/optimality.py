@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from lilbench.reports.optimality import NORM_NAMES, norms_of, optimality_table
+from lilbench.reports.optimality import NORM_NAMES, norms_of, optimality_table, work_table
 from lilbench.reports.render import md_table
 from lilbench.reports.sections.base import SECTIONS, ReportContext, Section
 from lilbench.results.per_image import clean_masks, hardest_images
 
 HARDEST = 5
+OPTIMALITY = (
+    "Local optimality (AttackBench, Cina et al. 2024) of each eps-grid attack on each model: "
+    "the area under the curve of the share of images still robust to every attack of the norm "
+    "up to eps (the per-image best, apgd-search included), over the area under the attack's "
+    "own robust-accuracy curve, both over the attack's own eps grid. 1 means the attack finds "
+    "everything the others find at its eps; the lowest row is the evaluation's weakest link. "
+    "Mean over seeds per setting. Robust means correct unperturbed and at the attack's "
+    "returned point. `lilbench export SUITE --per-image` gives every image's results."
+)
 
 
 @SECTIONS.register("optimality")
@@ -29,7 +38,7 @@ class Optimality(Section):
             ctx.tables[f"optimality-{norm}"] = table
             hardest = hardest_images(ctx.results, clean, norm, HARDEST)
             listed = ", ".join(f"#{i} ({eps:.3g})" for i, eps, _ in hardest)
-            blocks += [f"### {name}", "", sentence, "", md_table(table), ""]
+            blocks += [f"### Optimality in {name}", "", sentence, "", md_table(table), ""]
             if hardest:
                 blocks += [
                     f"Hardest images in {name} (smallest median minimal eps over the "
@@ -37,19 +46,24 @@ class Optimality(Section):
                     f"unperturbed; test index and median): {listed}.",
                     "",
                 ]
+        if blocks:
+            blocks = [OPTIMALITY, "", *blocks]
+        work = work_table(ctx.results, ctx.attacks)
+        if work is not None:
+            ctx.tables["work"] = work
+            blocks += [
+                "### Work per attack",
+                "",
+                "Seconds per model and the model's forward and backward passes per image, "
+                "each summed over the attack's eps grid and averaged over the models "
+                "(AutoAttack's members below it, in the order run, on the images still "
+                "robust; a gradient computed for k rows counts k backward passes; work "
+                "shared by a grid's points, such as FGSM's one gradient or apgd-search's "
+                "bisection, is counted once).",
+                "",
+                md_table(work),
+                "",
+            ]
         if not blocks:
             return []
-        return [
-            "## Attack optimality",
-            "",
-            "Local optimality (AttackBench, Cina et al. 2024) of each eps-grid attack on each "
-            "model: the area under the curve of the share of images still robust to every "
-            "attack of the norm up to eps (the per-image best, apgd-search included), over "
-            "the area under the attack's own robust-accuracy curve, both over the attack's "
-            "own eps grid. 1 means the attack finds everything the others find at its eps; "
-            "the lowest row is the evaluation's weakest link. Mean over seeds per setting. "
-            "Robust means correct unperturbed and at the attack's returned point. "
-            "`lilbench export SUITE --per-image` gives every image's results.",
-            "",
-            *blocks,
-        ]
+        return ["## Attack optimality and work", "", *blocks]
