@@ -42,6 +42,7 @@ class Point(RecordModel):
     correct_bits: str | None = None
     passes: dict[str, float | int] | None = None  # forward/backward rows per image (issue 36)
     members: dict[str, dict[str, float | int]] | None = None  # AutoAttack's, in order run
+    indicators: dict[str, str] | None = None  # per-image bits of the indicators of failure
 
     def along(self, sweep: str) -> float | int:
         """The swept parameter's value here: eps for an eps sweep, else the step size."""
@@ -93,6 +94,7 @@ class AttackRecord(RecordModel):
     # point; absent on records written before that rule until they are migrated
     rule: str | None = None
     migrated: dict[str, Any] | None = None  # what a migration changed, and when
+    indicators: dict[str, Any] | None = None  # the run's indicators of failure (issue 36)
 
 
 class ChecksRecord(RecordModel):

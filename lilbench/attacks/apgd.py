@@ -18,9 +18,12 @@ if TYPE_CHECKING:
     from art.estimators.classification import PyTorchClassifier
 
     from lilbench.attacks.engine import apgd as engine
+    from lilbench.attacks.engine import common
+    from lilbench.attacks.engine.common import Trace
 else:
     torch = lazy_module("torch")
     engine = lazy_module("lilbench.attacks.engine.apgd")
+    common = lazy_module("lilbench.attacks.engine.common")
 
 
 @ATTACKS.register("apgd")
@@ -56,6 +59,7 @@ class APGD(EpsGridAttack):
         return True
 
     def generate(self, ctx: AttackContext, point: Point, rows: slice) -> torch.Tensor:
+        trace = ctx.notes["trace"] = common.Trace(len(ctx.x[rows]))
         adv = apgd_examples(
             ctx.clf,
             ctx.x[rows],
@@ -67,6 +71,7 @@ class APGD(EpsGridAttack):
             batch_size=self.batch_size,
             seed=ctx.seed,
             norm=self.norm,
+            trace=trace,
         )
         return torch.from_numpy(np.ascontiguousarray(adv, dtype=np.float32))
 
@@ -83,6 +88,7 @@ def apgd_examples(
     batch_size: int,
     seed: int,
     norm: str,
+    trace: Trace | None = None,
 ) -> np.ndarray:
     """APGD's adversarial examples from lilbench's engine (ART's arithmetic, bit for bit on
     the CPU, faster), in L-inf or L2."""
@@ -97,4 +103,5 @@ def apgd_examples(
         batch_size=batch_size,
         seed=seed,
         norm=norm,
+        trace=trace,
     )

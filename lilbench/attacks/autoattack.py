@@ -128,6 +128,7 @@ class AutoAttackSpec(EpsGridAttack):
         if self.resolved_engine == "lilbench":
             x, y = ctx.tensors(rows)
             log = engine.MemberLog()
+            trace = ctx.notes["trace"] = engine.Trace(len(x))
             adv = engine.standard_autoattack(
                 ctx.clf.model,
                 x,
@@ -138,6 +139,7 @@ class AutoAttackSpec(EpsGridAttack):
                 batch_size=self.batch_size,
                 norm=self.norm,
                 log=log,
+                trace=trace,
             )
             ctx.notes["members"] = log
             return adv.cpu()

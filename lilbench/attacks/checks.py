@@ -31,6 +31,7 @@ class PointResult:
     max_l2: float | None = None  # the largest L2 perturbation: measured for L2 attacks
     passes: dict[str, float] | None = None  # forward and backward rows per image
     members: dict[str, dict[str, float]] | None = None  # AutoAttack's, in the order run
+    indicators: dict[str, str] | None = None  # per-image bits of the indicators of failure
 
     @property
     def accuracy(self) -> float:
@@ -38,7 +39,7 @@ class PointResult:
 
     def to_dict(self) -> dict[str, Any]:
         d = {**asdict(self), "accuracy": self.accuracy}
-        for key in ("max_l2", "passes", "members"):
+        for key in ("max_l2", "passes", "members", "indicators"):
             if d[key] is None:
                 del d[key]  # records keep the fields they always had
         return d
@@ -66,6 +67,7 @@ def measure_point(
     norm: str = "inf",
     passes: dict[str, float] | None = None,
     members: dict[str, dict[str, float]] | None = None,
+    indicators: dict[str, str] | None = None,
 ) -> PointResult:
     # max/min propagate NaN and see +-inf, so finiteness follows from the three reductions.
     max_linf = float((adv - x).abs_().max())
@@ -87,6 +89,7 @@ def measure_point(
         max_l2=max_l2,
         passes=passes,
         members=members,
+        indicators=indicators,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -14,9 +14,11 @@ from torch import nn
 
 from lilbench.attacks import art_backend as art
 from lilbench.attacks import checks as C
+from lilbench.attacks import indicators
 from lilbench.attacks.base import AttackContext, AttackSpec, Point
 from lilbench.attacks.engine.common import PassCounter
 from lilbench.attacks.faithful import make_objective_classifier
+from lilbench.attacks.model_checks import full_eps
 from lilbench.models.functional import correct_mask
 
 Progress = Callable[[int, int], None]
@@ -37,6 +39,7 @@ class AttackOutcome:
     checks: list[C.Check]
     timings: dict[str, float] = field(default_factory=dict)
     clean_bits: str = ""  # which images the model classifies correctly unperturbed
+    indicators: dict[str, Any] = field(default_factory=dict)  # the run's, beside the points'
 
     @property
     def clean_accuracy(self) -> float:
@@ -68,6 +71,49 @@ def _members(log: Any, n: int) -> dict[str, dict[str, float]] | None:
         }
         for name, seconds in log.seconds.items()
     }
+
+
+def _record_indicators(
+    spec: AttackSpec,
+    ctx: AttackContext,
+    model: nn.Module,
+    clean: np.ndarray,
+    probe: slice,
+    *,
+    seed: int,
+    device: torch.device,
+) -> dict[str, Any]:
+    """The run's indicators that are not per point: unstable predictions on every image,
+    and the attack with its ball over the whole cube on the probe's images (eps sweeps of
+    the standard attacks; a bisection or a step sweep has no such point)."""
+    x = torch.from_numpy(ctx.x).to(device)
+    y = torch.from_numpy(ctx.y).to(device)
+    change = indicators.unstable_predictions(model, x, y, seed=seed)
+    flagged = (change > indicators.UNSTABLE_THRESHOLD) & clean
+    out: dict[str, Any] = {
+        "unstable-predictions": {
+            "radius": indicators.UNSTABLE_RADIUS,
+            "draws": indicators.UNSTABLE_DRAWS,
+            "threshold": indicators.UNSTABLE_THRESHOLD,
+            "max": float(change.max()) if len(change) else 0.0,
+            "bits": C.pack_mask(flagged),
+        }
+    }
+    if spec.sweep == "eps" and not spec.paper_objective and not spec.minimal_perturbation:
+        full = full_eps(spec.norm, ctx.x.shape[1])
+        grid_spec: Any = spec  # every eps sweep has an `eps` grid field
+        wide = replace(grid_spec, eps=(full,))
+        adv = wide.generate(ctx, wide.points()[0], probe)
+        still = _art_mask(ctx.clf, adv.numpy(), ctx.y[probe], spec.batch_size) & clean[probe]
+        correct = int(clean[probe].sum())
+        out["unconstrained-failure"] = {
+            "eps": full,
+            "images": correct,
+            "unbroken": int(still.sum()),
+            "share": float(still.sum()) / correct if correct else 0.0,
+            "bits": C.pack_mask(still),
+        }
+    return out
 
 
 def _art_correct(clf: PyTorchClassifier, x: np.ndarray, y: np.ndarray, batch: int) -> int:
@@ -139,10 +185,19 @@ def run_attack(
         f0, b0 = counter.snapshot()
         adv = spec.generate(ctx, point, slice(None))
         f1, b1 = counter.snapshot()
-        mask = _art_mask(clf, adv.numpy(), y_np, bs) & clean_mask
+        raw = _art_mask(clf, adv.numpy(), y_np, bs)
+        mask = raw & clean_mask
         t2 = time.perf_counter()
         # the authors' objective runs on a classifier of its own, which is not counted
         work = None if spec.paper_objective else _per_image(f1 - f0, b1 - b0, n)
+        own = correct_mask(model, adv.to(device), y_dev, 4096)  # the model's own verdict
+        flags = indicators.point_indicators(
+            ctx.notes.get("trace"),
+            robust=mask,
+            clean=clean_mask,
+            attack_adversarial=~raw,
+            model_correct=own,
+        )
         points.append(
             C.measure_point(
                 x_cpu,
@@ -152,12 +207,11 @@ def run_attack(
                 correct=int(mask.sum()),
                 correct_mask=mask,
                 # A different code path and batch size from ART's predict, on the same examples.
-                recomputed_correct=int(
-                    (correct_mask(model, adv.to(device), y_dev, 4096) & clean_model).sum()
-                ),
+                recomputed_correct=int((own & clean_model).sum()),
                 norm=spec.norm,
                 passes=work,
                 members=_members(ctx.notes.get("members"), n),
+                indicators=flags,
             )
         )
         attack_seconds += t2 - t1
@@ -191,10 +245,11 @@ def run_attack(
     ]
     if spec.sweep == "eps":
         checks.append(C.check_monotone_in_eps(points))
+    found = _record_indicators(spec, ctx, model, clean_mask, probe, seed=seed, device=device)
     check_seconds += time.perf_counter() - t3
     timings = {
         "attack_seconds": attack_seconds,  # set-up, clean pass, attacks, ART's accuracy counts
-        "check_seconds": check_seconds,  # bounds, recomputed accuracy, eps = 0 probe
+        "check_seconds": check_seconds,  # bounds, recomputed accuracy, probes, indicators
         "total_seconds": time.perf_counter() - t0,
     }
     return AttackOutcome(
@@ -204,6 +259,7 @@ def run_attack(
         checks=checks,
         timings=timings,
         clean_bits=C.pack_mask(clean_mask),
+        indicators=found,
     )
 
 

@@ -122,6 +122,7 @@ def build_record(
             "bits": outcome.clean_bits,
         },
         "rule": RULE,
+        "indicators": outcome.indicators,
         "points": [p.to_dict() for p in outcome.points],
         "checks": [c.to_dict() for c in outcome.checks],
         "passed": outcome.passed,

@@ -31,7 +31,7 @@ from art.utils import random_sphere
 from torch import nn
 
 from lilbench.attacks.engine import apgd_kernel
-from lilbench.attacks.engine.common import eps32, predict
+from lilbench.attacks.engine.common import Trace, eps32, incomplete, predict
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 TOL = 10e-8  # ART's guard in the L2 step's division (1e-7)
@@ -76,11 +76,15 @@ def apgd_iterate(
     targeted: bool,
     compiled: bool | None = None,
     norm: str = "inf",
+    observe: dict[str, torch.Tensor] | None = None,
+    truth: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The last iterate of ART's APGD loop for the stacked rows; `groups` are the row counts
     of the consecutive problems (each ART batch on its own). `compiled`: the L-inf step as
     one numba pass (default on the CPU) or as torch's operations; the same floats either
-    way. `norm`: "inf" or "2"."""
+    way. `norm`: "inf" or "2". `observe`, when given, receives per row: "adversarial" (some
+    evaluated iterate misclassified against `truth`, default the labels), "zero_gradient"
+    and "incomplete" (see `Trace`); the iterates are the same either way."""
     n = len(x_init)
     dev = x_init.device
     compiled = dev.type == "cpu" if compiled is None else compiled
@@ -92,16 +96,23 @@ def apgd_iterate(
     e = eps32(eps)
     direction = -1.0 if targeted else 1.0
 
+    truth = labels if truth is None else truth
+    seen = torch.zeros(n, dtype=torch.bool, device=dev)  # some iterate misclassified
+
     def evaluate(xk: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Losses and the gradient of each problem's mean loss, problem by problem: ART's
         batch shapes, since a matrix product's rows can round differently in another."""
-        fs, gs = [], []
+        fs, gs, preds = [], [], []
         for lo, hi in itertools.pairwise(bounds):
             xg = xk[lo:hi].detach().requires_grad_(True)
-            f = loss_fn(model(xg), labels[lo:hi])
+            logits = model(xg)
+            f = loss_fn(logits, labels[lo:hi])
             (g,) = torch.autograd.grad(f.mean(), xg)
             fs.append(f.detach())
             gs.append(g)
+            preds.append(logits.detach().argmax(1))
+        if observe is not None:
+            seen.logical_or_(torch.cat(preds) != truth)
         return torch.cat(fs), torch.cat(gs)
 
     def project(z: torch.Tensor) -> torch.Tensor:
@@ -154,8 +165,12 @@ def apgd_iterate(
     live = torch.ones(n, dtype=torch.bool, device=dev)  # rows of problems not yet stopped
     x_k = x_start.clone()
     f_0, grad = evaluate(x_k)
+    if observe is not None:
+        flat = grad.reshape(n, -1)
+        observe["zero_gradient"] = (flat == 0).all(1) | ~torch.isfinite(flat).all(1)
     x_km1 = x_max = x_max_m1 = x_k
     f_max = f_max_w = f_0
+    curve = [f_0]
     eta_w = eta.clone()
     for k in range(max_iter):
         if k == 0:
@@ -173,6 +188,7 @@ def apgd_iterate(
             x_max_m1 = x_init.clone()  # distinct tensors: rows are copied into them in place
             count += up
             x_km1, x_k = x_k, x_1
+            curve.append(f_max)
             continue
         x_new = momentum(x_k, x_km1, grad, eta)
         f, grad_new = evaluate(x_new)
@@ -191,6 +207,7 @@ def apgd_iterate(
         x_max[rows] = x_new[rows]
         x_max_m1[rows] = x_k[rows]
         f_max = torch.where(better, f, f_max)
+        curve.append(f_max)
         if bool(live.all()):
             x_km1, x_k = x_k, x_new
         else:
@@ -210,6 +227,9 @@ def apgd_iterate(
             eta_w, f_max_w = eta.clone(), f_max
             if len(rows):  # moved rows need the gradient at their new point
                 _, grad = evaluate(x_k)
+    if observe is not None:
+        observe["adversarial"] = seen
+        observe["incomplete"] = incomplete(curve, maximise=not targeted)
     return x_k.detach()
 
 
@@ -291,9 +311,11 @@ def apgd(
     eps_step: float | None = None,
     compiled: bool | None = None,
     norm: str = "inf",
+    trace: Trace | None = None,
 ) -> torch.Tensor:
     """ART's `AutoProjectedGradientDescent(norm=inf or 2).generate(x, y)` with y the labels
-    (the targets when targeted); the caller seeds numpy's global RNG, as for ART."""
+    (the targets when targeted); the caller seeds numpy's global RNG, as for ART. `trace`
+    (untargeted only) receives what the iterates of every start did, per image."""
     model.eval()
     step = 2.0 * eps if eps_step is None else eps_step
     x_adv = x.clone()
@@ -306,6 +328,7 @@ def apgd(
         x_init, labels = x[idx], y[idx]
         x_rob = random_start(x_adv[idx], x_init, eps, norm)  # ART: from the previous start
         groups = [min(batch_size, len(idx) - i) for i in range(0, len(idx), batch_size)]
+        observe: dict[str, torch.Tensor] | None = {} if trace is not None else None
         x_k = apgd_iterate(
             model,
             x_init,
@@ -319,7 +342,10 @@ def apgd(
             targeted=targeted,
             compiled=compiled,
             norm=norm,
+            observe=observe,
         )
+        if trace is not None and observe is not None and not targeted:
+            trace.add(idx, **observe)
         starts = np.cumsum([0, *groups])[:-1]
         done = torch.cat(
             [predict(model, x_k[i : i + g]) for i, g in zip(starts, groups, strict=True)]
@@ -342,6 +368,7 @@ def apgd_arrays(
     batch_size: int,
     seed: int,
     norm: str = "inf",
+    trace: Trace | None = None,
 ) -> np.ndarray:
     """`apgd` on numpy arrays, seeded as lilbench seeds ART's (`art_backend.art_apgd`), on the
     model's device; float32 out."""
@@ -357,5 +384,6 @@ def apgd_arrays(
         restarts=restarts,
         batch_size=batch_size,
         norm=norm,
+        trace=trace,
     )
     return np.ascontiguousarray(adv.cpu().numpy(), dtype=np.float32)

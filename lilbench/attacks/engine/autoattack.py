@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from lilbench.attacks.engine.apgd import apgd_iterate, random_start
-from lilbench.attacks.engine.common import passes, predict, within
+from lilbench.attacks.engine.common import Trace, passes, predict, within
 from lilbench.attacks.engine.fab import fab_targeted
 from lilbench.attacks.engine.square import square
 
@@ -68,9 +68,11 @@ def standard_autoattack(
     batch_size: int = 1000,
     log: MemberLog | None = None,
     norm: str = "inf",
+    trace: Trace | None = None,
 ) -> torch.Tensor:
     """Adversarial examples for the flat inputs x (images of `shape`), worst case per image,
-    within eps in `norm` ("inf" or "2")."""
+    within eps in `norm` ("inf" or "2"). `trace` receives what the APGD members' iterates did
+    (FAB-T and Square keep the best point they found, so no success of theirs is silent)."""
     model.eval()
     log = log if log is not None else MemberLog()
     np.random.seed(seed)
@@ -96,6 +98,7 @@ def standard_autoattack(
         x0 = x[idx]
         start = random_start(x0, x0, eps, norm)
         groups = [min(batch_size, len(idx) - i) for i in range(0, len(idx), batch_size)]
+        observe: dict[str, torch.Tensor] | None = {} if trace is not None else None
         found = apgd_iterate(
             model,
             x0,
@@ -108,7 +111,11 @@ def standard_autoattack(
             loss="ce" if labels is None else "dlr",
             targeted=labels is not None,
             norm=norm,
+            observe=observe,
+            truth=y[idx],
         )
+        if trace is not None and observe is not None:
+            trace.add(idx, **observe)
         accept(name, idx, found, t0, p0)
 
     apgd_member("apgd-ce", None)

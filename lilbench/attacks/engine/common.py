@@ -81,3 +81,50 @@ class PassCounter(nn.Module):
 def passes(model: nn.Module) -> tuple[int, int] | None:
     """(forward rows, backward rows) so far, where the model counts them."""
     return model.snapshot() if isinstance(model, PassCounter) else None
+
+
+INCOMPLETE_STEPS = 10  # the last steps of the loss curve an unfinished optimisation moves in
+INCOMPLETE_MOVE = 0.05  # ... by more than this, on the curve scaled to [0, 1]
+
+
+class Trace:
+    """What an attack's iterates did, per image of the run, for the indicators of attack
+    failure (Pintor et al. 2022): some iterate misclassified (for silent success), the loss
+    gradient at the first iterate zero or not finite (unavailable gradients), the running
+    best loss still moving in the last steps (incomplete optimisation), and which images the
+    iterates were seen for. Filled by the engine's gradient members (APGD, in every form)."""
+
+    def __init__(self, n: int) -> None:
+        self.adversarial = np.zeros(n, dtype=bool)
+        self.zero_gradient = np.zeros(n, dtype=bool)
+        self.incomplete = np.zeros(n, dtype=bool)
+        self.traced = np.zeros(n, dtype=bool)
+
+    def add(
+        self,
+        rows: torch.Tensor,
+        *,
+        adversarial: torch.Tensor,
+        zero_gradient: torch.Tensor,
+        incomplete: torch.Tensor,
+    ) -> None:
+        """Rows (indices into the run's images) of one optimisation: flags are OR-ed, the
+        last optimisation of an image says whether it was left incomplete."""
+        idx = rows.cpu().numpy()
+        self.adversarial[idx] |= adversarial.cpu().numpy()
+        self.zero_gradient[idx] |= zero_gradient.cpu().numpy()
+        self.incomplete[idx] = incomplete.cpu().numpy()
+        self.traced[idx] = True
+
+
+def incomplete(curve: list[torch.Tensor], *, maximise: bool) -> torch.Tensor:
+    """Per row of the running-best loss curve (one tensor per evaluation): scaled to [0, 1],
+    does it still move by more than INCOMPLETE_MOVE over its last INCOMPLETE_STEPS steps."""
+    c = torch.stack(curve).double()  # [steps, rows]
+    c = c if maximise else -c
+    best = torch.cummax(c, dim=0).values
+    lo, hi = best[0], best[-1]
+    span = torch.where(hi > lo, hi - lo, torch.ones_like(hi))
+    scaled = (best - lo) / span
+    k = min(INCOMPLETE_STEPS, len(curve) - 1)
+    return (scaled[-1] - scaled[-1 - k]) > INCOMPLETE_MOVE

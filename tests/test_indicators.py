@@ -1,0 +1,164 @@
+"""The indicators of attack failure (Pintor et al. 2022): each fires on a model or run built
+for it and is quiet on the paper MLP."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import lilbench
+from lilbench.attacks import FGSM, AutoAttackSpec
+from lilbench.attacks.apgd import APGD
+from lilbench.attacks.checks import unpack_mask
+from lilbench.attacks.engine.common import Trace, incomplete
+from lilbench.attacks.indicators import point_indicators
+from lilbench.attacks.model_checks import check_deterministic
+from lilbench.attacks.runner import AttackOutcome, run_attack
+from lilbench.data import Dataset
+from lilbench.training.pipeline import Trained
+
+N = 60
+
+
+def _run(model: nn.Module, spec: object, mnist: Dataset, n: int = N) -> AttackOutcome:
+    x, y = mnist.x_test[:n], mnist.y_test[:n]
+    return run_attack(model, spec.validate(), x, y, num_classes=10, seed=0)  # type: ignore[attr-defined]
+
+
+def _fired(outcome: AttackOutcome) -> dict[str, int]:
+    """How many images each indicator flags, over the run's points and its own."""
+    n = outcome.n
+    counts: dict[str, int] = {}
+    for p in outcome.points:
+        for name, bits in (p.indicators or {}).items():
+            counts[name] = counts.get(name, 0) + int(unpack_mask(bits, n).sum())
+    unstable = outcome.indicators["unstable-predictions"]["bits"]
+    counts["unstable-predictions"] = int(unpack_mask(unstable, n).sum())
+    if "unconstrained-failure" in outcome.indicators:
+        counts["unconstrained-failure"] = outcome.indicators["unconstrained-failure"]["unbroken"]
+    return counts
+
+
+class Rounded(nn.Module):
+    """The model on its inputs rounded to 1/4: piecewise constant, so every gradient is 0."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(torch.round(x * 4) / 4)
+
+
+class Noisy(nn.Module):
+    """Noise added to the logits of every forward pass."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.inner(x)
+        return out + 3.0 * torch.randn_like(out)
+
+
+class MeanThreshold(nn.Module):
+    """Class by mean brightness: 0 below 0.5, 1 above, with a margin no small eps crosses
+    (MNIST's means are near 0.13), broken once the ball covers the cube."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = x.reshape(len(x), -1).mean(1, keepdim=True)
+        z = 20 * (m - 0.5)
+        return torch.cat([-z, z, torch.zeros(len(x), 8, dtype=x.dtype)], 1)
+
+
+def test_the_paper_mlp_fires_no_indicator(paper_model: Trained, mnist: Dataset) -> None:
+    model = lilbench.load_model(paper_model.checkpoint.path)
+    for spec in (APGD(eps=(0.03, 0.1)), FGSM(eps=(0.1,))):
+        counts = _fired(_run(model, spec, mnist))
+        assert counts and not any(counts.values()), (spec, counts)
+
+
+def test_a_zero_gradient_model_fires_unavailable_gradients(
+    small_model: Trained, mnist: Dataset
+) -> None:
+    model = Rounded(lilbench.load_model(small_model.checkpoint.path))
+    counts = _fired(_run(model, APGD(eps=(0.03,)), mnist))
+    assert counts["unavailable-gradients"] > 0
+    assert counts["silent-success"] == counts["transfer-failure"] == 0
+
+
+def test_a_noisy_model_fires_unstable_predictions_and_the_two_pass_flag(
+    small_model: Trained, mnist: Dataset
+) -> None:
+    model = Noisy(lilbench.load_model(small_model.checkpoint.path)).eval()
+    torch.manual_seed(0)
+    counts = _fired(_run(model, FGSM(eps=(0.03,)), mnist))
+    assert counts["unstable-predictions"] > 0
+    assert not check_deterministic(model, mnist.x_test[:10]).passed
+
+
+def test_an_attack_stopped_after_two_steps_fires_incomplete_optimisation(
+    small_model: Trained, mnist: Dataset
+) -> None:
+    model = lilbench.load_model(small_model.checkpoint.path)
+    counts = _fired(_run(model, APGD(eps=(0.03,), max_iter=2), mnist))
+    assert counts["incomplete-optimisation"] > 0
+    assert counts["unavailable-gradients"] == counts["silent-success"] == 0
+
+
+def test_silent_success_and_transfer_failure_from_their_masks() -> None:
+    trace = Trace(4)
+    trace.add(
+        torch.tensor([0, 1, 2]),
+        adversarial=torch.tensor([True, True, False]),
+        zero_gradient=torch.tensor([False, False, False]),
+        incomplete=torch.tensor([False, False, False]),
+    )
+    robust = np.array([True, False, True, False])  # image 0 robust at the returned point
+    clean = np.array([True, True, True, False])
+    # image 2: ART's path says adversarial, the model's own pass says correct
+    flags = point_indicators(
+        trace,
+        robust=robust,
+        clean=clean,
+        attack_adversarial=np.array([False, True, True, True]),
+        model_correct=np.array([True, False, True, False]),
+    )
+    assert unpack_mask(flags["silent-success"], 4).tolist() == [True, False, False, False]
+    assert unpack_mask(flags["transfer-failure"], 4).tolist() == [False, False, True, False]
+    quiet = point_indicators(
+        None,
+        robust=robust,
+        clean=clean,
+        attack_adversarial=~robust,
+        model_correct=robust,
+    )
+    assert (
+        set(quiet) == {"transfer-failure"} and not unpack_mask(quiet["transfer-failure"], 4).any()
+    )
+
+
+def test_incomplete_reads_the_running_best_curve() -> None:
+    flat = [torch.tensor([1.0, 1.0])] * 12
+    rising = [torch.tensor([float(k), 0.0]) for k in range(12)]  # row 0 still climbing
+    settled = [torch.tensor([min(k, 1.0), 0.0]) for k in range(12)]  # reached its best early
+    assert incomplete(flat, maximise=True).tolist() == [False, False]
+    assert incomplete(rising, maximise=True).tolist() == [True, False]
+    assert incomplete(settled, maximise=True).tolist() == [False, False]
+    # minimised (targeted APGD): a falling curve is the improving one
+    assert incomplete([-t for t in rising], maximise=False).tolist() == [True, False]
+
+
+@pytest.mark.parametrize(
+    "spec", [FGSM(eps=(0.03,)), APGD(eps=(0.03,)), AutoAttackSpec(eps=(0.03,))]
+)
+def test_unconstrained_failure_is_zero_for_a_model_only_a_wide_ball_breaks(
+    spec: object, mnist: Dataset
+) -> None:
+    outcome = _run(MeanThreshold(), spec, mnist, n=40)
+    assert outcome.points[0].correct == outcome.clean_correct > 0  # no small eps breaks it
+    found = outcome.indicators["unconstrained-failure"]
+    assert found["images"] == outcome.clean_correct and found["unbroken"] == 0
