@@ -162,3 +162,27 @@ def test_unconstrained_failure_is_zero_for_a_model_only_a_wide_ball_breaks(
     assert outcome.points[0].correct == outcome.clean_correct > 0  # no small eps breaks it
     found = outcome.indicators["unconstrained-failure"]
     assert found["images"] == outcome.clean_correct and found["unbroken"] == 0
+
+
+def test_the_answer_rests_its_masking_wording_on_the_indicators() -> None:
+    from lilbench.reports.prose import answer
+
+    def text(indicators: tuple[int, int, list[str]] | None) -> str:
+        return answer(
+            {"apgd-ce": ("at eps = 0.1", [], [])},
+            {"apgd-ce": (0.0, "1", "0.0 [-1.0, 1.0]", "0.0 [-1.0, 1.0]")},
+            lambda s: f"beta = {s}",
+            "beta",
+            strong="apgd-ce",
+            single=None,
+            masking=[True, True],
+            indicators=indicators,
+        )
+
+    quiet = text((2, 0, []))
+    assert "no indicator of unusable gradients" in quiet and "no model hides" in quiet
+    fired = text((2, 1, ["unavailable-gradients"]))
+    assert "no model hides" not in fired
+    assert "fire on 1 of 2 models (unavailable gradients)" in fired
+    old = text(None)
+    assert "rests on the Square comparison alone" in old

@@ -108,6 +108,7 @@ def _record_indicators(
         correct = int(clean[probe].sum())
         out["unconstrained-failure"] = {
             "eps": full,
+            "images_probed": len(still),
             "images": correct,
             "unbroken": int(still.sum()),
             "share": float(still.sum()) / correct if correct else 0.0,

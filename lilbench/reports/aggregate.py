@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lilbench.reports.indicators import masking_summary
 from lilbench.reports.prose import answer, answer_l2, family_sentences
 from lilbench.reports.summary import curve, normalised_auc
 from lilbench.results.comparisons import (
@@ -298,6 +299,7 @@ def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table, Table]
         single=one_step(results),
         cells=change_of,
         masking=masking,
+        indicators=masking_summary(results),
     )
     strong_l2 = strongest(results, verdicts, "2")
     if strong_l2 is not None and strong_l2 in verdicts and answer_text.startswith("**Answer"):

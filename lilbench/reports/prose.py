@@ -15,10 +15,13 @@ def answer(
     single: str | None,
     cells: dict[tuple[str, str], str] | None = None,
     masking: list[bool] | None = None,
+    indicators: tuple[int, int, list[str]] | None = None,
 ) -> str:
     """A few sentences: the strongest standard attack's answer, its best change and clean
     cost, what FGSM shows and how much of it the strongest attack leaves, what the
-    gradient-masking check says, and what the paper's own attacks show."""
+    gradient-masking check and the indicators of attack failure say (`indicators`: models
+    whose runs carry them, those where an indicator of unusable gradients fired, which), and
+    what the paper's own attacks show."""
     if strong is None:
         return "No standard attack ran: no answer about robustness."
     where, rises, falls = verdicts[strong]
@@ -56,16 +59,38 @@ def answer(
             else f"{name} {f_where} shows no significant rise either."
         )
     if masking:
-        parts.append(
+        text = (
             "The gradient-masking check (the gradient-free Square attack does not beat the "
             f"gradient attacks) passes on {sum(masking)} of {len(masking)} models"
-            + (
-                ": no model hides its gradients from a query attack; where FGSM's gain "
-                "shrinks under the iterated attacks, it is what one step misses, not robustness."
-                if all(masking)
-                else ": gradient masking is flagged where it fails (see the sanity checks)."
-            )
         )
+        if not all(masking):
+            text += ": gradient masking is flagged where it fails (see the sanity checks)."
+        elif indicators is not None and indicators[1]:
+            text += "."
+        else:
+            if indicators is not None:
+                text += (
+                    ", and no indicator of unusable gradients (unavailable gradients, "
+                    "unstable predictions, unconstrained failure) fires on the "
+                    f"{indicators[0]} models whose runs record them"
+                )
+            text += (
+                ": no model hides its gradients; where FGSM's gain shrinks under the "
+                "iterated attacks, it is what one step misses, not robustness."
+            )
+        parts.append(text)
+        if indicators is None:
+            parts.append(
+                "The indicators of attack failure were not recorded (records by an earlier "
+                "lilbench): the masking check rests on the Square comparison alone."
+            )
+        elif indicators[1]:
+            fired = ", ".join(n.replace("-", " ") for n in indicators[2])
+            parts.append(
+                f"But indicators of unusable gradients fire on {indicators[1]} of "
+                f"{indicators[0]} models ({fired}): their robust accuracy may be overstated "
+                "(see the sanity checks)."
+            )
     paper = [f for f in verdicts if f.endswith("-paper")]
     if paper:
         risen = sorted({s for f in paper for s in verdicts[f][1]})

@@ -1,0 +1,117 @@
+"""The indicators of attack failure per model, read from the attack records: counts for the
+checks section, one sentence per model, and the summary the answer paragraph and the claims
+table's gradient-masking wording rest on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lilbench.attacks.checks import unpack_mask
+from lilbench.results.comparisons import key_header
+from lilbench.results.suite_results import ModelResult, setting_name
+
+Table = tuple[list[str], list[list[str]]]  # as reports.aggregate's (which imports this module)
+
+# The per-point indicators, then the run's own (their names as the records store them).
+POINT = ("silent-success", "incomplete-optimisation", "unavailable-gradients", "transfer-failure")
+RUN = ("unstable-predictions", "unconstrained-failure")
+NAMES = POINT + RUN
+# The ones that say the gradients may not be usable (gradient masking), as opposed to an
+# optimisation that could have gone further.
+MASKING = ("unavailable-gradients", "unstable-predictions", "unconstrained-failure")
+
+
+@dataclass
+class ModelIndicators:
+    """Per indicator: the images flagged in any attack run of the model, and where."""
+
+    label: str
+    seed: int
+    name: str = ""  # the setting as the sentences say it
+    recorded: int = 0  # attack records that carry indicators
+    unrecorded: int = 0  # records written before them
+    images: dict[str, int] = field(default_factory=dict)
+    where: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def fired(self) -> list[str]:
+        return [name for name in NAMES if self.images.get(name)]
+
+    def sentence(self) -> str:
+        who = f"{self.name or self.label}, seed {self.seed}"
+        if not self.recorded:
+            return f"- {who}: indicators not recorded (records by an earlier lilbench)."
+        if not self.fired:
+            tail = f" ({self.unrecorded} earlier records not covered)" if self.unrecorded else ""
+            return f"- {who}: no indicator triggered in {self.recorded} attack runs{tail}."
+        parts = [
+            f"{name.replace('-', ' ')} on {self.images[name]} image(s) "
+            f"({', '.join(sorted(set(self.where[name]))[:4])})"
+            for name in self.fired
+        ]
+        return f"- {who}: " + "; ".join(parts) + "."
+
+
+def _merge(flagged: dict[str, np.ndarray], name: str, mask: np.ndarray) -> None:
+    """OR a mask of the first len(mask) images into the flagged images (the unconstrained
+    probe covers the first 256 images only)."""
+    have = flagged.get(name, np.zeros(0, dtype=bool))
+    merged = np.zeros(max(len(have), len(mask)), dtype=bool)
+    merged[: len(have)] |= have
+    merged[: len(mask)] |= mask
+    flagged[name] = merged
+
+
+def model_indicators(r: ModelResult) -> ModelIndicators:
+    out = ModelIndicators(r.label, r.seed, setting_name(r.setting))
+    flagged: dict[str, np.ndarray] = {}
+    for label, rec in r.completed_attacks().items():
+        if rec.indicators is None:
+            out.unrecorded += 1
+            continue
+        out.recorded += 1
+        n = rec.samples.n
+        for p in rec.points:
+            for name, bits in (p.indicators or {}).items():
+                mask = unpack_mask(bits, n)
+                if mask.any():
+                    out.where.setdefault(name, []).append(f"{label} eps {p.eps:g}")
+                    _merge(flagged, name, mask)
+        for name in RUN:
+            found = rec.indicators.get(name)
+            if isinstance(found, dict) and found.get("bits"):
+                size = int(found.get("images_probed", n)) if name == RUN[1] else n
+                mask = unpack_mask(str(found["bits"]), min(size, n))
+                if mask.any():
+                    out.where.setdefault(name, []).append(label)
+                    _merge(flagged, name, mask)
+    out.images = {name: int(mask.sum()) for name, mask in flagged.items()}
+    return out
+
+
+def indicators_table(results: list[ModelResult]) -> tuple[Table, list[str]] | None:
+    """Counts per model (images flagged by each indicator in any attack run) and the
+    sentences; None when no record carries indicators."""
+    found = [model_indicators(r) for r in results if r.completed_attacks()]
+    if not any(m.recorded for m in found):
+        return None
+    header = [key_header(results), "seed", "runs", *NAMES]
+    rows = [
+        [m.label, str(m.seed), str(m.recorded), *(str(m.images.get(n, 0)) for n in NAMES)]
+        for m in found
+    ]
+    return (header, rows), [m.sentence() for m in found]
+
+
+def masking_summary(results: list[ModelResult]) -> tuple[int, int, list[str]] | None:
+    """(models whose runs carry indicators, those where an indicator of unusable gradients
+    fired, which fired) or None when no record carries them."""
+    found = [model_indicators(r) for r in results if r.completed_attacks()]
+    covered = [m for m in found if m.recorded]
+    if not covered:
+        return None
+    bad = [m for m in covered if any(m.images.get(n) for n in MASKING)]
+    names = sorted({n for m in bad for n in MASKING if m.images.get(n)})
+    return len(covered), len(bad), names
