@@ -43,6 +43,7 @@ class Point(RecordModel):
     passes: dict[str, float | int] | None = None  # forward/backward rows per image (issue 36)
     members: dict[str, dict[str, float | int]] | None = None  # AutoAttack's, in order run
     indicators: dict[str, str] | None = None  # per-image bits of the indicators of failure
+    rule_removed: int | None = None  # images the per-image rule stopped counting as robust
 
     def along(self, sweep: str) -> float | int:
         """The swept parameter's value here: eps for an eps sweep, else the step size."""

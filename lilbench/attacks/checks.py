@@ -32,6 +32,8 @@ class PointResult:
     passes: dict[str, float] | None = None  # forward and backward rows per image
     members: dict[str, dict[str, float]] | None = None  # AutoAttack's, in the order run
     indicators: dict[str, str] | None = None  # per-image bits of the indicators of failure
+    # images correct at the returned point but not unperturbed: the per-image rule's effect
+    rule_removed: int | None = None
 
     @property
     def accuracy(self) -> float:
@@ -39,7 +41,7 @@ class PointResult:
 
     def to_dict(self) -> dict[str, Any]:
         d = {**asdict(self), "accuracy": self.accuracy}
-        for key in ("max_l2", "passes", "members", "indicators"):
+        for key in ("max_l2", "passes", "members", "indicators", "rule_removed"):
             if d[key] is None:
                 del d[key]  # records keep the fields they always had
         return d
@@ -68,6 +70,7 @@ def measure_point(
     passes: dict[str, float] | None = None,
     members: dict[str, dict[str, float]] | None = None,
     indicators: dict[str, str] | None = None,
+    rule_removed: int | None = None,
 ) -> PointResult:
     # max/min propagate NaN and see +-inf, so finiteness follows from the three reductions.
     max_linf = float((adv - x).abs_().max())
@@ -90,6 +93,7 @@ def measure_point(
         passes=passes,
         members=members,
         indicators=indicators,
+        rule_removed=rule_removed,
     )
 
 

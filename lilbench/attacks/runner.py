@@ -213,6 +213,7 @@ def run_attack(
                 passes=work,
                 members=_members(ctx.notes.get("members"), n),
                 indicators=flags,
+                rule_removed=int((raw & ~clean_mask).sum()),
             )
         )
         attack_seconds += t2 - t1

@@ -331,13 +331,15 @@ def _apply_per_image_rule(
     for p in points:
         mask = unpack_mask(p["correct_bits"], n)
         rule = mask & clean
-        changed += int((mask & ~clean).sum())
+        removed = int((mask & ~clean).sum())
+        changed += removed
         migrated.append(
             {
                 **p,
                 "correct_bits": pack_mask(rule),
                 "correct": int(rule.sum()),
                 "accuracy": float(rule.sum()) / n,
+                "rule_removed": removed,
             }
         )
     raw.update(
