@@ -186,3 +186,25 @@ def test_the_answer_rests_its_masking_wording_on_the_indicators() -> None:
     assert "fire on 1 of 2 models (unavailable gradients)" in fired
     old = text(None)
     assert "rests on the Square comparison alone" in old
+
+
+def test_unavailable_means_every_run_and_zero_dlr_is_its_own_flag() -> None:
+    from lilbench.attacks.engine.apgd import dlr_loss
+
+    # ART's targeted DLR is constant (1) where the target is the third-largest logit
+    z = torch.tensor([[0.2, 10.6, 2.7, 2.6, -1.0]], requires_grad=True)
+    (g,) = torch.autograd.grad(dlr_loss(z, torch.tensor([3])).sum(), z)
+    assert float(dlr_loss(z, torch.tensor([3]))) == pytest.approx(1.0) and not g.any()
+    trace = Trace(3)
+    rows = torch.tensor([0, 1])
+    no = torch.tensor([False, False])
+    trace.add(rows, adversarial=no, zero_gradient=torch.tensor([True, False]), incomplete=no)
+    trace.add(
+        rows,
+        adversarial=no,
+        zero_gradient=torch.tensor([True, True]),
+        incomplete=no,
+        loss="dlr",
+    )
+    assert trace.unavailable.tolist() == [True, False, False]  # image 1 had a CE gradient
+    assert trace.zero_dlr.tolist() == [True, True, False]

@@ -5,8 +5,11 @@ From the run's own iterates (the engine's APGD in every form, AutoAttack's APGD 
 - silent success: some iterate was misclassified and the returned point is not;
 - incomplete optimisation: the running-best loss, scaled to [0, 1], still moves by more than
   0.05 over its last 10 steps (on images the attack failed on);
-- unavailable gradients: the loss gradient at the first iterate is zero or not finite
-(all three on images the attack failed on).
+- unavailable gradients: the loss gradient at the first iterate is zero or not finite in
+every optimisation run on the image (no loss gave a usable gradient);
+- beside them AutoAttack's own flag, zero DLR gradient: zero in some DLR run (ART's targeted
+DLR, which lilbench's APGD-T follows, is constant where the target is the third-largest
+logit) (all four on images the attack failed on).
 For every attack:
 - transfer failure: the examples judged adversarial by the path the attack ran on (ART's
   float32 predictions) and not by the model's own forward pass, which is the one judged;
@@ -56,7 +59,8 @@ def point_indicators(
     if trace is not None:
         out["silent-success"] = pack_mask(trace.adversarial & robust)
         out["incomplete-optimisation"] = pack_mask(trace.incomplete & robust)
-        out["unavailable-gradients"] = pack_mask(trace.zero_gradient & robust)
+        out["unavailable-gradients"] = pack_mask(trace.unavailable & robust)
+        out["zero-dlr-gradient"] = pack_mask(trace.zero_dlr & robust)
     return out
 
 

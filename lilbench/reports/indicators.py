@@ -15,7 +15,13 @@ from lilbench.results.suite_results import ModelResult, setting_name
 Table = tuple[list[str], list[list[str]]]  # as reports.aggregate's (which imports this module)
 
 # The per-point indicators, then the run's own (their names as the records store them).
-POINT = ("silent-success", "incomplete-optimisation", "unavailable-gradients", "transfer-failure")
+POINT = (
+    "silent-success",
+    "incomplete-optimisation",
+    "unavailable-gradients",
+    "transfer-failure",
+    "zero-dlr-gradient",
+)
 RUN = ("unstable-predictions", "unconstrained-failure")
 NAMES = POINT + RUN
 # The ones that say the gradients may not be usable (gradient masking), as opposed to an

@@ -345,7 +345,7 @@ def apgd(
             observe=observe,
         )
         if trace is not None and observe is not None and not targeted:
-            trace.add(idx, **observe)
+            trace.add(idx, **observe, loss=loss)
         starts = np.cumsum([0, *groups])[:-1]
         done = torch.cat(
             [predict(model, x_k[i : i + g]) for i, g in zip(starts, groups, strict=True)]

@@ -115,7 +115,7 @@ def standard_autoattack(
             truth=y[idx],
         )
         if trace is not None and observe is not None:
-            trace.add(idx, **observe)
+            trace.add(idx, **observe, loss="ce" if labels is None else "dlr")
         accept(name, idx, found, t0, p0)
 
     apgd_member("apgd-ce", None)

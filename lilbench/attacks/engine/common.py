@@ -90,13 +90,17 @@ INCOMPLETE_MOVE = 0.05  # ... by more than this, on the curve scaled to [0, 1]
 class Trace:
     """What an attack's iterates did, per image of the run, for the indicators of attack
     failure (Pintor et al. 2022): some iterate misclassified (for silent success), the loss
-    gradient at the first iterate zero or not finite (unavailable gradients), the running
-    best loss still moving in the last steps (incomplete optimisation), and which images the
-    iterates were seen for. Filled by the engine's gradient members (APGD, in every form)."""
+    gradient at the first iterate zero or not finite in every optimisation run on the image
+    (unavailable gradients: no loss the attack used gave a usable gradient), zero in some
+    DLR run (AutoAttack's own "zero DLR gradient" flag: ART's targeted DLR is constant where
+    the target is the third-largest logit), the running best loss still moving in the last
+    steps (incomplete optimisation), and which images the iterates were seen for. Filled by
+    the engine's gradient members (APGD, in every form)."""
 
     def __init__(self, n: int) -> None:
         self.adversarial = np.zeros(n, dtype=bool)
-        self.zero_gradient = np.zeros(n, dtype=bool)
+        self.zero_gradient = np.ones(n, dtype=bool)  # AND over the runs (where traced)
+        self.zero_dlr = np.zeros(n, dtype=bool)  # OR over the DLR runs
         self.incomplete = np.zeros(n, dtype=bool)
         self.traced = np.zeros(n, dtype=bool)
 
@@ -107,14 +111,22 @@ class Trace:
         adversarial: torch.Tensor,
         zero_gradient: torch.Tensor,
         incomplete: torch.Tensor,
+        loss: str = "ce",
     ) -> None:
-        """Rows (indices into the run's images) of one optimisation: flags are OR-ed, the
-        last optimisation of an image says whether it was left incomplete."""
+        """Rows (indices into the run's images) of one optimisation with `loss`: the last
+        optimisation of an image says whether it was left incomplete."""
         idx = rows.cpu().numpy()
+        zero = zero_gradient.cpu().numpy()
         self.adversarial[idx] |= adversarial.cpu().numpy()
-        self.zero_gradient[idx] |= zero_gradient.cpu().numpy()
+        self.zero_gradient[idx] &= zero
+        if loss == "dlr":
+            self.zero_dlr[idx] |= zero
         self.incomplete[idx] = incomplete.cpu().numpy()
         self.traced[idx] = True
+
+    @property
+    def unavailable(self) -> np.ndarray:
+        return self.zero_gradient & self.traced
 
 
 def incomplete(curve: list[torch.Tensor], *, maximise: bool) -> torch.Tensor:
