@@ -74,7 +74,11 @@ def model_indicators(r: ModelResult) -> ModelIndicators:
     out = ModelIndicators(r.label, r.seed, setting_name(r.setting))
     flagged: dict[str, np.ndarray] = {}
     for label, rec in r.completed_attacks().items():
-        if rec.indicators is None:
+        traced = [
+            p.indicators for p in rec.points if p.indicators and "silent-success" in p.indicators
+        ]
+        if rec.indicators is None or any("zero-dlr-gradient" not in t for t in traced):
+            # none, or unavailable gradients by the first definition (zero in any run)
             out.unrecorded += 1
             continue
         out.recorded += 1
