@@ -38,6 +38,7 @@ class ModelIndicators:
     name: str = ""  # the setting as the sentences say it
     recorded: int = 0  # attack records that carry indicators
     unrecorded: int = 0  # records written before them
+    first_definition: int = 0  # records whose unavailable gradients used the first definition
     images: dict[str, int] = field(default_factory=dict)
     where: dict[str, list[str]] = field(default_factory=dict)
 
@@ -49,15 +50,28 @@ class ModelIndicators:
         who = f"{self.name or self.label}, seed {self.seed}"
         if not self.recorded:
             return f"- {who}: indicators not recorded (records by an earlier lilbench)."
+        tail = ""
+        if self.unrecorded:
+            tail += f"; {self.unrecorded} earlier records not covered"
+        if self.first_definition:
+            tail += (
+                f"; unavailable gradients and zero DLR gradients not recorded in "
+                f"{self.first_definition} runs"
+            )
+        tail = f" ({tail[2:]})" if tail else ""
         if not self.fired:
-            tail = f" ({self.unrecorded} earlier records not covered)" if self.unrecorded else ""
             return f"- {who}: no indicator triggered in {self.recorded} attack runs{tail}."
         parts = [
             f"{name.replace('-', ' ')} on {self.images[name]} image(s) "
             f"({', '.join(sorted(set(self.where[name]))[:4])})"
             for name in self.fired
         ]
-        return f"- {who}: " + "; ".join(parts) + "."
+        return f"- {who}: " + "; ".join(parts) + tail + "."
+
+    @property
+    def complete(self) -> bool:
+        """Every attack run carries every indicator."""
+        return bool(self.recorded) and not (self.unrecorded or self.first_definition)
 
 
 def _merge(flagged: dict[str, np.ndarray], name: str, mask: np.ndarray) -> None:
@@ -77,14 +91,18 @@ def model_indicators(r: ModelResult) -> ModelIndicators:
         traced = [
             p.indicators for p in rec.points if p.indicators and "silent-success" in p.indicators
         ]
-        if rec.indicators is None or any("zero-dlr-gradient" not in t for t in traced):
-            # none, or unavailable gradients by the first definition (zero in any run)
+        if rec.indicators is None:
             out.unrecorded += 1
             continue
+        # unavailable gradients by the first definition (zero in any run): left out
+        first = any("zero-dlr-gradient" not in t for t in traced)
+        out.first_definition += first
         out.recorded += 1
         n = rec.samples.n
         for p in rec.points:
             for name, bits in (p.indicators or {}).items():
+                if first and name == "unavailable-gradients":
+                    continue
                 mask = unpack_mask(bits, n)
                 if mask.any():
                     out.where.setdefault(name, []).append(f"{label} eps {p.eps:g}")
@@ -119,7 +137,7 @@ def masking_summary(results: list[ModelResult]) -> tuple[int, int, list[str]] | 
     """(models whose runs carry indicators, those where an indicator of unusable gradients
     fired, which fired) or None when no record carries them."""
     found = [model_indicators(r) for r in results if r.completed_attacks()]
-    covered = [m for m in found if m.recorded]
+    covered = [m for m in found if m.complete]
     if not covered:
         return None
     bad = [m for m in covered if any(m.images.get(n) for n in MASKING)]
