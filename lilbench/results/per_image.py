@@ -23,7 +23,11 @@ from lilbench.results.diagnostic_records import ensure_diagnostic
 from lilbench.results.suite_results import ModelResult
 from lilbench.schemas import AttackRecord
 
-SEARCH = "apgd-search"  # the attack whose grid is a per-image bisection (minimal eps)
+
+def _searches(r: ModelResult) -> set[str]:
+    """Labels of the minimal-perturbation attacks (a per-image bisection over their grid)."""
+    facts = attack_facts(r.completed_attacks())
+    return {label for label, spec in facts.items() if spec.minimal_perturbation}
 
 
 def records_n(r: ModelResult) -> int:
@@ -126,8 +130,9 @@ PER_IMAGE_FIXED = (
 def per_image_columns(results: list[ModelResult], attack_order: list[str]) -> tuple[str, ...]:
     """The fixed columns, then one `broken:<attack>` column per fixed-eps attack that ran."""
     ran = {label for r in results for label in r.completed_attacks()}
+    searches = {label for r in results for label in _searches(r)}
     return PER_IMAGE_FIXED + tuple(
-        f"broken:{label}" for label in attack_order if label in ran and label != SEARCH
+        f"broken:{label}" for label in attack_order if label in ran and label not in searches
     )
 
 
@@ -142,7 +147,8 @@ def per_image_rows(
     """One row per model, norm, eps (of the fixed-eps attacks' grids) and image: its label,
     whether the model gets it right unperturbed, which attacks broke it at that eps (1, 0, or
     empty where the attack did not run at that eps), the first of them in the suite's attack
-    order, and its minimal eps found by apgd-search and by any attack of that norm."""
+    order, and its minimal eps found by the minimal-perturbation attack (apgd-search) and by
+    any attack of that norm."""
     columns = per_image_columns(results, attack_order)
     for r in results:
         clean = clean_mask(r, runs_dir, data_dir)
@@ -154,8 +160,8 @@ def per_image_rows(
         labels_np = labels.numpy()
         for norm in norms_of([r]):
             recs = {k: v for k, v in eps_records(r, norm).items() if v.samples.n == n}
-            search = recs.pop(SEARCH, None)
-            search_eps = None if search is None else broken_eps(search, clean)
+            found = [recs.pop(label) for label in sorted(_searches(r)) if label in recs]
+            search_eps = None if not found else broken_eps(found[0], clean)
             any_eps = minimal_eps(r, clean, norm)
             order = [label for label in attack_order if label in recs]
             bits: dict[tuple[str, float], np.ndarray] = {
