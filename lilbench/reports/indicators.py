@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lilbench.attacks.base import attack_facts
 from lilbench.attacks.checks import unpack_mask
 from lilbench.results.comparisons import key_header
 from lilbench.results.suite_results import ModelResult, setting_name
@@ -87,6 +88,7 @@ def _merge(flagged: dict[str, np.ndarray], name: str, mask: np.ndarray) -> None:
 def model_indicators(r: ModelResult) -> ModelIndicators:
     out = ModelIndicators(r.label, r.seed, setting_name(r.setting))
     flagged: dict[str, np.ndarray] = {}
+    facts = attack_facts(r.completed_attacks())
     for label, rec in r.completed_attacks().items():
         traced = [
             p.indicators for p in rec.points if p.indicators and "silent-success" in p.indicators
@@ -108,6 +110,8 @@ def model_indicators(r: ModelResult) -> ModelIndicators:
                     out.where.setdefault(name, []).append(f"{label} eps {p.eps:g}")
                     _merge(flagged, name, mask)
         for name in RUN:
+            if name == "unconstrained-failure" and facts[label].one_step:
+                continue  # one gradient step need not break everything (the issue: iterative)
             found = rec.indicators.get(name)
             if isinstance(found, dict) and found.get("bits"):
                 size = int(found.get("images_probed", n)) if name == RUN[1] else n
