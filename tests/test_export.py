@@ -233,6 +233,15 @@ def test_per_image_rows_agree_with_the_bits_and_apply_the_clean_rule(
             assert minimal != float(r["eps"])
     assert len(eps_by_model) == 2 and all(len(e) == 5 for e in eps_by_model.values())
     assert len(rows) == 2 * 5 * 1000
+    # Parquet too: values that do not apply are nulls there (empty cells in CSV)
+    import pyarrow.parquet as pq
+
+    parquet = tmp_path / "images.parquet"
+    args = ["export", str(CI_SUITE), "--runs-dir", str(ci_run), "--per-image", "--format"]
+    assert cli([*args, "parquet", "--out", str(parquet)], capsys)[0] == 0
+    back = pq.read_table(parquet)
+    assert back.num_rows == len(rows)
+    assert back.column("first_broken_by").null_count == sum(not r["first_broken_by"] for r in rows)
     # the model-level minimal eps is the smallest eps whose row says broken
     per_image: dict[tuple[str, str], list[tuple[float, bool, float]]] = defaultdict(list)
     for r in rows:

@@ -174,7 +174,8 @@ def per_image_rows(
                 ran = [label for label in order if (label, eps) in bits]
                 for i in range(n):
                     broke = [label for label in ran if bits[(label, eps)][i]]
-                    row: dict[str, Any] = {c: "" for c in columns}
+                    # None where a value does not apply: empty in CSV, null in Parquet
+                    row: dict[str, Any] = dict.fromkeys(columns)
                     row.update(
                         suite=suite,
                         model=r.checkpoint.config_hash[:16],
@@ -186,7 +187,7 @@ def per_image_rows(
                         label=int(labels_np[i]),
                         clean_correct=int(clean[i]),
                         broken_by=";".join(broke),
-                        first_broken_by=broke[0] if broke else "",
+                        first_broken_by=broke[0] if broke else None,
                         minimal_eps_search="" if search_eps is None else float(search_eps[i]),
                         minimal_eps_any=float(any_eps[i]),
                     )
