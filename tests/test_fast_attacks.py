@@ -328,3 +328,35 @@ def test_squares_first_layer_update_equals_the_forward_pass(small_model: Trained
         net.accept(keep)
         x = torch.where(keep[:, None], moved, x)
         assert torch.allclose(net.rest(net.z), model(x), atol=1e-4)  # type: ignore[misc]
+
+
+def test_square_keeps_its_first_layer_update_under_the_pass_counter(
+    small_model: Trained, mnist: Dataset
+) -> None:
+    """The runner wraps every model in a pass counter: Square must still see the model's
+    first linear layer through it (it did not, and ran a full pass per query), count the rows
+    it runs, and return the same points as on the bare model."""
+    from lilbench.attacks.engine.common import PassCounter
+    from lilbench.attacks.engine.square import Logits, square
+
+    model = _model(small_model)
+    counter = PassCounter(model)
+    assert Logits(counter).linear is not None
+    x, y = mnist.x_test[:60].float(), mnist.y_test[:60]
+    points = [
+        square(
+            m,
+            x,
+            y,
+            eps=0.1,
+            shape=(1, 28, 28),
+            queries=150,
+            generator=torch.Generator().manual_seed(0),
+        )
+        for m in (model, counter)
+    ]
+    assert torch.equal(points[0], points[1])
+    robust = int((model(x).argmax(1) == y).sum())
+    # every query runs each image still robust at least once (150 queries, some robust)
+    assert counter.forward_rows >= 150 * int((model(points[1]).argmax(1) == y).sum()) > 0
+    assert counter.forward_rows >= robust

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lilbench.attacks.engine.common import margin
+from lilbench.attacks.engine.common import PassCounter, margin
 
 SCHEDULE = (0.001, 0.005, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8)  # fractions of the queries
 SMALL_WINDOW = 100  # pixels x channels up to which the first layer is updated, not recomputed
@@ -38,7 +38,10 @@ class Logits:
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model
-        layers = getattr(model, "layers", None)
+        # the runner's pass counter wraps the model: look through it, and count what runs
+        self.counter = model if isinstance(model, PassCounter) else None
+        inner = model.inner if isinstance(model, PassCounter) else model
+        layers = getattr(inner, "layers", None)
         first = layers()[0] if callable(layers) else None
         self.linear = first if type(first) is nn.Linear else None
         self.rest: Callable[[torch.Tensor], torch.Tensor] | None = None
@@ -48,25 +51,39 @@ class Logits:
             self.wt = self.linear.weight.detach().t().contiguous()  # (D, H): rows by pixel
         self.z: torch.Tensor | None = None
 
+    def count(self, rows: int) -> None:
+        """Rows run past the counter's back (the first layer updated, the rest run)."""
+        if self.counter is not None:
+            self.counter.forward_rows += rows
+
     def full(self, x: torch.Tensor) -> torch.Tensor:
         if self.linear is None or self.rest is None:
             return self.model(x)
-        self.z = F.linear(x, self.linear.weight, self.linear.bias)
+        self.count(len(x))
+        self.z = self.first(x)
         return self.rest(self.z)
+
+    def first(self, x: torch.Tensor) -> torch.Tensor:
+        assert self.linear is not None
+        return F.linear(x, self.linear.weight, self.linear.bias)
 
     def changed(self, x: torch.Tensor, idx: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
         """Logits of x, which differs from the last points only at idx, by delta."""
         if self.rest is None or self.z is None or idx.shape[1] > SMALL_WINDOW:
             self.proposed = None
             return self.model(x) if self.rest is None else self._full_keep(x)
-        # sum_j delta_j W[:, idx_j] per row, as one fused gather-and-sum
-        change = F.embedding_bag(idx, self.wt, per_sample_weights=delta, mode="sum")
-        self.proposed = self.z + change
+        self.count(len(x))
+        self.proposed = self.z + self.change(idx, delta)
         return self.rest(self.proposed)
+
+    def change(self, idx: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+        """sum_j delta_j W[:, idx_j] per row, as one fused gather-and-sum."""
+        return F.embedding_bag(idx, self.wt, per_sample_weights=delta, mode="sum")
 
     def _full_keep(self, x: torch.Tensor) -> torch.Tensor:
         assert self.linear is not None and self.rest is not None
-        self.proposed = F.linear(x, self.linear.weight, self.linear.bias)
+        self.count(len(x))
+        self.proposed = self.first(x)
         return self.rest(self.proposed)
 
     def accept(self, keep: torch.Tensor) -> None:
