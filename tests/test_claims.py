@@ -157,3 +157,24 @@ def test_a_bad_claims_file_is_one_line(
     bad.write_text(CLAIMS.replace(*change, 1))
     with pytest.raises(ConfigError, match=needle):
         load_claims(bad)
+
+
+def test_a_claim_several_suites_answer_holds_in_part_where_they_disagree() -> None:
+    """Weakest verdict across suites, except that a claim holding in one suite and failing
+    in another holds in part (the row names each suite's finding): "does not hold" would hide
+    a significant rise on one data set."""
+    from lilbench.reports.claims import (
+        AUTHORS_ONLY,
+        FAILS,
+        HOLDS,
+        IN_PART,
+        combined_verdict,
+    )
+
+    assert combined_verdict([HOLDS, HOLDS]) == HOLDS
+    assert combined_verdict([FAILS, FAILS]) == FAILS
+    assert combined_verdict([FAILS, HOLDS]) == IN_PART
+    assert combined_verdict([HOLDS, AUTHORS_ONLY]) == IN_PART
+    assert combined_verdict([AUTHORS_ONLY, AUTHORS_ONLY]) == AUTHORS_ONLY
+    assert combined_verdict([AUTHORS_ONLY, FAILS]) == FAILS
+    assert combined_verdict([IN_PART, HOLDS]) == IN_PART

@@ -7,8 +7,9 @@ or an attack: the rows are read from the runs directory, the way `lilbench repor
 and a claim whose results are missing says "not run" with the command that runs it.
 
 Verdicts, in words: "holds"; "holds only under the authors' attacks" (their attacks show the
-rise, the strong protocol does not); "holds in part" (of a claim with two parts, one holds);
-"does not hold"; "not run here".
+rise, the strong protocol does not); "holds in part" (of a claim with two parts, one holds;
+or of a claim several suites answer, it holds in some and not in others); "does not hold";
+"not run here".
 """
 
 from __future__ import annotations
@@ -41,8 +42,17 @@ AUTHORS_ONLY = "holds only under the authors' attacks"
 IN_PART = "holds in part"
 FAILS = "does not hold"
 NOT_RUN = "not run here"
-# A claim answered by several suites holds only as far as the weakest of them.
 _STRENGTH = {FAILS: 0, AUTHORS_ONLY: 1, IN_PART: 1, HOLDS: 2}
+
+
+def combined_verdict(verdicts: list[str]) -> str:
+    """A claim answered by several suites holds as far as the weakest of them; where it
+    holds in one and not in another, it holds in part (the row says which, suite by suite):
+    "does not hold" would hide the suite where it holds."""
+    weakest = min(verdicts, key=_STRENGTH.__getitem__)
+    if HOLDS in verdicts and weakest != HOLDS:
+        return IN_PART
+    return weakest
 
 
 class ClaimEntry(BaseModel):
@@ -231,6 +241,11 @@ def _said(res: SuiteResults, c: Comparison | None, family: str) -> str:
     return f"{family} {c.where}: largest change {_name(res, c.setting)}, {text} pp, {sig}"
 
 
+def _with_clean(res: SuiteResults, c: Comparison) -> str:
+    """A setting with its clean-accuracy change: a rise bought with clean accuracy says so."""
+    return f"{_name(res, c.setting)} (clean accuracy {c.clean.fmt(1, 100)} pp)"
+
+
 def _lil_only(res: SuiteResults, found: list[Comparison]) -> list[Comparison]:
     lil = {label for label, _ in _lil_settings(res)}
     return [c for c in found if c.setting in lil]
@@ -292,7 +307,7 @@ def robustness(res: SuiteResults, params: dict[str, Any]) -> Finding:
     ]
     if rises_strong:
         verdict = HOLDS
-        which = ", ".join(_name(res, c.setting) for c in rises_strong)
+        which = ", ".join(_with_clean(res, c) for c in rises_strong)
         why = f"the strong protocol shows a significant rise for {which}"
     elif rises_theirs:
         verdict = AUTHORS_ONLY
@@ -325,7 +340,7 @@ def _robustness_l2(res: SuiteResults) -> Finding:
         raise NotComputed("L2 attack entries (norm: 2)", f"lilbench run {res.shown}")
     strong = _best(found, strong_family)
     ours = [c for c in found if c.family == strong_family and c.significant]
-    rises = [_name(res, c.setting) for c in ours if c.change > 0]
+    rises = [_with_clean(res, c) for c in ours if c.change > 0]
     falls = [_name(res, c.setting) for c in ours if c.change < 0]
     strong_text = _said(res, strong, strong_family)
     if falls:
@@ -652,7 +667,7 @@ def _row(entry: ClaimEntry, inputs: list[SuiteResults]) -> list[str]:
         )
     notes += uncomputed
     if findings:
-        weakest = min((f.verdict for _, f in findings), key=_STRENGTH.__getitem__)
+        weakest = combined_verdict([f.verdict for _, f in findings])
         why = "; ".join(
             (f"{r.suite.name}: " if len(findings) > 1 else "") + f.why for r, f in findings
         )
