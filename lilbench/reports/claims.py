@@ -667,11 +667,11 @@ def _row(entry: ClaimEntry, inputs: list[SuiteResults]) -> list[str]:
         )
     notes += uncomputed
     if findings:
-        weakest = combined_verdict([f.verdict for _, f in findings])
+        combined = combined_verdict([f.verdict for _, f in findings])
         why = "; ".join(
             (f"{r.suite.name}: " if len(findings) > 1 else "") + f.why for r, f in findings
         )
-        verdict = f"**{weakest}**: {why}"
+        verdict = f"**{combined}**: {why}"
         if notes:
             verdict += " (" + "; ".join(notes) + ")"
     else:

@@ -73,12 +73,10 @@ class Logits:
             self.proposed = None
             return self.model(x) if self.rest is None else self._full_keep(x)
         self.count(len(x))
-        self.proposed = self.z + self.change(idx, delta)
+        # sum_j delta_j W[:, idx_j] per row, as one fused gather-and-sum
+        change = F.embedding_bag(idx, self.wt, per_sample_weights=delta, mode="sum")
+        self.proposed = self.z + change
         return self.rest(self.proposed)
-
-    def change(self, idx: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
-        """sum_j delta_j W[:, idx_j] per row, as one fused gather-and-sum."""
-        return F.embedding_bag(idx, self.wt, per_sample_weights=delta, mode="sum")
 
     def _full_keep(self, x: torch.Tensor) -> torch.Tensor:
         assert self.linear is not None and self.rest is not None
