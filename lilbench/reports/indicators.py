@@ -88,8 +88,9 @@ def _merge(flagged: dict[str, np.ndarray], name: str, mask: np.ndarray) -> None:
 def model_indicators(r: ModelResult) -> ModelIndicators:
     out = ModelIndicators(r.label, r.seed, setting_name(r.setting))
     flagged: dict[str, np.ndarray] = {}
-    facts = attack_facts(r.completed_attacks())
-    for label, rec in r.completed_attacks().items():
+    attacks = r.completed_attacks()
+    facts = attack_facts(attacks)
+    for label, rec in attacks.items():
         traced = [
             p.indicators for p in rec.points if p.indicators and "silent-success" in p.indicators
         ]

@@ -188,7 +188,7 @@ def per_image_rows(
                         clean_correct=int(clean[i]),
                         broken_by=";".join(broke),
                         first_broken_by=broke[0] if broke else None,
-                        minimal_eps_search="" if search_eps is None else float(search_eps[i]),
+                        minimal_eps_search=None if search_eps is None else float(search_eps[i]),
                         minimal_eps_any=float(any_eps[i]),
                     )
                     for label in ran:
