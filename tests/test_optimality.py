@@ -84,3 +84,31 @@ def test_the_table_names_the_weakest_link_and_needs_two_attacks() -> None:
     assert rows[1][-1] == "0.600" and "Weakest link in L-inf: weak" in sentence
     alone = SimpleNamespace(**{**vars(r), "completed_attacks": lambda: {"weak": weak}})
     assert optimality_table([alone], masks, "inf", ["weak"]) is None  # type: ignore[list-item]
+
+
+def test_the_work_table_says_why_passes_are_missing() -> None:
+    from lilbench.reports.optimality import work_table
+
+    counted = attack_record(
+        {
+            "points": [{"eps": 0.1, "passes": {"forward": 3.0, "backward": 2.0}}],
+            "timings": {"total_seconds": 4.0},
+        }
+    )
+    paper = attack_record(
+        {
+            "label": "fgsm-paper",
+            "params": {"name": "fgsm", "objective": "paper"},
+            "points": [{"eps": 0.1}],
+        }
+    )
+    old = attack_record({"label": "pgd", "points": [{"eps": 0.1}]})
+    r = SimpleNamespace(
+        completed_attacks=lambda: {"fgsm": counted, "fgsm-paper": paper, "pgd": old}
+    )
+    found = work_table([r], ["fgsm", "pgd", "fgsm-paper"])  # type: ignore[list-item]
+    assert found is not None
+    rows = {row[0]: row[1:] for row in found[1]}
+    assert rows["fgsm"] == ["4.0", "3.0", "2.0"]
+    assert rows["fgsm-paper"][1] == "not counted (authors' objective)"
+    assert rows["pgd"][1] == "not counted (earlier record)"
