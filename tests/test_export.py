@@ -224,6 +224,8 @@ def test_per_image_rows_agree_with_the_bits_and_apply_the_clean_rule(
         # image misclassified clean count as robust, nor breaks an image already wrong
         assert broken == (clean and not correct[(r["model"], r["eps"], r["index"])])
         assert (r["first_broken_by"] == "fgsm") == broken
+        # the indicators that fired on the image at that eps, as name:attack
+        assert all(f.endswith(":fgsm") for f in r["indicators"].split(";") if f)
         minimal = float(r["minimal_eps_any"])
         if not clean:
             assert minimal == 0

@@ -208,3 +208,43 @@ def test_unavailable_means_every_run_and_zero_dlr_is_its_own_flag() -> None:
     )
     assert trace.unavailable.tolist() == [True, False, False]  # image 1 had a CE gradient
     assert trace.zero_dlr.tolist() == [True, True, False]
+
+
+def test_point_flags_read_each_eps_and_the_runs_own_indicators() -> None:
+    """What the per-image export and the report read from a record: the point's flags at
+    their eps, the run's own at every eps (unconstrained failure over the images it probed,
+    never for a one-step attack), the first definition of unavailable gradients left out."""
+    from helpers import attack_record
+
+    from lilbench.attacks.checks import pack_mask
+    from lilbench.results.per_image import point_flags
+
+    n = 6
+    silent = pack_mask(np.array([0, 1, 0, 0, 0, 0], dtype=bool))
+    none = pack_mask(np.zeros(n, dtype=bool))
+    first_images = pack_mask(np.array([1, 0, 0], dtype=bool))
+    points = [
+        {"eps": 0.1, "n": n, "indicators": {"silent-success": silent, "zero-dlr-gradient": none}},
+        {"eps": 0.2, "n": n, "indicators": {"silent-success": none, "zero-dlr-gradient": none}},
+    ]
+    run = {"unconstrained-failure": {"bits": first_images, "images_probed": 3}}
+    rec = attack_record({"samples": {"n": n}, "points": points, "indicators": run})
+    flags = point_flags(rec)
+    assert np.flatnonzero(flags[0.1]["silent-success"]).tolist() == [1]
+    assert not flags[0.2]["silent-success"].any()
+    for eps in (0.1, 0.2):  # the run's flag is the image's at every eps, over all n images
+        assert np.flatnonzero(flags[eps]["unconstrained-failure"]).tolist() == [0]
+        assert len(flags[eps]["unconstrained-failure"]) == n
+    assert "unconstrained-failure" not in point_flags(rec, one_step=True)[0.1]
+    # a record from before zero DLR gradients were told apart: its unavailable bits are not
+    # the indicator
+    early = [
+        {
+            "eps": 0.1,
+            "n": n,
+            "indicators": {"silent-success": none, "unavailable-gradients": silent},
+        }
+    ]
+    old = attack_record({"samples": {"n": n}, "points": early, "indicators": {}})
+    assert "unavailable-gradients" not in point_flags(old)[0.1]
+    assert point_flags(attack_record({"points": early})) == {}  # no indicators recorded

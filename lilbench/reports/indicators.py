@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lilbench.attacks.base import attack_facts
-from lilbench.attacks.checks import unpack_mask
 from lilbench.results.comparisons import key_header
+from lilbench.results.per_image import RUN_INDICATORS, earlier_unavailable_definition, point_flags
 from lilbench.results.suite_results import ModelResult, setting_name
 
 Table = tuple[list[str], list[list[str]]]  # as reports.aggregate's (which imports this module)
@@ -23,7 +23,7 @@ POINT = (
     "transfer-failure",
     "zero-dlr-gradient",
 )
-RUN = ("unstable-predictions", "unconstrained-failure")
+RUN = RUN_INDICATORS
 NAMES = POINT + RUN
 # The ones that say the gradients may not be usable (gradient masking), as opposed to an
 # optimisation that could have gone further.
@@ -91,34 +91,18 @@ def model_indicators(r: ModelResult) -> ModelIndicators:
     attacks = r.completed_attacks()
     facts = attack_facts(attacks)
     for label, rec in attacks.items():
-        traced = [
-            p.indicators for p in rec.points if p.indicators and "silent-success" in p.indicators
-        ]
         if rec.indicators is None:
             out.unrecorded += 1
             continue
         # unavailable gradients by the first definition (zero in any run): left out
-        first = any("zero-dlr-gradient" not in t for t in traced)
-        out.first_definition += first
+        out.first_definition += earlier_unavailable_definition(rec)
         out.recorded += 1
-        n = rec.samples.n
-        for p in rec.points:
-            for name, bits in (p.indicators or {}).items():
-                if first and name == "unavailable-gradients":
-                    continue
-                mask = unpack_mask(bits, n)
+        for eps, flags in point_flags(rec, one_step=facts[label].one_step).items():
+            for name, mask in flags.items():
                 if mask.any():
-                    out.where.setdefault(name, []).append(f"{label} eps {p.eps:g}")
-                    _merge(flagged, name, mask)
-        for name in RUN:
-            if name == "unconstrained-failure" and facts[label].one_step:
-                continue  # one gradient step need not break everything (the issue: iterative)
-            found = rec.indicators.get(name)
-            if isinstance(found, dict) and found.get("bits"):
-                size = int(found.get("images_probed", n)) if name == RUN[1] else n
-                mask = unpack_mask(str(found["bits"]), min(size, n))
-                if mask.any():
-                    out.where.setdefault(name, []).append(label)
+                    where = label if name in RUN else f"{label} eps {eps:g}"
+                    if where not in out.where.get(name, []):
+                        out.where.setdefault(name, []).append(where)
                     _merge(flagged, name, mask)
     out.images = {name: int(mask.sum()) for name, mask in flagged.items()}
     return out

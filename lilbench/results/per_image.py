@@ -110,6 +110,52 @@ def norms_of(results: list[ModelResult]) -> list[str]:
     return sorted(found, key=lambda n: (n != "inf", n))
 
 
+RUN_INDICATORS = ("unstable-predictions", "unconstrained-failure")
+
+
+def earlier_unavailable_definition(rec: AttackRecord) -> bool:
+    """Whether the record's "unavailable gradients" bits follow the first definition (a zero
+    gradient in any step, before zero DLR gradients were told apart): such bits are not the
+    indicator, and are left out wherever indicators are read."""
+    return any(
+        "zero-dlr-gradient" not in p.indicators
+        for p in rec.points
+        if p.indicators and "silent-success" in p.indicators
+    )
+
+
+def point_flags(rec: AttackRecord, *, one_step: bool = False) -> dict[float, dict[str, np.ndarray]]:
+    """Per eps of the record: indicator name -> images flagged (the run's own indicators,
+    unstable predictions and unconstrained failure, at every eps of the run; unconstrained
+    failure not for a one-step attack, which need not break everything). Empty for a record
+    written before the indicators."""
+    if rec.indicators is None:
+        return {}
+    n = rec.samples.n
+    skip = {"unavailable-gradients"} if earlier_unavailable_definition(rec) else set()
+    if one_step:
+        skip.add("unconstrained-failure")
+    run: dict[str, np.ndarray] = {}
+    for name in RUN_INDICATORS:
+        found = rec.indicators.get(name)
+        if name not in skip and isinstance(found, dict) and found.get("bits"):
+            # the unconstrained attack probes the first images only
+            probed = found.get("images_probed", n) if name == "unconstrained-failure" else n
+            size = min(int(probed), n)
+            mask = np.zeros(n, dtype=bool)
+            mask[:size] = unpack_mask(str(found["bits"]), size)
+            run[name] = mask
+    out: dict[float, dict[str, np.ndarray]] = {}
+    for p in rec.points:
+        flags = {
+            name: unpack_mask(bits, n)
+            for name, bits in (p.indicators or {}).items()
+            if name not in skip
+        }
+        out[float(p.eps)] = {**flags, **run}
+    return out
+
+
 PER_IMAGE_FIXED = (
     "suite",
     "model",
@@ -124,6 +170,7 @@ PER_IMAGE_FIXED = (
     "first_broken_by",
     "minimal_eps_search",
     "minimal_eps_any",
+    "indicators",
 )
 
 
@@ -147,8 +194,9 @@ def per_image_rows(
     """One row per model, norm, eps (of the fixed-eps attacks' grids) and image: its label,
     whether the model gets it right unperturbed, which attacks broke it at that eps (1, 0, or
     empty where the attack did not run at that eps), the first of them in the suite's attack
-    order, and its minimal eps found by the minimal-perturbation attack (apgd-search) and by
-    any attack of that norm."""
+    order, its minimal eps found by the minimal-perturbation attack (apgd-search) and by
+    any attack of that norm, and the indicators of attack failure that fired on it at that eps
+    ("name:attack", ";"-joined; the run's own indicators at every eps of the run)."""
     columns = per_image_columns(results, attack_order)
     for r in results:
         clean = clean_mask(r, runs_dir, data_dir)
@@ -164,6 +212,10 @@ def per_image_rows(
             search_eps = None if not found else broken_eps(found[0], clean)
             any_eps = minimal_eps(r, clean, norm)
             order = [label for label in attack_order if label in recs]
+            facts = attack_facts(recs)
+            flags = {
+                label: point_flags(recs[label], one_step=facts[label].one_step) for label in order
+            }
             bits: dict[tuple[str, float], np.ndarray] = {
                 (label, float(p.eps)): ~unpack_mask(str(p.correct_bits), n) & clean
                 for label in order
@@ -174,6 +226,12 @@ def per_image_rows(
                 ran = [label for label in order if (label, eps) in bits]
                 for i in range(n):
                     broke = [label for label in ran if bits[(label, eps)][i]]
+                    fired = [
+                        f"{name}:{label}"
+                        for label in ran
+                        for name, mask in flags[label].get(eps, {}).items()
+                        if mask[i]
+                    ]
                     # None where a value does not apply: empty in CSV, null in Parquet
                     row: dict[str, Any] = dict.fromkeys(columns)
                     row.update(
@@ -190,6 +248,7 @@ def per_image_rows(
                         first_broken_by=broke[0] if broke else None,
                         minimal_eps_search=None if search_eps is None else float(search_eps[i]),
                         minimal_eps_any=float(any_eps[i]),
+                        indicators=";".join(fired),
                     )
                     for label in ran:
                         row[f"broken:{label}"] = int(bits[(label, eps)][i])
