@@ -83,3 +83,35 @@ def test_median_bootstrap_handles_never_broken_images() -> None:
     assert boot.value == np.inf and boot.low <= boot.high
     finite = hierarchical_bootstrap(values[:, :2], resamples=300, seed=0, statistic="median")
     assert 0.1 <= finite.low <= finite.value <= finite.high <= 0.3
+
+
+def test_a_large_family_can_still_find_a_clear_change() -> None:
+    """2,000 resamples put a floor of 1/2001 under every bootstrap p-value; Holm over 120
+    comparisons needs p < 0.05/120 = 0.00042, so a change far from zero (as PGD-AT's +52 pp
+    under Gaussian noise in the defences report) could never be significant. The floor is
+    resolved where it would decide; a small family and a null change stay as they were."""
+    from lilbench.results.stats import resolve_floor
+
+    rng = np.random.default_rng(0)
+    clear = (rng.random((3, 500)) < 0.9, rng.random((3, 500)) < 0.5)
+    null = (rng.random((3, 500)) < 0.5, rng.random((3, 500)) < 0.5)
+    family = [clear] * 60 + [null] * 60
+    boots = [hierarchical_bootstrap(a, b, resamples=2000, seed=0) for a, b in family]
+    plain = [b.p_value for b in boots]
+    assert plain[0] == pytest.approx(1 / 2001)
+    assert min(holm(plain)) >= 0.05  # the floor alone decides: nothing significant
+
+    calls: list[tuple[int, int]] = []
+
+    def redo(i: int, resamples: int) -> float:
+        calls.append((i, resamples))
+        a, b = family[i]
+        return hierarchical_bootstrap(a, b, resamples=resamples, seed=0).p_value
+
+    resolved = holm(resolve_floor(plain, 2000, redo))
+    assert all(p < 0.05 for p in resolved[:60])  # the clear changes
+    assert all(p >= 0.05 for p in resolved[60:])  # the null ones
+    assert {r for _, r in calls} == {24000} and {i for i, _ in calls} == set(range(60))
+    calls.clear()
+    small = plain[:10] + plain[60:70]  # 20 comparisons: 20/2001 < 0.05, nothing redone
+    assert resolve_floor(small, 2000, redo) == small and not calls

@@ -12,7 +12,13 @@ import numpy as np
 from lilbench.reports.aggregate import ALPHA, Table
 from lilbench.reports.geometry_panel import geometry_values
 from lilbench.results.comparisons import BOOTSTRAP_RESAMPLES, worst_case_masks
-from lilbench.results.stats import estimate, hierarchical_bootstrap, holm, paired_p_value
+from lilbench.results.stats import (
+    estimate,
+    hierarchical_bootstrap,
+    holm,
+    paired_p_value,
+    resolve_floor,
+)
 from lilbench.results.suite_results import ModelResult
 
 WORST_EPS = (0.03, 0.1)  # the strong protocol's columns compared
@@ -100,6 +106,7 @@ def within_table(
     plain = {(activation_of(r), r.seed): r for r in results if is_plain(r)}
     cells: list[list[str]] = []
     p_rows: list[tuple[int, int, float]] = []
+    arrays: list[tuple[np.ndarray, np.ndarray]] = []  # each p-value's pairs, to resample again
     labels = list(dict.fromkeys(r.label for r in results if not is_plain(r)))
     scalars = _scalars(data_dir, runs_dir)
     header = ["setting", "activation", *(f"worst case eps {e:g} (pp)" for e in WORST_EPS)]
@@ -119,12 +126,8 @@ def within_table(
             if not pairs:
                 row.append("missing")
                 continue
-            boot = hierarchical_bootstrap(
-                np.stack([a for a, _ in pairs]),
-                np.stack([b for _, b in pairs]),
-                resamples=BOOTSTRAP_RESAMPLES,
-                seed=0,
-            )
+            arrays.append((np.stack([a for a, _ in pairs]), np.stack([b for _, b in pairs])))
+            boot = hierarchical_bootstrap(*arrays[-1], resamples=BOOTSTRAP_RESAMPLES, seed=0)
             p_rows.append((len(cells), 2 + j, boot.p_value))
             row.append(boot.fmt(1, 100))
         for _, f in scalars:
@@ -136,7 +139,11 @@ def within_table(
             ]
             row.append(_t_change(vals)[0] if vals else "missing")
         cells.append(row)
-    adjusted = holm([p for *_, p in p_rows])
+
+    def redo(i: int, resamples: int) -> float:
+        return hierarchical_bootstrap(*arrays[i], resamples=resamples, seed=0).p_value
+
+    adjusted = holm(resolve_floor([p for *_, p in p_rows], BOOTSTRAP_RESAMPLES, redo))
     for (i, j, _), p in zip(p_rows, adjusted, strict=True):
         if p < ALPHA:
             cells[i][j] += " *"

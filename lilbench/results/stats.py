@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,6 +91,39 @@ def holm(p_values: list[float]) -> list[float]:
         running = max(running, min(1.0, (m - rank) * p_values[i]))
         adjusted[i] = running
     return adjusted
+
+
+def resolve_floor(
+    p_values: list[float],
+    resamples: int,
+    redo: Callable[[int, int], float],
+    *,
+    alpha: float = 0.05,
+) -> list[float]:
+    """The family's bootstrap p-values, resolved where their floor would decide the test.
+
+    A percentile p-value never falls below 1 / (resamples + 1), and Holm's smallest threshold
+    is alpha / m: with m >= alpha (resamples + 1) comparisons no change could be significant,
+    however clear. In such a family each p-value at the floor is computed again by
+    `redo(index, resamples)` with 10 m / alpha resamples (the same seed), whose floor lies
+    ten times below that threshold; smaller families are returned as they are."""
+    floor = 1 / (resamples + 1)
+    m = len(p_values)
+    if m * floor < alpha:
+        return list(p_values)
+    fine = math.ceil(10 * m / alpha)
+    return [redo(i, fine) if p <= floor else p for i, p in enumerate(p_values)]
+
+
+def floor_note(m: int, resamples: int, *, alpha: float = 0.05) -> str:
+    """The sentence a report adds where `resolve_floor` applied to a family of m; else ""."""
+    if m / (resamples + 1) < alpha:
+        return ""
+    return (
+        f" With {m} comparisons the {resamples:,} resamples' smallest p-value, 1/{resamples + 1:,},"
+        f" would decide the test; the p-values at it are computed again with "
+        f"{math.ceil(10 * m / alpha):,} resamples."
+    )
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from lilbench.reports.noise import (
 )
 from lilbench.reports.render import md_table
 from lilbench.reports.sections.base import SECTIONS, ReportContext, Section
+from lilbench.results.comparisons import BOOTSTRAP_RESAMPLES
+from lilbench.results.stats import floor_note
 
 
 def _name(setting: str, ctx: ReportContext) -> str:
@@ -81,7 +83,7 @@ class Noise(Section):
                 "by seed (noise: the expected accuracy; corruptions: the mean over all of "
                 f"them); 95% bootstrap intervals; * significant after Holm's correction over "
                 f"these {len(found)} comparisons (a family of its own, apart from the "
-                "attacks' verdict).",
+                "attacks' verdict)." + floor_note(len(found), BOOTSTRAP_RESAMPLES),
                 "",
                 md_table(changes_table(found)),
                 "",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from lilbench.reports.render import md_table
 from lilbench.reports.sections.base import SECTIONS, ReportContext, Section
+from lilbench.results.comparisons import BOOTSTRAP_RESAMPLES
+from lilbench.results.stats import floor_note
 
 METHOD = (
     "higher (for clean accuracy too: a loss is negative). Robust changes: estimate "
@@ -38,7 +40,8 @@ class Verdict(Section):
             else "## Verdict: does robust accuracy rise with beta?",
             "",
             f"Changes from {reference} in percentage points, positive when the setting is "
-            + METHOD,
+            + METHOD
+            + floor_note(len(changes[1]), BOOTSTRAP_RESAMPLES),
             "",
             md_table(compact),
             "",
