@@ -72,3 +72,19 @@ def test_the_counter_changes_no_number(small_model: Trained, mnist: Dataset) -> 
     assert torch.equal(out, model(x))
     out.sum().backward()
     assert counter.snapshot() == (7, 7)
+
+
+def test_the_authors_fgsm_counts_its_objective_networks_passes(
+    paper_model: Trained, mnist: Dataset
+) -> None:
+    # their objective runs on a classifier of its own ([logits | phi | x] per row): its one
+    # gradient per image is counted like any other attack's
+    model = lilbench.load_model(paper_model.checkpoint.path)
+    spec = FGSM(eps=(0.05, 0.1), objective="paper").validate()
+    objective = {"beta": 1.0, "mode": "local", "k": 1.0}
+    x, y = mnist.x_test[:40], mnist.y_test[:40]
+    outcome = run_attack(model, spec, x, y, num_classes=10, objective=objective)
+    assert [p.passes for p in outcome.points] == [
+        {"forward": 1.0, "backward": 1.0},
+        {"forward": 0.0, "backward": 0.0},
+    ]

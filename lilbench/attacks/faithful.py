@@ -60,12 +60,15 @@ def make_objective_classifier(
     mode: str,
     k: float,
     device: torch.device,
+    outputs: nn.Module | None = None,
 ) -> PyTorchClassifier:
+    """`outputs`: the ObjectiveOutputs of `model` to run, e.g. wrapped to count its passes
+    (default: a plain one)."""
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
     return SlicingClassifier(
-        model=ObjectiveOutputs(model),
+        model=ObjectiveOutputs(model) if outputs is None else outputs,
         loss=PaperObjective(num_classes=num_classes, phi_dim=phi_dim, beta=beta, mode=mode, k=k),
         input_shape=(input_dim,),
         nb_classes=num_classes,
