@@ -97,18 +97,18 @@ def test_the_work_table_says_why_passes_are_missing() -> None:
     )
     paper = attack_record(
         {
-            "label": "fgsm-paper",
-            "params": {"name": "fgsm", "objective": "paper"},
-            "points": [{"eps": 0.1}],
+            "label": "pgd-paper",
+            "attack": "pgd",
+            "sweep": "step",
+            "params": {"name": "pgd", "paper_faithful": True, "eps": [0.5], "step": [0.1]},
+            "points": [{"eps": 0.5, "step": 0.1}],
         }
     )
     old = attack_record({"label": "pgd", "points": [{"eps": 0.1}]})
-    r = SimpleNamespace(
-        completed_attacks=lambda: {"fgsm": counted, "fgsm-paper": paper, "pgd": old}
-    )
-    found = work_table([r], ["fgsm", "pgd", "fgsm-paper"])  # type: ignore[list-item]
+    r = SimpleNamespace(completed_attacks=lambda: {"fgsm": counted, "pgd-paper": paper, "pgd": old})
+    found = work_table([r], ["fgsm", "pgd", "pgd-paper"])  # type: ignore[list-item]
     assert found is not None
     rows = {row[0]: row[1:] for row in found[1]}
     assert rows["fgsm"] == ["4.0", "3.0", "2.0"]
-    assert rows["fgsm-paper"][1] == "not counted (authors' objective)"
+    assert rows["pgd-paper"][1] == "not counted (authors' objective)"
     assert rows["pgd"][1] == "not counted (earlier record)"

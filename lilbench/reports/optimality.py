@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lilbench.attacks.base import attack_facts
 from lilbench.attacks.checks import unpack_mask
 from lilbench.reports.aggregate import Table, by_setting, key_header
 from lilbench.results.per_image import eps_records, minimal_eps, norms_of
@@ -109,9 +110,9 @@ def work_table(results: list[ModelResult], attack_order: list[str]) -> Table | N
             seconds.setdefault(label, []).append(float(rec.timings.get("total_seconds", 0.0)))
             counted = [p.passes for p in rec.points]
             if any(c is None for c in counted):
-                # the authors' objective runs on a classifier of its own, which the runner
-                # does not count; any other attack without counts predates pass counting
-                paper = rec.params.get("objective") == "paper"
+                # the authors' objective ran on a classifier of its own, which runs before
+                # it was counted did not count; any other attack predates pass counting
+                paper = attack_facts({label: rec})[label].paper_objective
                 uncounted[label] = (
                     "not counted (authors' objective)"
                     if paper
