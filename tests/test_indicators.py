@@ -248,3 +248,11 @@ def test_point_flags_read_each_eps_and_the_runs_own_indicators() -> None:
     old = attack_record({"samples": {"n": n}, "points": early, "indicators": {}})
     assert "unavailable-gradients" not in point_flags(old)[0.1]
     assert point_flags(attack_record({"points": early})) == {}  # no indicators recorded
+    # a step sweep: two points at one eps, each flagging another image; both are kept
+    other = pack_mask(np.array([0, 0, 1, 0, 0, 0], dtype=bool))
+    steps = [
+        {"eps": 0.5, "step": s, "n": n, "indicators": {"transfer-failure": b}}
+        for s, b in ((0.1, silent), (0.2, other))
+    ]
+    swept = attack_record({"sweep": "step", "samples": {"n": n}, "points": steps, "indicators": {}})
+    assert np.flatnonzero(point_flags(swept)[0.5]["transfer-failure"]).tolist() == [1, 2]

@@ -125,10 +125,10 @@ def earlier_unavailable_definition(rec: AttackRecord) -> bool:
 
 
 def point_flags(rec: AttackRecord, *, one_step: bool = False) -> dict[float, dict[str, np.ndarray]]:
-    """Per eps of the record: indicator name -> images flagged (the run's own indicators,
-    unstable predictions and unconstrained failure, at every eps of the run; unconstrained
-    failure not for a one-step attack, which need not break everything). Empty for a record
-    written before the indicators."""
+    """Per eps of the record: indicator name -> images flagged at any point of that eps (the
+    run's own indicators, unstable predictions and unconstrained failure, at every eps of
+    the run; unconstrained failure not for a one-step attack, which need not break
+    everything). Empty for a record written before the indicators."""
     if rec.indicators is None:
         return {}
     n = rec.samples.n
@@ -147,12 +147,12 @@ def point_flags(rec: AttackRecord, *, one_step: bool = False) -> dict[float, dic
             run[name] = mask
     out: dict[float, dict[str, np.ndarray]] = {}
     for p in rec.points:
-        flags = {
-            name: unpack_mask(bits, n)
-            for name, bits in (p.indicators or {}).items()
-            if name not in skip
-        }
-        out[float(p.eps)] = {**flags, **run}
+        # a step sweep has several points at one eps: an image flagged at any of them counts
+        flags = out.setdefault(float(p.eps), dict(run))
+        for name, bits in (p.indicators or {}).items():
+            if name not in skip:
+                mask = unpack_mask(bits, n)
+                flags[name] = flags[name] | mask if name in flags else mask
     return out
 
 
