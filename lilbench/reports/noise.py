@@ -218,9 +218,9 @@ def corruption_figure(
     save_figure(fig, path, dpi=90)
 
 
-def noise_sentence(results: list[ModelResult], said: Callable[[str], str]) -> str | None:
-    """The answer's sentence on random perturbations (None: none were run)."""
-    found = [c for c in changes(results) if c.perturbation != "clean"]
+def noise_sentence(all_changes: list[Change], said: Callable[[str], str]) -> str | None:
+    """The answer's sentence on random perturbations, from `changes` (None: none were run)."""
+    found = [c for c in all_changes if c.perturbation != "clean"]
     if not found:
         return None
     noise = [c for c in found if c.perturbation.startswith("Gaussian")]

@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from lilbench.registry import Registry
 from lilbench.reports.aggregate import Table, verdict
+from lilbench.reports.noise import Change, changes
 from lilbench.results.suite_results import ModelResult
 from lilbench.suites import Suite
 
@@ -57,6 +58,12 @@ class ReportContext:
             and len(self.suite.settings) > 1
         )
         return verdict(self.results) if comparable else None
+
+    @cached_property
+    def noise_changes(self) -> list[Change]:
+        """Each setting's change under noise and corruptions (computed once: the opening
+        sentence and the section share it)."""
+        return changes(self.results)
 
 
 class Section:

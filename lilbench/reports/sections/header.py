@@ -46,7 +46,7 @@ class Header(Section):
         answer = next((s for s in sentences if s.startswith("**Answer")), None)
         if answer is not None:
             lines += [answer, ""]
-        if ctx.suite.perturbs and (sentence := noise_sentence(ctx.results, self._said(ctx))):
+        if ctx.suite.perturbs and (sentence := noise_sentence(ctx.noise_changes, self._said(ctx))):
             lines += [sentence, ""]
         return lines
 

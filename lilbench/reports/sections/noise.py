@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from lilbench.reports.aggregate import key_header
 from lilbench.reports.noise import (
-    changes,
     changes_table,
     corruption_figure,
     corruption_table,
@@ -73,7 +72,7 @@ class Noise(Section):
                 "",
             ]
             self._figure(ctx, list(suite.corruptions.names), sev)
-        found = changes(ctx.results)
+        found = ctx.noise_changes
         if found:
             ctx.tables["noise-changes"] = changes_table(found)
             out += [
