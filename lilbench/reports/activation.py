@@ -15,9 +15,8 @@ from lilbench.results.comparisons import BOOTSTRAP_RESAMPLES, worst_case_masks
 from lilbench.results.stats import (
     estimate,
     hierarchical_bootstrap,
-    holm,
+    paired_holm,
     paired_p_value,
-    resolve_floor,
 )
 from lilbench.results.suite_results import ModelResult
 
@@ -139,11 +138,7 @@ def within_table(
             ]
             row.append(_t_change(vals)[0] if vals else "missing")
         cells.append(row)
-
-    def redo(i: int, resamples: int) -> float:
-        return hierarchical_bootstrap(*arrays[i], resamples=resamples, seed=0).p_value
-
-    adjusted = holm(resolve_floor([p for *_, p in p_rows], BOOTSTRAP_RESAMPLES, redo))
+    adjusted = paired_holm(arrays, [p for *_, p in p_rows], BOOTSTRAP_RESAMPLES)
     for (i, j, _), p in zip(p_rows, adjusted, strict=True):
         if p < ALPHA:
             cells[i][j] += " *"

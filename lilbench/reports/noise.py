@@ -14,7 +14,7 @@ from lilbench.attacks.checks import unpack_mask
 from lilbench.data.corruptions import corrupt
 from lilbench.reports.aggregate import ALPHA, TABLE_RESAMPLES, Table, by_setting, key_header
 from lilbench.results.perturbation_records import corruption_bits, point_counts
-from lilbench.results.stats import Bootstrap, hierarchical_bootstrap, holm, resolve_floor
+from lilbench.results.stats import Bootstrap, hierarchical_bootstrap, paired_holm
 from lilbench.results.suite_results import ModelResult
 
 PerImage = Callable[[ModelResult], np.ndarray | None]  # per-image score in [0, 1], or None
@@ -174,12 +174,7 @@ def changes(results: list[ModelResult]) -> list[Change]:
             arrays.append((np.stack([a for a, _ in pairs]), np.stack([b for _, b in pairs])))
             boot = hierarchical_bootstrap(*arrays[-1], resamples=BOOTSTRAP_RESAMPLES, seed=0)
             found.append((name, label, boot))
-
-    def redo(i: int, resamples: int) -> float:
-        return hierarchical_bootstrap(*arrays[i], resamples=resamples, seed=0).p_value
-
-    p_values = resolve_floor([b.p_value for _, _, b in found], BOOTSTRAP_RESAMPLES, redo)
-    adjusted = holm(p_values)
+    adjusted = paired_holm(arrays, [b.p_value for _, _, b in found], BOOTSTRAP_RESAMPLES)
     return [Change(n, s, b, p) for (n, s, b), p in zip(found, adjusted, strict=True)]
 
 

@@ -115,6 +115,19 @@ def resolve_floor(
     return [redo(i, fine) if p <= floor else p for i, p in enumerate(p_values)]
 
 
+def paired_holm(
+    arrays: list[tuple[np.ndarray, np.ndarray]], p_values: list[float], resamples: int
+) -> list[float]:
+    """Holm-adjusted p-values of a family of paired hierarchical bootstraps (seed 0) of
+    `arrays`, (setting, reference) each, whose first-pass p-values are `p_values`; the floor
+    resolved as `resolve_floor` says."""
+
+    def redo(i: int, fine: int) -> float:
+        return hierarchical_bootstrap(*arrays[i], resamples=fine, seed=0).p_value
+
+    return holm(resolve_floor(p_values, resamples, redo))
+
+
 def floor_note(m: int, resamples: int, *, alpha: float = 0.05) -> str:
     """The sentence a report adds where `resolve_floor` applied to a family of m; else ""."""
     if m / (resamples + 1) < alpha:
