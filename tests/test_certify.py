@@ -391,9 +391,10 @@ def test_suite_with_certify_and_mechanism_reports_brackets_and_trends(
 
 
 def test_crossing_intervals_get_crowns_published_tanh_lines() -> None:
-    """For lb < 0 < ub: the upper line is the tangent at some d in [0, ub] that passes
-    through (lb, tanh lb), or the chord exactly where the chord's slope is below tanh'(ub);
-    the lower line is the mirror image. Measured against scipy's root of the tangency."""
+    """For lb < 0 < ub: the upper line is the tangent at the d in [0, ub] that passes
+    through (lb, tanh lb), or at the midpoint where that lies past d, or the chord exactly
+    where the chord's slope is below tanh'(ub); the lower line is the mirror image. Measured
+    against scipy's root of the tangency."""
     import numpy as np
     from scipy.optimize import brentq
 
@@ -403,7 +404,7 @@ def test_crossing_intervals_get_crowns_published_tanh_lines() -> None:
     lb = -torch.rand(300, generator=gen, dtype=torch.float64) * 3 - 1e-3
     ub = torch.rand(300, generator=gen, dtype=torch.float64) * 3 + 1e-3
     a_lo, b_lo, a_up, b_up = _relaxation("tanh", lb, ub)
-    chords = 0
+    chords = midpoints = 0
     for i in range(300):
         lo, u = float(lb[i]), float(ub[i])
         k = (np.tanh(u) - np.tanh(lo)) / (u - lo)
@@ -416,11 +417,17 @@ def test_crossing_intervals_get_crowns_published_tanh_lines() -> None:
             assert abs(float(a_up[i]) - k) < 1e-12
         else:
             d = brentq(f, 0.0, u, xtol=1e-15)
-            assert abs(float(a_up[i]) - (1 - np.tanh(d) ** 2)) < 1e-9
+            m = (lo + u) / 2
+            if m > d + 1e-9:  # the midpoint's tangent, above (lb, tanh lb)
+                midpoints += 1
+                assert abs(float(a_up[i]) - (1 - np.tanh(m) ** 2)) < 1e-12
+                assert float(a_up[i]) * lo + float(b_up[i]) >= np.tanh(lo)
+                continue
+            assert abs(float(a_up[i]) - (1 - np.tanh(max(d, m)) ** 2)) < 1e-9
             # through (lb, tanh lb), from above by at most rounding
             gap = float(a_up[i]) * lo + float(b_up[i]) - np.tanh(lo)
             assert -1e-12 <= gap < 1e-9
-    assert 0 < chords < 300  # both branches exercised
+    assert chords > 0 and midpoints > 0 and chords + midpoints < 300  # every branch
     # the lower line mirrors the upper one of [-ub, -lb]
     _, _, m_up, m_bu = _relaxation("tanh", -ub, -lb)
     assert torch.allclose(a_lo, m_up) and torch.allclose(b_lo, -m_bu)
@@ -430,7 +437,9 @@ def _published_tanh_lines(lo: float, hi: float) -> tuple[float, float, float, fl
     """CROWN's lines for tanh on [lo, hi] as the published implementation states its rules
     (written again here, per neuron, with its own bisection): one-signed intervals, the chord
     and the tangent at the midpoint; crossing intervals, the chord where it stays on its side
-    (slope below tanh' at the end), else the tangent through the opposite end."""
+    (slope below tanh' at the end), else the tangent through the opposite end, or at the
+    midpoint where the midpoint lies between that tangent point and the end (the published
+    implementation's default)."""
     f, df = math.tanh, lambda z: 1 - math.tanh(z) ** 2
 
     def through(other: float, upper: bool) -> float:
@@ -454,7 +463,7 @@ def _published_tanh_lines(lo: float, hi: float) -> tuple[float, float, float, fl
         return (*mid, *chord)
     if lo >= 0:
         return (*chord, *mid)
-    d_lo, d_up = through(hi, upper=False), through(lo, upper=True)
+    d_lo, d_up = min(through(hi, upper=False), m), max(through(lo, upper=True), m)
     low = chord if k < df(lo) else (df(d_lo), f(d_lo) - df(d_lo) * d_lo)
     up = chord if k < df(hi) else (df(d_up), f(d_up) - df(d_up) * d_up)
     return (*low, *up)

@@ -226,8 +226,9 @@ def _relaxation(
     k = torch.minimum(dl, du)
     a_lo, b_lo = k.clone(), fl - k * lb
     a_up, b_up = k.clone(), fu - k * ub
-    # Crossing zero (CROWN, Zhang et al. 2018): the upper line is the tangent at the d in
-    # [0, ub] whose tangent passes through (lb, tanh lb), or the chord where that d lies
+    # Crossing zero (CROWN, Zhang et al. 2018, as its published implementation draws them):
+    # the upper line is the tangent at the d in [0, ub] whose tangent passes through
+    # (lb, tanh lb), or at the midpoint where that lies past d, or the chord where d lies
     # beyond ub; the lower line symmetrically (tangent through (ub, tanh ub), d in [lb, 0]).
     crossing = (lb < 0) & (ub > 0) & ~same
     if bool(crossing.any()):
@@ -249,20 +250,34 @@ def _relaxation(
 TANGENT_BISECTIONS = 60  # float64: the bracket shrinks below 1e-17 of ub
 
 
+def _tangent(d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(slope, intercept) of tanh's tangent at d."""
+    t = torch.tanh(d)
+    slope = 1 - t**2
+    return slope, t - slope * d
+
+
 def _tangent_through(lb: torch.Tensor, ub: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """A sound upper line (slope, intercept) of tanh on [lb, ub] for lb < 0 < ub: the tangent
-    at the d in [0, ub] whose tangent passes through (lb, tanh lb), else the chord.
+    at the d in [0, ub] whose tangent passes through (lb, tanh lb), or at the midpoint of
+    [lb, ub] where that lies in [d, ub], else the chord.
 
     f(d) = tanh d - tanh'(d) (d - lb) - tanh lb rises on d > 0 (tanh'' < 0 there) from
     f(0) = lb - tanh lb < 0. The tangent at any d > 0 lies above tanh on [0, inf) (concave),
     and where f(d) >= 0 it lies above (lb, tanh lb), so above the chord from there to
     (0, 0), which lies above tanh on [lb, 0] (convex): sound wherever f(d) >= 0. The
     bisection keeps that side. Where f(ub) < 0 the root lies beyond ub, the tangent at ub
-    passes below (lb, tanh lb), and the chord is the sound line (CROWN's fall-back)."""
+    passes below (lb, tanh lb), and the chord is the sound line (CROWN's fall-back).
+
+    Every tangent at a point of [d, ub] is sound too (concave there, and above the tangent at
+    d at lb). Where the interval leans to the positive side, so that its midpoint lies past
+    d, the midpoint's tangent is taken: it hugs tanh over the wider part of the interval.
+    The published implementation (auto_LiRPA) does the same by default, and this choice is
+    what reproduces its CROWN counts (issue 35: 158 images at eps 0.01 where the tangent at d
+    alone gives 135)."""
 
     d, use_chord = _tangent_point(lb, ub)
-    td = torch.tanh(d)
-    slope, intercept = 1 - td**2, td - (1 - td**2) * d
+    slope, intercept = _tangent(torch.maximum(d, (lb + ub) / 2))
     fl, fu = torch.tanh(lb), torch.tanh(ub)
     chord = (fu - fl) / (ub - lb).clamp_min(1e-300)
     slope = torch.where(use_chord, chord, slope)
@@ -428,16 +443,14 @@ def _free_lines(act: Activation, lb: torch.Tensor, ub: torch.Tensor) -> _Free:
     free_lo = (crossing & ~chord_lo) | convex
     up_lo = torch.where(crossing, d_up, lb)
     lo_hi = torch.where(crossing, -d_lo, ub)
-    # CROWN's choice: the root (crossing: t = 0 upper, t = 1 lower), the midpoint otherwise
-    t_up0 = torch.where(crossing, zero, half)
-    t_lo0 = torch.where(crossing, zero + 1, half)
+    # CROWN's choice: crossing, the root or the midpoint where that lies inside the range
+    # (as `_tangent_through`); one-signed, the midpoint
+    mid = (lb + ub) / 2
+    t_up = (mid - d_up).clamp_min(0.0) / (ub - d_up).clamp_min(1e-300)
+    t_lo = (mid - lb) / (-d_lo - lb).clamp_min(1e-300)
+    t_up0 = torch.where(crossing, t_up.clamp(0.0, 1.0), half)
+    t_lo0 = torch.where(crossing, t_lo.clamp(0.0, 1.0), half)
     return _Free(lb, lo_hi, free_lo, up_lo, ub, free_up, t_lo0, t_up0)
-
-
-def _tangent(d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    t = torch.tanh(d)
-    slope = 1 - t**2
-    return slope, t - slope * d
 
 
 def _lines(

@@ -28,10 +28,12 @@ from lilbench.schemas import AttackRecord, CertificateRecord, CertifiedPoint
 from lilbench.training.checkpoint import Checkpoint, load_model
 
 SCHEMA = 1
-# The tanh lines CROWN used: "published" (Zhang et al. 2018: the tangent through the far end
-# for intervals that cross zero). Records without it used parallel lines of the smaller end
-# slope (looser, sound); they keep their key and are served with a notice.
-CROWN_RELAXATION = "published"
+# The tanh lines CROWN used for intervals that cross zero: "published-midpoint" (the tangent
+# through the far end, or at the midpoint where that is sound, as auto_LiRPA draws them).
+# Earlier records are sound but looser: "published" (the tangent through the far end only,
+# Zhang et al. 2018) or none (parallel lines of the smaller end slope). They keep their key
+# and are served with a notice; alpha-CROWN starts from CROWN's lines, so the same holds.
+CROWN_RELAXATION = "published-midpoint"
 log = logging.getLogger("lilbench.certify")
 
 
@@ -61,13 +63,15 @@ def find_certificate(
             fields["certificate parameters"] = (record.params, spec.params())
         check_request(path, fields, fix=fix)
         stored = record.model_extra or {}
-        if "crown" in spec.methods and stored.get("crown_relaxation") != CROWN_RELAXATION:
+        crowns = [m for m in spec.methods if "crown" in m]
+        if crowns and stored.get("crown_relaxation") != CROWN_RELAXATION:
             # Sound, but computed with the earlier (looser) tanh lines: served as it is, so
             # that an earlier report rewrites identically, and said.
             log.info(
-                "%s holds CROWN bounds from lilbench's earlier tanh relaxation (sound, looser); "
-                "`--force` recomputes them with the published CROWN lines",
+                "%s holds %s bounds from lilbench's earlier tanh relaxation (sound, looser); "
+                "`--force` recomputes them with the lines of the published implementation",
                 path,
+                ", ".join(crowns),
             )
     return record
 
