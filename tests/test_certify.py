@@ -388,6 +388,22 @@ def test_suite_with_certify_and_mechanism_reports_brackets_and_trends(
         assert ibp <= crown <= alpha
         assert per["crown"][i].endswith(")") and "(+" in per["alpha-crown"][i]
     assert "## The mechanism" in text and "Spearman rho" in text
+    assert "earlier tanh lines" not in text  # every record has the current lines
+
+    # a record made with the earlier lines is served as it is, and the report says so
+    import json
+
+    first = sorted((Path(runs) / "certificates").rglob("*.json"))[0]
+    record = json.loads(first.read_text())
+    record["crown_relaxation"] = "published"
+    first.write_text(json.dumps(record))
+    code, _, err = cli(["report", str(suite), "--runs-dir", runs, "--out-dir", str(out)], capsys)
+    assert code == 0, err
+    text = (out / "tinycert.md").read_text()
+    assert (
+        "earlier tanh lines for intervals that cross zero: the tangent through the far end "
+        "only (1 of 3 models)" in text
+    )
 
 
 def test_crossing_intervals_get_crowns_published_tanh_lines() -> None:

@@ -46,6 +46,21 @@ def certificate_path(
     return store.certificate_record_path(runs_dir, ckpt.config_hash, key)
 
 
+EARLIER_RELAXATIONS = {
+    "published": "the tangent through the far end only",
+    None: "parallel lines of the smaller end slope",
+}
+
+
+def earlier_relaxation(record: CertificateRecord) -> str | None:
+    """How the record's CROWN-family bounds drew tanh's lines where they predate lilbench's
+    current lines (sound, looser); None where they are current or no CROWN method ran."""
+    if not any("crown" in p.method for p in record.points):
+        return None
+    tag = (record.model_extra or {}).get("crown_relaxation")
+    return None if tag == CROWN_RELAXATION else EARLIER_RELAXATIONS.get(tag, str(tag))
+
+
 def find_certificate(
     runs_dir: Path,
     ckpt: Checkpoint,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from lilbench.reports.aggregate import certificate_methods_table, certified_table
 from lilbench.reports.render import md_table
 from lilbench.reports.sections.base import SECTIONS, ReportContext, Section
+from lilbench.results.certificates import earlier_relaxation
 
 
 @SECTIONS.register("certified")
@@ -31,6 +32,7 @@ class Certified(Section):
                 "",
                 md_table(per),
                 "",
+                *_earlier_lines(ctx, spec.norm, models),
             ]
             if l2:
                 out += [
@@ -64,3 +66,26 @@ class Certified(Section):
                 *per_lines,
             ]
         return out
+
+
+def _earlier_lines(ctx: ReportContext, norm: str, models: int) -> list[str]:
+    """Say so where CROWN-family bounds were computed with lilbench's earlier tanh lines:
+    sound, but looser than `crown` draws them now."""
+    earlier: dict[str, int] = {}
+    for r in ctx.results:
+        record = r.certificate_of(norm)
+        how = earlier_relaxation(record) if record is not None else None
+        if how is not None:
+            earlier[how] = earlier.get(how, 0) + 1
+    if not earlier:
+        return []
+    which = "; ".join(f"{how} ({n} of {models} models)" for how, n in sorted(earlier.items()))
+    return [
+        "CROWN-family bounds here were computed with lilbench's earlier tanh lines for "
+        f"intervals that cross zero: {which}. They are sound but looser than the lines "
+        "`crown` draws now (the published implementation's: the tangent at the midpoint "
+        "where it is sound). `lilbench certify --force` recomputes one model's; a suite "
+        "recomputes them once their records under `certificates/` in the runs directory are "
+        "removed.",
+        "",
+    ]
