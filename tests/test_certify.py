@@ -525,3 +525,37 @@ def test_crown_equals_an_independent_implementation_of_the_published_rules() -> 
         ours = backward(spec, len(ws) - 1, lines, lo, hi)
         assert np.allclose(ours, alone[k], rtol=0, atol=1e-9), (k, ours - alone[k])
     assert (both >= alone - 1e-12).all()
+
+
+def test_tanh_lines_are_sound_on_extreme_and_random_intervals() -> None:
+    """CROWN's lines and every alpha-CROWN line in its free range (t anywhere in [0, 1])
+    bound tanh on over a million points: dense grids over random intervals of every scale
+    and over extreme ones (very wide, nearly points, deep in the saturated tails)."""
+    from lilbench.certify.bounds import _free_lines, _lines, _relaxation
+
+    extreme = [(-20, 1e-3), (-1e-9, 1e-9), (5, 30), (-30, -5), (-1e-3, 20), (-20, 20)]
+    extreme += [(-1e-12, 5), (-5, 1e-12), (0, 1e-9), (-1e-9, 0), (-0.5, 30), (-30, 0.5)]
+    gen = torch.Generator().manual_seed(5)
+    centre = torch.randn(2500, generator=gen, dtype=torch.float64) * 4
+    half = 10 ** (torch.rand(2500, generator=gen, dtype=torch.float64) * 12 - 10)  # 1e-10 .. 100
+    lb = torch.cat([torch.tensor([a for a, _ in extreme], dtype=torch.float64), centre - half])
+    ub = torch.cat([torch.tensor([b for _, b in extreme], dtype=torch.float64), centre + half])
+    grid = torch.linspace(0, 1, 401, dtype=torch.float64)[:, None]
+    z = lb + grid * (ub - lb)  # 401 points per interval, ends included
+    assert z.numel() > 1_000_000
+    f = torch.tanh(z)
+    a_lo, b_lo, a_up, b_up = _relaxation("tanh", lb, ub)
+    assert (a_lo * z + b_lo <= f + 1e-12).all() and (a_up * z + b_up >= f - 1e-12).all()
+    free = _free_lines("tanh", lb[None], ub[None])
+    for t in (0.0, 0.3, 1.0, None):  # the ends of the range, inside, and random per neuron
+        shape = (1, 1, len(lb))
+        tt = (
+            torch.rand(shape, generator=gen, dtype=torch.float64)
+            if t is None
+            else torch.full(shape, t, dtype=torch.float64)
+        )
+        lines = [v.reshape(-1) for v in _lines("tanh", lb[None], ub[None], free, tt, 1 - tt)]
+        s_lo, c_lo, s_up, c_up = lines
+        assert (s_lo * z + c_lo <= f + 1e-12).all() and (s_up * z + c_up >= f - 1e-12).all()
+    crossing = (lb < 0) & (ub > 0)
+    assert int(crossing.sum()) > 100 and int((ub <= 0).sum()) > 100 and int((lb >= 0).sum()) > 100
