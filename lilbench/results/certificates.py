@@ -77,16 +77,15 @@ def find_certificate(
         if record.params is not None:
             fields["certificate parameters"] = (record.params, spec.params())
         check_request(path, fields, fix=fix)
-        stored = record.model_extra or {}
-        crowns = [m for m in spec.methods if "crown" in m]
-        if crowns and stored.get("crown_relaxation") != CROWN_RELAXATION:
+        how = earlier_relaxation(record)
+        if how is not None:
             # Sound, but computed with the earlier (looser) tanh lines: served as it is, so
             # that an earlier report rewrites identically, and said.
             log.info(
-                "%s holds %s bounds from lilbench's earlier tanh relaxation (sound, looser); "
-                "`--force` recomputes them with the lines of the published implementation",
+                "%s holds CROWN-family bounds from lilbench's earlier tanh lines (%s; sound, "
+                "looser); `--force` recomputes them with the published implementation's lines",
                 path,
-                ", ".join(crowns),
+                how,
             )
     return record
 
