@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import inspect
 import json
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 
     from lilbench.attacks import AttackSpec
     from lilbench.training.checkpoint import Checkpoint
+
+log = logging.getLogger("lilbench.api")
 
 
 @dataclass(frozen=True)
@@ -87,21 +90,62 @@ def _specs(attacks: Sequence[Any]) -> list[AttackSpec]:
 
 
 def module_identity(model: nn.Module) -> str:
-    """A module held in memory: its class, the source of the class's module, and its tensors
-    (what results computed on it are keyed by; an edited class or a changed weight is a new
-    model)."""
+    """A module held in memory, serialised canonically: every submodule's name, class, mode
+    (training or eval), its `extra_repr` (a layer's settings: Softmax's dim, Dropout's p)
+    and the source of every class in the tree (an edited forward is a new model), then its
+    tensors. Two modules share an identity, and so their cached results, only when all of
+    this is equal: a wrapper that adds a parameter-free layer (Softmax, Dropout) is a new
+    model, though its tensors are the same."""
+    import torch
+
+    h = hashlib.sha256()
+    sources: dict[str, str] = {}
+    for name, sub in model.named_modules():
+        cls = type(sub)
+        qual = f"{cls.__module__}.{cls.__qualname__}"
+        h.update(json.dumps([name, qual, bool(sub.training), sub.extra_repr()]).encode())
+        if qual not in sources:
+            sources[qual] = _class_source(cls)
+    for qual, source in sorted(sources.items()):
+        h.update(json.dumps([qual, source]).encode())
+    for name, t in sorted(model.state_dict().items()):
+        t = t.detach().cpu().contiguous()
+        h.update(json.dumps([name, str(t.dtype), list(t.shape)]).encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def legacy_module_identity(model: nn.Module) -> str:
+    """The identity lilbench gave a module before issue 47 (its top class, that class's
+    module source and its tensors): read only to say that results stored under it are not
+    reused, since it could not tell a model from the same model with a Softmax appended."""
     import torch
 
     h = hashlib.sha256()
     cls = type(model)
     h.update(f"{cls.__module__}.{cls.__qualname__}".encode())
-    with contextlib.suppress(OSError, TypeError):  # no source (a REPL class): tensors only
+    with contextlib.suppress(OSError, TypeError):
         h.update(inspect.getsource(inspect.getmodule(cls)).encode())  # type: ignore[arg-type]
     for name, t in sorted(model.state_dict().items()):
         t = t.detach().cpu().contiguous()
         h.update(json.dumps([name, str(t.dtype), list(t.shape)]).encode())
         h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
+
+
+def _class_source(cls: type) -> str:
+    """The source of a class's module (its forward and its helpers); a class without source
+    (defined in a REPL) gives its methods' bytecode instead, so an edit still shows."""
+    with contextlib.suppress(OSError, TypeError):
+        return inspect.getsource(inspect.getmodule(cls))  # type: ignore[arg-type]
+    parts = []
+    for klass in cls.__mro__:
+        for attr, value in sorted(vars(klass).items()):
+            code = getattr(value, "__code__", None)
+            if code is not None:
+                consts = [c for c in code.co_consts if not hasattr(c, "co_code")]
+                parts.append(f"{klass.__qualname__}.{attr}:{code.co_code.hex()}:{consts!r}")
+    return "\n".join(parts)
 
 
 def evaluate(
@@ -151,7 +195,7 @@ def _evaluate(
     from lilbench.models.external import parse_model_option
     from lilbench.results.attack_runs import ensure_attack
     from lilbench.runtime import resolve_device
-    from lilbench.training.checkpoint import import_external, import_module
+    from lilbench.training.checkpoint import find_module, import_external, import_module
 
     target = resolve_device(device)  # before any work: an unknown or missing GPU is one line
     runs, data_root = Path(runs_dir), (Path(data_dir) if data_dir is not None else None)
@@ -165,6 +209,14 @@ def _evaluate(
         # ART freezes the weights, switches the mode and moves the model to the device: all
         # of it happens to a copy, so the caller's module stays as it was, where it was.
         ident = module_identity(model)
+        if find_module(runs, legacy_module_identity(model), dataset=data) is not None:
+            log.warning(
+                "%s holds results for a module of this class and these tensors under the "
+                "identity lilbench used before (tensors and class source only), which could "
+                "not tell this module from a wrapper around it: they are not reused; this "
+                "module's are computed under its full identity",
+                runs,
+            )
         module = copy.deepcopy(model).to(target)
         ckpt = import_module(runs, module, ident, dataset=data, device=target)
     points: list[AttackPoint] = []

@@ -3,8 +3,9 @@ YAML values into its pydantic model: one reading, one-line errors naming the key
 
 from __future__ import annotations
 
+import difflib
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -49,3 +50,22 @@ def takes_float(params_type: type[BaseModel], key: str) -> bool:
 
 def known_keys(params_type: type[BaseModel]) -> str:
     return ", ".join(params_type.model_fields) or "none"
+
+
+def unknown_key(key: str, known: Iterable[str]) -> str:
+    """'unknown key X; did you mean Y? (known: ...)': the one wording for a misspelt key."""
+    names = list(known)
+    close = difflib.get_close_matches(key, names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown key {key!r}{hint} (known: {', '.join(names) or 'none'})"
+
+
+def first_error(exc: ValidationError, known: Callable[[tuple[Any, ...]], Iterable[str]]) -> str:
+    """Pydantic's first error as 'KEY.PATH: message (got VALUE)'; an extra key is named with
+    a suggestion from `known(parent location)`."""
+    first = exc.errors()[0]
+    loc = tuple(first["loc"])
+    where = ".".join(str(p) for p in loc) or "the file"
+    if first["type"] == "extra_forbidden":
+        return f"{where}: {unknown_key(str(loc[-1]), known(loc[:-1]))}"
+    return f"{where}: {first['msg']} (got {first.get('input')!r})"

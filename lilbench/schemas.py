@@ -12,7 +12,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# The per-image rule (attacks/runner.RULE): an image is robust only when it is also correct
+# unperturbed, so a record under it can never count more robust than clean images.
+PER_IMAGE_RULE = "clean-and-attacked"
 
 
 class RecordModel(BaseModel):
@@ -28,6 +32,36 @@ class CheckEntry(RecordModel):
     name: str
     passed: bool
     detail: str = ""
+
+
+def _mask(bits: str, n: int, where: str) -> int:
+    """The number of images set in packed per-image bits (attacks.checks.pack_mask's
+    format), refusing bits of the wrong length or with bits set past the n-th image."""
+    try:
+        raw = bytes.fromhex(bits)
+    except ValueError:
+        raise ValueError(f"{where}: not hexadecimal per-image bits") from None
+    if len(raw) != (n + 7) // 8:
+        raise ValueError(f"{where}: {len(raw)} bytes of bits for {n} images")
+    value = int.from_bytes(raw, "big")
+    if value & ((1 << (8 * len(raw) - n)) - 1):
+        raise ValueError(f"{where}: bits set past the {n}th image")
+    return value
+
+
+def _consistent_count(correct: int, n: int, accuracy: float, bits: str | None, where: str) -> int:
+    """Check that a count, its accuracy and its per-image bits agree; the bits as an int
+    (0 when absent)."""
+    if not 0 <= correct <= n:
+        raise ValueError(f"{where}: {correct} correct of {n} images")
+    if n and abs(float(accuracy) - correct / n) > 1e-9:
+        raise ValueError(f"{where}: accuracy {accuracy} is not {correct}/{n}")
+    if bits is None:
+        return 0
+    value = _mask(bits, n, where)
+    if value.bit_count() != correct:
+        raise ValueError(f"{where}: {correct} correct, but its bits mark {value.bit_count()}")
+    return value
 
 
 class Point(RecordModel):
@@ -97,6 +131,28 @@ class AttackRecord(RecordModel):
     migrated: dict[str, Any] | None = None  # what a migration changed, and when
     indicators: dict[str, Any] | None = None  # the run's indicators of failure (issue 36)
 
+    @model_validator(mode="after")
+    def _consistent(self) -> AttackRecord:
+        """Counts, accuracies and per-image bits agree, and (under the per-image rule) no
+        point counts an image robust that is wrong unperturbed: a hand-edited or damaged
+        record is malformed, not served."""
+        n = self.samples.n
+        clean = _consistent_count(
+            self.clean.correct, n, self.clean.accuracy, self.clean.bits, "clean"
+        )
+        for i, p in enumerate(self.points):
+            where = f"points.{i}"
+            robust = _consistent_count(p.correct, p.n, p.accuracy, p.correct_bits, where)
+            if self.rule != PER_IMAGE_RULE or p.n != n:
+                continue
+            if p.correct > self.clean.correct:
+                raise ValueError(
+                    f"{where}: {p.correct} robust but only {self.clean.correct} correct clean"
+                )
+            if self.clean.bits is not None and p.correct_bits is not None and robust & ~clean:
+                raise ValueError(f"{where}: marks images robust that are wrong clean")
+        return self
+
 
 class ChecksRecord(RecordModel):
     kind: Literal["model-checks"]
@@ -129,6 +185,23 @@ class CertificateRecord(RecordModel):
     points: list[CertifiedPoint]
     checks: list[CheckEntry]
     passed: bool
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CertificateRecord:
+        """A certified count agrees with its bits and never exceeds the clean count (a
+        certificate holds for correctly classified images only)."""
+        _consistent_count(self.clean.correct, self.samples.n, self.clean.accuracy, None, "clean")
+        for i, p in enumerate(self.points):
+            where = f"points.{i}"
+            if not 0 <= p.certified <= p.n:
+                raise ValueError(f"{where}: {p.certified} certified of {p.n} images")
+            if _mask(p.bits, p.n, where).bit_count() != p.certified:
+                raise ValueError(f"{where}: {p.certified} certified, but its bits differ")
+            if p.n == self.samples.n and p.certified > self.clean.correct:
+                raise ValueError(
+                    f"{where}: {p.certified} certified but only {self.clean.correct} correct"
+                )
+        return self
 
 
 class TopologyRecord(RecordModel):

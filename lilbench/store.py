@@ -39,6 +39,57 @@ CERTIFICATES = "certificates"
 LOCKS = ".locks"
 WEIGHTS = "model.safetensors"
 META = "meta.json"
+# Written when lilbench first stores something in a directory: what `runs list` and `runs gc`
+# require before they read or delete anything there (issue 47).
+MARKER = "lilbench-runs.json"
+RUNS_FORMAT = 1
+
+
+def is_runs_dir(runs_dir: Path) -> bool:
+    return (runs_dir / MARKER).is_file()
+
+
+def mark_runs_dir(runs_dir: Path) -> None:
+    """Mark `runs_dir` as lilbench's (once). A directory an earlier lilbench filled, which has
+    no marker yet, is adopted with a message: nothing in it changes."""
+    if is_runs_dir(runs_dir):
+        return
+    from lilbench.version import __version__
+
+    earlier = (runs_dir / MODELS).is_dir()
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(
+        runs_dir / MARKER,
+        {"kind": "lilbench runs directory", "format": RUNS_FORMAT, "created_by": __version__},
+    )
+    if earlier:
+        log.warning("%s: marked as a lilbench runs directory (%s written)", runs_dir, MARKER)
+
+
+def require_runs_dir(runs_dir: Path) -> None:
+    """Refuse, in one line, a directory lilbench did not mark as its own (`runs list | gc`
+    read and delete only there)."""
+    from lilbench.errors import ConfigError
+
+    if not runs_dir.is_dir():
+        raise ConfigError(f"{runs_dir}: no such directory")
+    marker = runs_dir / MARKER
+    if not marker.is_file():
+        hint = (
+            f"; an earlier lilbench filled it: `lilbench runs adopt {runs_dir}` marks it"
+            if (runs_dir / MODELS).is_dir()
+            else ""
+        )
+        raise ConfigError(f"{runs_dir} is not a lilbench runs directory (no {MARKER}){hint}")
+    try:
+        found = json.loads(marker.read_text())
+        fmt = found["format"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ConfigError(f"{marker} is not lilbench's marker; remove it or fix it") from None
+    if not isinstance(fmt, int) or fmt > RUNS_FORMAT:
+        raise ConfigError(
+            f"{runs_dir} was written by a newer lilbench (runs format {fmt}); upgrade lilbench"
+        )
 
 
 def model_dir(runs_dir: Path, config_hash: str) -> Path:
@@ -59,7 +110,9 @@ def certificate_record_path(runs_dir: Path, config_hash: str, key: str) -> Path:
 
 def lock_path(runs_dir: Path, item: Path) -> Path:
     """Where the lock of a runs-directory item lives: under runs/.locks, mirroring the item's
-    path, so that a failed computation leaves nothing beside the results."""
+    path, so that a failed computation leaves nothing beside the results. Every item that is
+    computed asks for its lock first, so this is where a runs directory gets its marker."""
+    mark_runs_dir(runs_dir)
     return runs_dir / LOCKS / f"{item.relative_to(runs_dir)}.lock"
 
 

@@ -21,7 +21,8 @@ def claims(
     out_dir: OutDir = Path("reports"),
     json_out: Json = False,
 ) -> None:
-    """Write reports/paper-claims.md: one row per claim of the paper with the evidence under
+    """Write OUT_DIR/<claims file's name>.md (suites/paper-claims.yaml ->
+    reports/paper-claims.md): one row per claim of the paper with the evidence under
     the authors' attacks and under the strong protocol, the certified bracket, the settings,
     and a verdict in words, read from the runs directory (trains and attacks nothing). A
     claim whose results are missing says "not run" and the command that runs it."""

@@ -32,7 +32,12 @@ def _rows(entries: list[Entry], runs: Path) -> list[dict[str, object]]:
 def _show(entries: list[Entry], runs: Path, title: str) -> None:
     table = Table(title=title)
     for h in ("kind", "path", "size", "status", "detail"):
-        table.add_column(h, justify="right" if h == "size" else "left")
+        # a path is folded, never cut: at 80 columns the malformed file must still be named
+        table.add_column(
+            h,
+            justify="right" if h == "size" else "left",
+            overflow="fold" if h == "path" else "ellipsis",
+        )
     for e in entries:
         style = None if e.status == "ok" else "yellow"
         size = f"{e.bytes / 1024:.0f} KiB"
@@ -58,6 +63,26 @@ def list_runs(runs_dir: RunsDir = Path("runs"), json_out: Json = False) -> None:
         f"{len(entries)} entries, {total / 2**20:.1f} MiB; {len(garbage)} not ok "
         f"(`lilbench runs gc --dry-run` lists what gc would remove)"
     )
+
+
+@app.command("adopt")
+def adopt(runs_dir: RunsDir = Path("runs")) -> None:
+    """Mark a runs directory that an earlier lilbench filled (before runs directories carried
+    their marker) as lilbench's, so that `runs list` and `runs gc` accept it; nothing in it
+    changes. Any lilbench command that stores a result there marks it too."""
+    from lilbench.errors import ConfigError
+    from lilbench.store import MARKER, MODELS, is_runs_dir, mark_runs_dir
+
+    if is_runs_dir(runs_dir):
+        err.print(f"{runs_dir} is already a lilbench runs directory")
+        return
+    if not (runs_dir / MODELS).is_dir():
+        raise ConfigError(
+            f"{runs_dir} has no {MODELS}/ folder: it does not look like a runs directory "
+            "lilbench filled; nothing marked"
+        )
+    mark_runs_dir(runs_dir)
+    err.print(f"{runs_dir}: {MARKER} written")
 
 
 @app.command("gc")

@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
 from lilbench.errors import ConfigError
 from lilbench.io import write_json_atomic
+from lilbench.params import first_error
 from lilbench.results.suite_results import ModelResult, setting_name
 
 
@@ -52,18 +55,66 @@ class Row:
         return d is not None and abs(d) <= self.tolerance + 1e-12
 
 
+def _tolerance(v: float) -> float:
+    # An accuracy lies in [0, 1]: a tolerance of 1 or more (or infinity) can never fail, so
+    # the CI gate it guards would pass whatever the numbers; a negative or NaN one always fails.
+    if not (math.isfinite(v) and 0 <= v < 1):
+        raise ValueError(f"a tolerance must be a finite number in [0, 1), got {v}")
+    return v
+
+
+class _Metric(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    value: float
+    tolerance: float | None = None
+
+    @field_validator("value")
+    @classmethod
+    def _value(cls, v: float) -> float:
+        if not (math.isfinite(v) and 0 <= v <= 1):
+            raise ValueError(f"an accuracy must be a finite number in [0, 1], got {v}")
+        return v
+
+    @field_validator("tolerance")
+    @classmethod
+    def _tol(cls, v: float | None) -> float | None:
+        return None if v is None else _tolerance(v)
+
+
+class _Baseline(BaseModel):
+    """A baseline file as `lilbench check --update` writes it: every key known, every
+    number finite and in range, so the gate it guards can both pass and fail."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    suite: str | None = None
+    note: str = ""
+    default_tolerance: float = 0.005
+    metrics: dict[str, _Metric] = Field(default_factory=dict)
+    provenance: dict[str, Any] | None = None
+
+    @field_validator("default_tolerance")
+    @classmethod
+    def _tol(cls, v: float) -> float:
+        return _tolerance(v)
+
+
+def _known(loc: tuple[Any, ...]) -> list[str]:
+    return list(_Metric.model_fields if loc[:1] == ("metrics",) else _Baseline.model_fields)
+
+
 def load_baseline(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise ConfigError(f"no baseline at {path}; create it with --update") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
         raise ConfigError(f"{path}: expected an object with a 'metrics' mapping")
-    for name, entry in data["metrics"].items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("value"), int | float):
-            raise ConfigError(f"{path}: metrics.{name}: expected {{value, tolerance}}")
+    try:
+        _Baseline.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {first_error(exc, _known)}") from None
     return data
 
 
@@ -107,9 +158,11 @@ def compare(baseline: dict[str, Any], now: dict[str, float], *, path: Path) -> l
 
 
 def check_tolerance(tolerance: float) -> float:
-    if not (tolerance >= 0 and math.isfinite(tolerance)):
-        raise ConfigError(f"tolerance must be >= 0, got {tolerance}")
-    return tolerance
+    """The command line's --tolerance, under the baseline file's own rule."""
+    try:
+        return _tolerance(tolerance)
+    except ValueError as exc:
+        raise ConfigError(f"--tolerance: {exc}") from None
 
 
 def write_baseline(

@@ -123,9 +123,28 @@ def load_claims(path: Path) -> ClaimsFile:
         if c.evidence not in EVIDENCE:
             raise ConfigError(f"{path}: claim {c.id}: {EVIDENCE.unknown(c.evidence)}")
         for s in c.suites:
+            _confined(Path(path), c.id, s)
             if not (Path(path).parent / s).is_file():
                 raise ConfigError(f"{path}: claim {c.id}: no suite file {s}")
     return parsed
+
+
+def _confined(path: Path, claim: str, suite: str) -> None:
+    """A claims file names suites beside it or below it, never elsewhere on the machine (a
+    claims file from someone else must not make lilbench read arbitrary files)."""
+    base = path.parent.resolve()
+    target = (path.parent / suite).resolve()
+    if Path(suite).is_absolute() or not target.is_relative_to(base):
+        raise ConfigError(
+            f"{path}: claim {claim}: suite {suite!r} lies outside the claims file's folder "
+            f"{path.parent}; name a suite file in that folder or below it"
+        )
+
+
+def report_name(claims_path: Path) -> str:
+    """The claims table's file name: the claims file's own stem (paper-claims.yaml ->
+    paper-claims.md), so another claims file never overwrites the paper's table."""
+    return f"{Path(claims_path).stem}.md"
 
 
 def _suite_results(path: Path, runs_dir: Path, shown: str) -> SuiteResults:
@@ -266,8 +285,7 @@ def _certified(res: SuiteResults, setting: str, norm: str = "inf") -> str:
             if not bs:
                 continue
             b = max(bs, key=lambda b: b.eps)
-            upper = b.upper if b.upper is not None else b.n
-            got.append((b.eps, b.certified / b.n, upper / b.n))
+            got.append((b.eps, b.certified / b.n, b.upper_bound / b.n))
         if not got:
             return None
         return got[0][0], float(np.mean([g[1] for g in got])), float(np.mean([g[2] for g in got]))
@@ -700,7 +718,8 @@ HEADER = [
 def build_claims(
     claims_path: Path, *, runs_dir: Path, out_dir: Path, shown_as: str | None = None
 ) -> tuple[Path, list[list[str]]]:
-    """Write <out_dir>/paper-claims.md from the results in `runs_dir`; returns its rows."""
+    """Write <out_dir>/<claims file's stem>.md from the results in `runs_dir`; returns its
+    rows."""
     claims_path = Path(claims_path)
     spec = load_claims(claims_path)
     base = claims_path.parent
@@ -733,7 +752,7 @@ def build_claims(
         *["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows],
         "",
     ]
-    path = Path(out_dir) / "paper-claims.md"
+    path = Path(out_dir) / report_name(claims_path)
     write_bytes_atomic(path, "\n".join(lines).encode())
     return path, rows
 

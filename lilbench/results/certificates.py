@@ -179,6 +179,13 @@ class Bracket:
     upper: int | None  # correct under every attack run at any eps' <= eps (None: none ran)
     attacks: tuple[str, ...]
     violations: int  # certified, yet broken by an attack: a bug in a bound or an attack
+    clean: int = 0  # correct unperturbed: the upper end when no attack ran at or below eps
+
+    @property
+    def upper_bound(self) -> int:
+        """The bracket's upper end: the attacks' worst case, else the clean count (robust
+        accuracy never exceeds clean accuracy), never n."""
+        return self.upper if self.upper is not None else self.clean
 
 
 def brackets(
@@ -218,6 +225,7 @@ def brackets(
                 upper=None if upper_mask is None else int(upper_mask.sum()),
                 attacks=tuple(dict.fromkeys(label for label, _ in below)),
                 violations=0 if upper_mask is None else int((union & ~upper_mask).sum()),
+                clean=certificate.clean.correct,
             )
         )
     return out

@@ -119,7 +119,7 @@ def ensure_diagnostic(
         )
         return values
 
-    lock = runs_dir / store.LOCKS / path.relative_to(runs_dir).with_suffix(".lock")
+    lock = store.lock_path(runs_dir, path)
     values, _ = get_or_compute(
         lambda: _load(path, ckpt, kind, data, params), compute_and_store, lock=lock
     )

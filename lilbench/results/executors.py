@@ -58,6 +58,25 @@ def _one_thread() -> None:
     pin_threads()
 
 
+def _die_with(parent: int) -> None:
+    """Worker start-up: ask Linux to kill this worker when its parent dies, however it dies
+    (`kill -9` of `lilbench run` included: no handler runs then, and an orphaned idle worker
+    would hold its memory forever). The resource tracker exits once no worker holds its
+    pipe. Elsewhere than Linux there is no such request: the executor's shutdown is all."""
+    import ctypes
+    import os
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before the request was made
+            os._exit(1)
+    _one_thread()
+
+
 class Processes(Executor):
     """Items in `workers` local processes (started fresh, not forked: torch's thread pools
     do not survive a fork), each with one torch thread."""
@@ -67,10 +86,13 @@ class Processes(Executor):
         from concurrent.futures import ProcessPoolExecutor
 
         self.workers = workers
+        import os
+
         self._pool = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_one_thread,
+            initializer=_die_with,
+            initargs=(os.getpid(),),
         )
 
     def map(

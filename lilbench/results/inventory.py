@@ -10,6 +10,7 @@ problem (every run leaves them); gc removes the idle ones.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from lilbench.schemas import (
     RecordModel,
     TopologyRecord,
 )
-from lilbench.store import ATTACKS, CERTIFICATES, CHECKS, WEIGHTS
+from lilbench.store import ATTACKS, CERTIFICATES, CHECKS, WEIGHTS, require_runs_dir
 from lilbench.training.checkpoint import Checkpoint, is_external, read_checkpoint
 
 
@@ -38,12 +39,36 @@ class Entry:
     kind: str  # model, attack, checks, certificate, topology, diagnostic, lock, leftover
     path: Path
     bytes: int
-    status: str  # ok, orphan, stale, malformed, corrupt, leftover
+    status: str  # ok, kept, foreign, orphan, stale, malformed, corrupt, leftover
     detail: str = ""
 
     @property
     def garbage(self) -> bool:
-        return self.status != "ok"
+        """What gc may delete. `kept` (a record of a corrupt checkpoint: it may be reused once
+        the model is retrained), `foreign` (not named as lilbench names its files) and
+        `corrupt` (a checkpoint) are reported, never deleted."""
+        return self.status not in ("ok", "kept", "foreign", "corrupt")
+
+
+# Names lilbench gives its record folders (a config hash, or an external model's key) and
+# files (<what>-<key[:16]>.json): gc deletes only files it can prove are its own.
+RECORD_FOLDER = re.compile(r"^(ext-)?[0-9a-f]{12,16}$")
+RECORD_FILE = re.compile(r"^[\w.+-]+-[0-9a-f]{16}\.json$")
+
+
+def _inside(runs: Path, path: Path) -> bool:
+    """`path` lies in the runs directory itself: no symbolic link on the way down from `runs`
+    (a link under attacks/, or attacks/ itself being one, leads out of it)."""
+    try:
+        rel = path.relative_to(runs)
+    except ValueError:
+        return False
+    probe = runs
+    for part in rel.parts:
+        probe = probe / part
+        if probe.is_symlink():
+            return False
+    return True
 
 
 def _size(path: Path) -> int:
@@ -52,17 +77,24 @@ def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def _models(runs: Path) -> tuple[list[Entry], dict[str, Checkpoint]]:
-    entries, found = [], {}
+def _models(runs: Path) -> tuple[list[Entry], dict[str, Checkpoint | None]]:
+    """The checkpoints, and by name each one that was read (None: there, but corrupt)."""
+    entries: list[Entry] = []
+    found: dict[str, Checkpoint | None] = {}
     for d in sorted((runs / "models").glob("*")):
         if d.name.startswith(".") or d.suffix in (".lock", ".tmp"):
             continue  # scratch and locks: see _leftovers
+        if not _inside(runs, d):
+            entries.append(Entry("model", d, 0, "foreign", "a symbolic link: left alone"))
+            continue
         if not d.is_dir() or not ((d / WEIGHTS).is_file() or is_external(d)):
+            found[d.name] = None
             entries.append(Entry("model", d, _size(d), "corrupt", f"no {WEIGHTS}"))
             continue
         try:
             ckpt = read_checkpoint(d)
         except LilbenchError as exc:
+            found[d.name] = None
             entries.append(Entry("model", d, _size(d), "corrupt", str(exc)))
             continue
         found[d.name] = ckpt
@@ -88,12 +120,19 @@ RECORD_KINDS = (
 )
 
 
-def _records(runs: Path, kind: RecordKind, models: dict[str, Checkpoint]) -> list[Entry]:
+def _records(runs: Path, kind: RecordKind, models: dict[str, Checkpoint | None]) -> list[Entry]:
     entries = []
     for path in sorted((runs / kind.folder).glob("*/*.json")):
         if path.name.startswith("."):
             continue
+        if not _inside(runs, path):
+            detail = "behind a symbolic link: left alone"
+            entries.append(Entry(kind.kind, path, 0, "foreign", detail))
+            continue
         size = path.stat().st_size
+        if not (RECORD_FOLDER.match(path.parent.name) and RECORD_FILE.match(path.name)):
+            entries.append(Entry(kind.kind, path, size, "foreign", "not a name lilbench writes"))
+            continue
         try:
             rec = json.loads(path.read_text())
             if not isinstance(rec, dict):
@@ -111,6 +150,10 @@ def _records(runs: Path, kind: RecordKind, models: dict[str, Checkpoint]) -> lis
                 detail = f"not a valid {kind.kind} record ({where}: {first['msg']})"
                 entries.append(Entry(kind.kind, path, size, "malformed", detail))
                 continue
+        if path.parent.name in models and models[path.parent.name] is None:
+            detail = "its checkpoint is corrupt: kept (retrain it, or remove the model)"
+            entries.append(Entry(kind.kind, path, size, "kept", detail))
+            continue
         ckpt = models.get(path.parent.name)
         if ckpt is None:
             entries.append(Entry(kind.kind, path, size, "orphan", "its checkpoint is gone"))
@@ -150,6 +193,8 @@ def _names_other_weights(rec: dict[str, Any], ckpt: Checkpoint) -> bool:
 def _leftovers(runs: Path) -> list[Entry]:
     out = []
     for path in sorted(runs.rglob("*")):
+        if not _inside(runs, path):
+            continue
         scratch = path.is_dir() and path.parent.name == "models" and path.name.startswith(".")
         if scratch or (path.is_file() and path.name.endswith(".tmp")):
             out.append(Entry("leftover", path, _size(path), "leftover", "interrupted write"))
@@ -161,6 +206,8 @@ def _leftovers(runs: Path) -> list[Entry]:
 
 
 def inventory(runs: Path) -> list[Entry]:
+    """Every entry of a runs directory that lilbench marked as its own (refused otherwise)."""
+    require_runs_dir(runs)
     models, found = _models(runs)
     return [
         *models,
@@ -175,8 +222,10 @@ def collect_garbage(runs: Path, *, dry_run: bool) -> list[Entry]:
     removed = []
     for entry in inventory(runs):
         tidy = entry.kind == "lock"
-        if (not entry.garbage and not tidy) or entry.status == "corrupt":
-            continue  # a corrupt checkpoint is reported, never deleted behind the user's back
+        if not entry.garbage and not tidy:
+            continue  # a corrupt checkpoint (and what is not lilbench's) is never deleted
+        if not _inside(runs, entry.path):
+            continue  # checked again just before deleting: nothing outside is touched
         if entry.path.suffix == ".lock":
             try:
                 with FileLock(str(entry.path), timeout=0):

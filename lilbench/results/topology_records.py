@@ -151,6 +151,6 @@ def ensure_topology(
         write_json_atomic(path, rec)
         return TopologyRecord.model_validate(rec)
 
-    lock = runs_dir / store.LOCKS / path.relative_to(runs_dir).with_suffix(".lock")
+    lock = store.lock_path(runs_dir, path)
     rec, _ = get_or_compute(lambda: _load(path, ckpt, data, params), compute, lock=lock)
     return rec

@@ -37,6 +37,7 @@ from lilbench.training.checkpoint_format import (
 from lilbench.training.config import TrainConfig
 from lilbench.training.external_checkpoint import (
     find_external,
+    find_module,
     import_external,
     import_module,
     load_external,
@@ -51,6 +52,7 @@ __all__ = [
     "EXTERNAL",
     "Checkpoint",
     "find_external",
+    "find_module",
     "import_external",
     "import_module",
     "is_external",

@@ -14,7 +14,7 @@ import torch
 
 from lilbench.errors import CheckpointError
 from lilbench.io import atomic_dir, sha256_bytes, sha256_file, write_json_atomic
-from lilbench.store import META, model_dir
+from lilbench.store import META, mark_runs_dir, model_dir
 from lilbench.training.checkpoint_format import EXTERNAL, FORMAT_VERSION, Checkpoint
 from lilbench.training.config import TrainConfig
 from lilbench.version import __version__
@@ -65,6 +65,14 @@ def import_module(
     cls = type(module)
     info = {"kind": "module", "file": None, "factory": f"{cls.__module__}.{cls.__qualname__}"}
     return _register(runs_dir, ident, info, module, dataset, None, device)
+
+
+def find_module(runs_dir: Path, ident: str, *, dataset: Dataset) -> Checkpoint | None:
+    """The entry of a module held in memory under `ident`, if any."""
+    try:
+        return _find_external(runs_dir, ident, dataset)
+    except CheckpointError:
+        return None
 
 
 def _external_dir(runs_dir: Path, ident: str, dataset: Dataset) -> tuple[str, Path]:
@@ -124,6 +132,7 @@ def _register(
         "device": str(device),
         "metrics": {"clean_test_accuracy": accuracy},
     }
+    mark_runs_dir(runs_dir)
     with atomic_dir(directory) as scratch:  # replaces another identity of the same short name
         if source is not None and stored is not None:
             shutil.copyfile(source, scratch / stored)
