@@ -97,7 +97,7 @@ def test_general_perturbations_and_mechanism_rows_follow_the_records(
     # the mechanism's records are written by the report: missing, the row says how to get them
     verdicts = _verdicts(base, runs, tmp_path)
     assert verdicts["mechanism"] == "not run here"
-    assert "lilbench report" in (tmp_path / "paper-claims.md").read_text()
+    assert "lilbench report" in (tmp_path / "claims.md").read_text()
     assert verdicts["general"] in ("does not hold", "holds in part", "holds")
     _perfect(runs, base, "noise", 1.0)
     assert _verdicts(base, runs, tmp_path)["general"] == "holds in part"

@@ -15,6 +15,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers import cli
 
@@ -451,6 +452,18 @@ def test_autoattacks_eps0_note_names_lilbenchs_members() -> None:
     assert "ART" not in spec.eps0_skipped_because
 
 
+def _fewer_correct(point: dict, k: int) -> dict:  # type: ignore[type-arg]
+    """The point with k fewer images robust, kept consistent: count, accuracy and bits
+    agree, as a record must (issue 47.5)."""
+    from lilbench.attacks.checks import pack_mask, unpack_mask
+
+    n = point["n"]
+    mask = unpack_mask(point["correct_bits"], n)
+    mask[np.flatnonzero(mask)[:k]] = False
+    c = int(mask.sum())
+    return {**point, "correct": c, "accuracy": c / n, "correct_bits": pack_mask(mask)}
+
+
 def test_an_attack_weaker_than_a_recorded_fgsm_says_so(
     tiny: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -464,11 +477,12 @@ def test_an_attack_weaker_than_a_recorded_fgsm_says_so(
     fgsm_path = next(folder.glob("fgsm-*.json"))
     fgsm = json.loads(fgsm_path.read_text())
     pgd = {**fgsm, "attack": "pgd", "label": "pgd", "params": {**fgsm["params"], "name": "pgd"}}
-    pgd["points"] = [{**p, "correct": p["correct"] + 5} for p in fgsm["points"]]
+    stronger = [_fewer_correct(p, 1) for p in fgsm["points"]]
+    fgsm_path.write_text(json.dumps({**fgsm, "points": stronger}))  # FGSM broke one more
     run: AttackRun = Cached(AttackRecord.model_validate(pgd), folder / "pgd-x.json", False)
     said = weaker_than_recorded(tmp_path, run)
     assert len(said) == 1 and "weaker than one step" in said[0]
-    pgd["points"] = fgsm["points"]
+    pgd["points"] = stronger
     run = Cached(AttackRecord.model_validate(pgd), folder / "pgd-x.json", False)
     assert weaker_than_recorded(tmp_path, run) == []
 
