@@ -112,9 +112,7 @@ def test_an_unmarked_directory_is_refused_then_adopted(
     assert _exit(["runs", "adopt", "--runs-dir", str(stranger)]) == 2  # no models/: not ours
     assert junk.exists() and not (stranger / MARKER).exists()
     assert _exit(["runs", "adopt", "--runs-dir", str(runs)]) == 0
-    assert sorted(p.relative_to(runs) for p in runs.rglob("*")) == sorted(
-        [*before, Path(MARKER)]
-    )
+    assert sorted(p.relative_to(runs) for p in runs.rglob("*")) == sorted([*before, Path(MARKER)])
     assert _exit(["runs", "list", "--runs-dir", str(runs)]) == 0
 
 

@@ -31,9 +31,14 @@ def _points(record: AttackRecord) -> dict[float, Point]:
 def check_logits_eval(model: nn.Module, x: torch.Tensor) -> Check:
     with torch.no_grad():
         out = model(x)
+    # NaN compares false with everything: without this a NaN model "outputs logits"
+    bad_rows = int((~torch.isfinite(out)).any(1).sum())
     probs = bool(out.min() >= 0) and torch.allclose(out.sum(1), out.new_ones(len(out)), atol=1e-4)
-    ok = (not model.training) and not probs
-    kind = "look like probabilities" if probs else "are logits"
+    ok = (not model.training) and not probs and bad_rows == 0
+    if bad_rows:
+        kind = f"are NOT finite (NaN or inf in {bad_rows} of {len(out)} rows)"
+    else:
+        kind = "look like probabilities" if probs else "are logits"
     return Check("eval mode, logits out", ok, f"training={model.training}; outputs {kind}")
 
 

@@ -86,6 +86,8 @@ def coerce(key: str, kind: str, value: Any, *, optional: bool = False) -> Any:
         return float(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)  # `norm: 2` in YAML names the choice "2"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # `norm: 2.0` names it as `norm: 2` does
     if not isinstance(value, str):
         raise ConfigError(f"{key}: expected a string, got {value!r}")
     return value

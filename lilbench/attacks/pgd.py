@@ -105,7 +105,7 @@ class PGD(AttackSpec):
         if self.restarts < 0:
             raise ConfigError(f"restarts must be >= 0, got {self.restarts}")
         if not self.step_factor > 0 or not math.isfinite(self.step_factor):
-            raise ConfigError(f"step factor must be > 0, got {self.step_factor}")
+            raise ConfigError(f"step factor must be a finite number > 0, got {self.step_factor}")
         if self.paper_faithful and self.restarts:
             raise ConfigError("the authors' PGD has no random starts; drop --restarts")
         return self

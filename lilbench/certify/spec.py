@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lilbench.errors import ConfigError
+from lilbench.params import unknown_key
 from lilbench.training.config import TrainConfig
 
 # alpha-crown: CROWN's lines of the final margins optimised; alpha-crown-full: the hidden
@@ -57,9 +58,10 @@ class CertifySpec:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], *, where: str = "certify") -> CertifySpec:
-        unknown = set(values) - {"eps", "methods", "batch_size", "norm"}
-        if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        keys = ("eps", "methods", "batch_size", "norm")
+        for key in values:
+            if key not in keys:
+                raise ConfigError(f"{where}: {unknown_key(str(key), keys)}")
         eps = values.get("eps", DEFAULT_EPS)
         methods = values.get("methods", DEFAULT_METHODS)
         if not isinstance(eps, list | tuple) or not isinstance(methods, list | tuple):
@@ -68,6 +70,8 @@ class CertifySpec:
         if not isinstance(batch, int) or isinstance(batch, bool):
             raise ConfigError(f"{where}: batch_size must be an integer, got {batch!r}")
         norm = values.get("norm", "inf")
+        if isinstance(norm, float) and norm.is_integer():
+            norm = int(norm)  # `norm: 2.0` is `norm: 2`
         return cls(tuple(eps), tuple(methods), batch, str(norm)).validate()
 
 

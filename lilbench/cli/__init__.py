@@ -106,10 +106,13 @@ def _no_type(ctx: click.Context) -> None:
 def _tidy(command: click.Command) -> None:
     """Help that reads well: flags shown without a `<bool>` type, docstrings reflowed."""
     if command.help:
-        command.help = escape(_reflow(command.help))
+        command._lilbench_plain_help = _reflow(command.help)  # type: ignore[attr-defined]
+        command.help = escape(command._lilbench_plain_help)  # type: ignore[attr-defined]
     for param in command.params:
-        # Help is rendered as rich markup: "[ray]" would be read as a tag and vanish.
+        # Help is rendered as rich markup: "[ray]" would be read as a tag and vanish. The
+        # plain layout (narrow terminals) prints text as it is: it gets the unescaped help.
         if getattr(param, "help", None):
+            param._lilbench_plain_help = param.help  # type: ignore[attr-defined]
             param.help = escape(param.help)  # type: ignore[attr-defined]
         if getattr(param, "is_flag", False):
             param.display_type_rich = _no_type  # type: ignore[attr-defined]
@@ -188,10 +191,16 @@ def _plain_when_narrow(cls: Any) -> None:
         if shutil.get_terminal_size().columns >= NARROW_HELP:
             return rich_help(self, ctx, formatter)
         saved, self.rich_markup_mode = self.rich_markup_mode, None
+        holders = [h for h in (self, *self.params) if hasattr(h, "_lilbench_plain_help")]
+        escaped = [h.help for h in holders]
         try:
+            for h in holders:
+                h.help = h._lilbench_plain_help
             return rich_help(self, ctx, formatter)
         finally:
             self.rich_markup_mode = saved
+            for h, text in zip(holders, escaped, strict=True):
+                h.help = text
 
     cls.format_help = format_help
 

@@ -86,6 +86,8 @@ def certify(
 
     pin_threads()
 
+    if method is not None and not method.strip(" ,"):
+        raise ConfigError(f"--method is empty; give one or more of {', '.join(METHODS)}")
     spec = CertifySpec(
         eps=parse_list(eps, what="eps", unit=False) if eps is not None else DEFAULT_EPS,
         methods=tuple(m.strip() for m in method.split(",")) if method else DEFAULT_METHODS,

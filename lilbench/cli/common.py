@@ -141,7 +141,10 @@ Alpha = Annotated[float, typer.Option("--alpha", help="Weight of the cross-entro
 ATTACK_NAMES = frozenset({"eps", "steps", "step_size", "limit", "batch_size", "restarts", "seed"})
 
 CheckpointOpt = Annotated[
-    Path | None, typer.Option("--checkpoint", help="Checkpoint directory to attack.")
+    Path | None,
+    typer.Option(
+        "--checkpoint", help="Checkpoint directory of the model (instead of training options)."
+    ),
 ]
 
 TestLimit = Annotated[

@@ -78,7 +78,9 @@ def _union(owners: list[tuple[str, type[BaseModel]]], what: str) -> list[_Opt]:
             text = field.description or ""
             default = (
                 ""
-                if field.default in (None, PydanticUndefined) or base is bool
+                if field.default in (None, PydanticUndefined)
+                or base is bool
+                or f'"{field.default}"' in text  # its description names it already
                 else f" Default {field.default}"
             )
             found[key] = _Opt(key, base, f"{text}{default}", (owner,), flag=base is bool)

@@ -22,8 +22,14 @@ import numpy as np
 
 from lilbench.data.corruptions import CORRUPTIONS, MNIST_C, corruption_names
 from lilbench.errors import ConfigError
+from lilbench.params import unknown_key
 
 NOISE_KINDS = ("gaussian", "uniform-linf", "uniform-l2")
+# The largest level each kind accepts. Inputs lie in [0, 1]: Gaussian noise of sigma 10 is
+# already a coin toss per pixel after clipping, an L-inf radius past 1 covers the box, and an
+# L2 radius of 1000 covers any image up to 1000^2 pixels. Past these a level only costs time
+# (or overflows the seed arithmetic).
+MAX_LEVEL: dict[str, float] = {"gaussian": 10.0, "uniform-linf": 1.0, "uniform-l2": 1000.0}
 DEFAULT_LEVELS: dict[str, tuple[float, ...]] = {
     "gaussian": (0.1, 0.2, 0.3, 0.5),
     "uniform-linf": (0.1, 0.3),
@@ -66,8 +72,11 @@ def _levels(kind: str, value: Any) -> tuple[float, ...]:
     for v in values:
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
             raise ConfigError(f"noise.{kind}: levels are finite numbers >= 0, got {v!r}")
-        if kind == "uniform-linf" and v > 1:
-            raise ConfigError(f"noise.{kind}: an L-inf radius lies in [0, 1], got {v:g}")
+        if v > MAX_LEVEL[kind]:
+            raise ConfigError(
+                f"noise.{kind}: levels lie in [0, {MAX_LEVEL[kind]:g}] (inputs are in [0, 1]), "
+                f"got {v:g}"
+            )
         out.append(float(v))
     if not out:
         raise ConfigError(f"noise.{kind}: give at least one level")
@@ -89,10 +98,9 @@ class NoiseSpec:
             return cls()
         if not isinstance(value, dict):
             raise ConfigError("noise: expected true or a mapping (draws, " + ", ".join(NOISE_KINDS))
-        unknown = set(value) - {"draws", *NOISE_KINDS}
-        if unknown:
-            known = ", ".join(("draws", *NOISE_KINDS))
-            raise ConfigError(f"noise: unknown key(s) {', '.join(sorted(unknown))}; known: {known}")
+        for key in value:
+            if key not in ("draws", *NOISE_KINDS):
+                raise ConfigError(f"noise: {unknown_key(str(key), ('draws', *NOISE_KINDS))}")
         draws = value.get("draws", 3)
         if isinstance(draws, bool) or not isinstance(draws, int) or not 1 <= draws <= 255:
             raise ConfigError(f"noise.draws: expected an integer in 1..255, got {draws!r}")
@@ -106,6 +114,12 @@ class NoiseSpec:
         return {"draws": self.draws, "levels": {k: list(v) for k, v in self.levels}}
 
 
+# Severity scales a corruption's strength (1: MNIST-C's published setting). CIFAR-10-C's
+# severities run 1 .. 5; past 5 a corruption only costs memory and time (a severity of 1e9
+# asks for 74 GiB), so it is refused before any work.
+MAX_SEVERITY = 5.0
+
+
 @dataclass(frozen=True)
 class CorruptionSpec:
     """Which corruptions (default: all of MNIST-C's), at one severity (1: the published)."""
@@ -117,16 +131,28 @@ class CorruptionSpec:
     def from_value(cls, value: Any) -> CorruptionSpec:
         if value is True:
             return cls(tuple(corruption_names()))
-        if not isinstance(value, dict) or set(value) - {"names", "severity"}:
+        if not isinstance(value, dict):
             raise ConfigError("corruptions: expected true or {names: [...], severity: S}")
+        for key in value:
+            if key not in ("names", "severity"):
+                raise ConfigError(f"corruptions: {unknown_key(str(key), ('names', 'severity'))}")
         names = value.get("names", corruption_names())
         if not isinstance(names, list) or not names:
             raise ConfigError("corruptions.names: expected a non-empty list")
         for n in names:
             CORRUPTIONS.get(str(n))  # the unknown-name message, with a suggestion
+            if names.count(n) > 1:
+                raise ConfigError(f"corruptions.names: {n} is named twice; name it once")
         sev = value.get("severity", 1.0)
-        if isinstance(sev, bool) or not isinstance(sev, int | float) or not 0 <= sev < math.inf:
-            raise ConfigError(f"corruptions.severity: expected a number >= 0, got {sev!r}")
+        if (
+            isinstance(sev, bool)
+            or not isinstance(sev, int | float)
+            or not 0 <= sev <= MAX_SEVERITY
+        ):
+            raise ConfigError(
+                f"corruptions.severity: expected a number in [0, {MAX_SEVERITY:g}] (1 is the "
+                f"published setting), got {sev!r}"
+            )
         return cls(tuple(str(n) for n in names), float(sev))
 
     def params(self) -> dict[str, Any]:

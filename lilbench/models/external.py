@@ -174,7 +174,15 @@ def adapt(
         wrapped = FlatInput(inner, shape)
         answers = [_probe(wrapped, n, d, num_classes) for n in (2, 3)]
         if answers == [None, None]:
+            _check_differentiable(wrapped, d)
             return wrapped, shape
+        guard = next((a for a in answers if a and "Guard failed" in a), None)
+        if guard is not None and "size()[0]" in guard:
+            raise ConfigError(
+                f"the model was exported for one batch size ({guard}); export it with a "
+                "dynamic batch dimension: torch.export.export(model, (x,), "
+                "dynamic_shapes={'x': {0: torch.export.Dim('batch')}})"
+            )
         if answers[0] is None or answers[1] is None:
             raise ConfigError(
                 f"the model takes {layout} inputs of one batch size only "
@@ -184,6 +192,22 @@ def adapt(
             )
         problems.append(f"{layout} {tuple([2, *shape])}: {answers[0]}")
     raise ConfigError("the model takes neither input layout: " + "; ".join(problems))
+
+
+def _check_differentiable(model: nn.Module, d: int) -> None:
+    """Gradient attacks need logits that depend on the input: a model whose output is a
+    constant (or detached from its input) is refused in one line, before any work."""
+    x = torch.rand(2, d).to(_device(model)).requires_grad_(True)
+    with torch.enable_grad():
+        try:
+            out = model(x)
+        except Exception:  # what the model cannot do with gradients on is the probe's to say
+            return
+    if not isinstance(out, torch.Tensor) or out.grad_fn is None:
+        raise ConfigError(
+            "the model's output does not depend on its input (no gradient flows from its "
+            "logits back to the input); lilbench attacks differentiable classifiers only"
+        )
 
 
 def _probe(model: nn.Module, n: int, d: int, num_classes: int) -> str | None:

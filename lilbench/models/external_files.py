@@ -23,8 +23,12 @@ def sniff_model_file(path: Path, *, what: str) -> FileKind:
         )
     with zipfile.ZipFile(path) as z:
         names = z.namelist()
-    if any(n.endswith("archive_format") or "/models/" in n for n in names):
+    # Each archive keeps its members under one top folder (<stem>/...). Only the member
+    # right below it tells the format: TorchScript's code may itself lie in a package named
+    # `models` (<stem>/code/__torch__/models/net.py), so a match anywhere deeper misleads.
+    tops = {tuple(n.split("/")[1:2]) for n in names}
+    if ("archive_format",) in tops or ("models",) in tops:
         return "torch.export"
-    if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
+    if ("constants.pkl",) in tops or ("code",) in tops:
         return "torchscript"
     raise ConfigError(f"{what}: {path} is a zip file, but neither torch.export nor TorchScript")

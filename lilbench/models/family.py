@@ -127,6 +127,14 @@ class ModelFamily:
             if e["type"] == "greater_than_equal":
                 name, bound = key.replace("_", "-"), e.get("ctx", {}).get("ge")
                 return f"{name} must be >= {bound}, got {e.get('input')}"
+            if e["type"] == "missing":
+                # named as the command line and a suite's train: block both spell it
+                choices = "|".join(str(c) for c in _choices(cls, key)) or "VALUE"
+                flag = key.replace("_", "-")
+                return (
+                    f"model family {cls.name} needs {key}: give --{flag} {choices} (a suite: "
+                    f"train: {{{key}: ...}})"
+                )
             return None
 
         return parse_params(cls.params_type, values, owner=cls.name, explain=explain)

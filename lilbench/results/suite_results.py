@@ -191,6 +191,9 @@ def _model_item(work: _ModelWork, where: _Where) -> tuple[ModelResult, list[tupl
             result.certificate = cert.record
         events.append((f"certify{'' if cspec.norm == 'inf' else ' l2'} {what}", cert.reused))
     if suite.perturbs and not ckpt.external:  # computed from lilbench's checkpoints
+        _, missing = find_perturbed(
+            ckpt, suite.noise, suite.corruptions, runs_dir=runs, limit=limit, seed=seed
+        )
         result.perturbed = ensure_perturbed(
             ckpt,
             suite.noise,
@@ -200,9 +203,9 @@ def _model_item(work: _ModelWork, where: _Where) -> tuple[ModelResult, list[tupl
             limit=limit,
             seed=seed,
         )
-        events.append((f"noise and corruptions {what}", False))
+        events.append((f"noise and corruptions {what}", not missing))
     if suite.model_checks:
-        result.model_checks = ensure_model_checks(
+        checked = ensure_model_checks(
             ckpt,
             result.completed_attacks(),
             runs_dir=runs,
@@ -210,8 +213,9 @@ def _model_item(work: _ModelWork, where: _Where) -> tuple[ModelResult, list[tupl
             limit=limit,
             seed=seed,
             force=where.force,
-        ).record
-        events.append((f"model checks {what}", False))
+        )
+        result.model_checks = checked.record
+        events.append((f"model checks {what}", checked.reused))
     return result, events
 
 

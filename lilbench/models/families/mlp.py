@@ -23,7 +23,8 @@ class MLPParams(ModelParams):
     )
     init: Literal["default", "orthogonal"] = Field(
         "default",
-        description="MLP hidden width x width weights: default or orthogonal (default default).",
+        description='MLP hidden width x width weights: "default" (torch\'s, the default) or '
+        '"orthogonal".',
     )
 
 
