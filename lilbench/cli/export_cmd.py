@@ -76,12 +76,12 @@ def export(
     if per_image and per_example:
         raise ConfigError("--per-image and --per-example are two layouts: choose one")
     suffix = "-examples" if per_example else "-per-image" if per_image else ""
-    if output is not None and output.suffix.lower() in (".csv", ".parquet"):
-        if output.suffix.lower() != f".{fmt}":
-            raise ConfigError(
-                f"--out {output} names a {output.suffix[1:]} file, but --format is {fmt}; "
-                f"give --format {output.suffix[1:].lower()} or --out with .{fmt}"
-            )
+    given = output.suffix.lower() if output is not None else ""
+    if given in (".csv", ".parquet") and given != f".{fmt}":
+        raise ConfigError(
+            f"--out {output} names a {given[1:]} file, but --format is {fmt}; "
+            f"give --format {given[1:]} or --out with .{fmt}"
+        )
     target = output or Path("results") / f"{name}{suffix}.{fmt}"
     columns: tuple[str, ...] = ex.EXAMPLE_COLUMNS if per_example else ex.COLUMNS
     if suite_path is None:
