@@ -161,6 +161,7 @@ def adopt_legacy(
     rewritten = update(record) if isinstance(record, dict) else None
     if rewritten is None:
         return False
+    mark_runs_dir(new.parents[2])  # <runs>/<kind>/<model>/<record>: a migrated dir is marked
     write_json_atomic(new, rewritten)
     legacy.unlink(missing_ok=True)
     log.info("migrated %s -> %s (%s)", legacy, new, why)

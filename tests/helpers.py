@@ -35,8 +35,17 @@ def assert_every_record_passed(runs: Path, *, model_checks: bool = False) -> int
 
 def attack_record(partial: dict[str, Any]) -> AttackRecord:
     """A typed attack record from the fields a test cares about, the rest filled in (points
-    need only what the test sets, with n = 100 unless given)."""
-    points = [{"n": 100, "correct": 0, "accuracy": 0.0, **p} for p in partial.get("points", [])]
+    need only what the test sets, with n = 100 unless given; a point's accuracy follows its
+    count, as a record's must)."""
+    points = []
+    for p in partial.get("points", []):
+        point = {"n": 100, "correct": 0, **p}
+        if "correct_bits" in p and "correct" not in p:  # the count its bits give
+            bits = bytes.fromhex(p["correct_bits"])
+            point["correct"] = sum(bin(b).count("1") for b in bits)
+        point.setdefault("accuracy", point["correct"] / point["n"])
+        points.append(point)
+    n = partial.get("samples", {}).get("n", 100)
     full = {
         "schema": 2,
         "kind": "attack",
@@ -47,7 +56,7 @@ def attack_record(partial: dict[str, Any]) -> AttackRecord:
         "checkpoint": {"config_hash": "c", "tensors_sha256": "t"},
         "samples": {"n": 100},
         "seed": 0,
-        "clean": {"correct": 100, "accuracy": 1.0},
+        "clean": {"correct": n, "accuracy": 1.0},
         "checks": [],
         "passed": True,
         **partial,

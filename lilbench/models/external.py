@@ -176,18 +176,18 @@ def adapt(
         if answers == [None, None]:
             _check_differentiable(wrapped, d)
             return wrapped, shape
-        guard = next((a for a in answers if a and "Guard failed" in a), None)
-        if guard is not None and "size()[0]" in guard:
-            raise ConfigError(
-                f"the model was exported for one batch size ({guard}); export it with a "
-                "dynamic batch dimension: torch.export.export(model, (x,), "
-                "dynamic_shapes={'x': {0: torch.export.Dim('batch')}})"
-            )
         if answers[0] is None or answers[1] is None:
             raise ConfigError(
                 f"the model takes {layout} inputs of one batch size only "
                 f"({answers[1] or answers[0]});"
                 " export it with a dynamic batch dimension: torch.export.export(model, (x,), "
+                "dynamic_shapes={'x': {0: torch.export.Dim('batch')}})"
+            )
+        guard = next((a for a in answers if a and "Guard failed" in a), None)
+        if guard is not None and "size()[0]" in guard:  # exported at a third batch size
+            raise ConfigError(
+                f"the model was exported for one batch size ({guard}); export it with a "
+                "dynamic batch dimension: torch.export.export(model, (x,), "
                 "dynamic_shapes={'x': {0: torch.export.Dim('batch')}})"
             )
         problems.append(f"{layout} {tuple([2, *shape])}: {answers[0]}")
@@ -203,7 +203,12 @@ def _check_differentiable(model: nn.Module, d: int) -> None:
             out = model(x)
         except Exception:  # what the model cannot do with gradients on is the probe's to say
             return
-    if not isinstance(out, torch.Tensor) or out.grad_fn is None:
+    connected = (
+        isinstance(out, torch.Tensor)
+        and out.grad_fn is not None
+        and torch.autograd.grad(out.sum(), x, allow_unused=True)[0] is not None
+    )
+    if not connected:
         raise ConfigError(
             "the model's output does not depend on its input (no gradient flows from its "
             "logits back to the input); lilbench attacks differentiable classifiers only"
