@@ -83,18 +83,21 @@ def _record_indicators(
     seed: int,
     device: torch.device,
 ) -> dict[str, Any]:
-    """The run's indicators that are not per point: unstable predictions on every image,
-    and the attack with its ball over the whole cube on the probe's images (eps sweeps of
-    the standard attacks; a bisection or a step sweep has no such point)."""
-    x = torch.from_numpy(ctx.x).to(device)
-    y = torch.from_numpy(ctx.y).to(device)
+    """The run's indicators that are not per point: unstable predictions on the first
+    UNSTABLE_IMAGES images, and the attack with its ball over the whole cube on the probe's
+    images (eps sweeps of the standard attacks; a bisection or a step sweep has no such
+    point). Each says how many images it probed."""
+    sample = slice(0, min(indicators.UNSTABLE_IMAGES, len(ctx.x)))
+    x = torch.from_numpy(ctx.x[sample]).to(device)
+    y = torch.from_numpy(ctx.y[sample]).to(device)
     change = indicators.unstable_predictions(model, x, y, seed=seed)
-    flagged = (change > indicators.UNSTABLE_THRESHOLD) & clean
+    flagged = (change > indicators.UNSTABLE_THRESHOLD) & clean[sample]
     out: dict[str, Any] = {
         "unstable-predictions": {
             "radius": indicators.UNSTABLE_RADIUS,
             "draws": indicators.UNSTABLE_DRAWS,
             "threshold": indicators.UNSTABLE_THRESHOLD,
+            "images_probed": len(change),
             "max": float(change.max()) if len(change) else 0.0,
             "bits": C.pack_mask(flagged),
         }

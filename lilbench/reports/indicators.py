@@ -132,3 +132,19 @@ def masking_summary(results: list[ModelResult]) -> tuple[int, int, list[str]] | 
     bad = [m for m in covered if any(m.images.get(n) for n in MASKING)]
     names = sorted({n for m in bad for n in MASKING if m.images.get(n)})
     return len(covered), len(bad), names
+
+
+def unstable_sample(results: list[ModelResult]) -> str:
+    """How many images the unstable-predictions indicator probed, as the report says it:
+    "" where every run probed all its images (records before issue 48), else ", first N
+    images" (with the largest N where runs differ)."""
+    probed = {
+        int(rec.indicators["unstable-predictions"]["images_probed"])
+        for r in results
+        for rec in r.completed_attacks().values()
+        if rec.indicators
+        and isinstance(rec.indicators.get("unstable-predictions"), dict)
+        and "images_probed" in rec.indicators["unstable-predictions"]
+        and int(rec.indicators["unstable-predictions"]["images_probed"]) < rec.samples.n
+    }
+    return f", first {max(probed):,} images" if probed else ""

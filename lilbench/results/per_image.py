@@ -139,9 +139,9 @@ def point_flags(rec: AttackRecord, *, one_step: bool = False) -> dict[float, dic
     for name in RUN_INDICATORS:
         found = rec.indicators.get(name)
         if name not in skip and isinstance(found, dict) and found.get("bits"):
-            # the unconstrained attack probes the first images only
-            probed = found.get("images_probed", n) if name == "unconstrained-failure" else n
-            size = min(int(probed), n)
+            # both probe the first images only (unstable predictions on every image in
+            # records written before issue 48, which say no images_probed)
+            size = min(int(found.get("images_probed", n)), n)
             mask = np.zeros(n, dtype=bool)
             mask[:size] = unpack_mask(str(found["bits"]), size)
             run[name] = mask

@@ -4,7 +4,7 @@ evaluation), with the details of each failure."""
 from __future__ import annotations
 
 from lilbench.reports.aggregate import checks_table, failed_model_check_details, model_checks_table
-from lilbench.reports.indicators import indicators_table
+from lilbench.reports.indicators import indicators_table, unstable_sample
 from lilbench.reports.render import md_table
 from lilbench.reports.sections.base import SECTIONS, ReportContext, Section
 
@@ -33,12 +33,14 @@ class Checks(Section):
         found = indicators_table(ctx.results)
         if found is not None:
             ctx.tables["indicators"], sentences = found
+            sample = unstable_sample(ctx.results)
             lines += [
                 "Indicators of attack failure (Pintor et al. 2022), per model: the images "
                 "each flags in any attack run (silent success, incomplete optimisation and "
                 "unavailable gradients from the APGD iterates, on images the attack failed "
                 "on; transfer failure between ART's predictions and the model's own pass; "
-                "unstable predictions under 100 uniform draws of radius 1/255; unconstrained "
+                "unstable predictions under 100 uniform draws of radius 1/255"
+                f"{sample}; unconstrained "
                 "failure: correct images left unbroken with the ball over the whole cube, "
                 "first 256 images). What each means and what to do: docs/attacks.md.",
                 "",
