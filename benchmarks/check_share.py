@@ -41,7 +41,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("suite", type=Path, nargs="?", default=Path("suites/paper-mnist.yaml"))
     ap.add_argument("--runs-dir", type=Path, default=None, help="default: a fresh temporary one")
-    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=None, help="default: lilbench run's")
     ap.add_argument("--one-seed", action="store_true")
     ap.add_argument("--no-run", action="store_true", help="only read what --runs-dir holds")
     args = ap.parse_args()
@@ -51,7 +51,7 @@ def main() -> None:
     wall = None
     if not args.no_run:
         cmd = [sys.executable, "-m", "lilbench", "run", str(suite_path), "--runs-dir", str(runs)]
-        cmd += ["--workers", str(args.workers)]
+        cmd += ["--workers", str(args.workers)] if args.workers else []
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=os.environ.copy())
         wall = time.perf_counter() - t0
@@ -72,7 +72,7 @@ def main() -> None:
         for cert in (r.certificate, r.certificate_l2):
             if cert is not None:
                 parts["certificates"]["total"] += sum(float(p.seconds) for p in cert.points)
-    print(f"suite {suite.name}: {len(results)} models, workers {args.workers}")
+    print(f"suite {suite.name}: {len(results)} models, workers {args.workers or 'default'}")
     print(f"{'part':<22}{'records':>8}{'attack s':>10}{'checks s':>10}{'checks/attack':>15}")
     attack = checks = recorded = 0.0
     for name, p in parts.items():

@@ -53,6 +53,10 @@ def _claims(tmp_path: Path) -> str:
     return str(path)
 
 
+# A tiny model's training options: where an earlier lilbench accepted the bad input, the
+# replay of it (scripts/replay_faults.sh --before) computes in seconds, not minutes.
+TINY = ["--epochs", "1", "--train-limit", "300", "--width", "8"]
+
 # (case, argv builder, exit code, words the error must contain). Each is refused before any
 # compute: no case trains a model.
 CLI_CASES: list[tuple[str, Any, int, tuple[str, ...]]] = [
@@ -106,7 +110,16 @@ CLI_CASES: list[tuple[str, Any, int, tuple[str, ...]]] = [
     ),
     (
         "17 certify --method ''",
-        lambda t: ["certify", "--method", "", "--runs-dir", str(t / "r")],
+        lambda t: [
+            "certify",
+            "--method",
+            "",
+            *TINY,
+            "--test-limit",
+            "20",
+            "--runs-dir",
+            str(t / "r"),
+        ],
         2,
         ("--method is empty",),
     ),
@@ -124,7 +137,7 @@ CLI_CASES: list[tuple[str, Any, int, tuple[str, ...]]] = [
     ),
     (
         "17 --alpha 0 --beta 0",
-        lambda t: ["train", "--alpha", "0", "--beta", "0", "--runs-dir", str(t / "r")],
+        lambda t: ["train", "--alpha", "0", "--beta", "0", *TINY, "--runs-dir", str(t / "r")],
         2,
         ("loss zero",),
     ),

@@ -256,3 +256,43 @@ def test_point_flags_read_each_eps_and_the_runs_own_indicators() -> None:
     ]
     swept = attack_record({"sweep": "step", "samples": {"n": n}, "points": steps, "indicators": {}})
     assert np.flatnonzero(point_flags(swept)[0.5]["transfer-failure"]).tolist() == [1, 2]
+
+
+def test_unstable_predictions_are_shared_only_for_the_same_weights_and_images() -> None:
+    """Issue 48: a model's FGSM and PGD records share one computation of the indicator; the
+    memo is keyed by the weights, images, labels and seed, so another model never gets it."""
+    import torch
+    from torch import nn
+
+    from lilbench.attacks import indicators as ind
+
+    torch.manual_seed(0)
+    a, b = nn.Linear(12, 3), nn.Linear(12, 3)
+    x, y = torch.rand(20, 12), torch.randint(0, 3, (20,))
+    first = ind.shared_unstable_predictions(a, x, y, seed=0)
+    assert (first == ind.unstable_predictions(a, x, y, seed=0)).all()
+    first[:] = -1  # the caller's copy: the memo keeps its own
+    assert (ind.shared_unstable_predictions(a, x, y, seed=0) >= 0).all()
+    assert not np.array_equal(
+        ind.shared_unstable_predictions(b, x, y, seed=0), ind.unstable_predictions(a, x, y, seed=0)
+    )
+    with torch.no_grad():
+        a.weight.add_(1.0)  # the same module, other weights: computed again
+    assert (
+        ind.shared_unstable_predictions(a, x, y, seed=0)
+        == ind.unstable_predictions(a, x, y, seed=0)
+    ).all()
+
+
+def test_scheduling_a_suite_does_not_import_art() -> None:
+    """Issue 48: the process that schedules a suite (and reads records) never loads ART; the
+    workers load it when an attack runs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, lilbench.cli.suite, lilbench.results.suite_results, lilbench.results.records;"
+        "print('art' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -9,13 +9,16 @@ FGSM. ART's classifier only hands the loss the model's output, so the wrapped mo
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
-from art.estimators.classification import PyTorchClassifier
 from torch import nn
 
-from lilbench.attacks.art_backend import SlicingClassifier
 from lilbench.objectives.isometry import iso_loss
+
+if TYPE_CHECKING:
+    from art.estimators.classification import PyTorchClassifier
 
 
 class ObjectiveOutputs(nn.Module):
@@ -67,6 +70,8 @@ def make_objective_classifier(
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
+    from lilbench.attacks.art_backend import SlicingClassifier  # ART: when the attack runs
+
     return SlicingClassifier(
         model=ObjectiveOutputs(model) if outputs is None else outputs,
         loss=PaperObjective(num_classes=num_classes, phi_dim=phi_dim, beta=beta, mode=mode, k=k),

@@ -8,17 +8,22 @@ beating the gradient attacks (a sign of gradient masking).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from lilbench.attacks import art_backend as art
 from lilbench.attacks.base import attack_facts
 from lilbench.attacks.checks import Check, unpack_mask
+from lilbench.lazy import lazy_module
 from lilbench.models.functional import input_gradient
 from lilbench.schemas import AttackRecord, Point
+
+if TYPE_CHECKING:
+    from lilbench.attacks import art_backend as art
+else:
+    art = lazy_module("lilbench.attacks.art_backend")
 
 TOL = 1e-9
 MASKING_MARGIN = 0.005  # 0.5 pp

@@ -5,21 +5,29 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from art.estimators.classification import PyTorchClassifier
 from torch import nn
 
-from lilbench.attacks import art_backend as art
 from lilbench.attacks import checks as C
 from lilbench.attacks import indicators
 from lilbench.attacks.base import AttackContext, AttackSpec, Point
 from lilbench.attacks.engine.common import PassCounter
 from lilbench.attacks.faithful import ObjectiveOutputs, make_objective_classifier
 from lilbench.attacks.model_checks import full_eps
+from lilbench.lazy import lazy_module
 from lilbench.models.functional import correct_mask
+
+if TYPE_CHECKING:
+    from art.estimators.classification import PyTorchClassifier
+
+    from lilbench.attacks import art_backend as art
+else:
+    # ART loads when an attack runs (its classifier wraps every model), not on import: the
+    # process that only schedules a suite never needs it (issue 48)
+    art = lazy_module("lilbench.attacks.art_backend")
 
 Progress = Callable[[int, int], None]
 EPS0_PROBE = 256  # samples used for the eps = 0 identity check
@@ -90,7 +98,7 @@ def _record_indicators(
     sample = slice(0, min(indicators.UNSTABLE_IMAGES, len(ctx.x)))
     x = torch.from_numpy(ctx.x[sample]).to(device)
     y = torch.from_numpy(ctx.y[sample]).to(device)
-    change = indicators.unstable_predictions(model, x, y, seed=seed)
+    change = indicators.shared_unstable_predictions(model, x, y, seed=seed)
     flagged = (change > indicators.UNSTABLE_THRESHOLD) & clean[sample]
     out: dict[str, Any] = {
         "unstable-predictions": {

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import inspect
 import logging
+import os
 import re
 import shutil
 import sys
@@ -210,7 +212,30 @@ for _cls in (TyperCommand, TyperGroup):
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: usage and input errors become one line on stderr and exit code 2."""
+    """Entry point: usage and input errors become one line on stderr and exit code 2. Run
+    as the `lilbench` command (no argv), the process ends as soon as its output is flushed:
+    every file it wrote is already renamed into place, and the interpreter's teardown of
+    torch and the data (most of a second) would only delay the shell."""
+    try:
+        _main(argv)
+    except SystemExit as exc:
+        if argv is None:
+            _exit_now(exc.code)
+        raise
+
+
+def _exit_now(code: object) -> None:
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code or 0)
+
+
+def _main(argv: list[str] | None) -> None:
     library_log = logging.getLogger("lilbench")
     if not any(isinstance(h, _Notice) for h in library_log.handlers):
         library_log.addHandler(_Notice())

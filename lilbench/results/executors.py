@@ -75,6 +75,21 @@ def _die_with(parent: int) -> None:
         if os.getppid() != parent:  # the parent died before the request was made
             os._exit(1)
     _one_thread()
+    # What every item imports (torch, the attacks, ART): loaded now, while the parent is
+    # still reading the suite and the data, not when the first item arrives.
+    # A worker's results reach the parent before it is told to stop, and everything it
+    # writes is renamed into place when written: its interpreter's teardown (torch's and the
+    # data's, a second or more) only delays the parent's exit. atexit runs this first.
+    import atexit
+
+    import lilbench.results.suite_results  # noqa: F401
+
+    atexit.register(os._exit, 0)
+
+
+def _ready() -> None:
+    """A no-op: submitted once per worker when the pool opens, so that every worker starts
+    (and imports) at once rather than when work first reaches it."""
 
 
 class Processes(Executor):
@@ -94,6 +109,8 @@ class Processes(Executor):
             initializer=_die_with,
             initargs=(os.getpid(),),
         )
+        for _ in range(workers):  # start them all now: see _ready
+            self._pool.submit(_ready)
 
     def map(
         self, fn: Callable[[A, W], R], items: Sequence[A], shared: W

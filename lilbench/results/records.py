@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-import art
 import numpy as np
 import torch
 from pydantic import ValidationError
@@ -37,10 +36,23 @@ log = logging.getLogger(__name__)
 SCHEMA = 2  # 2: keyed by the weights' tensor hash (1: by the weights file's SHA-256)
 
 
+def _art_version() -> str:
+    """ART's version from its installed metadata: the same string as `art.__version__`,
+    without importing ART (2 s) in a process that only reads records."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("adversarial-robustness-toolbox")
+    except PackageNotFoundError:  # an ART installed without metadata
+        import art
+
+        return str(art.__version__)
+
+
 def versions() -> dict[str, str]:
     return {
         "lilbench": __version__,
-        "art": art.__version__,
+        "art": _art_version(),
         "torch": torch.__version__,
         "numpy": np.__version__,
         "python": platform.python_version(),
