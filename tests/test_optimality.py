@@ -92,7 +92,12 @@ def test_the_work_table_says_why_passes_are_missing() -> None:
     counted = attack_record(
         {
             "points": [{"eps": 0.1, "passes": {"forward": 3.0, "backward": 2.0}}],
-            "timings": {"total_seconds": 4.0},
+            "timings": {
+                "total_seconds": 5.5,
+                "check_seconds": 1.5,
+                "check_forward_per_image": 7.0,
+                "check_backward_per_image": 0.0,
+            },
         }
     )
     paper = attack_record(
@@ -109,6 +114,8 @@ def test_the_work_table_says_why_passes_are_missing() -> None:
     found = work_table([r], ["fgsm", "pgd", "pgd-paper"])  # type: ignore[list-item]
     assert found is not None
     rows = {row[0]: row[1:] for row in found[1]}
-    assert rows["fgsm"] == ["4.0", "3.0", "2.0"]
+    # the checks' seconds and passes apart from the attack's (issue 48)
+    assert rows["fgsm"] == ["4.0", "3.0", "2.0", "1.5", "7.0"]
+    assert rows["pgd"][-2:] == ["-", "-"]  # an earlier record: no split
     assert rows["pgd-paper"][1] == "not counted (authors' objective)"
     assert rows["pgd"][1] == "not counted (earlier record)"

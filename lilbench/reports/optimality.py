@@ -104,10 +104,20 @@ def work_table(results: list[ModelResult], attack_order: list[str]) -> Table | N
     per image, each summed over the record's points and averaged over the models."""
     seconds: dict[str, list[float]] = {}
     work: dict[str, list[tuple[float, float]]] = {}
+    checks: dict[str, list[tuple[float, float | None]]] = {}  # seconds, forward per image
     uncounted: dict[str, str] = {}  # label -> why its passes are not counted
     for r in results:
         for label, rec in r.completed_attacks().items():
-            seconds.setdefault(label, []).append(float(rec.timings.get("total_seconds", 0.0)))
+            t = rec.timings
+            if "check_seconds" in t:
+                split = float(t["check_seconds"])
+                fwd_checks = t.get("check_forward_per_image")
+                checks.setdefault(label, []).append(
+                    (split, None if fwd_checks is None else float(fwd_checks))
+                )
+                seconds.setdefault(label, []).append(float(t.get("total_seconds", 0.0)) - split)
+            else:
+                seconds.setdefault(label, []).append(float(t.get("total_seconds", 0.0)))
             counted = [p.passes for p in rec.points]
             if any(c is None for c in counted):
                 # the authors' objective ran on a classifier of its own, which runs before
@@ -135,7 +145,14 @@ def work_table(results: list[ModelResult], attack_order: list[str]) -> Table | N
                 work.setdefault(sub, []).append((f, b))
     if not seconds:
         return None
-    header = ["attack", "seconds per model", "forward passes per image", "backward per image"]
+    header = [
+        "attack",
+        "seconds per model",
+        "forward passes per image",
+        "backward per image",
+        "checks: seconds per model",
+        "checks: forward per image",
+    ]
     rows = []
     labels = []
     for attack in (a for a in attack_order if a in seconds):
@@ -147,5 +164,12 @@ def work_table(results: list[ModelResult], attack_order: list[str]) -> Table | N
             row += [f"{pairs[:, 0].mean():.1f}", f"{pairs[:, 1].mean():.1f}"]
         else:
             row += [uncounted.get(label, "not counted (earlier record)"), "-"]
+        found = checks.get(label)
+        if found is None:
+            row += ["-", "-"]  # a member (its checks are the record's), or an earlier record
+        else:
+            row.append(f"{np.mean([c[0] for c in found]):.1f}")
+            rows_fwd = [c[1] for c in found if c[1] is not None]
+            row.append(f"{np.mean(rows_fwd):.1f}" if rows_fwd else "not counted")
         rows.append(row)
     return header, rows

@@ -59,7 +59,12 @@ class Optimality(Section):
                 "(AutoAttack's members below it, in the order run, on the images still "
                 "robust; a gradient computed for k rows counts k backward passes; work "
                 "shared by a grid's points, such as FGSM's one gradient or apgd-search's "
-                "bisection, is counted once).",
+                "bisection, is counted once). The checks of each run (accuracy recomputed "
+                "on the model's own pass, the eps = 0 and unconstrained probes, the "
+                "indicators of failure) are counted apart, in the last two columns: their "
+                "seconds are not in the attack's, and unstable predictions, which depend on "
+                "the model and images only, count in the first record of a model that "
+                "computed them.",
                 "",
                 md_table(work),
                 "",
