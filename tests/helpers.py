@@ -11,6 +11,19 @@ import pytest
 from lilbench.cli import main
 from lilbench.schemas import AttackRecord
 
+# The smallest suite that trains and attacks (a second or two): shared by the tests that
+# need one run end to end.
+TINY_SUITE = """\
+name: tiny
+dataset: mnist
+train: {epochs: 1, width: 8, limit: 300}
+betas: [0]
+test_limit: 100
+attacks:
+  - name: fgsm
+    eps: [0.1]
+"""
+
 
 def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     """(exit code, stdout, stderr) of `lilbench ARGS`."""

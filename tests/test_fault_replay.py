@@ -19,22 +19,13 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from helpers import cli
+from helpers import TINY_SUITE, cli
 from torch import nn
 
 from lilbench.attacks.checks import pack_mask
 from lilbench.errors import ConfigError
 
-SUITE = """\
-name: replay
-dataset: mnist
-train: {epochs: 1, width: 8, limit: 300}
-betas: [0]
-test_limit: 100
-attacks:
-  - name: fgsm
-    eps: [0.1]
-"""
+SUITE = TINY_SUITE.replace("name: tiny", "name: replay")
 
 
 def _suite(tmp_path: Path, extra: str, name: str = "s.yaml") -> str:

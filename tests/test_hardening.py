@@ -17,21 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import cli
+from helpers import TINY_SUITE, cli
 
 from lilbench.errors import ConfigError, DataError, RecordError
 from lilbench.suites import MAX_YAML_BYTES, load_suite
 
-TINY = """\
-name: tiny
-dataset: mnist
-train: {epochs: 1, width: 8, limit: 300}
-betas: [0]
-test_limit: 100
-attacks:
-  - name: fgsm
-    eps: [0.1]
-"""
+TINY = TINY_SUITE
 
 TRAIN = ["train", "--epochs", "1", "--train-limit", "300", "--width", "8"]
 
