@@ -157,3 +157,22 @@ def test_every_option_help_is_rendered_whole(
     assert checked > 50
     code, out, _ = run(["--help"], capsys)
     assert code == 0 and "<bool>" not in out
+
+
+def test_every_commands_help_loads_neither_torch_nor_art() -> None:
+    """Issue 48 (and 50): options are parsed, and help is shown, without torch or ART; each
+    command's module is loaded as its help is (all of them, in one fresh interpreter)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, contextlib, io\n"
+        "from lilbench.cli import COMMANDS, main\n"
+        "for name in COMMANDS:\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "        main([name, '--help'])\n"
+        "print(sorted(COMMANDS), 'torch' in sys.modules, 'art' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().endswith("False False"), out.stdout
+    assert "attack" in out.stdout and "certify" in out.stdout

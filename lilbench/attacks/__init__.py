@@ -12,6 +12,7 @@ ENGINE = frozenset(
         "engine",
         "faithful",
         "grids",
+        "indicators",
         "model_checks",
         "reference",
         "runner",
