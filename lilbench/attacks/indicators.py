@@ -36,6 +36,7 @@ from torch import nn
 
 from lilbench.attacks.checks import pack_mask
 from lilbench.attacks.engine.common import Trace
+from lilbench.models.identity import module_identity
 
 UNSTABLE_DRAWS = 100
 UNSTABLE_RADIUS = 1 / 255  # half-width of the uniform noise (a quarter of Pintor et al.'s)
@@ -81,10 +82,9 @@ _UNSTABLE_MEMO_SIZE = 8
 
 
 def _content_key(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *parts: object) -> str:
-    h = hashlib.sha256(repr((type(model).__qualname__, *parts)).encode())
-    for name, t in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    # the module's whole identity (its structure, classes and their source, mode and tensors):
+    # two wrappers of one model with the same tensors (a noisy one, a rounding one) differ
+    h = hashlib.sha256(repr((module_identity(model), *parts)).encode())
     h.update(x.detach().cpu().contiguous().numpy().tobytes())
     h.update(y.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()

@@ -97,6 +97,7 @@ def _run(
         address=address,
         auto=workers is None,
         device=str(dev),
+        preload=("lilbench.results.suite_results",),  # what every suite item imports
     )
     columns = (
         TextColumn(f"[bold]{suite.name}[/]"),

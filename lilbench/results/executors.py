@@ -58,12 +58,14 @@ def _one_thread() -> None:
     pin_threads()
 
 
-def _die_with(parent: int) -> None:
+def _die_with(parent: int, preload: tuple[str, ...] = ()) -> None:
     """Worker start-up: ask Linux to kill this worker when its parent dies, however it dies
     (`kill -9` of `lilbench run` included: no handler runs then, and an orphaned idle worker
     would hold its memory forever). The resource tracker exits once no worker holds its
     pipe. Elsewhere than Linux there is no such request: the executor's shutdown is all."""
+    import atexit
     import ctypes
+    import importlib
     import os
     import signal
     import sys
@@ -75,15 +77,13 @@ def _die_with(parent: int) -> None:
         if os.getppid() != parent:  # the parent died before the request was made
             os._exit(1)
     _one_thread()
-    # What every item imports (torch, the attacks, ART): loaded now, while the parent is
-    # still reading the suite and the data, not when the first item arrives.
+    # What every item imports (torch, the attacks): loaded now, while the parent is still
+    # reading the suite and the data, not when the first item arrives.
+    for module in preload:
+        importlib.import_module(module)
     # A worker's results reach the parent before it is told to stop, and everything it
     # writes is renamed into place when written: its interpreter's teardown (torch's and the
     # data's, a second or more) only delays the parent's exit. atexit runs this first.
-    import atexit
-
-    import lilbench.results.suite_results  # noqa: F401
-
     atexit.register(os._exit, 0)
 
 
@@ -96,7 +96,8 @@ class Processes(Executor):
     """Items in `workers` local processes (started fresh, not forked: torch's thread pools
     do not survive a fork), each with one torch thread."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, preload: tuple[str, ...] = ()) -> None:
+        """`preload`: modules each worker imports as it starts (what its items need)."""
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -107,7 +108,7 @@ class Processes(Executor):
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_die_with,
-            initargs=(os.getpid(),),
+            initargs=(os.getpid(), preload),
         )
         for _ in range(workers):  # start them all now: see _ready
             self._pool.submit(_ready)
@@ -204,6 +205,7 @@ def make_executor(
     address: str | None = None,
     auto: bool = False,
     device: str = "cpu",
+    preload: tuple[str, ...] = (),
 ) -> Executor:
     """`local` with 1 worker: this process; with N: N worker processes; `ray`: Ray tasks, at
     most `workers` in flight (`auto`: as many as the Ray instance has CPUs, or GPUs when
@@ -224,4 +226,4 @@ def make_executor(
         return RayExecutor(address=address, workers=None if auto else workers, gpus=int(cuda))
     if workers > cores() * 4:
         raise ConfigError(f"--workers {workers} is far more than this machine's cores")
-    return Processes(workers) if workers > 1 else Sequential()
+    return Processes(workers, preload) if workers > 1 else Sequential()

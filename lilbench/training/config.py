@@ -223,8 +223,6 @@ class TrainConfig:
             raise ConfigError(f"beta must be >= 0, got {self.beta}")
         if self.alpha < 0:
             raise ConfigError(f"alpha must be >= 0, got {self.alpha}")
-        if not (math.isfinite(self.alpha) and math.isfinite(self.beta)):
-            raise ConfigError(f"alpha and beta must be finite, got {self.alpha}, {self.beta}")
         if self.objective == "lil" and self.alpha == 0 and self.beta == 0:
             raise ConfigError(
                 "alpha 0 and beta 0 make the loss zero, so nothing would be trained; give "
