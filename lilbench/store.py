@@ -66,6 +66,14 @@ def mark_runs_dir(runs_dir: Path) -> None:
         log.warning("%s: marked as a lilbench runs directory (%s written)", runs_dir, MARKER)
 
 
+def write_record(path: Path, record: Any) -> None:
+    """A record written atomically at <runs>/<kind>/<model>/<file>, its runs directory marked
+    first: a directory is marked when lilbench first stores something in it, never by a run
+    that was refused before it computed anything."""
+    mark_runs_dir(path.parents[2])
+    write_json_atomic(path, record)
+
+
 def require_runs_dir(runs_dir: Path) -> None:
     """Refuse, in one line, a directory lilbench did not mark as its own (`runs list | gc`
     read and delete only there)."""
@@ -110,9 +118,7 @@ def certificate_record_path(runs_dir: Path, config_hash: str, key: str) -> Path:
 
 def lock_path(runs_dir: Path, item: Path) -> Path:
     """Where the lock of a runs-directory item lives: under runs/.locks, mirroring the item's
-    path, so that a failed computation leaves nothing beside the results. Every item that is
-    computed asks for its lock first, so this is where a runs directory gets its marker."""
-    mark_runs_dir(runs_dir)
+    path, so that a failed computation leaves nothing beside the results."""
     return runs_dir / LOCKS / f"{item.relative_to(runs_dir)}.lock"
 
 

@@ -16,7 +16,7 @@ from lilbench.certify.runner import Progress, certify_model
 from lilbench.certify.spec import CertifySpec, refuse_uncertifiable
 from lilbench.data import load_dataset
 from lilbench.errors import ConfigError
-from lilbench.io import canonical_json, get_or_compute, sha256_bytes, write_json_atomic
+from lilbench.io import canonical_json, get_or_compute, sha256_bytes
 from lilbench.results.records import (
     Cached,
     check_request,
@@ -139,7 +139,7 @@ def ensure_certificate(
             "versions": versions(),
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        write_json_atomic(path, record)
+        store.write_record(path, record)
         return CertificateRecord.model_validate(record)
 
     load = lambda: find_certificate(runs_dir, ckpt, spec, limit=limit)  # noqa: E731

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from lilbench import store
 from lilbench.data import Dataset, load_dataset
 from lilbench.errors import RecordError
-from lilbench.io import canonical_json, get_or_compute, sha256_bytes, write_json_atomic
+from lilbench.io import canonical_json, get_or_compute, sha256_bytes
 from lilbench.results.records import check_request, stored_request
 from lilbench.schemas import DiagnosticRecord
 from lilbench.training.checkpoint import Checkpoint, load_model
@@ -105,7 +105,7 @@ def ensure_diagnostic(
     def compute_and_store() -> dict[str, Any]:
         start = time.perf_counter()
         values = run()
-        write_json_atomic(
+        store.write_record(
             path,
             {
                 "schema": SCHEMA,

@@ -12,7 +12,6 @@ from lilbench.io import (
     canonical_json,
     get_or_compute,
     sha256_bytes,
-    write_json_atomic,
 )
 from lilbench.results.records import (
     Cached,
@@ -122,7 +121,7 @@ def ensure_model_checks(
             },
             "versions": versions(),
         }
-        write_json_atomic(path, record)
+        store.write_record(path, record)
         return ChecksRecord.model_validate(record)
 
     lock = lock_path(runs_dir, path)

@@ -25,7 +25,7 @@ from lilbench.attacks.checks import pack_mask, unpack_mask
 from lilbench.attacks.grids import legacy_log_grid
 from lilbench.attacks.runner import RULE, AttackOutcome
 from lilbench.errors import RecordError
-from lilbench.io import canonical_json, sha256_bytes, write_json_atomic
+from lilbench.io import canonical_json, sha256_bytes
 from lilbench.runtime import device_tag
 from lilbench.schemas import AttackRecord, RecordModel
 from lilbench.training.checkpoint import Checkpoint
@@ -146,7 +146,7 @@ def build_record(
 
 
 def save_record(path: Path, record: dict[str, Any]) -> None:
-    write_json_atomic(path, record)
+    store.write_record(path, record)
 
 
 R = TypeVar("R", bound=RecordModel)
@@ -364,7 +364,7 @@ def _apply_per_image_rule(
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
     )
-    write_json_atomic(path, raw)
+    store.write_record(path, raw)
     (log.warning if changed else log.info)(
         "%s: migrated to the per-image rule (robust = correct unperturbed and attacked): "
         "%d image-point(s) no longer counted robust",

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from lilbench import store, topology
 from lilbench.data import Dataset
 from lilbench.errors import RecordError
-from lilbench.io import canonical_json, get_or_compute, sha256_bytes, write_json_atomic
+from lilbench.io import canonical_json, get_or_compute, sha256_bytes
 from lilbench.results.records import check_request, stored_request
 from lilbench.schemas import TopologyRecord
 from lilbench.training.checkpoint import Checkpoint, load_model
@@ -148,7 +148,7 @@ def ensure_topology(
             "seconds": time.perf_counter() - start,
             "classes": [c.to_dict() for c in classes],
         }
-        write_json_atomic(path, rec)
+        store.write_record(path, rec)
         return TopologyRecord.model_validate(rec)
 
     lock = store.lock_path(runs_dir, path)

@@ -26,7 +26,15 @@ from lilbench.io import (
     write_json_atomic,
 )
 from lilbench.models.family import family_of_architecture
-from lilbench.store import META, WEIGHTS, log, model_dir, tensors_sha256, tensors_sha256_file
+from lilbench.store import (
+    META,
+    WEIGHTS,
+    log,
+    mark_runs_dir,
+    model_dir,
+    tensors_sha256,
+    tensors_sha256_file,
+)
 from lilbench.training.checkpoint_format import (
     EXTERNAL,
     FORMAT_VERSION,
@@ -99,6 +107,7 @@ def save_checkpoint(
         "device": device,
         "metrics": metrics,
     }
+    mark_runs_dir(final.parents[1])  # <runs>/models/<hash>: the first thing stored there
     with atomic_dir(final) as scratch:  # --force replaces the old checkpoint as a whole
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         meta["tensors_sha256"] = tensors_sha256(safetensors.torch.save(state))
