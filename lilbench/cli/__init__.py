@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import difflib
 import importlib
@@ -228,6 +229,9 @@ def _exit_now(code: object) -> None:
     if code is not None and not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1
+    # Every registered clean-up still runs (Ray's shutdown, the process pool's joins,
+    # logging's flush); only the interpreter's teardown of its modules is skipped.
+    atexit._run_exitfuncs()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
