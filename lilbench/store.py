@@ -54,7 +54,13 @@ def mark_runs_dir(runs_dir: Path) -> None:
     no marker yet, is adopted with a message: nothing in it changes."""
     if is_runs_dir(runs_dir):
         return
+    from lilbench.errors import ConfigError
     from lilbench.version import __version__
+
+    if (runs_dir / MARKER).exists() or (runs_dir / MARKER).is_symlink():
+        raise ConfigError(
+            f"{runs_dir / MARKER} is not a file; remove it, or give another --runs-dir"
+        )
 
     earlier = (runs_dir / MODELS).is_dir()
     runs_dir.mkdir(parents=True, exist_ok=True)

@@ -173,3 +173,15 @@ def test_require_runs_dir_refuses_a_newer_format(tmp_path: Path) -> None:
     (runs / MARKER).write_text(json.dumps({"format": 99}))
     with pytest.raises(ConfigError, match="newer lilbench"):
         inventory(runs)
+
+
+def test_a_marker_that_is_not_a_file_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = tmp_path / "runs"
+    (runs / "models").mkdir(parents=True)
+    (runs / MARKER).mkdir()
+    for cmd in ("adopt", "list"):
+        assert _exit(["runs", cmd, "--runs-dir", str(runs)]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and "error:" in err
