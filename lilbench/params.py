@@ -60,6 +60,14 @@ def unknown_key(key: str, known: Iterable[str]) -> str:
     return f"unknown key {key!r}{hint} (known: {', '.join(names) or 'none'})"
 
 
+def check_keys(values: dict[str, Any], known: Iterable[str], *, where: str) -> None:
+    """Refuse the first key of `values` that is not `known`, named with a suggestion."""
+    names = tuple(known)
+    for key in values:
+        if key not in names:
+            raise ConfigError(f"{where}: {unknown_key(str(key), names)}")
+
+
 def first_error(exc: ValidationError, known: Callable[[tuple[Any, ...]], Iterable[str]]) -> str:
     """Pydantic's first error as 'KEY.PATH: message (got VALUE)'; an extra key is named with
     a suggestion from `known(parent location)`."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lilbench.errors import ConfigError
-from lilbench.params import unknown_key
+from lilbench.params import check_keys
 from lilbench.training.config import TrainConfig
 
 # alpha-crown: CROWN's lines of the final margins optimised; alpha-crown-full: the hidden
@@ -58,10 +58,7 @@ class CertifySpec:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], *, where: str = "certify") -> CertifySpec:
-        keys = ("eps", "methods", "batch_size", "norm")
-        for key in values:
-            if key not in keys:
-                raise ConfigError(f"{where}: {unknown_key(str(key), keys)}")
+        check_keys(values, ("eps", "methods", "batch_size", "norm"), where=where)
         eps = values.get("eps", DEFAULT_EPS)
         methods = values.get("methods", DEFAULT_METHODS)
         if not isinstance(eps, list | tuple) or not isinstance(methods, list | tuple):

@@ -22,7 +22,7 @@ import numpy as np
 
 from lilbench.data.corruptions import CORRUPTIONS, MNIST_C, corruption_names
 from lilbench.errors import ConfigError
-from lilbench.params import unknown_key
+from lilbench.params import check_keys
 
 NOISE_KINDS = ("gaussian", "uniform-linf", "uniform-l2")
 # The largest level each kind accepts. Inputs lie in [0, 1]: Gaussian noise of sigma 10 is
@@ -98,9 +98,7 @@ class NoiseSpec:
             return cls()
         if not isinstance(value, dict):
             raise ConfigError("noise: expected true or a mapping (draws, " + ", ".join(NOISE_KINDS))
-        for key in value:
-            if key not in ("draws", *NOISE_KINDS):
-                raise ConfigError(f"noise: {unknown_key(str(key), ('draws', *NOISE_KINDS))}")
+        check_keys(value, ("draws", *NOISE_KINDS), where="noise")
         draws = value.get("draws", 3)
         if isinstance(draws, bool) or not isinstance(draws, int) or not 1 <= draws <= 255:
             raise ConfigError(f"noise.draws: expected an integer in 1..255, got {draws!r}")
@@ -133,9 +131,7 @@ class CorruptionSpec:
             return cls(tuple(corruption_names()))
         if not isinstance(value, dict):
             raise ConfigError("corruptions: expected true or {names: [...], severity: S}")
-        for key in value:
-            if key not in ("names", "severity"):
-                raise ConfigError(f"corruptions: {unknown_key(str(key), ('names', 'severity'))}")
+        check_keys(value, ("names", "severity"), where="corruptions")
         names = value.get("names", corruption_names())
         if not isinstance(names, list) or not names:
             raise ConfigError("corruptions.names: expected a non-empty list")

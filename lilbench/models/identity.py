@@ -22,8 +22,6 @@ def module_identity(model: nn.Module) -> str:
     tensors. Two modules share an identity, and so their cached results, only when all of
     this is equal: a wrapper that adds a parameter-free layer (Softmax, Dropout) is a new
     model, though its tensors are the same."""
-    import torch
-
     h = hashlib.sha256()
     sources: dict[str, str] = {}
     for name, sub in model.named_modules():
@@ -34,10 +32,7 @@ def module_identity(model: nn.Module) -> str:
             sources[qual] = _class_source(cls)
     for qual, source in sorted(sources.items()):
         h.update(json.dumps([qual, source]).encode())
-    for name, t in sorted(model.state_dict().items()):
-        t = t.detach().cpu().contiguous()
-        h.update(json.dumps([name, str(t.dtype), list(t.shape)]).encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    _hash_tensors(h, model)
     return h.hexdigest()
 
 
@@ -45,18 +40,23 @@ def legacy_module_identity(model: nn.Module) -> str:
     """The identity lilbench gave a module before issue 47 (its top class, that class's
     module source and its tensors): read only to say that results stored under it are not
     reused, since it could not tell a model from the same model with a Softmax appended."""
-    import torch
-
     h = hashlib.sha256()
     cls = type(model)
     h.update(f"{cls.__module__}.{cls.__qualname__}".encode())
     with contextlib.suppress(OSError, TypeError):
         h.update(inspect.getsource(inspect.getmodule(cls)).encode())  # type: ignore[arg-type]
+    _hash_tensors(h, model)
+    return h.hexdigest()
+
+
+def _hash_tensors(h: hashlib._Hash, model: nn.Module) -> None:
+    """Every tensor of the state dict, in name order: its name, dtype, shape and bytes."""
+    import torch
+
     for name, t in sorted(model.state_dict().items()):
         t = t.detach().cpu().contiguous()
         h.update(json.dumps([name, str(t.dtype), list(t.shape)]).encode())
         h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
 
 
 def _class_source(cls: type) -> str:
