@@ -22,6 +22,7 @@ import torch
 from lilbench.certify.bounds import Chain, certified
 from lilbench.certify.spec import METHODS
 from lilbench.data import load_dataset
+from lilbench.threats import keys
 from lilbench.training.checkpoint import load_model
 from lilbench.training.config import TrainConfig
 from lilbench.training.pipeline import ensure_checkpoint
@@ -32,7 +33,7 @@ def main() -> None:
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
     parser.add_argument("--limit", type=int, default=200)
     parser.add_argument("--eps", default="0.001,0.003,0.01,0.02")
-    parser.add_argument("--norm", choices=("inf", "2"), default="inf")
+    parser.add_argument("--norm", choices=keys(), default="inf")
     parser.add_argument("--methods", default=",".join(METHODS))
     args = parser.parse_args()
     torch.set_num_threads(1)

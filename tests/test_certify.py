@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,17 +15,86 @@ import torch
 from helpers import assert_every_record_passed
 from torch import nn
 
-from lilbench.certify.bounds import (
-    Chain,
-    alpha_crown_margins,
-    certified,
-    crown_layer_bounds,
-    crown_margins,
-    ibp_layer_bounds,
-    ibp_margins,
-    lipschitz_margins,
-    margin_matrix,
-)
+from lilbench.certify.bounds import Chain, certified, margin_matrix, margins, problem
+from lilbench.certify.inputs import InputSet
+from lilbench.certify.methods import Problem
+from lilbench.certify.methods import alpha_crown as alpha_mod
+from lilbench.certify.methods import crown as crown_mod
+from lilbench.certify.methods import ibp as ibp_mod
+from lilbench.certify.relax import RELAXATIONS, Free, Lines
+from lilbench.threats import threat
+
+# The methods through their files, by the signatures these tests were written against.
+
+
+def crown_margins(
+    chain: Chain,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    eps: float,
+    lo: float = 0.0,
+    hi: float = 1.0,
+    norm: str = "inf",
+    *,
+    intersect: bool = True,
+) -> torch.Tensor:
+    batch = problem(chain, x, labels, eps, norm, lo, hi)
+    return crown_mod.crown_margins(batch, intersect=intersect)
+
+
+def alpha_crown_margins(
+    chain: Chain,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    eps: float,
+    lo: float = 0.0,
+    hi: float = 1.0,
+    norm: str = "inf",
+    *,
+    intermediate: bool = False,
+) -> torch.Tensor:
+    batch = problem(chain, x, labels, eps, norm, lo, hi)
+    return alpha_mod.alpha_crown_margins(batch, intermediate=intermediate)
+
+
+def ibp_margins(*args: Any) -> torch.Tensor:
+    return margins("ibp", *args[:4], *args[6:], *args[4:6])
+
+
+def lipschitz_margins(*args: Any) -> torch.Tensor:
+    return margins("lipschitz", *args[:4], *args[6:], *args[4:6])
+
+
+def _box_problem(chain: Chain, lo: torch.Tensor, hi: torch.Tensor) -> Problem:
+    inputs = InputSet((lo + hi) / 2, 0.0, threat("inf"), lo, hi)  # L-inf: the box is the set
+    return Problem(chain, (lo + hi) / 2, torch.zeros(len(lo), dtype=torch.long), inputs)
+
+
+def ibp_layer_bounds(
+    chain: Chain, lo: torch.Tensor, hi: torch.Tensor
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return ibp_mod.ibp_layer_bounds(_box_problem(chain, lo, hi))
+
+
+def crown_layer_bounds(
+    chain: Chain, lo: torch.Tensor, hi: torch.Tensor, *, intersect: bool = True
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return crown_mod.crown_layer_bounds(_box_problem(chain, lo, hi), intersect=intersect)[0]
+
+
+def _relaxation(act: str, lb: torch.Tensor, ub: torch.Tensor) -> Lines:
+    return RELAXATIONS.get(act).lines(lb, ub)
+
+
+def _free_lines(act: str, lb: torch.Tensor, ub: torch.Tensor) -> Free:
+    return RELAXATIONS.get(act).free(lb, ub)
+
+
+def _lines(
+    act: str, lb: torch.Tensor, ub: torch.Tensor, free: Free, t_lo: torch.Tensor, t_up: torch.Tensor
+) -> Lines:
+    return RELAXATIONS.get(act).lines_at(lb, ub, free, t_lo, t_up)
+
 
 BOUNDS = {
     "ibp": ibp_margins,
@@ -209,14 +279,12 @@ def test_certified_is_per_example_and_batched_the_same() -> None:
 def test_each_relaxation_line_bounds_the_activation_on_its_interval(act: str) -> None:
     """The building block of CROWN, checked directly on a dense grid: for intervals wholly
     negative, wholly positive, crossing zero and (near-)points, lower line <= act <= upper."""
-    from lilbench.certify.bounds import _relaxation
-
     gen = torch.Generator().manual_seed(0)
     centre = torch.randn(4000, generator=gen, dtype=torch.float64) * 3
     half = torch.rand(4000, generator=gen, dtype=torch.float64) ** 3 * 4
     half[:200] = 0.0  # points
     lb, ub = centre - half, centre + half
-    a_lo, b_lo, a_up, b_up = _relaxation(act, lb, ub)  # type: ignore[arg-type]
+    a_lo, b_lo, a_up, b_up = _relaxation(act, lb, ub)
     t = torch.linspace(0, 1, 401, dtype=torch.float64)[:, None]
     z = lb + t * (ub - lb)
     f = torch.tanh(z) if act == "tanh" else torch.relu(z)
@@ -260,7 +328,7 @@ def test_certified_never_exceeds_what_the_attacks_leave_on_committed_models(
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["--method", "crwn"], "unknown method 'crwn'"),
+        (["--method", "crwn"], "unknown certificate method 'crwn'; known: alpha-crown"),
         (["--eps", "nan"], "got nan"),
         (["--eps", "2"], "must lie in [0, 1]"),
         (["--batch-size", "0"], "batch_size must be >= 1"),
@@ -414,8 +482,6 @@ def test_crossing_intervals_get_crowns_published_tanh_lines() -> None:
     import numpy as np
     from scipy.optimize import brentq
 
-    from lilbench.certify.bounds import _relaxation
-
     gen = torch.Generator().manual_seed(3)
     lb = -torch.rand(300, generator=gen, dtype=torch.float64) * 3 - 1e-3
     ub = torch.rand(300, generator=gen, dtype=torch.float64) * 3 + 1e-3
@@ -531,8 +597,6 @@ def test_tanh_lines_are_sound_on_extreme_and_random_intervals() -> None:
     """CROWN's lines and every alpha-CROWN line in its free range (t anywhere in [0, 1])
     bound tanh on over a million points: dense grids over random intervals of every scale
     and over extreme ones (very wide, nearly points, deep in the saturated tails)."""
-    from lilbench.certify.bounds import _free_lines, _lines, _relaxation
-
     extreme = [(-20, 1e-3), (-1e-9, 1e-9), (5, 30), (-30, -5), (-1e-3, 20), (-20, 20)]
     extreme += [(-1e-12, 5), (-5, 1e-12), (0, 1e-9), (-1e-9, 0), (-0.5, 30), (-30, 0.5)]
     gen = torch.Generator().manual_seed(5)

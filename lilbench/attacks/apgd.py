@@ -1,6 +1,8 @@
 """Auto-PGD (Croce & Hein 2020) with the CE or the DLR loss, on an eps grid: ART's algorithm
 step for step in plain torch (`engine.apgd`, bit-identical to ART's on the same seed, tested),
-so records made by ART's own APGD keep their keys; in L-inf and in L2 (norm 2)."""
+so records made by ART's own APGD keep their keys; in L-inf and in L2 (norm 2). In L1 (norm 1)
+l1-APGD (Croce & Hein 2021; `engine.sparse`): the sparse step and the large-radius schedule
+of the official code's L1 run."""
 
 from __future__ import annotations
 
@@ -18,9 +20,10 @@ if TYPE_CHECKING:
     from art.estimators.classification import PyTorchClassifier
 
     from lilbench.attacks.engine import apgd as engine
-    from lilbench.attacks.engine import common
+    from lilbench.attacks.engine import common, sparse
     from lilbench.attacks.engine.common import Trace
 else:
+    sparse = lazy_module("lilbench.attacks.engine.sparse")
     torch = lazy_module("torch")
     engine = lazy_module("lilbench.attacks.engine.apgd")
     common = lazy_module("lilbench.attacks.engine.common")
@@ -33,7 +36,7 @@ class APGD(EpsGridAttack):
     ("dlr") loss."""
 
     name: ClassVar[str] = "apgd"
-    norms: ClassVar[tuple[str, ...]] = ("inf", "2")
+    norms: ClassVar[tuple[str, ...]] = ("inf", "2", "1")
     loss: str = option("ce", "Loss: ce (cross-entropy) or dlr (difference of logits ratio).")
     max_iter: int = option(100, "Iterations per start.")
     restarts: int = option(1, "Random starts (seeded).")
@@ -59,6 +62,9 @@ class APGD(EpsGridAttack):
         return True
 
     def generate(self, ctx: AttackContext, point: Point, rows: slice) -> torch.Tensor:
+        if self.threat.key not in ("inf", "2"):
+            x, y = ctx.tensors(rows)
+            return l1_apgd_examples(ctx.clf.model, x, y, self, eps=point.eps, seed=ctx.seed).cpu()
         trace = ctx.notes["trace"] = common.Trace(len(ctx.x[rows]))
         adv = apgd_examples(
             ctx.clf,
@@ -74,6 +80,34 @@ class APGD(EpsGridAttack):
             trace=trace,
         )
         return torch.from_numpy(np.ascontiguousarray(adv, dtype=np.float32))
+
+
+def l1_apgd_examples(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, spec: APGD, *, eps: float, seed: int
+) -> torch.Tensor:
+    """l1-APGD's examples: each restart on the images still robust, from its own random
+    start (one seeded generator, drawn restart after restart), in batches of the spec's
+    size."""
+    gen = torch.Generator(device=x.device).manual_seed(seed)
+    out = x.clone()
+    robust = torch.ones(len(x), dtype=torch.bool, device=x.device)
+    for _ in range(spec.restarts):
+        idx = robust.nonzero()[:, 0]
+        for lo in range(0, len(idx), spec.batch_size):
+            rows = idx[lo : lo + spec.batch_size]
+            adv, still = sparse.apgd_l1(
+                model,
+                x[rows],
+                y[rows],
+                spec.threat,
+                eps=eps,
+                iterations=spec.max_iter,
+                loss=spec.loss,
+                generator=gen,
+            )
+            out[rows] = adv
+            robust[rows] = still
+    return out
 
 
 def apgd_examples(

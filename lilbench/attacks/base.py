@@ -21,6 +21,8 @@ from lilbench.errors import ConfigError
 from lilbench.lazy import lazy_module
 from lilbench.registry import Registry
 from lilbench.schemas import AttackRecord
+from lilbench.threats import ThreatModel, threat
+from lilbench.threats import keys as norm_keys
 
 if TYPE_CHECKING:
     import torch
@@ -43,17 +45,17 @@ def option(default: Any, help: str, *, what: str | None = None) -> Any:
     return field(default=default, metadata={"help": help, **({"what": what} if what else {})})
 
 
-NORMS = ("inf", "2")
-
-
 def check_radius(values: tuple[float, ...], *, norm: str, what: str = "eps") -> tuple[float, ...]:
-    """Radii for the norm: L-inf radii lie in [0, 1] (pixels in [0, 1]); L2 radii are finite
-    and >= 0 (sqrt(d) covers the whole cube, 28 on MNIST)."""
-    if norm == "inf":
+    """Radii for the norm: L-inf radii lie in [0, 1] (pixels in [0, 1]); other norms' radii
+    are finite and >= 0, up to the threat model's largest."""
+    t = threat(norm)
+    if t.is_default:
         return check_unit(values, what=what)
     for v in values:
         if not (v >= 0 and math.isfinite(v)):
-            raise ConfigError(f"{what} must be a finite L2 radius >= 0, got {v:g}")
+            raise ConfigError(f"{what} must be a finite {t.label} radius >= 0, got {v:g}")
+        if v > t.max_eps:
+            raise ConfigError(f"{what} must be an {t.label} radius <= {t.max_eps:g}, got {v:g}")
     return values
 
 
@@ -162,8 +164,8 @@ class AttackSpec:
     batch_size: int = 1000
     norm: str = option(
         "inf",
-        "Threat model: inf (L-inf, the default) or 2 (L2: fgsm, pgd and apgd so far; eps is "
-        "then an L2 radius).",
+        "Threat model: inf (L-inf, the default), 2 (L2) or 1 (L1); eps is then a radius in "
+        "that norm. Each attack's help says which it implements.",
     )
 
     @classmethod
@@ -190,17 +192,19 @@ class AttackSpec:
     def validate(self) -> AttackSpec:
         if self.batch_size < 1:
             raise ConfigError(f"batch size must be >= 1, got {self.batch_size}")
-        if self.norm not in NORMS:
-            raise ConfigError(f"unknown norm {self.norm!r}; known: {', '.join(NORMS)}")
-        if self.norm != "inf" and self.paper_objective:
+        if self.norm not in norm_keys():
+            raise ConfigError(f"unknown norm {self.norm!r}; known: {', '.join(norm_keys())}")
+        if not self.threat.is_default and self.paper_objective:
             raise ConfigError(
                 "the authors' attacks are L-inf, as the paper ran them; drop norm (or the "
                 "paper-faithful variant)"
             )
         if self.norm not in self.norms:
-            with_l2 = ", ".join(n for n, c in sorted(ATTACKS.items()) if "2" in c.norms)
+            have = ", ".join(n for n, c in sorted(ATTACKS.items()) if self.norm in c.norms)
+            mine = ", ".join(threat(k).label for k in self.norms)
             raise ConfigError(
-                f"{self.name} is L-inf only so far; norm {self.norm} is implemented for {with_l2}"
+                f"{self.name} is {mine} only so far; norm {self.norm} "
+                f"({self.threat.label}) is implemented for {have}"
             )
         return self
 
@@ -230,10 +234,14 @@ class AttackSpec:
         return (f"{self.name}-paper" if self.paper_objective else self.name) + self.norm_suffix
 
     @property
+    def threat(self) -> ThreatModel:
+        return threat(self.norm)
+
+    @property
     def norm_suffix(self) -> str:
         """What a label gains for a threat model other than L-inf ("" for L-inf, so every
         earlier label stays)."""
-        return "" if self.norm == "inf" else f"-l{self.norm}"
+        return self.threat.suffix
 
     @property
     def verdict_rank(self) -> int:

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from lilbench.threats import threat
+
 LINF_TOL = 1e-6
 
 
@@ -29,6 +31,9 @@ class PointResult:
     finite: bool
     correct_bits: str = ""  # hex of numpy.packbits(correct mask): for per-example worst cases
     max_l2: float | None = None  # the largest L2 perturbation: measured for L2 attacks
+    # the largest perturbation in the attack's own norm, for the norms after L2 (L1): the
+    # record's params name the norm
+    max_lp: float | None = None
     passes: dict[str, float] | None = None  # forward and backward rows per image
     members: dict[str, dict[str, float]] | None = None  # AutoAttack's, in the order run
     indicators: dict[str, str] | None = None  # per-image bits of the indicators of failure
@@ -41,7 +46,7 @@ class PointResult:
 
     def to_dict(self) -> dict[str, Any]:
         d = {**asdict(self), "accuracy": self.accuracy}
-        for key in ("max_l2", "passes", "members", "indicators", "rule_removed"):
+        for key in ("max_l2", "max_lp", "passes", "members", "indicators", "rule_removed"):
             if d[key] is None:
                 del d[key]  # records keep the fields they always had
         return d
@@ -75,9 +80,11 @@ def measure_point(
     # max/min propagate NaN and see +-inf, so finiteness follows from the three reductions.
     max_linf = float((adv - x).abs_().max())
     lo, hi = (float(v) for v in torch.aminmax(adv))
-    max_l2 = None
-    if norm == "2":  # per image, in float64 so that the norm itself adds no rounding error
-        max_l2 = float((adv.double() - x.double()).reshape(len(x), -1).norm(dim=1).max())
+    max_l2 = max_lp = None
+    t = threat(norm)
+    if not t.is_default:  # per image, in float64 so that the norm itself adds no rounding error
+        size = float(t.distance(adv, x).max()) if len(x) else 0.0
+        max_l2, max_lp = (size, None) if t.key == "2" else (None, size)  # L2: its legacy field
     return PointResult(
         eps=eps,
         step=step,
@@ -87,9 +94,10 @@ def measure_point(
         max_linf=max_linf,
         min_value=lo,
         max_value=hi,
-        finite=all(math.isfinite(v) for v in (max_linf, lo, hi, max_l2 or 0.0)),
+        finite=all(math.isfinite(v) for v in (max_linf, lo, hi, max_l2 or 0.0, max_lp or 0.0)),
         correct_bits="" if correct_mask is None else pack_mask(correct_mask),
         max_l2=max_l2,
+        max_lp=max_lp,
         passes=passes,
         members=members,
         indicators=indicators,
@@ -115,9 +123,15 @@ def check_input_unchanged(unchanged: bool) -> Check:
     )
 
 
+def _own(p: PointResult) -> float | None:
+    """The perturbation's size in the attack's own norm where it is not L-inf."""
+    return p.max_l2 if p.max_lp is None else p.max_lp
+
+
 def _radius(p: PointResult) -> float:
-    """The perturbation's size in the attack's own norm (L2 where it was measured)."""
-    return p.max_linf if p.max_l2 is None else p.max_l2
+    """The perturbation's size in the attack's own norm (L-inf unless measured)."""
+    own = _own(p)
+    return p.max_linf if own is None else own
 
 
 def check_bounds(points: list[PointResult]) -> Check:
@@ -125,21 +139,27 @@ def check_bounds(points: list[PointResult]) -> Check:
     measured it; float32 rounding allowed: LINF_TOL absolute, L2 also 1e-6 relative), inside
     [0, 1], finite."""
     bad = [
-        f"eps={p.eps:g}: max|d|{'' if p.max_l2 is None else '_2'}={_radius(p):.6g}, range "
+        f"eps={p.eps:g}: max|d|{'' if _own(p) is None else '_p'}={_radius(p):.6g}, range "
         f"[{p.min_value:.3g}, {p.max_value:.3g}]" + ("" if p.finite else ", non-finite")
         for p in points
         if not (
             p.finite
-            and _radius(p) <= p.eps * (1 + (0 if p.max_l2 is None else 1e-6)) + LINF_TOL
+            and _radius(p) <= p.eps * (1 + (0 if _own(p) is None else 1e-6)) + LINF_TOL
             and p.min_value >= 0.0
             and p.max_value <= 1.0
         )
     ]
-    in_l2 = " in L2" if any(p.max_l2 is not None for p in points) else ""
+    in_own = (
+        " in L2"
+        if any(p.max_l2 is not None for p in points)
+        else " in its norm"
+        if any(p.max_lp is not None for p in points)
+        else ""
+    )
     return Check(
         "within eps and [0, 1], finite",
         not bad,
-        "; ".join(bad) or f"all {len(points)} points inside{in_l2} (tol {LINF_TOL:g})",
+        "; ".join(bad) or f"all {len(points)} points inside{in_own} (tol {LINF_TOL:g})",
     )
 
 

@@ -19,6 +19,7 @@ from lilbench.attacks.checks import Check, unpack_mask
 from lilbench.lazy import lazy_module
 from lilbench.models.functional import input_gradient
 from lilbench.schemas import AttackRecord, Point
+from lilbench.threats import threat
 
 if TYPE_CHECKING:
     from lilbench.attacks import art_backend as art
@@ -70,8 +71,9 @@ def check_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Check
 
 
 def full_eps(norm: str, input_dim: int) -> float:
-    """The radius whose ball covers the whole [0, 1] cube: 1 in L-inf, sqrt(d) in L2."""
-    return 1.0 if norm == "inf" else float(input_dim) ** 0.5
+    """The radius whose ball covers the whole [0, 1] cube: 1 in L-inf, sqrt(d) in L2, d in
+    L1."""
+    return threat(norm).full_radius(input_dim)
 
 
 def check_chance_at_full_eps(

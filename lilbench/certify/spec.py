@@ -6,17 +6,19 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from lilbench.certify.methods import METHODS as REGISTRY
+from lilbench.certify.methods import default_methods, method_names
 from lilbench.errors import ConfigError
 from lilbench.params import check_keys
+from lilbench.threats import keys as norm_keys
+from lilbench.threats import threat
 from lilbench.training.config import TrainConfig
 
-# alpha-crown: CROWN's lines of the final margins optimised; alpha-crown-full: the hidden
-# layers' bounds optimised too (the published alpha-CROWN; several times slower)
-METHODS: tuple[str, ...] = ("lipschitz", "ibp", "crown", "alpha-crown", "alpha-crown-full")
-# the default set, as before alpha-CROWN joined (so a default run keeps its record's key)
-DEFAULT_METHODS: tuple[str, ...] = ("lipschitz", "ibp", "crown")
-NORMS: tuple[str, ...] = ("inf", "2")
-DEFAULT_EPS: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03)
+# Every registered method, loosest first, and the default set (each method's file says
+# whether it is in it; alpha-CROWN is not, so a default run keeps its record's key).
+METHODS: tuple[str, ...] = method_names()
+DEFAULT_METHODS: tuple[str, ...] = default_methods()
+DEFAULT_EPS: tuple[float, ...] = threat("inf").default_certify_eps
 
 
 @dataclass(frozen=True)
@@ -29,19 +31,21 @@ class CertifySpec:
     def validate(self) -> CertifySpec:
         if not self.eps:
             raise ConfigError("certify: give at least one eps")
-        if self.norm not in NORMS:
-            raise ConfigError(f"certify: unknown norm {self.norm!r}; known: {', '.join(NORMS)}")
+        if self.norm not in norm_keys():
+            raise ConfigError(
+                f"certify: unknown norm {self.norm!r}; known: {', '.join(norm_keys())}"
+            )
         for e in self.eps:
             if not isinstance(e, int | float) or isinstance(e, bool) or not math.isfinite(e):
                 raise ConfigError(f"certify: eps must be finite numbers, got {e!r}")
-            if e < 0 or (self.norm == "inf" and e > 1):
-                where = "[0, 1] (pixels)" if self.norm == "inf" else ">= 0 (an L2 radius)"
-                raise ConfigError(f"certify: eps must lie in {where}, got {e:g}")
+            why = threat(self.norm).check_eps(float(e))
+            if why is not None:
+                raise ConfigError(f"certify: {why}")
         if not self.methods:
             raise ConfigError(f"certify: give at least one method ({', '.join(METHODS)})")
         for m in self.methods:
-            if m not in METHODS:
-                raise ConfigError(f"certify: unknown method {m!r}; known: {', '.join(METHODS)}")
+            if m not in REGISTRY:
+                raise ConfigError(f"certify: {REGISTRY.unknown(m)}")
         if len(set(self.methods)) != len(self.methods):
             raise ConfigError("certify: a method is named twice")
         if self.batch_size < 1:
@@ -52,7 +56,7 @@ class CertifySpec:
         """What the record is keyed by (the batch size does not change a bound; the norm
         only when it is not L-inf, so that every earlier certificate keeps its key)."""
         params: dict[str, Any] = {"eps": sorted(set(self.eps)), "methods": sorted(self.methods)}
-        if self.norm != "inf":
+        if not threat(self.norm).is_default:
             params["norm"] = self.norm
         return params
 
@@ -70,6 +74,11 @@ class CertifySpec:
         if isinstance(norm, float) and norm.is_integer():
             norm = int(norm)  # `norm: 2.0` is `norm: 2`
         return cls(tuple(eps), tuple(methods), batch, str(norm)).validate()
+
+    @property
+    def threat(self) -> Any:
+        """The threat model (a `lilbench.threats.ThreatModel`)."""
+        return threat(self.norm)
 
 
 def refuse_uncertifiable(config: TrainConfig) -> None:

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from lilbench.attacks.grids import parse_list
+from lilbench.certify.methods import METHODS as REGISTRY
 from lilbench.certify.spec import (
     DEFAULT_EPS,
     DEFAULT_METHODS,
@@ -35,6 +36,8 @@ from lilbench.cli.options import train_config, with_training_options
 from lilbench.cli.train import select_checkpoint
 from lilbench.errors import ConfigError
 from lilbench.schemas import CertificateRecord
+from lilbench.threats import keys as norm_keys
+from lilbench.threats import threat
 from lilbench.training.config import TrainConfig
 
 
@@ -43,16 +46,22 @@ def certify(
     eps: Annotated[
         str | None,
         typer.Option(
-            "--eps", help=f"Comma-separated eps (default {','.join(map(str, DEFAULT_EPS))})."
+            "--eps",
+            help=f"Comma-separated eps (default {','.join(map(str, DEFAULT_EPS))} in L-inf; "
+            + "; ".join(
+                f"{','.join(map(str, t.default_certify_eps))} in {t.label}"
+                for t in map(threat, norm_keys()[1:])
+            )
+            + ").",
         ),
     ] = None,
     method: Annotated[
         str | None,
         typer.Option(
             "--method",
-            help=f"Comma-separated certificates: {', '.join(METHODS)} (default "
-            f"{', '.join(DEFAULT_METHODS)}; alpha-crown optimises CROWN's lines, slower; "
-            "alpha-crown-full the hidden layers' bounds too, slower still).",
+            help="Comma-separated certificates: "
+            + "; ".join(f"{m} ({REGISTRY.get(m).summary})" for m in METHODS)
+            + f". Default {', '.join(DEFAULT_METHODS)}.",
         ),
     ] = None,
     checkpoint: CheckpointOpt = None,
@@ -62,8 +71,9 @@ def certify(
         str,
         typer.Option(
             "--norm",
-            help="The ball: inf (L-inf, the default) or 2 (L2; eps is then an L2 radius, and "
-            "the [0, 1] box still applies).",
+            help="The ball's norm: "
+            + ", ".join(f"{k} ({threat(k).label})" for k in norm_keys())
+            + "; the [0, 1] box always applies.",
         ),
     ] = "inf",
     seed: Seed = 0,
@@ -74,9 +84,9 @@ def certify(
     json_out: Json = False,
     training: dict[str, Any] | None = None,
 ) -> None:
-    """Certified accuracy per eps: the share of test images that no L-inf (or, with --norm 2,
-    L2) perturbation of that size (clipped to [0, 1]) can misclassify, proven by IBP, CROWN
-    or the Lipschitz margin.
+    """Certified accuracy per eps: the share of test images that no perturbation in the
+    norm ball of that size (clipped to [0, 1]) can misclassify, proven by the Lipschitz
+    margin, IBP, CROWN or alpha-CROWN.
 
     A lower bound on robust accuracy, where attacks give upper bounds. Runs on the CPU in
     float64. The model is chosen as for `lilbench attack` (training options or --checkpoint).
@@ -89,7 +99,9 @@ def certify(
     if method is not None and not method.strip(" ,"):
         raise ConfigError(f"--method is empty; give one or more of {', '.join(METHODS)}")
     spec = CertifySpec(
-        eps=parse_list(eps, what="eps", unit=False) if eps is not None else DEFAULT_EPS,
+        eps=parse_list(eps, what="eps", unit=False)
+        if eps is not None
+        else threat(norm).default_certify_eps,
         methods=tuple(m.strip() for m in method.split(",")) if method else DEFAULT_METHODS,
         batch_size=batch_size,
         norm=norm,
@@ -141,7 +153,7 @@ def _show(record: CertificateRecord, path: Path, reused: bool) -> None:
     model = TrainConfig.from_dict(record.checkpoint.train_config or {}).label()
     n = record.samples.n
     clean = record.clean.accuracy
-    ball = "L2" if (record.params or {}).get("norm") == "2" else "L-inf"
+    ball = threat((record.params or {}).get("norm", "inf")).label
     table = Table(
         title=f"Certified accuracy of {model}, {ball} balls ({n} test images; clean {clean:.4f})"
     )
