@@ -69,7 +69,7 @@ def main() -> None:
             parts[label]["checks"] += float(t.get("check_seconds", 0.0))
             parts[label]["total"] += float(t.get("total_seconds", 0.0))
             parts[label]["records"] += 1
-        for cert in (r.certificate, r.certificate_l2):
+        for cert in r.certificates.values():
             if cert is not None:
                 parts["certificates"]["total"] += sum(float(p.seconds) for p in cert.points)
     print(f"suite {suite.name}: {len(results)} models, workers {args.workers or 'default'}")

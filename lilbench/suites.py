@@ -22,6 +22,7 @@ from lilbench.io import sha256_file
 from lilbench.models.external_files import sniff_model_file
 from lilbench.models.families import FAMILIES
 from lilbench.objectives import OBJECTIVES, parse_params
+from lilbench.threats import keys as norm_keys
 from lilbench.training.config import LIL_KEYS, TrainConfig
 
 TOP_KEYS = {
@@ -119,8 +120,9 @@ class Suite:
     inspect: bool = False  # representation diagnostics in the report
     model_checks: bool = False  # the cross-attack and model-level sanity checks
     has_methods: bool = False  # written with `methods:` (settings named by method, not beta)
-    certify: CertifySpec | None = None  # certified lower bounds per model (L-inf)
-    certify_l2: CertifySpec | None = None  # and over L2 balls (`certify: [{...}, {norm: 2}]`)
+    # certified lower bounds per model, one block per norm (`certify: [{...}, {norm: 2}]`),
+    # in the threat models' order (L-inf first)
+    certifies: tuple[CertifySpec, ...] = ()
     mechanism: bool = False  # gradient norms and Lipschitz constants vs beta in the report
     geometry: bool = False  # neural collapse, CKA and effective rank of phi in the report
     topology: bool = False  # persistent homology per class, inputs vs phi, in the report
@@ -136,10 +138,9 @@ class Suite:
     def perturbs(self) -> bool:
         return self.noise is not None or self.corruptions is not None
 
-    @property
-    def certifies(self) -> tuple[CertifySpec, ...]:
-        """The certify blocks, L-inf first."""
-        return tuple(c for c in (self.certify, self.certify_l2) if c is not None)
+    def certify_in(self, norm: str = "inf") -> CertifySpec | None:
+        """The certify block of one norm, if the suite has one."""
+        return next((c for c in self.certifies if c.norm == norm), None)
 
     @property
     def betas(self) -> tuple[float, ...]:
@@ -400,8 +401,7 @@ def load_suite(path: Path) -> Suite:
         inspect=flags["inspect"],
         model_checks=flags["model_checks"],
         has_methods="methods" in raw,
-        certify=certify.get("inf"),
-        certify_l2=certify.get("2"),
+        certifies=tuple(certify[k] for k in norm_keys() if k in certify),
         mechanism=flags["mechanism"],
         geometry=flags["geometry"],
         topology=flags["topology"],

@@ -353,7 +353,7 @@ def test_suite_certify_key_is_validated(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown key"):
         load_suite(path)
     path.write_text("name: s\nbetas: [0]\ncertify: {eps: [0.01], methods: [ibp]}\n")
-    spec = load_suite(path).certify
+    spec = load_suite(path).certify_in("inf")
     assert spec is not None and spec.methods == ("ibp",) and spec.eps == (0.01,)
 
 

@@ -126,8 +126,9 @@ def test_a_suite_certifies_per_norm_one_block_each(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("name: c\nbetas: [0]\ncertify: {eps: [0.5], norm: 2}\n")
     suite = load_suite(path)
-    assert suite.certify is None and suite.certify_l2 is not None
-    assert suite.certify_l2.eps == (0.5,)
+    l2 = suite.certify_in("2")
+    assert suite.certify_in("inf") is None and l2 is not None
+    assert l2.eps == (0.5,)
     path.write_text("name: c\nbetas: [0]\ncertify:\n  - {eps: [0.01]}\n  - {eps: [0.5], norm: 2}\n")
     suite = load_suite(path)
     assert [c.norm for c in suite.certifies] == ["inf", "2"]
@@ -640,7 +641,7 @@ def test_the_worst_case_is_computed_per_norm() -> None:
     joins only its own attacks' bits, and the verdict gets one worst-case family per norm."""
     from helpers import attack_record
 
-    from lilbench.results.comparisons import WORST_BY_NORM, worst_case_masks
+    from lilbench.results.comparisons import worst_case_masks, worst_name
 
     bits = lambda k: np.packbits(np.arange(100) < k).tobytes().hex()  # noqa: E731
     shift = lambda k: np.packbits(np.arange(100) >= 100 - k).tobytes().hex()  # noqa: E731
@@ -683,4 +684,4 @@ def test_the_worst_case_is_computed_per_norm() -> None:
     # images 0-59 survive FGSM-L2, images 40-99 survive PGD-L2: 20 survive both at 0.5; at 1
     # FGSM-L2 leaves 0-39 and PGD-L2 60-99, so none survives both (and every smaller ball)
     assert int(l2[0.5][0].sum()) == 20 and int(l2[1.0][0].sum()) == 0
-    assert WORST_BY_NORM["2"] == "worst case of all L2 attacks"
+    assert worst_name("2") == "worst case of all L2 attacks"

@@ -241,8 +241,9 @@ def test_rigorous_suite_file_is_valid() -> None:
     assert max(suite.attacks[4].points(), key=lambda p: p.eps).eps == 0.3
     assert suite.attacks[4].version == "standard"  # the field's AutoAttack
     assert [p.eps for p in suite.attacks[13].points()] == [0.5, 1.0]
-    assert suite.certify is not None and "alpha-crown" in suite.certify.methods
-    assert suite.certify_l2 is not None and suite.certify_l2.eps == (0.05, 0.1, 0.2)
+    linf, l2 = suite.certify_in("inf"), suite.certify_in("2")
+    assert linf is not None and "alpha-crown" in linf.methods
+    assert l2 is not None and l2.eps == (0.05, 0.1, 0.2)
 
 
 def test_apgd_search_brackets_the_true_minimal_perturbation_of_a_linear_model() -> None:

@@ -6,7 +6,10 @@ members (`engine.autoattack`), in L-inf or, with norm 2, in L2 (the official cod
 `norm='L2'`). With `engine: art` the same version as ART can run it (ART has
 no FAB, so without FAB-T): the records an earlier lilbench made as "standard" are those, and
 keep their keys there. version "art": ART's own ensemble (APGD-CE, APGD-DLR, Square with 1,000
-queries), which was lilbench's "autoattack" before; its records keep their keys.
+queries), which was lilbench's "autoattack" before; its records keep their keys. version
+"apgd": the standard version's APGD-CE and APGD-T alone, the only version lilbench runs in L1
+so far (its FAB-T and Square are L-inf and L2 only): the official code's L1 members with the
+large-radius schedule, on lilbench's l1-APGD.
 """
 
 from __future__ import annotations
@@ -46,8 +49,11 @@ MEMBERS = {
     ),
     ("standard", "art"): ("apgd-ce", "apgd-t (9 targets)", "square (5000 queries)"),
     ("art", "art"): ("apgd-ce", "apgd-dlr", "square (1000 queries)"),
+    ("apgd", "lilbench"): ("apgd-ce", "apgd-t (9 targets)"),
 }
-DEFAULT_ENGINE = {"standard": "lilbench", "art": "art"}
+DEFAULT_ENGINE = {"standard": "lilbench", "art": "art", "apgd": "lilbench"}
+# the versions each norm has: the standard one needs FAB-T and Square in the norm
+VERSIONS_BY_NORM = {"inf": ("standard", "art"), "2": ("standard",), "1": ("apgd",)}
 
 
 @ATTACKS.register("autoattack")
@@ -57,11 +63,11 @@ class AutoAttackSpec(EpsGridAttack):
 
     name: ClassVar[str] = "autoattack"
     standard: ClassVar[bool] = True
-    norms: ClassVar[tuple[str, ...]] = ("inf", "2")
+    norms: ClassVar[tuple[str, ...]] = ("inf", "2", "1")
     version: str = option(
         "standard",
-        "standard (APGD-CE, APGD-T, FAB-T, Square 5000) or art (ART's ensemble: APGD-CE, "
-        "APGD-DLR, Square 1000).",
+        "standard (APGD-CE, APGD-T, FAB-T, Square 5000), art (ART's ensemble: APGD-CE, "
+        "APGD-DLR, Square 1000; L-inf) or apgd (APGD-CE and APGD-T; the L1 version here).",
     )
     engine: str | None = option(
         None,
@@ -97,10 +103,16 @@ class AutoAttackSpec(EpsGridAttack):
             raise ConfigError(
                 "AutoAttack version art is ART's own ensemble: drop engine or set it to art"
             )
-        if self.norm != "inf" and self.version != "standard":
+        have = VERSIONS_BY_NORM[self.threat.key]
+        if self.version not in have:
+            why = {
+                "art": "ART's own ensemble is L-inf here",
+                "apgd": "version apgd is the L1 subset; in L-inf and L2 the standard version runs",
+                "standard": "lilbench's FAB-T and Square are L-inf and L2 only, so the standard "
+                "version cannot run in L1",
+            }[self.version]
             raise ConfigError(
-                "ART's own AutoAttack ensemble (version art) is L-inf here; for L2 use the "
-                "standard version (drop version)"
+                f"AutoAttack in {self.threat.label}: {why}; set version to {' or '.join(have)}"
             )
         return self
 
@@ -125,6 +137,21 @@ class AutoAttackSpec(EpsGridAttack):
         return True
 
     def generate(self, ctx: AttackContext, point: Point, rows: slice) -> torch.Tensor:
+        if self.version == "apgd":
+            x, y = ctx.tensors(rows)
+            log = engine.MemberLog()
+            adv = engine.apgd_autoattack(
+                ctx.clf.model,
+                x,
+                y,
+                self.threat,
+                eps=point.eps,
+                seed=ctx.seed,
+                batch_size=self.batch_size,
+                log=log,
+            )
+            ctx.notes["members"] = log
+            return adv.cpu()
         if self.resolved_engine == "lilbench":
             x, y = ctx.tensors(rows)
             log = engine.MemberLog()
@@ -152,7 +179,7 @@ class AutoAttackSpec(EpsGridAttack):
                 eps=point.eps,
                 batch_size=self.batch_size,
                 seed=ctx.seed,
-                norm=2 if self.norm == "2" else math.inf,
+                norm=2 if self.threat.key == "2" else math.inf,
             )
         else:
             found = art.art_autoattack(

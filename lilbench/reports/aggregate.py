@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from lilbench.reports.indicators import masking_summary
-from lilbench.reports.prose import answer, answer_l2, family_sentences
+from lilbench.reports.prose import answer, answer_in_norm, family_sentences
 from lilbench.reports.summary import curve, normalised_auc
 from lilbench.results.comparisons import (
     ALPHA,
@@ -18,6 +18,7 @@ from lilbench.results.comparisons import (
     comparisons,
     key_header,
     one_step,
+    other_threats,
     point_bits,
     strongest,
     worst_case_attacks,
@@ -31,6 +32,7 @@ from lilbench.results.stats import (
     proportion_estimate,
 )
 from lilbench.results.suite_results import ModelResult, setting_name
+from lilbench.threats import threat
 
 __all__ = [
     "ALPHA",
@@ -150,11 +152,17 @@ def _worst_cell(group: list[ModelResult], eps: float, norm: str) -> str:
     return _prop([float(m[0].mean()) for m in masks], [m[0] for m in masks])
 
 
+def eps_name(norm: str) -> str:
+    """A table's eps column in a norm: "eps" in L-inf, "L2 eps" and so on elsewhere."""
+    t = threat(norm)
+    return "eps" if t.is_default else f"{t.label} eps"
+
+
 def worst_case_table(results: list[ModelResult], norm: str = "inf") -> Table | None:
     eps = worst_eps(results, norm)
     if not eps:
         return None
-    name = "eps" if norm == "inf" else f"L{norm} eps"
+    name = eps_name(norm)
     header = [key_header(results), "seeds", *[f"{name}={e:.3g}" for e in eps]]
     rows = [
         [
@@ -179,7 +187,7 @@ def certificate_methods_table(results: list[ModelResult], norm: str = "inf") -> 
         return None
     methods = [m for m in METHODS if any(p.method == m for c in certs for p in c.points)]
     eps_list = sorted({float(p.eps) for c in certs for p in c.points})
-    name = "eps" if norm == "inf" else f"L{norm} eps"
+    name = eps_name(norm)
     header = ["certificate", *(f"{name}={e:g}" for e in eps_list)]
     rows = []
     for i, method in enumerate(methods):
@@ -301,9 +309,12 @@ def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table, Table]
         masking=masking,
         indicators=masking_summary(results),
     )
-    strong_l2 = strongest(results, verdicts, "2")
-    if strong_l2 is not None and strong_l2 in verdicts and answer_text.startswith("**Answer"):
-        answer_text += " " + answer_l2(verdicts, best, said, header_key, strong=strong_l2)
+    for t in other_threats():
+        strong_t = strongest(results, verdicts, t.key)
+        if strong_t is not None and strong_t in verdicts and answer_text.startswith("**Answer"):
+            answer_text += " " + answer_in_norm(
+                verdicts, best, said, header_key, strong=strong_t, threat=t
+            )
     if len({r.seed for r in results}) == 1 and answer_text.startswith("**Answer"):
         answer_text += (
             " (One training seed: the intervals cover the test sample's noise only, not the"
@@ -357,7 +368,7 @@ def certified_table(results: list[ModelResult], norm: str = "inf") -> Table | No
             upper = b.upper / b.n if b.upper is not None else cert.clean.accuracy
             per.setdefault((r.label, b.eps), []).append((b.certified / b.n, upper, b.violations))
     eps_list = sorted({e for _, e in per})
-    name = "eps" if norm == "inf" else f"L{norm} eps"
+    name = eps_name(norm)
     header = [key_header(results), *(f"{name}={e:g}" for e in eps_list), "certified but broken"]
     rows = []
     for label, _ in by_setting(with_cert):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from lilbench.threats import ThreatModel
+
 
 def answer(
     verdicts: dict[str, tuple[str, list[str], list[str]]],
@@ -107,24 +109,26 @@ def answer(
     return " ".join(parts)
 
 
-def answer_l2(
+def answer_in_norm(
     verdicts: dict[str, tuple[str, list[str], list[str]]],
     best: dict[str, tuple[float, str, str, str]],
     said: Callable[[str], str],
     header_key: str,
     *,
     strong: str,
+    threat: ThreatModel,
 ) -> str:
-    """The same answer in L2 (the paper's own metric), from the strongest L2 family."""
+    """The same answer in another norm (L2, L1), from its strongest family."""
     where, rises, falls = verdicts[strong]
     _, setting, change, _ = best[strong]
     what = "beta" if header_key == "beta" else "setting"
-    head = f"In L2, the paper's own metric, under {strong.upper()} {where}, robust accuracy "
+    label = threat.label
+    head = f"In {threat.prose_name}, under {strong.upper()} {where}, robust accuracy "
     if rises:
         head += f"rises significantly for {', '.join(said(s) for s in rises)}."
     else:
         head += f"does not rise significantly for any {what} either (Holm over the same family)."
-    parts = [head, f"The largest change in L2 is {change} pp at {said(setting)}."]
+    parts = [head, f"The largest change in {label} is {change} pp at {said(setting)}."]
     if falls:
         parts.append(f"It falls significantly for {', '.join(said(s) for s in falls)}.")
     return " ".join(parts)

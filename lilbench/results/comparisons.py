@@ -24,11 +24,11 @@ from lilbench.results.stats import (
 )
 from lilbench.results.suite_results import ModelResult
 from lilbench.schemas import AttackRecord, Point
+from lilbench.threats import THREATS, ThreatModel, threat
 
-VERDICT_EPS = 0.1  # where eps sweeps are compared (a common MNIST L-inf budget)
-# L2 sweeps are compared at an L2 radius of their own: 1, the middle of the 0.5-1 range at
-# which issue 33 found these MLPs not yet all broken (an L-inf eps means another ball)
-VERDICT_EPS_BY_NORM = {"inf": VERDICT_EPS, "2": 1.0}
+# where eps sweeps are compared, per threat model (`ThreatModel.verdict_eps`): L-inf 0.1 (a
+# common MNIST budget), other norms a radius of their own
+VERDICT_EPS = threat("inf").verdict_eps
 
 
 ALPHA = 0.05  # family-wise error rate of the verdict's significance marks
@@ -201,12 +201,12 @@ def _families(results: list[ModelResult]) -> list[tuple[str, str, Scalar, Mask]]
             # The grid point nearest to the norm's verdict eps in log scale (the paper's grid
             # has no 0.1).
             norm = spec_from_params(rec.params).norm
-            target = VERDICT_EPS_BY_NORM[norm]
+            target = threat(norm).verdict_eps
             eps = min(
                 (p.eps for p in rec.points if p.eps > 0),
                 key=lambda e: abs(math.log10(e) - math.log10(target)),
             )
-            where = f"at eps = {eps:.3g}" if norm == "inf" else f"at L{norm} eps = {eps:.3g}"
+            where = f"at {eps_words(norm)} = {eps:.3g}"
             fams.append((label, where, _at_eps(label, eps), _mask_at_eps(label, eps)))
         else:
             eps = rec.points[0].eps
@@ -221,19 +221,35 @@ def _families(results: list[ModelResult]) -> list[tuple[str, str, Scalar, Mask]]
                 _mask_worst(VERDICT_EPS),
             )
         )
-    if l2_grid := worst_eps(results, "2"):
-        # the L2 worst case's column nearest to the L2 verdict radius (log scale)
-        target = VERDICT_EPS_BY_NORM["2"]
-        e2 = min(l2_grid, key=lambda e: abs(math.log10(e) - math.log10(target)))
-        fams.append(
-            (
-                WORST_BY_NORM["2"],
-                f"at L2 eps = {e2:.3g}",
-                lambda r: worst(r, "2").get(e2),
-                _mask_worst(e2, "2"),
+    for t in other_threats():
+        if grid := worst_eps(results, t.key):
+            # the norm's worst-case column nearest to its verdict radius (log scale)
+            e = min(grid, key=lambda e: abs(math.log10(e) - math.log10(t.verdict_eps)))
+            fams.append(
+                (
+                    worst_name(t.key),
+                    f"at {eps_words(t.key)} = {e:.3g}",
+                    lambda r, e=e, k=t.key: worst(r, k).get(e),  # type: ignore[misc]
+                    _mask_worst(e, t.key),
+                )
             )
-        )
     return fams
+
+
+def other_threats() -> list[ThreatModel]:
+    """The threat models after L-inf, in order (each gets its own worst case and row)."""
+    return sorted((t for _, t in THREATS.items() if not t.is_default), key=lambda t: t.order)
+
+
+def eps_words(norm: str) -> str:
+    t = threat(norm)
+    return "eps" if t.is_default else f"{t.label} eps"
+
+
+def worst_name(norm: str) -> str:
+    """The worst case's family name: of all attacks (L-inf), of all L2 attacks, ..."""
+    t = threat(norm)
+    return WORST if t.is_default else f"worst case of all {t.label} attacks"
 
 
 def paired_diffs(results: list[ModelResult], label: str, f: Scalar) -> list[float]:
@@ -305,7 +321,6 @@ def comparisons(results: list[ModelResult]) -> list[Comparison]:
 
 
 WORST = "worst case of all attacks"
-WORST_BY_NORM = {"inf": WORST, "2": "worst case of all L2 attacks"}
 
 
 def _specs(results: list[ModelResult]) -> dict[str, AttackSpec]:
@@ -324,7 +339,7 @@ def strongest(results: list[ModelResult], families: Iterable[str], norm: str = "
         for label, s in _specs(results).items()
         if s.verdict_rank > 0 and s.norm == norm
     }
-    ranks[WORST_BY_NORM[norm]] = max(ranks.values(), default=0) + 1
+    ranks[worst_name(norm)] = max(ranks.values(), default=0) + 1
     return max((f for f in families if f in ranks), key=ranks.__getitem__, default=None)
 
 
@@ -333,6 +348,6 @@ def one_step(results: list[ModelResult]) -> str | None:
     found = [
         label
         for label, s in _specs(results).items()
-        if s.one_step and not s.paper_objective and s.norm == "inf"
+        if s.one_step and not s.paper_objective and s.threat.is_default
     ]
     return min(found, default=None)

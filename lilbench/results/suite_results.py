@@ -25,6 +25,7 @@ from lilbench.results.perturbation_records import Perturbed, ensure_perturbed, f
 from lilbench.results.records import find_record
 from lilbench.schemas import AttackRecord, CertificateRecord, ChecksRecord
 from lilbench.suites import Setting, Suite
+from lilbench.threats import threat
 from lilbench.training.batched import group_configs
 from lilbench.training.checkpoint import (
     Checkpoint,
@@ -48,8 +49,7 @@ class ModelResult:
     checkpoint: Checkpoint | None
     attacks: dict[str, AttackRecord | None] = field(default_factory=dict)
     model_checks: ChecksRecord | None = None
-    certificate: CertificateRecord | None = None
-    certificate_l2: CertificateRecord | None = None
+    certificates: dict[str, CertificateRecord | None] = field(default_factory=dict)  # by norm
     perturbed: Perturbed | None = None  # accuracy under noise and corruptions
 
     @property
@@ -75,12 +75,13 @@ class ModelResult:
             "metrics": None if ckpt is None else ckpt.metrics,
             "attacks": {k: None if v is None else v.dump() for k, v in self.attacks.items()},
             "model_checks": None if self.model_checks is None else self.model_checks.dump(),
-            "certificate": None if self.certificate is None else self.certificate.dump(),
-            **(
-                {"certificate_l2": self.certificate_l2.dump()}
-                if self.certificate_l2 is not None
-                else {}
-            ),
+            # L-inf's key is always there; another norm's only where it was certified
+            "certificate": _dump(self.certificate_of("inf")),
+            **{
+                certificate_key(norm): cert.dump()
+                for norm, cert in self.certificates.items()
+                if cert is not None and not threat(norm).is_default
+            },
             **(
                 {"noise": self.perturbed.noise, "corruptions": self.perturbed.corruptions}
                 if self.perturbed is not None
@@ -88,8 +89,23 @@ class ModelResult:
             ),
         }
 
-    def certificate_of(self, norm: str) -> CertificateRecord | None:
-        return self.certificate_l2 if norm == "2" else self.certificate
+    def certificate_of(self, norm: str = "inf") -> CertificateRecord | None:
+        return self.certificates.get(norm)
+
+
+def certificate_key(norm: str) -> str:
+    """The key of a norm's certificate in a result's JSON: certificate, certificate_l2, ..."""
+    return "certificate" + threat(norm).suffix.replace("-", "_")
+
+
+def _dump(record: CertificateRecord | None) -> dict[str, Any] | None:
+    return None if record is None else record.dump()
+
+
+def certify_item(norm: str) -> str:
+    """How progress and missing-item lists name a certify item: certify, certify l2, ..."""
+    suffix = threat(norm).suffix
+    return "certify" + (f" {suffix.lstrip('-')}" if suffix else "")
 
 
 def item_count(suite: Suite) -> int:
@@ -185,11 +201,8 @@ def _model_item(work: _ModelWork, where: _Where) -> tuple[ModelResult, list[tupl
         cert = ensure_certificate(
             ckpt, cspec, runs_dir=runs, data_dir=data, limit=limit, force=where.force
         )
-        if cspec.norm == "2":
-            result.certificate_l2 = cert.record
-        else:
-            result.certificate = cert.record
-        events.append((f"certify{'' if cspec.norm == 'inf' else ' l2'} {what}", cert.reused))
+        result.certificates[cspec.norm] = cert.record
+        events.append((f"{certify_item(cspec.norm)} {what}", cert.reused))
     if suite.perturbs and not ckpt.external:  # computed from lilbench's checkpoints
         _, missing = find_perturbed(
             ckpt, suite.noise, suite.corruptions, runs_dir=runs, limit=limit, seed=seed
@@ -334,12 +347,9 @@ def collect_suite(
                 found = None
                 if ckpt is not None:
                     found = find_certificate(runs_dir, ckpt, cspec, limit=suite.test_limit, fix=fix)
-                if cspec.norm == "2":
-                    result.certificate_l2 = found
-                else:
-                    result.certificate = found
+                result.certificates[cspec.norm] = found
                 if found is None:
-                    missing.append(f"certify{'' if cspec.norm == 'inf' else ' l2'} {what}")
+                    missing.append(f"{certify_item(cspec.norm)} {what}")
             if suite.perturbs and setting.external is None and ckpt is not None:
                 result.perturbed, lacking = find_perturbed(
                     ckpt,

@@ -35,9 +35,11 @@ class ThreatModel(ABC):
     p: ClassVar[float]  # the norm's exponent (math.inf for L-inf)
     dual_p: ClassVar[float]  # the exponent of its dual norm (1/p + 1/q = 1)
     label: ClassVar[str]  # how tables and prose print it: "L-inf", "L2", "L1"
+    prose_name: ClassVar[str]  # how report prose introduces it ("L2, the paper's own metric")
     suffix: ClassVar[str]  # appended to attack labels ("" for L-inf: labels predate norms)
     eps_unit: ClassVar[str]  # what a radius means, for errors: "pixels", "an L2 radius", ...
     max_eps: ClassVar[float]  # the largest radius that is not the whole [0, 1] box
+    verdict_eps: ClassVar[float]  # where the report's verdict compares eps sweeps (MNIST)
     default_attack_eps: ClassVar[tuple[float, ...]]  # an attack's default grid (MNIST)
     default_certify_eps: ClassVar[tuple[float, ...]]
 

@@ -25,9 +25,11 @@ class Linf(ThreatModel):
     p = math.inf
     dual_p = 1.0
     label = "L-inf"
+    prose_name = "L-inf"
     suffix = ""
     eps_unit = "pixels in [0, 1]"
     max_eps = 1.0
+    verdict_eps = 0.1  # a common MNIST L-inf budget
     default_attack_eps = (0.01, 0.03, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
     default_certify_eps = (0.001, 0.003, 0.01, 0.03)
 

@@ -22,7 +22,9 @@ from torch import nn
 from lilbench.attacks.engine.apgd import apgd_iterate, random_start
 from lilbench.attacks.engine.common import Trace, passes, predict, within
 from lilbench.attacks.engine.fab import fab_targeted
+from lilbench.attacks.engine.sparse import apgd_l1
 from lilbench.attacks.engine.square import square
+from lilbench.threats import ThreatModel
 
 MEMBERS = ("apgd-ce", "apgd-t", "fab-t", "square")
 
@@ -150,3 +152,56 @@ def standard_autoattack(
 def model_classes(model: nn.Module, x: torch.Tensor) -> int:
     with torch.no_grad():
         return int(model(x[:1]).shape[1])
+
+
+def apgd_autoattack(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    threat: ThreatModel,
+    *,
+    eps: float,
+    seed: int,
+    targets: int = 9,
+    iterations: int = 100,
+    batch_size: int = 1000,
+    log: MemberLog | None = None,
+) -> torch.Tensor:
+    """AutoAttack's APGD members in a norm without lilbench's FAB-T and Square (L1):
+    APGD-CE, then APGD-T toward each of the `targets` most likely wrong classes, each on the
+    images still robust, with the sparse step and large-radius schedule (`engine.sparse`).
+    An image counts as broken when a member's point is misclassified within eps."""
+    model.eval()
+    log = log if log is not None else MemberLog()
+    gen = torch.Generator(device=x.device).manual_seed(seed)
+    adv = x.clone()
+    robust = predict(model, x) == y
+    order = wrong_classes(model, x, y, min(targets, model_classes(model, x) - 1))
+
+    def member(name: str, aim: torch.Tensor | None) -> None:
+        t0, p0 = time.perf_counter(), passes(model)
+        idx = robust.nonzero()[:, 0]
+        for lo in range(0, len(idx), batch_size):
+            rows = idx[lo : lo + batch_size]
+            found, _ = apgd_l1(
+                model,
+                x[rows],
+                y[rows],
+                threat,
+                eps=eps,
+                iterations=iterations,
+                loss="ce" if aim is None else "dlr",
+                target=None if aim is None else aim[rows],
+                generator=gen,
+            )
+            inside = threat.distance(found, x[rows]) <= eps * (1 + 1e-6)
+            hit = (predict(model, found) != y[rows]) & inside
+            adv[rows[hit]] = found[hit]
+            robust[rows[hit]] = False
+            log.broken[name] = log.broken.get(name, 0) + int(hit.sum())
+        log.add(name, model, t0, p0)
+
+    member("apgd-ce", None)
+    for k in range(order.shape[1]):
+        member("apgd-t", order[:, k])
+    return adv

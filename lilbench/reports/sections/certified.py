@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 from lilbench.reports.aggregate import certificate_methods_table, certified_table
 from lilbench.reports.render import md_table
 from lilbench.reports.sections.base import SECTIONS, ReportContext, Section
 from lilbench.results.certificates import earlier_relaxation
+from lilbench.threats import threat
 
 
 @SECTIONS.register("certified")
@@ -18,12 +21,12 @@ class Certified(Section):
             certified = certified_table(ctx.results, spec.norm)
             if certified is None:
                 continue
-            l2 = spec.norm == "2"
-            ctx.tables["certified-l2" if l2 else "certified"] = certified
+            t = threat(spec.norm)
+            ctx.tables[f"certified{t.suffix}"] = certified
             methods = ", ".join(spec.methods)
             per = certificate_methods_table(ctx.results, spec.norm)
             assert per is not None  # certified_table found certificates of this norm
-            ctx.tables["certificates-l2" if l2 else "certificates"] = per
+            ctx.tables[f"certificates{t.suffix}"] = per
             models = sum(r.certificate_of(spec.norm) is not None for r in ctx.results)
             per_lines = [
                 f"Images proven robust by each certificate, summed over the {models} models "
@@ -34,16 +37,17 @@ class Certified(Section):
                 "",
                 *_earlier_lines(ctx, spec.norm, models),
             ]
-            if l2:
+            if not t.is_default:
+                dual = "2" if t.dual_p == 2 else "inf" if math.isinf(t.dual_p) else f"{t.dual_p:g}"
                 out += [
-                    "## Certified lower bounds in L2",
+                    f"## Certified lower bounds in {t.label}",
                     "",
-                    "The same bracket over L2 balls, paired with the L2 attacks: certificates "
-                    f"({methods}) over the intersection of the L2 ball and the [0, 1] box: each "
-                    "bound is the tighter of two sound ones, over the ball alone (the dual "
-                    "norm: a . x0 - eps ||a||_2) and over the box hull of ball and cube "
-                    "(clamp(x0 -+ eps, 0, 1)); the right figure counts the L2 attacks only. "
-                    "Means over seeds; the last column must be 0.",
+                    f"The same bracket over {t.label} balls, paired with the {t.label} attacks: "
+                    f"certificates ({methods}) over the intersection of the {t.label} ball and "
+                    "the [0, 1] box: each bound is the tighter of two sound ones, over the ball "
+                    f"alone (the dual norm: a . x0 - eps ||a||_{dual}) and over the box hull of "
+                    "ball and cube (clamp(x0 -+ eps, 0, 1)); the right figure counts the "
+                    f"{t.label} attacks only. Means over seeds; the last column must be 0.",
                     "",
                     md_table(certified),
                     "",

@@ -2,9 +2,35 @@
 
 from __future__ import annotations
 
-from lilbench.reports.aggregate import worst_case_attacks, worst_case_table
+from lilbench.reports.aggregate import eps_name, worst_case_attacks, worst_case_table
 from lilbench.reports.render import md_table
 from lilbench.reports.sections.base import SECTIONS, ReportContext, Section
+from lilbench.threats import THREATS, ThreatModel
+
+MNIST_PIXELS = 784  # the cube the prose's "whole cube of an MNIST image" measures
+
+
+def _norms() -> list[tuple[str, str, str, str]]:
+    """(norm, table key, title, what the paragraph adds), L-inf first."""
+    out = []
+    for t in sorted((t for _, t in THREATS.items()), key=lambda t: t.order):
+        if t.is_default:
+            out.append((t.key, "worst-case", "## Worst case over all attacks (per example)", ""))
+            continue
+        out.append((t.key, f"worst-case{t.suffix}", _title(t), _ball(t)))
+    return out
+
+
+def _title(t: ThreatModel) -> str:
+    return f"## Worst case over all {t.label} attacks (per example)"
+
+
+def _ball(t: ThreatModel) -> str:
+    return (
+        f" The {t.label} attacks' own worst case (an {t.label} eps is another ball than an "
+        f"L-inf one; {t.label} radius {t.full_radius(MNIST_PIXELS):g} covers the whole cube "
+        "of an MNIST image)."
+    )
 
 
 @SECTIONS.register("worst-case")
@@ -13,21 +39,12 @@ class WorstCase(Section):
 
     def render(self, ctx: ReportContext) -> list[str]:
         out: list[str] = []
-        for norm, key, title, ball in (
-            ("inf", "worst-case", "## Worst case over all attacks (per example)", ""),
-            (
-                "2",
-                "worst-case-l2",
-                "## Worst case over all L2 attacks (per example)",
-                " The L2 attacks' own worst case (an L2 eps is another ball than an L-inf "
-                "one; L2 radius 28 covers the whole cube of an MNIST image).",
-            ),
-        ):
+        for norm, key, title, ball in _norms():
             worst = worst_case_table(ctx.results, norm)
             if worst is None:
                 continue
             ctx.tables[key] = worst
-            name = "eps" if norm == "inf" else f"L{norm} eps"
+            name = eps_name(norm)
             columns = "; ".join(
                 f"{name}={e:.3g}: {', '.join(a)}"
                 for e, a in worst_case_attacks(ctx.results, norm).items()
