@@ -65,3 +65,49 @@ def record_subscripts(root: Path = ROOT) -> list[str]:
 
 def test_records_are_typed_outside_the_record_module() -> None:
     assert record_subscripts() == []
+
+
+NORM_WORDS = {"inf", "2", "1", "linf", "l2", "l1", "L-inf", "L2", "L1"}
+LABEL_SUFFIXES = {"-l2", "-l1", "-paper"}
+SUFFIX_CALLS = {"endswith", "startswith", "removesuffix", "removeprefix"}
+
+
+def _consts(node: ast.AST) -> list[str]:
+    """String constants of a node, and of a tuple, list or set of them."""
+    items = node.elts if isinstance(node, ast.Tuple | ast.List | ast.Set) else [node]
+    return [n.value for n in items if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+
+
+def norm_comparisons(root: Path = ROOT) -> list[str]:
+    """Comparisons with a norm's name or key, and label-suffix tests, outside
+    lilbench/threats/ (the threat models answer those)."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if path.relative_to(root).parts[:1] == ("threats",):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            words: list[str] = []
+            if isinstance(node, ast.Compare):
+                for side in [node.left, *node.comparators]:
+                    words += [w for w in _consts(side) if w in NORM_WORDS | LABEL_SUFFIXES]
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in SUFFIX_CALLS
+            ):
+                words += [w for a in node.args for w in _consts(a) if w in LABEL_SUFFIXES]
+            if words:
+                found.append(f"{path.relative_to(root)}:{node.lineno}: {words[0]!r}")
+    return found
+
+
+def test_no_norm_string_or_label_suffix_is_compared_outside_the_threat_models(
+    tmp_path: Path,
+) -> None:
+    assert norm_comparisons() == []
+    # The scan finds each kind where it is (comparison, membership, suffix test).
+    (tmp_path / "mod.py").write_text(
+        'def f(norm, label):\n    if norm == "2":\n        pass\n'
+        '    ok = norm in ("inf", "1")\n    return label.endswith("-l2") or ok\n'
+    )
+    assert norm_comparisons(tmp_path) == ["mod.py:2: '2'", "mod.py:4: 'inf'", "mod.py:5: '-l2'"]

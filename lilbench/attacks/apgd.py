@@ -62,7 +62,7 @@ class APGD(EpsGridAttack):
         return True
 
     def generate(self, ctx: AttackContext, point: Point, rows: slice) -> torch.Tensor:
-        if self.threat.key not in ("inf", "2"):
+        if not self.threat.in_art:
             x, y = ctx.tensors(rows)
             return l1_apgd_examples(ctx.clf.model, x, y, self, eps=point.eps, seed=ctx.seed).cpu()
         trace = ctx.notes["trace"] = common.Trace(len(ctx.x[rows]))

@@ -24,6 +24,8 @@ from art.attacks.evasion.projected_gradient_descent.projected_gradient_descent_p
 from art.estimators.classification import PyTorchClassifier
 from torch import nn
 
+from lilbench.threats import threat
+
 
 class SlicingClassifier(PyTorchClassifier):
     """PyTorchClassifier whose `predict` slices the array instead of using a DataLoader.
@@ -88,7 +90,7 @@ class LinfPGD(ProjectedGradientDescentPyTorch):
         *,
         suboptimal: bool = True,
     ) -> torch.Tensor:
-        if norm_p in (np.inf, "inf") and np.ndim(eps) == 0:
+        if threat(norm_p).is_default and np.ndim(eps) == 0:  # ART spells L-inf inf or "inf"
             return values.clamp(-float(eps), float(eps))
         return ProjectedGradientDescentPyTorch._projection(
             values, eps, norm_p, suboptimal=suboptimal

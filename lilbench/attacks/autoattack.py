@@ -14,7 +14,6 @@ large-radius schedule, on lilbench's l1-APGD.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -179,7 +178,7 @@ class AutoAttackSpec(EpsGridAttack):
                 eps=point.eps,
                 batch_size=self.batch_size,
                 seed=ctx.seed,
-                norm=2 if self.threat.key == "2" else math.inf,
+                norm=self.threat.art_norm,
             )
         else:
             found = art.art_autoattack(

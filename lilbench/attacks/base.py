@@ -45,6 +45,9 @@ def option(default: Any, help: str, *, what: str | None = None) -> Any:
     return field(default=default, metadata={"help": help, **({"what": what} if what else {})})
 
 
+PAPER_SUFFIX = "-paper"  # what labels the authors' variants
+
+
 def check_radius(values: tuple[float, ...], *, norm: str, what: str = "eps") -> tuple[float, ...]:
     """Radii for the norm: L-inf radii lie in [0, 1] (pixels in [0, 1]); other norms' radii
     are finite and >= 0, up to the threat model's largest."""
@@ -229,9 +232,23 @@ class AttackSpec:
 
     @property
     def label(self) -> str:
-        """Name in tables and suites; `-paper` marks the authors' variants, `-l2` the L2
-        threat model."""
-        return (f"{self.name}-paper" if self.paper_objective else self.name) + self.norm_suffix
+        """Name in tables and suites; `-paper` marks the authors' variants, the threat
+        model's suffix (`-l2`, `-l1`) the norm."""
+        return self.named(self.name, paper=self.paper_objective)
+
+    def named(self, stem: str, *, paper: bool) -> str:
+        return (f"{stem}{PAPER_SUFFIX}" if paper else stem) + self.norm_suffix
+
+    @property
+    def standard_label(self) -> str:
+        """The label of the same attack on the model's own loss: for the authors' copies,
+        the standard attack they pair with; for every other attack its own label."""
+        return self.named(self.label_stem, paper=False)
+
+    @property
+    def label_stem(self) -> str:
+        """The label before the paper and norm suffixes."""
+        return self.name
 
     @property
     def threat(self) -> ThreatModel:

@@ -80,11 +80,10 @@ def measure_point(
     # max/min propagate NaN and see +-inf, so finiteness follows from the three reductions.
     max_linf = float((adv - x).abs_().max())
     lo, hi = (float(v) for v in torch.aminmax(adv))
-    max_l2 = max_lp = None
+    own: dict[str, float] = {}
     t = threat(norm)
     if not t.is_default:  # per image, in float64 so that the norm itself adds no rounding error
-        size = float(t.distance(adv, x).max()) if len(x) else 0.0
-        max_l2, max_lp = (size, None) if t.key == "2" else (None, size)  # L2: its legacy field
+        own[t.size_field] = float(t.distance(adv, x).max()) if len(x) else 0.0
     return PointResult(
         eps=eps,
         step=step,
@@ -94,14 +93,13 @@ def measure_point(
         max_linf=max_linf,
         min_value=lo,
         max_value=hi,
-        finite=all(math.isfinite(v) for v in (max_linf, lo, hi, max_l2 or 0.0, max_lp or 0.0)),
+        finite=all(math.isfinite(v) for v in (max_linf, lo, hi, *own.values())),
         correct_bits="" if correct_mask is None else pack_mask(correct_mask),
-        max_l2=max_l2,
-        max_lp=max_lp,
         passes=passes,
         members=members,
         indicators=indicators,
         rule_removed=rule_removed,
+        **own,
     )
 
 

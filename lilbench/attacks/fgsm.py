@@ -78,17 +78,24 @@ class FGSM(AttackSpec):
         return [Point(eps=e, step=e) for e in self.eps]
 
     def generate(self, ctx: AttackContext, point: Point, rows: slice) -> torch.Tensor:
-        if self.threat.key not in ("inf", "2"):  # no ART arithmetic to match: the threat's step
+        if not self.threat.in_art:  # no ART arithmetic to match: the threat's own step
             x, y = ctx.tensors(rows)
             adv = sparse.pgd(
                 ctx.clf.model, x, y, self.threat, eps=point.eps, step=point.eps, steps=1
             )
             return adv.cpu()
-        if self.threat.key == "2":  # ART's own FastGradientMethod with norm=2, one eps at a time
+        if not self.threat.is_default:  # ART's own FastGradientMethod in L2, one eps at a time
             if point.eps == 0:  # ART refuses a zero step; a step of length 0 is the input
                 return torch.from_numpy(ctx.x[rows].copy())
             return torch.from_numpy(
-                art.art_fgsm(ctx.clf, ctx.x[rows], ctx.y[rows], point.eps, self.batch_size, norm=2)
+                art.art_fgsm(
+                    ctx.clf,
+                    ctx.x[rows],
+                    ctx.y[rows],
+                    point.eps,
+                    self.batch_size,
+                    norm=self.threat.art_norm,
+                )
             )
         # The gradient does not depend on eps: computed once, applied at every eps.
         return art.fgsm_apply(torch.from_numpy(ctx.x[rows]), ctx.clean_signs(rows), point.eps)

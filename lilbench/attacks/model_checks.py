@@ -192,7 +192,7 @@ def worst_case(records: dict[str, AttackRecord]) -> dict[float, tuple[int, int, 
     by_eps: dict[float, list[tuple[str, np.ndarray]]] = {}
     facts = attack_facts(records)
     for label, rec in records.items():
-        if rec.sweep != "eps" or facts[label].norm != "inf":
+        if rec.sweep != "eps" or not facts[label].threat.is_default:
             continue
         n = rec.samples.n
         for p in rec.points:

@@ -83,10 +83,13 @@ class PGD(AttackSpec):
         return "step" if self.step is not None else "eps"
 
     @property
-    def label(self) -> str:
+    def label_stem(self) -> str:
         """`pgd-eps` for an eps sweep, `pgd` for the paper's step-size sweep."""
-        label = "pgd-eps" if self.sweep == "eps" else "pgd"
-        return (f"{label}-paper" if self.paper_objective else label) + self.norm_suffix
+        return "pgd-eps" if self.sweep == "eps" else "pgd"
+
+    @property
+    def label(self) -> str:
+        return self.named(self.label_stem, paper=self.paper_objective)
 
     @property
     def verdict_rank(self) -> int:
@@ -139,7 +142,7 @@ class PGD(AttackSpec):
         if self.paper_faithful:
             radius = faithful.authors_pgd_radius(eps=point.eps, step=point.step, steps=self.steps)
             return art.fgsm_apply(torch.from_numpy(ctx.x[rows]), ctx.clean_signs(rows), radius)
-        if self.threat.key not in ("inf", "2"):
+        if not self.threat.in_art:
             return self._threat_pgd(ctx, point, rows)
         if self.restarts == 0 and self.threat.is_default:
             # ART's arithmetic without its overhead; bit-identical (tested)
@@ -165,7 +168,7 @@ class PGD(AttackSpec):
             restarts=self.restarts,
             batch_size=self.batch_size,
             seed=ctx.seed,
-            norm=2 if self.threat.key == "2" else math.inf,
+            norm=self.threat.art_norm,
         )
         return torch.from_numpy(adv)
 

@@ -10,7 +10,6 @@ and update).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -85,7 +84,7 @@ class Square(EpsGridAttack):
                     restarts=self.restarts,
                     batch_size=self.batch_size,
                     seed=ctx.seed,
-                    norm=2 if self.norm == "2" else math.inf,
+                    norm=self.threat.art_norm,
                 )
             )
         x, y = ctx.tensors(rows)

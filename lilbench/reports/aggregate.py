@@ -19,6 +19,7 @@ from lilbench.results.comparisons import (
     key_header,
     one_step,
     other_threats,
+    paper_labels,
     point_bits,
     strongest,
     worst_case_attacks,
@@ -308,6 +309,7 @@ def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table, Table]
         cells=change_of,
         masking=masking,
         indicators=masking_summary(results),
+        paper_families=paper_labels(results),
     )
     for t in other_threats():
         strong_t = strongest(results, verdicts, t.key)

@@ -30,12 +30,14 @@ from lilbench.reports.aggregate import (
     Comparison,
     by_setting,
     comparisons,
+    eps_name,
     key_header,
     strongest,
 )
 from lilbench.results.stats import estimate
 from lilbench.results.suite_results import ModelResult, collect_suite
 from lilbench.suites import Suite, load_suite, read_yaml
+from lilbench.threats import ThreatModel, threat
 
 HOLDS = "holds"
 AUTHORS_ONLY = "holds only under the authors' attacks"
@@ -299,7 +301,7 @@ def _certified(res: SuiteResults, setting: str, norm: str = "inf") -> str:
     if not shown:
         return ""
     eps = next(b[0] for _, b in pairs if b is not None)
-    return f"{'eps' if norm == 'inf' else 'L2 eps'} {eps:g}: " + "; ".join(shown)
+    return f"{eps_name(norm)} {eps:g}: " + "; ".join(shown)
 
 
 @EVIDENCE.register("robustness")
@@ -310,9 +312,9 @@ def robustness(res: SuiteResults, params: dict[str, Any]) -> Finding:
     attacks at eps 0.1, else the strongest attack run). With `norm: "2"`: the same in L2 (the
     worst case of all L2 attacks at L2 eps 1, L2 certificates); the authors' attacks are
     L-inf, so their column says it does not apply."""
-    norm = str(params.get("norm", "inf"))
-    if norm == "2":
-        return _robustness_l2(res)
+    t = threat(params.get("norm", "inf"))
+    if not t.is_default:
+        return _robustness_in(res, t)
     authors = list(params.get("authors", []))
     found = _lil_only(res, comparisons(res.results))
     families = {c.family for c in found}
@@ -351,11 +353,12 @@ def robustness(res: SuiteResults, params: dict[str, Any]) -> Finding:
     )
 
 
-def _robustness_l2(res: SuiteResults) -> Finding:
+def _robustness_in(res: SuiteResults, t: ThreatModel) -> Finding:
+    """The robustness row in a norm other than L-inf (its own worst case and certificates)."""
     found = _lil_only(res, comparisons(res.results))
-    strong_family = strongest(res.results, {c.family for c in found}, "2")
+    strong_family = strongest(res.results, {c.family for c in found}, t.key)
     if strong_family is None:
-        raise NotComputed("L2 attack entries (norm: 2)", f"lilbench run {res.shown}")
+        raise NotComputed(f"{t.label} attack entries (norm: {t.key})", f"lilbench run {res.shown}")
     strong = _best(found, strong_family)
     ours = [c for c in found if c.family == strong_family and c.significant]
     rises = [_with_clean(res, c) for c in ours if c.change > 0]
@@ -365,13 +368,13 @@ def _robustness_l2(res: SuiteResults) -> Finding:
         strong_text += f"; falls significantly for {', '.join(falls)}"
     if rises:
         verdict = HOLDS
-        why = f"the strong L2 protocol shows a significant rise for {', '.join(rises)}"
+        why = f"the strong {t.label} protocol shows a significant rise for {', '.join(rises)}"
     else:
-        verdict, why = FAILS, "no significant rise under the strong L2 protocol"
+        verdict, why = FAILS, f"no significant rise under the strong {t.label} protocol"
     return Finding(
         "not applicable: the authors' attacks are L-inf, as the paper ran them",
         strong_text,
-        _certified(res, strong.setting, "2") if strong is not None else "",
+        _certified(res, strong.setting, t.key) if strong is not None else "",
         verdict,
         why + " (Holm over every comparison of the suite's report)",
     )

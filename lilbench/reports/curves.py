@@ -41,7 +41,7 @@ def robustness_section(
             float(p.eps)
             for r in results
             for label, rec in r.completed_attacks().items()
-            if rec.sweep == "eps" and attack_facts({label: rec})[label].norm == "inf"
+            if rec.sweep == "eps" and attack_facts({label: rec})[label].threat.is_default
             for p in rec.points
             if p.eps > 0
         }

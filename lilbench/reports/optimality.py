@@ -20,8 +20,7 @@ from lilbench.reports.aggregate import Table, by_setting, key_header
 from lilbench.results.per_image import eps_records, minimal_eps, norms_of
 from lilbench.results.suite_results import ModelResult
 from lilbench.schemas import AttackRecord
-
-NORM_NAMES = {"inf": "L-inf", "2": "L2"}
+from lilbench.threats import threat
 
 
 def _area(eps: list[float], values: list[float]) -> float:
@@ -89,14 +88,14 @@ def optimality_table(
     weakest = min(means, key=lambda k: means[k])
     strongest = max(means, key=lambda k: means[k])
     sentence = (
-        f"Weakest link in {NORM_NAMES.get(norm, norm)}: {weakest} (mean optimality "
+        f"Weakest link in {threat(norm).label}: {weakest} (mean optimality "
         f"{means[weakest]:.3f}); closest to the per-image best: {strongest} "
         f"({means[strongest]:.3f})."
     )
     return (header, rows), sentence
 
 
-__all__ = ["NORM_NAMES", "local_optimality", "norms_of", "optimality", "optimality_table"]
+__all__ = ["local_optimality", "norms_of", "optimality", "optimality_table"]
 
 
 def work_table(results: list[ModelResult], attack_order: list[str]) -> Table | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from lilbench.threats import ThreatModel
 
@@ -18,6 +18,7 @@ def answer(
     cells: dict[tuple[str, str], str] | None = None,
     masking: list[bool] | None = None,
     indicators: tuple[int, int, list[str]] | None = None,
+    paper_families: Collection[str] = (),
 ) -> str:
     """A few sentences: the strongest standard attack's answer, its best change and clean
     cost, what FGSM shows and how much of it the strongest attack leaves, what the
@@ -93,7 +94,7 @@ def answer(
                 f"{indicators[0]} models ({fired}): their robust accuracy may be overstated "
                 "(see the sanity checks)."
             )
-    paper = [f for f in verdicts if f.endswith("-paper")]
+    paper = [f for f in verdicts if f in paper_families]
     if paper:
         risen = sorted({s for f in paper for s in verdicts[f][1]})
         parts.append(

@@ -11,8 +11,9 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display here or in CI
 import matplotlib.pyplot as plt
 
+from lilbench.attacks.base import spec_from_params
 from lilbench.io import atomic_path
-from lilbench.reports.aggregate import by_setting
+from lilbench.reports.aggregate import by_setting, eps_name
 from lilbench.reports.summary import curve
 from lilbench.results.suite_results import ModelResult, setting_name
 
@@ -67,6 +68,14 @@ def _mean_curve(group: list[ModelResult], attack: str) -> tuple[list[float], lis
     return xs, [sum(c[1][i] for c in curves) / len(curves) for i in range(len(xs))]
 
 
+def _radius_name(results: list[ModelResult], attack: str) -> str:
+    """The eps axis's name in the attack's own norm ("eps" in L-inf, "L2 eps", ...)."""
+    rec = next((r.attacks[attack] for r in results if r.attacks.get(attack)), None)
+    if rec is None:
+        return "eps"
+    return eps_name(spec_from_params(rec.params).norm)
+
+
 def plot(results: list[ModelResult], panels: Sequence[tuple[str, str | None]], path: Path) -> None:
     """One panel per attack, one line per beta (mean over seeds); a second attack in a panel
     is drawn dashed in the same colour (standard vs paper-faithful)."""
@@ -96,8 +105,7 @@ def plot(results: list[ModelResult], panels: Sequence[tuple[str, str | None]], p
                 )
         ax.set_xscale("log")
         ax.set_ylim(-0.02, 1.02)
-        radius = "L2 eps" if attack.endswith("-l2") else "eps"  # the label names an L2 attack
-        ax.set_xlabel(radius if sweep == "eps" else "step size (eps = ball)")
+        ax.set_xlabel(_radius_name(results, attack) if sweep == "eps" else "step size (eps = ball)")
         ax.set_ylabel("robust accuracy")
         title = attack.upper() + (f" (solid) vs {dashed.upper()} (dashed)" if dashed else "")
         ax.set_title(title, fontsize=10)

@@ -73,7 +73,7 @@ def worst_case_masks(
                 points.append((round(float(p.eps), 9), label, m))
     counted: dict[float, set[str]] = {}
     for e, label, _ in points:
-        if not label.endswith("-paper"):
+        if not facts[label].paper_objective:
             counted.setdefault(e, set()).add(label)
     out = {}
     for e in sorted(e for e, labels in counted.items() if len(labels) > 1):
@@ -341,6 +341,11 @@ def strongest(results: list[ModelResult], families: Iterable[str], norm: str = "
     }
     ranks[worst_name(norm)] = max(ranks.values(), default=0) + 1
     return max((f for f in families if f in ranks), key=ranks.__getitem__, default=None)
+
+
+def paper_labels(results: list[ModelResult]) -> set[str]:
+    """The labels of the authors' variants that ran."""
+    return {label for label, s in _specs(results).items() if s.paper_objective}
 
 
 def one_step(results: list[ModelResult]) -> str | None:

@@ -22,6 +22,7 @@ from lilbench.data import Dataset, load_dataset
 from lilbench.results.diagnostic_records import ensure_diagnostic
 from lilbench.results.suite_results import ModelResult
 from lilbench.schemas import AttackRecord
+from lilbench.threats import threat
 
 
 def _searches(r: ModelResult) -> set[str]:
@@ -107,7 +108,7 @@ def norms_of(results: list[ModelResult]) -> list[str]:
         for label, rec in r.completed_attacks().items()
         if rec.sweep == "eps"
     }
-    return sorted(found, key=lambda n: (n != "inf", n))
+    return sorted(found, key=lambda n: threat(n).order)
 
 
 RUN_INDICATORS = ("unstable-predictions", "unconstrained-failure")

@@ -37,6 +37,8 @@ class ThreatModel(ABC):
     label: ClassVar[str]  # how tables and prose print it: "L-inf", "L2", "L1"
     prose_name: ClassVar[str]  # how report prose introduces it ("L2, the paper's own metric")
     suffix: ClassVar[str]  # appended to attack labels ("" for L-inf: labels predate norms)
+    in_art: ClassVar[bool]  # ART's attacks implement it (lilbench's engine matches them)
+    size_field: ClassVar[str]  # the attack point's field holding the largest perturbation
     eps_unit: ClassVar[str]  # what a radius means, for errors: "pixels", "an L2 radius", ...
     max_eps: ClassVar[float]  # the largest radius that is not the whole [0, 1] box
     verdict_eps: ClassVar[float]  # where the report's verdict compares eps sweeps (MNIST)
@@ -80,6 +82,11 @@ class ThreatModel(ABC):
         in any Lp ball (|delta_i| <= ||delta||_p)."""
         x = x.double()
         return (x - eps).clamp(lo, hi), (x + eps).clamp(lo, hi)
+
+    @property
+    def art_norm(self) -> float:
+        """The `norm` argument ART's attacks take for it (2, or numpy's inf)."""
+        return self.p
 
     @property
     def box_is_exact(self) -> bool:

@@ -66,6 +66,8 @@ class L1(ThreatModel):
     label = "L1"
     prose_name = "L1"
     suffix = "-l1"
+    in_art = False
+    size_field = "max_lp"
     eps_unit = "an L1 radius"
     max_eps = 1e6  # d covers the [0, 1] cube of d pixels; 1e6 any image up to 1000^2 pixels
     verdict_eps = 4.0  # where AutoAttack-L1 leaves the paper MLPs partly robust (measured)

@@ -29,6 +29,8 @@ class L2(ThreatModel):
     label = "L2"
     prose_name = "L2, the paper's own metric"
     suffix = "-l2"
+    in_art = True
+    size_field = "max_l2"
     eps_unit = "an L2 radius"
     # sqrt(d) covers the [0, 1] cube of d pixels; 1000 covers any image up to 1000^2 pixels
     max_eps = 1000.0

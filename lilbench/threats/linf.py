@@ -27,6 +27,8 @@ class Linf(ThreatModel):
     label = "L-inf"
     prose_name = "L-inf"
     suffix = ""
+    in_art = True
+    size_field = "max_linf"
     eps_unit = "pixels in [0, 1]"
     max_eps = 1.0
     verdict_eps = 0.1  # a common MNIST L-inf budget

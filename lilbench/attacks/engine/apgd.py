@@ -31,7 +31,7 @@ from art.utils import random_sphere
 from torch import nn
 
 from lilbench.attacks.engine import apgd_kernel
-from lilbench.attacks.engine.common import Trace, eps32, incomplete, predict
+from lilbench.attacks.engine.common import Trace, eps32, euclidean, incomplete, predict
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 TOL = 10e-8  # ART's guard in the L2 step's division (1e-7)
@@ -116,13 +116,13 @@ def apgd_iterate(
         return torch.cat(fs), torch.cat(gs)
 
     def project(z: torch.Tensor) -> torch.Tensor:
-        if norm == "2":
+        if euclidean(norm):
             return x_init + l2_project(z - x_init, eps)
         return (z - x_init).clamp_(-e, e).add_(x_init)
 
     def ascent(grad: torch.Tensor) -> torch.Tensor:
         """The step's direction: the gradient's sign (L-inf) or over its L2 norm."""
-        if norm == "2":
+        if euclidean(norm):
             g = grad * direction
             return g / ((g * g).sum(1, keepdim=True).sqrt() + TOL)
         return (direction * grad).sign()
@@ -131,7 +131,7 @@ def apgd_iterate(
         x_k: torch.Tensor, x_km1: torch.Tensor, grad: torch.Tensor, eta: torch.Tensor
     ) -> torch.Tensor:
         """ART's step: sign step, clip, project, momentum 0.75, clip, project."""
-        if norm == "2" and dev.type == "cpu":
+        if euclidean(norm) and dev.type == "cpu":
             return torch.from_numpy(
                 l2_momentum(
                     x_k.numpy(),
@@ -143,7 +143,7 @@ def apgd_iterate(
                     direction,
                 )
             )
-        if compiled and norm == "inf":
+        if compiled and not euclidean(norm):
             out = np.empty(x_k.shape, dtype=np.float32)
             apgd_kernel.momentum_step(
                 x_k.numpy(),
@@ -174,7 +174,7 @@ def apgd_iterate(
     eta_w = eta.clone()
     for k in range(max_iter):
         if k == 0:
-            if norm == "2" and dev.type == "cpu":
+            if euclidean(norm) and dev.type == "cpu":
                 x_1 = torch.from_numpy(
                     l2_first(x_k.numpy(), x_init.numpy(), grad.numpy(), eta.numpy(), eps, direction)
                 )
@@ -289,9 +289,9 @@ def random_start(
     """ART's random start: `base` plus uniform noise in the eps ball (numpy's global RNG,
     float64 drawn, float32 kept), clipped to [0, 1], projected onto the ball around x."""
     dims = int(np.prod(x.shape[1:]))
-    noise = random_sphere(len(x), dims, eps, 2 if norm == "2" else np.inf).astype(np.float32)
+    noise = random_sphere(len(x), dims, eps, 2 if euclidean(norm) else np.inf).astype(np.float32)
     start = (base + torch.from_numpy(noise).reshape(x.shape).to(x.device)).clamp(0.0, 1.0)
-    if norm == "2":
+    if euclidean(norm):
         return x + l2_project(start - x, eps)
     e = eps32(eps)
     return x + (start - x).clamp(-e, e)

@@ -6,6 +6,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from lilbench.threats import threat
+
+
+def euclidean(norm: str) -> bool:
+    """Whether the threat model is L2, whose kernels (ART's L2 arithmetic) these are."""
+    return threat(norm).p == 2
+
+
 ART_PREDICT_BATCH = 128  # the batch ART's stock `predict` uses when an attack calls it bare
 
 
@@ -27,7 +35,7 @@ def l2(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def distance(a: torch.Tensor, b: torch.Tensor, norm: str) -> torch.Tensor:
     """Row-wise distance in the norm "inf" or "2"."""
-    return l2(a, b) if norm == "2" else linf(a, b)
+    return l2(a, b) if euclidean(norm) else linf(a, b)
 
 
 def within(adv: torch.Tensor, x: torch.Tensor, eps: float, norm: str = "inf") -> torch.Tensor:
@@ -35,7 +43,7 @@ def within(adv: torch.Tensor, x: torch.Tensor, eps: float, norm: str = "inf") ->
     (as ART's `run_attack`; every member's L-inf point is clamped into the ball, so the slack
     only absorbs rounding). L2: within eps, no slack (as the official FAB's check), since an
     L2 point is not clamped and the runner's check allows only 1e-6."""
-    if norm == "2":
+    if euclidean(norm):
         return l2(adv, x).double() <= eps
     return (1 - 1e-4) * linf(adv, x).double() <= eps
 

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from lilbench.attacks.engine import fab_kernel
-from lilbench.attacks.engine.common import distance
+from lilbench.attacks.engine.common import distance, euclidean
 
 NEWTON_STEPS = 30  # a cap; Newton's method stops on the exact segment in a few (tested)
 
@@ -114,7 +114,7 @@ def torch_step(
     (L2: multipliers) stacked, for the next warm start)."""
     n = len(x1)
     b = (w * x1).sum(1) - g
-    project = project_to_hyperplane_l2 if norm == "2" else project_to_hyperplane
+    project = project_to_hyperplane_l2 if euclidean(norm) else project_to_hyperplane
     d, e = project(torch.cat((x1, x0)), torch.cat((w, w)), torch.cat((b, b)), warm)
     d1, d0 = d[:n], d[n:]
     n1 = distance(d1, torch.zeros_like(d1), norm)[:, None].clamp_min(1e-8)
@@ -139,7 +139,7 @@ def compiled_step(
     n = len(x1)
     out = np.empty((n, x1.shape[1]), dtype=np.float32)
     e = np.zeros(2 * n) if warm is None else warm.numpy().astype(np.float64)
-    kernel = fab_kernel.fab_step_l2 if norm == "2" else fab_kernel.fab_step
+    kernel = fab_kernel.fab_step_l2 if euclidean(norm) else fab_kernel.fab_step
     kernel(x1.numpy(), x0.numpy(), w.numpy(), g.numpy().astype(np.float64), e, eta, alpha_max, out)
     return torch.from_numpy(out), torch.from_numpy(e)
 
@@ -206,7 +206,9 @@ def fab_targeted(
             back = is_adv.nonzero()[:, 0]
             with torch.no_grad():
                 if step is compiled_step:
-                    back_kernel = fab_kernel.step_back_l2 if norm == "2" else fab_kernel.step_back
+                    back_kernel = (
+                        fab_kernel.step_back_l2 if euclidean(norm) else fab_kernel.step_back
+                    )
                     back_kernel(
                         x1.numpy(), x0.numpy(), back.numpy(), beta, adv.numpy(), best.numpy()
                     )

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lilbench.attacks.engine.common import PassCounter, margin
+from lilbench.attacks.engine.common import PassCounter, euclidean, margin
 
 SCHEDULE = (0.001, 0.005, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8)  # fractions of the queries
 SMALL_WINDOW = 100  # pixels x channels up to which the first layer is updated, not recomputed
@@ -116,7 +116,7 @@ def square(
     """Adversarial examples for flat inputs x of images `shape` = (C, H, W); images that stay
     robust return their best point. Random draws come from `generator` (on the CPU).
     norm "2": `square_l2`, each restart on the images still robust."""
-    if norm == "2":
+    if euclidean(norm):
         out = x.clone()
         todo = torch.arange(len(x), device=x.device)
         for _ in range(max(1, restarts)):

@@ -20,8 +20,8 @@ class Attacks(Section):
         if ctx.standard:
             plot(ctx.results, [(a, None) for a in ctx.standard], ctx.out_dir / plot_name)
         lines: list[str] = []
-        # with L2 entries in the suite, every table names its norm (L2 tables say norm=2)
-        both = any(a.norm != "inf" for a in ctx.suite.attacks)
+        # with L2 (or L1) entries in the suite, every table names its norm (L2: norm=2)
+        both = any(not a.threat.is_default for a in ctx.suite.attacks)
         for spec in ctx.suite.attacks:
             table = attack_table(ctx.results, spec.label)
             if table is None:
@@ -32,7 +32,7 @@ class Attacks(Section):
                 for k, v in spec.params().items()
                 if k not in ("name", "batch_size") and not isinstance(v, list)
             )
-            if both and spec.norm == "inf":
+            if both and spec.threat.is_default:
                 desc = ", ".join(["norm=L-inf", *([desc] if desc else [])])
             title = f"## Robust accuracy under {spec.label.upper()}" + (
                 f" ({desc})" if desc else ""

@@ -13,8 +13,6 @@ from lilbench.reports.noise import Change, changes
 from lilbench.results.suite_results import ModelResult
 from lilbench.suites import Suite
 
-PAPER = "-paper"  # the label suffix of the authors' variants
-
 
 @dataclass
 class ReportContext:
@@ -44,9 +42,9 @@ class ReportContext:
         """(standard, the authors' copy) where the suite ran both."""
         labels = self.attacks
         return [
-            (spec.label.removesuffix(PAPER), spec.label)
+            (spec.standard_label, spec.label)
             for spec in self.suite.attacks
-            if spec.paper_objective and spec.label.removesuffix(PAPER) in labels
+            if spec.paper_objective and spec.standard_label in labels
         ]
 
     @cached_property

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from lilbench.reports.optimality import NORM_NAMES, norms_of, optimality_table, work_table
+from lilbench.reports.optimality import norms_of, optimality_table, work_table
 from lilbench.reports.render import md_table
 from lilbench.reports.sections.base import SECTIONS, ReportContext, Section
 from lilbench.results.per_image import clean_masks, hardest_images
+from lilbench.threats import threat
 
 HARDEST = 5
 OPTIMALITY = (
@@ -34,7 +35,7 @@ class Optimality(Section):
             if found is None:
                 continue
             table, sentence = found
-            name = NORM_NAMES.get(norm, norm)
+            name = threat(norm).label
             ctx.tables[f"optimality-{norm}"] = table
             hardest = hardest_images(ctx.results, clean, norm, HARDEST)
             listed = ", ".join(f"#{i} ({eps:.3g})" for i, eps, _ in hardest)
