@@ -5,6 +5,10 @@ the time ratio.
 
     python benchmarks/crown_bench.py [--runs-dir runs] [--before 2c39a00] [--repeat 3]
         [--beta 10] [--limit 100] [--eps 0.003,0.01] [--methods crown,alpha-crown]
+        [--norm inf|2] [--together]
+
+--together adds a row per eps for the methods run as a certify run runs them: now one
+`certified_all` call (the methods share CROWN's layer bounds), before one call per method.
 
 The earlier code is read with `git show REV:lilbench/certify/bounds.py` and imported
 from a temporary file (it needs nothing but torch and lilbench.certify.spec). Say whether
@@ -25,7 +29,7 @@ from types import ModuleType
 
 import torch
 
-from lilbench.certify.bounds import Chain, certified
+from lilbench.certify.bounds import Chain, certified, certified_all
 from lilbench.data import load_dataset
 from lilbench.training.checkpoint import load_model
 from lilbench.training.config import TrainConfig
@@ -52,11 +56,13 @@ def _earlier(rev: str) -> ModuleType:
     return module
 
 
-def _best(certify: Callable[..., torch.Tensor], *args: object, repeat: int) -> tuple[int, float]:
+def _best(
+    certify: Callable[..., torch.Tensor], *args: object, repeat: int, norm: str
+) -> tuple[int, float]:
     times, count = [], 0
     for _ in range(repeat):
         start = time.perf_counter()
-        count = int(certify(*args).sum())
+        count = int(certify(*args, norm=norm).sum())
         times.append(time.perf_counter() - start)
     return count, min(times)
 
@@ -70,6 +76,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--eps", default="0.003,0.01")
     parser.add_argument("--methods", default="crown")
+    parser.add_argument("--norm", default="inf")
+    parser.add_argument("--together", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
     trained = ensure_checkpoint(TrainConfig(beta=args.beta), runs_dir=args.runs_dir)
@@ -82,15 +90,29 @@ def main() -> None:
     x = data.x_test[: args.limit].reshape(args.limit, -1).double()
     y = data.y_test[: args.limit]
     print(f"model {trained.checkpoint.path.name} (beta {args.beta:g}), {args.limit} test images")
-    print(f"one thread; best of {args.repeat}; earlier code: {args.before}")
+    print(f"norm {args.norm}; one thread; best of {args.repeat}; earlier code: {args.before}")
     head = f"{'eps':>7} {'method':>12} {'count now':>10} {'before':>7} {'s now':>7} {'s before':>9}"
     print(head + f" {'before/now':>10}")
+    rep = {"repeat": args.repeat}
     for eps in (float(e) for e in args.eps.split(",")):
         for method in args.methods.split(","):
-            now, t_now = _best(certified, chain, x, y, eps, method, repeat=args.repeat)
-            was, t_was = _best(old.certified, old_chain, x, y, eps, method, repeat=args.repeat)
+            now, t_now = _best(certified, chain, x, y, eps, method, norm=args.norm, **rep)
+            was, t_was = _best(old.certified, old_chain, x, y, eps, method, norm=args.norm, **rep)
             print(
                 f"{eps:>7g} {method:>12} {now:>10} {was:>7} {t_now:>7.2f} {t_was:>9.2f} "
+                f"{t_was / t_now:>10.2f}"
+            )
+        if args.together:
+            methods = args.methods.split(",")
+            start = time.perf_counter()
+            certified_all(chain, x, y, eps, methods, norm=args.norm)
+            t_now = time.perf_counter() - start
+            start = time.perf_counter()
+            for method in methods:
+                old.certified(old_chain, x, y, eps, method, norm=args.norm)
+            t_was = time.perf_counter() - start
+            print(
+                f"{eps:>7g} {'all, shared':>12} {'':>10} {'':>7} {t_now:>7.2f} {t_was:>9.2f} "
                 f"{t_was / t_now:>10.2f}"
             )
 

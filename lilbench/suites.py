@@ -16,6 +16,7 @@ import yaml
 from lilbench.attacks import ATTACKS, AttackSpec
 from lilbench.attacks.parse import coerce, field_kind, field_kinds, number_list, parse_attack
 from lilbench.certify.spec import CertifySpec
+from lilbench.data import declared_shape
 from lilbench.data.noise import CorruptionSpec, NoiseSpec
 from lilbench.errors import ConfigError, LilbenchError
 from lilbench.io import sha256_file
@@ -381,8 +382,8 @@ def load_suite(path: Path) -> Suite:
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from None
     if "corruptions" in perturb:
-        shape = _image_side(str(raw.get("dataset", "mnist")))
-        if shape is None:
+        shape = declared_shape(str(raw.get("dataset", "mnist")))
+        if shape is None or shape[0] != 1:
             raise _fail(path, "corruptions", "MNIST-C's corruptions need grey images")
     device = raw.get("device", "cpu")
     if not isinstance(device, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", device):
@@ -425,13 +426,6 @@ def load_suite(path: Path) -> Suite:
         if labels.count(label) > 1:
             raise _fail(path, "methods", f"two settings are both {label!r}; keep one")
     return suite
-
-
-def _image_side(dataset: str) -> int | None:
-    """The side of a data set's square grey images (None: not such images); read from the
-    data set's registration without loading it."""
-    grey = {"mnist": 28, "fashion-mnist": 28}
-    return grey.get(dataset)
 
 
 def _methods(path: Path, value: Any, *, dataset: str) -> tuple[Setting, ...]:

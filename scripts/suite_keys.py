@@ -48,8 +48,9 @@ def suite_keys(path: Path, *, migrated: bool = False) -> dict[str, Any]:
             key = _attack_ident("W", spec, suite.test_limit, seed, SCHEMA, "cpu", params)
             attacks[f"{spec.name} {canonical_json(params)} seed={seed}"] = key
     certify = None
-    if suite.certify is not None:
-        params = suite.certify.params()
+    linf = suite.certify_in("inf")
+    if linf is not None:
+        params = linf.params()
         if migrated:  # the key before alpha-crown joined a suite's methods (issue 35)
             params = {**params, "methods": [m for m in params["methods"] if m != "alpha-crown"]}
         certify = sha256_bytes(canonical_json(params).encode())

@@ -14,6 +14,7 @@ import numpy as np
 from lilbench.attacks.base import ATTACKS, AttackContext, EpsGridAttack, Point, option
 from lilbench.errors import ConfigError
 from lilbench.lazy import lazy_module
+from lilbench.threats import threat as spec_threat
 
 if TYPE_CHECKING:
     import torch
@@ -64,7 +65,18 @@ class APGD(EpsGridAttack):
     def generate(self, ctx: AttackContext, point: Point, rows: slice) -> torch.Tensor:
         if not self.threat.in_art:
             x, y = ctx.tensors(rows)
-            return l1_apgd_examples(ctx.clf.model, x, y, self, eps=point.eps, seed=ctx.seed).cpu()
+            return sparse_apgd_examples(
+                ctx.clf.model,
+                x,
+                y,
+                eps=point.eps,
+                loss=self.loss,
+                max_iter=self.max_iter,
+                restarts=self.restarts,
+                batch_size=self.batch_size,
+                seed=ctx.seed,
+                norm=self.norm,
+            ).cpu()
         trace = ctx.notes["trace"] = common.Trace(len(ctx.x[rows]))
         adv = apgd_examples(
             ctx.clf,
@@ -82,27 +94,38 @@ class APGD(EpsGridAttack):
         return torch.from_numpy(np.ascontiguousarray(adv, dtype=np.float32))
 
 
-def l1_apgd_examples(
-    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, spec: APGD, *, eps: float, seed: int
+def sparse_apgd_examples(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    eps: float,
+    loss: str,
+    max_iter: int,
+    restarts: int,
+    batch_size: int,
+    seed: int,
+    norm: str,
 ) -> torch.Tensor:
-    """l1-APGD's examples: each restart on the images still robust, from its own random
-    start (one seeded generator, drawn restart after restart), in batches of the spec's
-    size."""
+    """APGD in a norm ART lacks (l1-APGD, `engine.sparse`): each restart on the images
+    still robust, from its own random start (one seeded generator, drawn restart after
+    restart), in batches of `batch_size`."""
+    threat = spec_threat(norm)
     gen = torch.Generator(device=x.device).manual_seed(seed)
     out = x.clone()
     robust = torch.ones(len(x), dtype=torch.bool, device=x.device)
-    for _ in range(spec.restarts):
+    for _ in range(restarts):
         idx = robust.nonzero()[:, 0]
-        for lo in range(0, len(idx), spec.batch_size):
-            rows = idx[lo : lo + spec.batch_size]
+        for lo in range(0, len(idx), batch_size):
+            rows = idx[lo : lo + batch_size]
             adv, still = sparse.apgd_l1(
                 model,
                 x[rows],
                 y[rows],
-                spec.threat,
+                threat,
                 eps=eps,
-                iterations=spec.max_iter,
-                loss=spec.loss,
+                iterations=max_iter,
+                loss=loss,
                 generator=gen,
             )
             out[rows] = adv
@@ -125,7 +148,23 @@ def apgd_examples(
     trace: Trace | None = None,
 ) -> np.ndarray:
     """APGD's adversarial examples from lilbench's engine (ART's arithmetic, bit for bit on
-    the CPU, faster), in L-inf or L2."""
+    the CPU, faster) in L-inf or L2; in a norm ART lacks, the sparse engine's."""
+    if not spec_threat(norm).in_art:
+        xt = torch.from_numpy(np.ascontiguousarray(x)).to(clf.device)
+        yt = torch.from_numpy(np.asarray(y)).to(clf.device)
+        found = sparse_apgd_examples(
+            clf.model,
+            xt,
+            yt,
+            eps=eps,
+            loss=loss,
+            max_iter=max_iter,
+            restarts=restarts,
+            batch_size=batch_size,
+            seed=seed,
+            norm=norm,
+        )
+        return np.ascontiguousarray(found.cpu().numpy(), dtype=np.float32)
     return engine.apgd_arrays(
         clf.model,
         x,

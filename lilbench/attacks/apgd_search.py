@@ -1,5 +1,5 @@
-"""The smallest L-inf (or, with norm 2, L2) perturbation APGD-CE finds per image, by
-bisection over eps (L2: ART's own APGD).
+"""The smallest L-inf (or, with norm 2, L2; norm 1, L1) perturbation APGD-CE finds per
+image, by bisection over eps (L1: l1-APGD).
 
 Per correctly classified image: APGD-CE at the grid's largest eps; where that succeeds, a
 bisection on log eps between the grid's smallest eps and the smallest eps known to succeed,
@@ -96,7 +96,7 @@ class APGDSearch(EpsGridAttack):
     """Minimal perturbation per image: bisection over eps with APGD-CE (reported on the grid)."""
 
     name: ClassVar[str] = "apgd-search"
-    norms: ClassVar[tuple[str, ...]] = ("inf", "2")
+    norms: ClassVar[tuple[str, ...]] = ("inf", "2", "1")
     minimal_perturbation: ClassVar[bool] = True
     eps0_applicable: ClassVar[bool] = True  # eps 0: every image keeps its clean input
     levels: int = option(6, "Bisection steps on log eps per image.")

@@ -105,7 +105,7 @@ class AutoAttackSpec(EpsGridAttack):
         have = VERSIONS_BY_NORM[self.threat.key]
         if self.version not in have:
             why = {
-                "art": "ART's own ensemble is L-inf here",
+                "art": "ART's own ensemble (version art) is L-inf here",
                 "apgd": "version apgd is the L1 subset; in L-inf and L2 the standard version runs",
                 "standard": "lilbench's FAB-T and Square are L-inf and L2 only, so the standard "
                 "version cannot run in L1",

@@ -93,8 +93,23 @@ def register_preparer(name: str) -> Callable[[P], P]:
     return add
 
 
-def register_dataset(name: str) -> Callable[[Loader], Loader]:
+# One input of each data set as an image, (channels, height, width), declared where the data
+# set registers (torch-free: suites check corruptions against it without loading data);
+# absent: not images.
+IMAGE_SHAPES: dict[str, tuple[int, int, int]] = {}
+
+
+def register_dataset(
+    name: str, *, image_shape: tuple[int, int, int] | None = None
+) -> Callable[[Loader], Loader]:
+    if image_shape is not None:
+        IMAGE_SHAPES[name] = image_shape
     return DATASETS.register(name)
+
+
+def declared_shape(name: str) -> tuple[int, int, int] | None:
+    """A registered data set's image shape (C, H, W), or None: not images, or unknown."""
+    return IMAGE_SHAPES.get(name)
 
 
 def dataset_names() -> list[str]:

@@ -90,7 +90,7 @@ def _batch(tar: tarfile.TarFile, name: str, where: Path) -> tuple[np.ndarray, np
     return data, y
 
 
-@register_dataset("cifar10")
+@register_dataset("cifar10", image_shape=(3, 32, 32))
 def load_cifar10(data_dir: Path, seed: int = 0) -> Dataset:
     del seed  # a fixed data set
     path = prepare_cifar10(data_dir) / ARCHIVE

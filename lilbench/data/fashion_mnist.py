@@ -163,7 +163,7 @@ def _checksum() -> str:
     return hashlib.sha256("".join(f.sha256 for f in FILES.values()).encode()).hexdigest()
 
 
-@register_dataset("fashion-mnist")
+@register_dataset("fashion-mnist", image_shape=(1, 28, 28))
 def load_fashion_mnist(data_dir: Path, seed: int = 0) -> Dataset:
     del seed  # a fixed data set
     directory = prepare_fashion_mnist(data_dir)

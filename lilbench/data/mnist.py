@@ -192,7 +192,7 @@ def _checksum() -> str:
     return hashlib.sha256("".join(h for _, h in IDX_FILES.values()).encode()).hexdigest()
 
 
-@register_dataset("mnist")
+@register_dataset("mnist", image_shape=(1, 28, 28))
 def load_mnist(data_dir: Path, seed: int = 0) -> Dataset:
     del seed  # MNIST is fixed; the seed only matters for generated data sets
     directory = prepare_mnist(data_dir)

@@ -1,11 +1,10 @@
 """Random perturbations of inputs in [0, 1], and what a suite's `noise:` and `corruptions:`
 blocks say (torch-free: the CLI and the suites parse them).
 
-Three kinds of noise, each clipped to [0, 1] after it is added:
+Kinds of noise, each clipped to [0, 1] after it is added:
 - `gaussian`: N(0, sigma^2) per pixel (the level is sigma);
-- `uniform-linf`: uniform in the L-inf ball of radius eps (the level);
-- `uniform-l2`: uniform in the L2 ball of radius eps (a Gaussian direction, a radius
-  eps * U^(1/d)).
+- `uniform-<norm>` for every threat model (`uniform-linf`, `uniform-l2`, `uniform-l1`):
+  uniform in that norm's ball of radius eps (the level), drawn by the threat model.
 
 Draw k of image i is seeded by (seed, kind, level, k, i), so an image's noise does not
 depend on which other images are evaluated with it.
@@ -23,13 +22,18 @@ import numpy as np
 from lilbench.data.corruptions import CORRUPTIONS, MNIST_C, corruption_names
 from lilbench.errors import ConfigError
 from lilbench.params import check_keys
+from lilbench.threats import THREATS
 
-NOISE_KINDS = ("gaussian", "uniform-linf", "uniform-l2")
+GAUSSIAN = "gaussian"
+UNIFORM = {f"uniform-{t.name}": t for _, t in sorted(THREATS.items(), key=lambda i: i[1].order)}
+NOISE_KINDS = (GAUSSIAN, *UNIFORM)
 # The largest level each kind accepts. Inputs lie in [0, 1]: Gaussian noise of sigma 10 is
-# already a coin toss per pixel after clipping, an L-inf radius past 1 covers the box, and an
-# L2 radius of 1000 covers any image up to 1000^2 pixels. Past these a level only costs time
-# (or overflows the seed arithmetic).
-MAX_LEVEL: dict[str, float] = {"gaussian": 10.0, "uniform-linf": 1.0, "uniform-l2": 1000.0}
+# already a coin toss per pixel after clipping; a uniform kind takes its threat model's
+# largest radius (L-inf 1 covers the box, L2 1000 and L1 1e6 any image up to 1000^2
+# pixels). Past these a level only costs time (or overflows the seed arithmetic).
+MAX_LEVEL: dict[str, float] = {GAUSSIAN: 10.0, **{k: t.max_eps for k, t in UNIFORM.items()}}
+# `noise: true`: the kinds and levels of the first noise blocks (so their records keep their
+# keys); uniform-l1 joins only where a suite names it
 DEFAULT_LEVELS: dict[str, tuple[float, ...]] = {
     "gaussian": (0.1, 0.2, 0.3, 0.5),
     "uniform-linf": (0.1, 0.3),
@@ -38,14 +42,15 @@ DEFAULT_LEVELS: dict[str, tuple[float, ...]] = {
 
 
 def _draw(kind: str, level: float, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-    if kind == "gaussian":
+    if kind == GAUSSIAN:
         return rng.normal(0.0, level, shape)
-    if kind == "uniform-linf":
-        return rng.uniform(-level, level, shape)
-    direction = rng.normal(0.0, 1.0, shape)
-    norm = float(np.linalg.norm(direction)) or 1.0
-    radius = level * rng.random() ** (1.0 / direction.size)
-    return direction * (radius / norm)
+    return UNIFORM[kind].sample_ball(shape, level, rng)
+
+
+def noise_size(kind: str, delta: np.ndarray) -> np.ndarray | None:
+    """Per row, the size of a uniform kind's perturbation in its own norm (None: Gaussian)."""
+    t = UNIFORM.get(kind)
+    return None if t is None else np.linalg.norm(delta, ord=t.p, axis=1)
 
 
 def noisy(

@@ -12,6 +12,7 @@ import numpy as np
 
 from lilbench.attacks.checks import unpack_mask
 from lilbench.data.corruptions import corrupt
+from lilbench.data.noise import GAUSSIAN, UNIFORM
 from lilbench.reports.aggregate import ALPHA, TABLE_RESAMPLES, Table, by_setting, key_header
 from lilbench.results.perturbation_records import corruption_bits, point_counts
 from lilbench.results.stats import Bootstrap, hierarchical_bootstrap, paired_holm
@@ -19,11 +20,7 @@ from lilbench.results.suite_results import ModelResult
 
 PerImage = Callable[[ModelResult], np.ndarray | None]  # per-image score in [0, 1], or None
 
-NOISE_NAMES = {
-    "gaussian": "Gaussian sigma",
-    "uniform-linf": "uniform L-inf",
-    "uniform-l2": "uniform L2",
-}
+NOISE_NAMES = {GAUSSIAN: "Gaussian sigma", **{k: f"uniform {t.label}" for k, t in UNIFORM.items()}}
 
 
 def _noise_score(kind: str, level: float, *, every_draw: bool) -> PerImage:
@@ -190,10 +187,25 @@ def changes_table(found: list[Change]) -> Table:
     return header, rows
 
 
+def _picture(img: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A flat input as something imshow draws: (H, W) for grey, (H, W, C) for colour."""
+    if len(shape) != 3:
+        side = round(img.size**0.5)
+        return img.reshape(side, side)
+    c, h, w = shape
+    return img.reshape(h, w) if c == 1 else img.reshape(c, h, w).transpose(1, 2, 0)
+
+
 def corruption_figure(
-    x: np.ndarray, names: list[str], severity: float, seed: int, path: Path
+    x: np.ndarray,
+    names: list[str],
+    severity: float,
+    seed: int,
+    path: Path,
+    shape: tuple[int, ...] = (),
 ) -> None:
-    """One test image, clean and under each corruption (its randomness: image 0's)."""
+    """One test image, clean and under each corruption (its randomness: image 0's), drawn
+    in the data set's image shape (C, H, W; default a square grey image)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -208,7 +220,7 @@ def corruption_figure(
     for ax in axes.flat:
         ax.axis("off")
     for ax, (name, img) in zip(axes.flat, images, strict=False):
-        ax.imshow(img.reshape(28, 28), cmap="gray", vmin=0, vmax=1)
+        ax.imshow(_picture(img, shape), cmap="gray", vmin=0, vmax=1)
         ax.set_title(name, fontsize=8)
     save_figure(fig, path, dpi=90)
 

@@ -20,7 +20,7 @@ import numpy as np
 from lilbench.attacks.checks import pack_mask, unpack_mask
 from lilbench.data import Dataset
 from lilbench.data.corruptions import corrupt
-from lilbench.data.noise import CorruptionSpec, NoiseSpec, noisy
+from lilbench.data.noise import GAUSSIAN, CorruptionSpec, NoiseSpec, noise_size, noisy
 from lilbench.lazy import lazy_module
 from lilbench.results.diagnostic_records import ensure_diagnostic, find_diagnostic
 from lilbench.training.checkpoint import Checkpoint
@@ -63,7 +63,7 @@ def noise_values(
     clean = _predict(model, x) == y
     points: list[dict[str, Any]] = []
     checks = []
-    zero = _predict(model, noisy(x, "gaussian", 0.0, seed=seed, draw=0)) == y
+    zero = _predict(model, noisy(x, GAUSSIAN, 0.0, seed=seed, draw=0)) == y
     checks.append(
         _check(
             "noise 0 is clean",
@@ -78,8 +78,8 @@ def noise_values(
             xn = noisy(x, kind, level, seed=seed, draw=draw)
             in_range &= bool(xn.min() >= 0 and xn.max() <= 1)
             d = xn.astype(np.float64) - x
-            size = np.abs(d).max(1) if kind == "uniform-linf" else np.linalg.norm(d, axis=1)
-            if kind != "gaussian":
+            size = noise_size(kind, d)
+            if size is not None:
                 within &= bool((size <= level * (1 + 1e-6) + 1e-6).all())
             counts += _predict(model, xn) == y
         points.append(

@@ -130,4 +130,5 @@ class Noise(Section):
             severity,
             ctx.suite.seeds[0],
             ctx.out_dir / f"{ctx.suite.name}-corruptions.png",
+            data.image_shape,
         )
