@@ -66,18 +66,17 @@ def _one_line_error(err: str) -> str:
 # 1. A suite file cannot exhaust the machine.
 
 
-def test_an_alias_bomb_in_an_allowed_key_is_refused_fast_and_small(tmp_path: Path) -> None:
+def test_an_alias_bomb_in_an_allowed_key_is_refused_before_it_expands(tmp_path: Path) -> None:
+    """Refused with the aliases named, and the peak memory shows nothing was expanded (no
+    timed assertion: a loaded machine would fail it; the memory bound is the same proof)."""
     path = tmp_path / "bomb.yaml"
     path.write_text(BOMB)
     assert len(BOMB) < 700
     tracemalloc.start()
-    start = time.perf_counter()
     with pytest.raises(ConfigError, match="aliases"):
         load_suite(path)
-    seconds = time.perf_counter() - start
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert seconds < 1.0, seconds
     assert peak < 200 * 2**20, peak
 
 

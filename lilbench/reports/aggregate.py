@@ -311,12 +311,16 @@ def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table, Table]
         indicators=masking_summary(results),
         paper_families=paper_labels(results),
     )
-    for t in other_threats():
-        strong_t = strongest(results, verdicts, t.key)
-        if strong_t is not None and strong_t in verdicts and answer_text.startswith("**Answer"):
-            answer_text += " " + answer_in_norm(
-                verdicts, best, said, header_key, strong=strong_t, threat=t
-            )
+    alone = not answer_text.startswith("**Answer")
+    in_norms = [
+        answer_in_norm(verdicts, best, said, header_key, strong=strong_t, threat=t, alone=alone)
+        for t in other_threats()
+        if (strong_t := strongest(results, verdicts, t.key)) is not None and strong_t in verdicts
+    ]
+    if in_norms and not alone:
+        answer_text += " " + " ".join(in_norms)
+    elif in_norms:  # no L-inf attack: the other norms answer alone
+        answer_text = "**Answer.** No L-inf attack ran. " + " ".join(in_norms)
     if len({r.seed for r in results}) == 1 and answer_text.startswith("**Answer"):
         answer_text += (
             " (One training seed: the intervals cover the test sample's noise only, not the"

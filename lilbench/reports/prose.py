@@ -118,8 +118,10 @@ def answer_in_norm(
     *,
     strong: str,
     threat: ThreatModel,
+    alone: bool = False,
 ) -> str:
-    """The same answer in another norm (L2, L1), from its strongest family."""
+    """The same answer in another norm (L2, L1), from its strongest family (`alone`: no
+    L-inf answer before it)."""
     where, rises, falls = verdicts[strong]
     _, setting, change, _ = best[strong]
     what = "beta" if header_key == "beta" else "setting"
@@ -128,7 +130,8 @@ def answer_in_norm(
     if rises:
         head += f"rises significantly for {', '.join(said(s) for s in rises)}."
     else:
-        head += f"does not rise significantly for any {what} either (Holm over the same family)."
+        either = "" if alone else " either"
+        head += f"does not rise significantly for any {what}{either} (Holm over the same family)."
     parts = [head, f"The largest change in {label} is {change} pp at {said(setting)}."]
     if falls:
         parts.append(f"It falls significantly for {', '.join(said(s) for s in falls)}.")

@@ -12,7 +12,9 @@ class Robustness(Section):
     order = 100
 
     def applies(self, ctx: ReportContext) -> bool:
-        return bool(ctx.attacks)
+        # the curves and minimal perturbations are L-inf's (an eps of another norm is
+        # another ball): without an L-inf eps sweep there is nothing to draw
+        return any(s.threat.is_default and s.sweep == "eps" for s in ctx.suite.attacks)
 
     def render(self, ctx: ReportContext) -> list[str]:
         found = robustness_section(
