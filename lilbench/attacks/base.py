@@ -184,10 +184,6 @@ class AttackSpec:
         set; `eps` is None when neither --eps nor --eps-grid was given."""
         return cls.from_options(eps=cls.command_eps if eps is None else eps, **given)
 
-    @classmethod
-    def option_names(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
-
     def generate(self, ctx: AttackContext, point: Point, rows: slice) -> torch.Tensor:
         """Adversarial examples for the rows `rows` of the context's inputs at one point."""
         raise NotImplementedError

@@ -1,4 +1,4 @@
-"""Run an attack spec through ART on a model and check every result."""
+"""Run an attack spec on a model and check every result."""
 
 from __future__ import annotations
 

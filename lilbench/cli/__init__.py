@@ -29,7 +29,7 @@ from lilbench.errors import LilbenchError
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "data": ("lilbench.cli.data", "app", "Prepare data sets (MNIST works offline)."),
     "train": ("lilbench.cli.train", "train", "Train one model or reuse its checkpoint."),
-    "attack": ("lilbench.cli.attack", "app", "Attack a model through ART (checked, cached)."),
+    "attack": ("lilbench.cli.attack", "app", "Attack a model (checked, cached)."),
     "certify": (
         "lilbench.cli.certify_cmd",
         "certify",

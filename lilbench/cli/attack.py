@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # the engine (torch, ART) loads when an attack runs, not for 
 
 model_options = with_training_options(reserved=ATTACK_NAMES)
 
-app = typer.Typer(help="Attack a model through ART (checked, cached).", no_args_is_help=True)
+app = typer.Typer(help="Attack a model (checked, cached).", no_args_is_help=True)
 
 ModelOpt = Annotated[
     str | None,

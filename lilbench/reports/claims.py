@@ -166,10 +166,6 @@ class NotComputed(Exception):
 # --- the kinds of evidence -------------------------------------------------------------------
 
 
-def _pp(x: float) -> str:
-    return f"{100 * x:+.1f} pp"
-
-
 def _is_lil(r: ModelResult) -> bool:
     """Trained with the LIL objective, nothing else (a suite's other defences are not the
     paper's claim)."""
