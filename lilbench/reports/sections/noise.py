@@ -60,7 +60,8 @@ class Noise(Section):
             ctx.tables["corruptions"] = table
             sev = suite.corruptions.severity
             out += [
-                f"### Common corruptions (MNIST-C's 15, severity {sev:g})",
+                f"### Common corruptions (MNIST-C's {len(suite.corruptions.names)}, "
+                f"severity {sev:g})",
                 "",
                 "Written from Mu & Gilmer (2019) at the generator's published settings "
                 "(severity 1); each image corrupted once, seeded by the model's seed and the "
