@@ -63,21 +63,10 @@ class APGD(EpsGridAttack):
         return True
 
     def generate(self, ctx: AttackContext, point: Point, rows: slice) -> torch.Tensor:
-        if not self.threat.in_art:
-            x, y = ctx.tensors(rows)
-            return sparse_apgd_examples(
-                ctx.clf.model,
-                x,
-                y,
-                eps=point.eps,
-                loss=self.loss,
-                max_iter=self.max_iter,
-                restarts=self.restarts,
-                batch_size=self.batch_size,
-                seed=ctx.seed,
-                norm=self.norm,
-            ).cpu()
-        trace = ctx.notes["trace"] = common.Trace(len(ctx.x[rows]))
+        # the iterates are traced for the indicators where the engine is ART's arithmetic
+        trace = common.Trace(len(ctx.x[rows])) if self.threat.in_art else None
+        if trace is not None:
+            ctx.notes["trace"] = trace
         adv = apgd_examples(
             ctx.clf,
             ctx.x[rows],
