@@ -32,6 +32,11 @@ NOISE_KINDS = (GAUSSIAN, *UNIFORM)
 # largest radius (L-inf 1 covers the box, L2 1000 and L1 1e6 any image up to 1000^2
 # pixels). Past these a level only costs time (or overflows the seed arithmetic).
 MAX_LEVEL: dict[str, float] = {GAUSSIAN: 10.0, **{k: t.max_eps for k, t in UNIFORM.items()}}
+# how tables name each kind, before its level ("Gaussian sigma 0.3", "uniform L2 1")
+NOISE_LABELS: dict[str, str] = {
+    GAUSSIAN: "Gaussian sigma",
+    **{k: f"uniform {t.label}" for k, t in UNIFORM.items()},
+}
 # `noise: true`: the kinds and levels of the first noise blocks (so their records keep their
 # keys); uniform-l1 joins only where a suite names it
 DEFAULT_LEVELS: dict[str, tuple[float, ...]] = {

@@ -12,7 +12,7 @@ import numpy as np
 
 from lilbench.attacks.checks import unpack_mask
 from lilbench.data.corruptions import corrupt
-from lilbench.data.noise import GAUSSIAN, UNIFORM
+from lilbench.data.noise import NOISE_LABELS
 from lilbench.reports.aggregate import ALPHA, TABLE_RESAMPLES, Table, by_setting, key_header
 from lilbench.results.perturbation_records import corruption_bits, point_counts
 from lilbench.results.stats import Bootstrap, hierarchical_bootstrap, paired_holm
@@ -20,7 +20,7 @@ from lilbench.results.suite_results import ModelResult
 
 PerImage = Callable[[ModelResult], np.ndarray | None]  # per-image score in [0, 1], or None
 
-NOISE_NAMES = {GAUSSIAN: "Gaussian sigma", **{k: f"uniform {t.label}" for k, t in UNIFORM.items()}}
+NOISE_NAMES = NOISE_LABELS  # declared beside the kinds (data/noise.py)
 
 
 def _noise_score(kind: str, level: float, *, every_draw: bool) -> PerImage:
