@@ -187,7 +187,6 @@ class PGD(AttackSpec):
             adv = sparse.pgd(model, x, y, self.threat, generator=gen, **run)  # type: ignore[arg-type]
             with torch.no_grad():
                 broke = robust & (model(adv).argmax(1) != y)
-            best[broke] = adv[broke]
-            best[robust & ~broke] = adv[robust & ~broke]
+            best[robust] = adv[robust]  # a broken image keeps this point from now on
             robust &= ~broke
         return best.cpu()

@@ -114,8 +114,8 @@ def apgd_l1_run(
     alpha = 1.0  # the official code's L1 step factor
     step = torch.full((n,), alpha * eps, dtype=x.dtype, device=x.device)
     sparsity = _l0(adv - x)
-    topk = (sparsity / d / 1.5) if bool((sparsity > 0).any()) else torch.full_like(sparsity, 0.2)
-    topk = torch.where(sparsity > 0, topk, torch.full_like(topk, 0.2))
+    # from a perturbed start, k follows its sparsity; from the clean input, 20% of the pixels
+    topk = torch.where(sparsity > 0, sparsity / d / 1.5, torch.full_like(sparsity, 0.2))
     previous = torch.where(sparsity > 0, sparsity, torch.full_like(sparsity, float(d)))
     every = max(int(0.04 * iterations), 1)
     for i in range(iterations):
