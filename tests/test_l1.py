@@ -155,9 +155,12 @@ def test_l1_apgd_is_deterministic_and_in_the_box() -> None:
 @pytest.mark.parametrize(
     ("entry", "words"),
     [
-        ({"name": "autoattack", "eps": [2.0], "norm": 1}, "set version to apgd"),
+        (
+            {"name": "autoattack", "eps": [2.0], "norm": 1, "engine": "art"},
+            "ART's members are L-inf and L2 only",
+        ),
         ({"name": "autoattack", "eps": [0.1], "version": "apgd"}, "version apgd is the L1"),
-        ({"name": "square", "eps": [2.0], "norm": 1}, "square is L-inf, L2 only"),
+        ({"name": "square", "eps": [2.0], "norm": 1, "engine": "art"}, "L-inf and L2 only"),
         ({"name": "fgsm", "eps": [2e6], "norm": 1}, "L1 radius <= 1e+06"),
         ({"name": "fgsm", "eps": [1.0], "norm": 1, "objective": "paper"}, "authors' attacks"),
     ],
@@ -178,3 +181,166 @@ def test_uniform_l1_noise_lies_in_its_ball() -> None:
     size = noise_size("uniform-l1", out.astype(np.float64) - x)
     assert size is not None and (size <= 3.0 + 1e-5).all() and (size > 0).all()
     assert np.array_equal(out, noisy(x, "uniform-l1", 3.0, seed=0, draw=0))
+
+
+def _minimal_l1(w: np.ndarray, b: float, x: np.ndarray) -> float | None:
+    """The smallest L1 norm of d with w . (x + d) = b and x + d in [0, 1], by scipy's linear
+    programme over d = u - v (u, v >= 0): independent of lilbench's knapsack; None where the
+    plane is out of the box's reach."""
+    from scipy.optimize import linprog
+
+    n = len(x)
+    eye = np.eye(n)
+    res = linprog(
+        np.ones(2 * n),
+        A_ub=np.block([[eye, -eye], [-eye, eye]]),
+        b_ub=np.concatenate([1 - x, x]),
+        A_eq=np.concatenate([w, -w])[None],
+        b_eq=[b - w @ x],
+        bounds=(0, None),
+    )
+    return float(res.fun) if res.status == 0 else None
+
+
+def test_fab_l1_projection_is_the_linear_programmes_minimum() -> None:
+    """FAB's L1 projection onto w . z = b inside [0, 1] (torch and numba) has the LP's
+    minimal L1 norm and reaches the plane; out of reach, every coordinate goes to its wall."""
+    from lilbench.attacks.engine import fab, fab_kernel
+
+    g = torch.Generator().manual_seed(2)
+    p = torch.rand(16, 25, generator=g, dtype=torch.float64)
+    p[:4] = p[:4].round()  # on the walls: rooms of 0 and 1
+    w = torch.randn(16, 25, generator=g, dtype=torch.float64)
+    w[:, :3] = 0.0  # coordinates that move nothing
+    b = (w * p).sum(1) + 0.8 * torch.randn(16, generator=g, dtype=torch.float64)
+    b[-1] = 1e3  # out of reach
+    d, _ = fab.project_to_hyperplane_l1(p, w, b)
+    z = p + d
+    assert ((z >= -1e-12) & (z <= 1 + 1e-12)).all()
+    checked = 0
+    for i in range(16):
+        truth = _minimal_l1(w[i].numpy(), float(b[i]), p[i].numpy())
+        if truth is None:
+            assert float((w[i] * z[i]).sum()) < float(b[i])
+            assert torch.allclose(z[i][w[i] > 0], torch.ones(1, dtype=torch.float64))
+            continue
+        checked += 1
+        assert abs(float((w[i] * z[i]).sum() - b[i])) <= 1e-9
+        assert float(d[i].abs().sum()) == pytest.approx(truth, rel=1e-7, abs=1e-12)
+        # the numba knapsack: the same step sizes
+        c = float(b[i] - (w[i] * p[i]).sum())
+        s = 1.0 if c > 0 else -1.0
+        room = np.where(w[i].numpy() * s > 0, 1 - p[i].numpy(), p[i].numpy())
+        m = np.empty(25)
+        norm = fab_kernel._l1_steps(np.abs(w[i].numpy()), room, c, m, np.empty(25, np.int64))
+        assert norm == pytest.approx(truth, rel=1e-9, abs=1e-8)
+    assert checked >= 10
+
+
+def test_compiled_and_torch_l1_fab_steps_agree() -> None:
+    """The numba L1 move and the torch L1 move are the same maths (float64 vs float32)."""
+    from lilbench.attacks.engine import fab
+
+    g = torch.Generator().manual_seed(1)
+    x0 = torch.rand(64, 50, generator=g).round_()
+    x1 = (x0 + 0.1 * torch.randn(64, 50, generator=g)).clamp(0, 1)
+    w = torch.randn(64, 50, generator=g)
+    gap = 3 * torch.randn(64, generator=g)
+    a, _ = fab.torch_step(x1, x0, w, gap, None, eta=1.05, alpha_max=0.1, norm="1")
+    b, _ = fab.compiled_step(x1, x0, w, gap, None, eta=1.05, alpha_max=0.1, norm="1")
+    assert torch.allclose(a, b, atol=1e-5)
+    assert (a != x1).any()
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_l1_fab_t_finds_the_minimal_l1_perturbation_of_a_linear_model(compiled: bool) -> None:
+    """Two live classes, so only the target's half space is adversarial; its smallest L1
+    distance inside the box is an LP. FAB-T L1's point is adversarial, never closer than
+    that, and within 1% of it."""
+    from lilbench.attacks.engine import fab
+
+    torch.manual_seed(0)
+    dim, classes = 30, 5
+    model = nn.Linear(dim, classes)
+    with torch.no_grad():
+        model.weight.mul_(3)
+        model.bias[2:] = -1e3
+    x = torch.rand(40, dim)
+    x[:10] = x[:10].round()
+    with torch.no_grad():
+        y = model(x)[:, :2].argmax(1)
+    target = 1 - y
+    adv, dist = fab.fab_targeted(model, x, y, target, max_iter=100, norm="1", compiled=compiled)
+    w = model.weight.detach().double().numpy()
+    b = model.bias.detach().double().numpy()
+    truth = []
+    for i in range(len(x)):
+        t = _minimal_l1(w[y[i]] - w[target[i]], b[target[i]] - b[y[i]], x[i].double().numpy())
+        assert t is not None
+        truth.append(t)
+    found = dist.numpy()
+    with torch.no_grad():
+        assert (model(adv).argmax(1) != y).all()
+    assert ((adv >= 0) & (adv <= 1)).all()
+    assert np.allclose((adv - x).abs().sum(1).numpy(), found, rtol=1e-5)
+    assert (found >= np.array(truth) * (1 - 1e-4)).all()  # never below the true minimum
+    assert (found <= np.array(truth) * 1.01).all(), np.max(found / np.array(truth))
+
+
+def test_l1_square_stays_in_its_ball_and_breaks_images() -> None:
+    """lilbench's L1 Square: every point within eps in L1 and inside [0, 1], seeded, and
+    it breaks images of a small network (a query that lowers no margin is never kept)."""
+    from lilbench.attacks.engine.square import square
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 4))
+    x = torch.rand(60, 64)
+    with torch.no_grad():
+        y = model(x).argmax(1)
+    runs = [
+        square(
+            model,
+            x,
+            y,
+            eps=1.5,
+            shape=(1, 8, 8),
+            queries=300,
+            generator=torch.Generator().manual_seed(3),
+            norm="1",
+        )
+        for _ in range(2)
+    ]
+    assert torch.equal(runs[0], runs[1])
+    adv = runs[0]
+    assert (threat("1").distance(adv, x) <= 1.5 * (1 + 1e-6)).all()
+    assert adv.min() >= 0 and adv.max() <= 1
+    with torch.no_grad():
+        assert (model(adv).argmax(1) != y).sum() > 0
+
+
+def test_standard_autoattack_runs_in_l1(small_model: object) -> None:
+    """The standard version in L1: APGD-CE (5 restarts), APGD-T (5 targets), FAB-T and
+    Square, in that order; every check passes (points within eps in L1), and it leaves no
+    image robust that its APGD members alone (version apgd, one start) break."""
+    from lilbench.attacks.engine.autoattack import MemberLog, standard_autoattack
+    from lilbench.results.attack_runs import ensure_attack
+    from lilbench.training.checkpoint import load_model
+
+    ckpt = small_model.checkpoint  # type: ignore[attr-defined]
+    runs = ckpt.path.parent.parent
+    spec = parse_attack({"name": "autoattack", "norm": 1, "eps": [1.0, 3.0]})
+    assert spec.members[0] == "apgd-ce (5 restarts)"  # type: ignore[attr-defined]
+    rec = ensure_attack(ckpt, spec, runs_dir=runs, limit=60, seed=0).record
+    assert rec.passed, [c for c in rec.checks if not c.passed]
+    subset = parse_attack({"name": "autoattack", "norm": 1, "eps": [1.0, 3.0], "version": "apgd"})
+    sub = ensure_attack(ckpt, subset, runs_dir=runs, limit=60, seed=0).record
+    for p, q in zip(rec.points, sub.points, strict=True):
+        assert p.correct <= q.correct, (p.eps, p.correct, q.correct)
+    from lilbench.data import load_dataset
+
+    data = load_dataset("mnist")
+    model = load_model(ckpt.path)
+    x, y = data.x_test[:60], data.y_test[:60]
+    log = MemberLog()
+    standard_autoattack(model, x, y, eps=3.0, shape=(1, 28, 28), seed=0, log=log, norm="1")
+    assert list(log.seconds) == ["apgd-ce", "apgd-t", "fab-t", "square"]

@@ -38,10 +38,6 @@ def test_norm_enters_params_and_label_only_when_it_is_l2() -> None:
         ({"name": "fgsm", "eps": [0.5], "norm": "2", "objective": "paper"}, "authors' attacks"),
         ({"name": "pgd", "eps": [0.5], "norm": "2", "paper_faithful": True}, "authors' attacks"),
         ({"name": "fgsm", "eps": [0.5], "norm": "3"}, "unknown norm"),
-        (
-            {"name": "square", "eps": [5.0], "norm": "1"},
-            "(L1) is implemented for apgd, apgd-search, autoattack",
-        ),
         ({"name": "fgsm", "eps": [1.5]}, "[0, 1]"),  # an L-inf radius is still a pixel range
         ({"name": "fgsm", "eps": [-1.0], "norm": "2"}, "L2 radius >= 0"),
     ],

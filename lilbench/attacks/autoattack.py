@@ -2,14 +2,15 @@
 
 version "standard" (the default): AutoAttack's standard version, APGD-CE, APGD-T and
 FAB-T over the 9 most likely wrong classes, Square with 5,000 queries, on lilbench's own
-members (`engine.autoattack`), in L-inf or, with norm 2, in L2 (the official code's
-`norm='L2'`). With `engine: art` the same version as ART can run it (ART has
-no FAB, so without FAB-T): the records an earlier lilbench made as "standard" are those, and
-keep their keys there. version "art": ART's own ensemble (APGD-CE, APGD-DLR, Square with 1,000
-queries), which was lilbench's "autoattack" before; its records keep their keys. version
-"apgd": the standard version's APGD-CE and APGD-T alone, the only version lilbench runs in L1
-so far (its FAB-T and Square are L-inf and L2 only): the official code's L1 members with the
-large-radius schedule, on lilbench's l1-APGD.
+members (`engine.autoattack`), in L-inf, L2 (norm 2, the official code's `norm='L2'`) or L1
+(norm 1, `norm='L1'`: APGD-CE with 5 restarts and APGD-T over 5 targets on l1-APGD with the
+large-radius schedule, FAB-T in L1, lilbench's L1 Square). With `engine: art` the same
+version as ART can run it (ART has no FAB, so without FAB-T; L-inf and L2): the records an
+earlier lilbench made as "standard" are those, and keep their keys there. version "art":
+ART's own ensemble (APGD-CE, APGD-DLR, Square with 1,000 queries), which was lilbench's
+"autoattack" before; its records keep their keys. version "apgd": the L1 version's APGD-CE
+(one start) and APGD-T over 9 targets alone, which lilbench ran in L1 before it had FAB-T
+and Square there; its records keep their keys.
 """
 
 from __future__ import annotations
@@ -50,9 +51,15 @@ MEMBERS = {
     ("art", "art"): ("apgd-ce", "apgd-dlr", "square (1000 queries)"),
     ("apgd", "lilbench"): ("apgd-ce", "apgd-t (9 targets)"),
 }
+L1_MEMBERS = (  # the official code's standard version in L1
+    "apgd-ce (5 restarts)",
+    "apgd-t (5 targets)",
+    "fab-t (9 targets)",
+    "square (5000 queries)",
+)
 DEFAULT_ENGINE = {"standard": "lilbench", "art": "art", "apgd": "lilbench"}
 # the versions each norm has: the standard one needs FAB-T and Square in the norm
-VERSIONS_BY_NORM = {"inf": ("standard", "art"), "2": ("standard",), "1": ("apgd",)}
+VERSIONS_BY_NORM = {"inf": ("standard", "art"), "2": ("standard",), "1": ("standard", "apgd")}
 
 
 @ATTACKS.register("autoattack")
@@ -66,7 +73,7 @@ class AutoAttackSpec(EpsGridAttack):
     version: str = option(
         "standard",
         "standard (APGD-CE, APGD-T, FAB-T, Square 5000), art (ART's ensemble: APGD-CE, "
-        "APGD-DLR, Square 1000; L-inf) or apgd (APGD-CE and APGD-T; the L1 version here).",
+        "APGD-DLR, Square 1000; L-inf) or apgd (APGD-CE and APGD-T alone; L1).",
     )
     engine: str | None = option(
         None,
@@ -107,11 +114,14 @@ class AutoAttackSpec(EpsGridAttack):
             why = {
                 "art": "ART's own ensemble (version art) is L-inf here",
                 "apgd": "version apgd is the L1 subset; in L-inf and L2 the standard version runs",
-                "standard": "lilbench's FAB-T and Square are L-inf and L2 only, so the standard "
-                "version cannot run in L1",
             }[self.version]
             raise ConfigError(
                 f"AutoAttack in {self.threat.label}: {why}; set version to {' or '.join(have)}"
+            )
+        if self.resolved_engine == "art" and not self.threat.in_art:
+            raise ConfigError(
+                f"AutoAttack in {self.threat.label}: ART's members are L-inf and L2 only; "
+                "drop engine (lilbench's members run in every norm)"
             )
         return self
 
@@ -129,6 +139,8 @@ class AutoAttackSpec(EpsGridAttack):
 
     @property
     def members(self) -> tuple[str, ...]:
+        if self.version == "standard" and not self.threat.in_art:
+            return L1_MEMBERS
         return MEMBERS[(self.version, self.resolved_engine)]
 
     @property
@@ -154,7 +166,10 @@ class AutoAttackSpec(EpsGridAttack):
         if self.resolved_engine == "lilbench":
             x, y = ctx.tensors(rows)
             log = engine.MemberLog()
-            trace = ctx.notes["trace"] = engine.Trace(len(x))
+            # the sparse (L1) APGD members keep no trace of their iterates
+            trace = engine.Trace(len(x)) if self.threat.in_art else None
+            if trace is not None:
+                ctx.notes["trace"] = trace
             adv = engine.standard_autoattack(
                 ctx.clf.model,
                 x,

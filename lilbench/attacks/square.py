@@ -5,7 +5,8 @@ engine "lilbench" (the default): `engine.square`, a window drawn per image and p
 in the paper. engine "art": ART's SquareAttack, which draws one window and one sign for the
 whole batch per query; the records an earlier lilbench made were ART's, and keep their keys
 under `engine: art`. Both engines also run the L2 version (norm 2: the paper's L2 windows
-and update).
+and update); lilbench's engine runs an L1 version too (norm 1: the L2 scheme with L1 masses,
+`engine.square.square_l1`).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class Square(EpsGridAttack):
 
     name: ClassVar[str] = "square"
     gradient_free: ClassVar[bool] = True
-    norms: ClassVar[tuple[str, ...]] = ("inf", "2")
+    norms: ClassVar[tuple[str, ...]] = ("inf", "2", "1")
     max_iter: int = option(1000, "Queries per start.")
     restarts: int = option(1, "Random starts (seeded).")
     engine: str = option(
@@ -57,6 +58,11 @@ class Square(EpsGridAttack):
         if self.max_iter < 1 or self.restarts < 1:
             raise ConfigError("Square needs max_iter >= 1 and restarts >= 1")
         check_engine(self.engine, self.name)
+        if self.engine == "art" and not self.threat.in_art:
+            raise ConfigError(
+                f"ART's Square is L-inf and L2 only; drop engine for lilbench's "
+                f"{self.threat.label} Square"
+            )
         return self
 
     def params(self) -> dict[str, Any]:

@@ -1,8 +1,11 @@
-"""AutoAttack's standard version (Croce & Hein 2020), L-inf or L2 (the official code's
-`norm='Linf'` and `'L2'`: the same members with their L2 steps, projections and windows):
-APGD-CE, APGD-T, FAB-T, Square, in that order, each on the images still robust; an image
-counts as broken when a member's point is misclassified within eps (AutoAttack's criterion;
-ART's `run_attack` asks a targeted member for the target class instead).
+"""AutoAttack's standard version (Croce & Hein 2020), L-inf, L2 or L1 (the official code's
+`norm='Linf'`, `'L2'` and `'L1'`: the same members with their steps, projections and
+windows in the norm): APGD-CE, APGD-T, FAB-T, Square, in that order, each on the images
+still robust; an image counts as broken when a member's point is misclassified within eps
+(AutoAttack's criterion; ART's `run_attack` asks a targeted member for the target class
+instead). In L1, as the official code sets its standard version, APGD-CE runs 5 restarts
+and APGD-T 5 targets, both l1-APGD with the large-radius schedule (`engine.sparse`); FAB-T
+keeps 9 targets.
 
 APGD-CE and APGD-T are ART's Auto-PGD arithmetic (`engine.apgd`, same random starts: numpy's
 global RNG seeded with the run's seed, drawn member by member and target by target as ART
@@ -25,8 +28,10 @@ from lilbench.attacks.engine.fab import fab_targeted
 from lilbench.attacks.engine.sparse import apgd_l1
 from lilbench.attacks.engine.square import square
 from lilbench.threats import ThreatModel
+from lilbench.threats import threat as threat_of
 
 MEMBERS = ("apgd-ce", "apgd-t", "fab-t", "square")
+L1_RESTARTS, L1_TARGETS = 5, 5  # the official standard version's APGD settings in L1
 
 
 @dataclass
@@ -73,8 +78,9 @@ def standard_autoattack(
     trace: Trace | None = None,
 ) -> torch.Tensor:
     """Adversarial examples for the flat inputs x (images of `shape`), worst case per image,
-    within eps in `norm` ("inf" or "2"). `trace` receives what the APGD members' iterates did
-    (FAB-T and Square keep the best point they found, so no success of theirs is silent)."""
+    within eps in `norm` ("inf", "2" or "1"). `trace` receives what the dense APGD members'
+    iterates did (FAB-T and Square keep the best point they found, so no success of theirs is
+    silent; L1's sparse APGD records no trace)."""
     model.eval()
     log = log if log is not None else MemberLog()
     np.random.seed(seed)
@@ -82,6 +88,7 @@ def standard_autoattack(
     adv = x.clone()
     robust = predict(model, x) == y
     order = wrong_classes(model, x, y, min(targets, model_classes(model, x) - 1))
+    sparse = threat_of(norm).p == 1
 
     def accept(
         name: str, idx: torch.Tensor, found: torch.Tensor, t0: float, p0: tuple[int, int] | None
@@ -120,9 +127,16 @@ def standard_autoattack(
             trace.add(idx, **observe, loss="ce" if labels is None else "dlr")
         accept(name, idx, found, t0, p0)
 
-    apgd_member("apgd-ce", None)
-    for k in range(order.shape[1]):
-        apgd_member("apgd-t", order[:, k])
+    if sparse:
+        sparse_apgd_members(
+            model, x, y, threat_of(norm), adv, robust, log, order[:, :L1_TARGETS],
+            eps=eps, restarts=L1_RESTARTS, iterations=iterations, batch_size=batch_size,
+            generator=torch.Generator(device=x.device).manual_seed(seed),
+        )  # fmt: skip
+    else:
+        apgd_member("apgd-ce", None)
+        for k in range(order.shape[1]):
+            apgd_member("apgd-t", order[:, k])
     for k in range(order.shape[1]):
         t0, p0 = time.perf_counter(), passes(model)
         idx = robust.nonzero()[:, 0]
@@ -167,16 +181,41 @@ def apgd_autoattack(
     batch_size: int = 1000,
     log: MemberLog | None = None,
 ) -> torch.Tensor:
-    """AutoAttack's APGD members in a norm without lilbench's FAB-T and Square (L1):
-    APGD-CE, then APGD-T toward each of the `targets` most likely wrong classes, each on the
-    images still robust, with the sparse step and large-radius schedule (`engine.sparse`).
-    An image counts as broken when a member's point is misclassified within eps."""
+    """AutoAttack's APGD members alone in L1 (version "apgd"): APGD-CE (one start), then
+    APGD-T toward each of the `targets` most likely wrong classes, each on the images still
+    robust, with the sparse step and large-radius schedule (`engine.sparse`). An image
+    counts as broken when a member's point is misclassified within eps."""
     model.eval()
     log = log if log is not None else MemberLog()
-    gen = torch.Generator(device=x.device).manual_seed(seed)
     adv = x.clone()
     robust = predict(model, x) == y
     order = wrong_classes(model, x, y, min(targets, model_classes(model, x) - 1))
+    sparse_apgd_members(
+        model, x, y, threat, adv, robust, log, order, eps=eps, restarts=1,
+        iterations=iterations, batch_size=batch_size,
+        generator=torch.Generator(device=x.device).manual_seed(seed),
+    )  # fmt: skip
+    return adv
+
+
+def sparse_apgd_members(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    threat: ThreatModel,
+    adv: torch.Tensor,
+    robust: torch.Tensor,
+    log: MemberLog,
+    order: torch.Tensor,
+    *,
+    eps: float,
+    restarts: int,
+    iterations: int,
+    batch_size: int,
+    generator: torch.Generator,
+) -> None:
+    """APGD-CE (`restarts` starts, each on the images still robust) and APGD-T toward each
+    column of `order`, on l1-APGD; broken images' points into `adv`, `robust` updated."""
 
     def member(name: str, aim: torch.Tensor | None) -> None:
         t0, p0 = time.perf_counter(), passes(model)
@@ -192,7 +231,7 @@ def apgd_autoattack(
                 iterations=iterations,
                 loss="ce" if aim is None else "dlr",
                 target=None if aim is None else aim[rows],
-                generator=gen,
+                generator=generator,
             )
             inside = threat.distance(found, x[rows]) <= eps * (1 + 1e-6)
             hit = (predict(model, found) != y[rows]) & inside
@@ -201,7 +240,7 @@ def apgd_autoattack(
             log.broken[name] = log.broken.get(name, 0) + int(hit.sum())
         log.add(name, model, t0, p0)
 
-    member("apgd-ce", None)
+    for _ in range(restarts):
+        member("apgd-ce", None)
     for k in range(order.shape[1]):
         member("apgd-t", order[:, k])
-    return adv

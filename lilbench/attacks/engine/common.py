@@ -33,18 +33,25 @@ def l2(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a - b).reshape(len(a), -1).double().norm(dim=1).to(a.dtype)
 
 
+def l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a - b).reshape(len(a), -1).double().abs().sum(1).to(a.dtype)
+
+
 def distance(a: torch.Tensor, b: torch.Tensor, norm: str) -> torch.Tensor:
-    """Row-wise distance in the norm "inf" or "2"."""
-    return l2(a, b) if euclidean(norm) else linf(a, b)
+    """Row-wise distance in the norm "inf", "2" or "1" (float64 sums, in a's dtype)."""
+    return {2.0: l2, 1.0: l1}.get(threat(norm).p, linf)(a, b)
 
 
 def within(adv: torch.Tensor, x: torch.Tensor, eps: float, norm: str = "inf") -> torch.Tensor:
     """AutoAttack's acceptance of a perturbation. L-inf: within eps with 1e-4 relative slack
     (as ART's `run_attack`; every member's L-inf point is clamped into the ball, so the slack
     only absorbs rounding). L2: within eps, no slack (as the official FAB's check), since an
-    L2 point is not clamped and the runner's check allows only 1e-6."""
+    L2 point is not clamped and the runner's check allows only 1e-6. L1: within eps with the
+    runner's 1e-6 (an L1 point is projected in float64, then stored in float32)."""
     if euclidean(norm):
         return l2(adv, x).double() <= eps
+    if threat(norm).p == 1:
+        return l1(adv, x).double() <= eps * (1 + 1e-6)
     return (1 - 1e-4) * linf(adv, x).double() <= eps
 
 

@@ -8,19 +8,23 @@ to it), moves to a convex combination of the two projections weighted towards th
 by how far each is, and, when the point is adversarial, keeps it if it is the closest so far
 and steps back towards the clean input by beta. Written here from the paper (ART has no FAB).
 
-L2 changes the projection (the smallest L2 step to the hyperplane inside the box,
-`project_to_hyperplane_l2`) and every distance (the mix's weights, the closest point);
-on the CPU both norms run as numba kernels (`fab_kernel`), elsewhere in torch.
+L2 and L1 change the projection (the smallest L2 or L1 step to the hyperplane inside the
+box, `project_to_hyperplane_l2` and `_l1`) and every distance (the mix's weights, the
+closest point); on the CPU every norm runs as numba kernels (`fab_kernel`), elsewhere in
+torch.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
 from torch import nn
 
 from lilbench.attacks.engine import fab_kernel
-from lilbench.attacks.engine.common import distance, euclidean
+from lilbench.attacks.engine.common import distance
+from lilbench.threats import threat
 
 NEWTON_STEPS = 30  # a cap; Newton's method stops on the exact segment in a few (tested)
 
@@ -99,6 +103,47 @@ def project_to_hyperplane_l2(
     return q.mul_(step), torch.where(feasible, lam, torch.zeros_like(lam))
 
 
+def project_to_hyperplane_l1(
+    p: torch.Tensor, w: torch.Tensor, b: torch.Tensor, warm: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row, the step d of smallest L1 norm with w . (p + d) = b and p + d in [0, 1]
+    (where none exists, every coordinate to its wall), and zeros (nothing to warm-start).
+
+    Moving coordinate i by t changes w . p by |w_i| t: a fractional knapsack, solved by
+    moving the coordinates in decreasing |w_i| each to its wall until the gap closes, the
+    last one part of the way (the official FAB's `projection_l1` solves the same problem)."""
+    c = b - (w * p).sum(1)
+    q = w.sign().mul_(c.sign()[:, None])
+    room = (0.5 - p).mul_(q).add_(0.5)
+    a = w.abs()
+    need = c.abs()
+    order = torch.argsort(a, dim=1, descending=True, stable=True)
+    a_s, room_s = a.gather(1, order), room.gather(1, order)
+    gain = a_s * room_s
+    before = gain.cumsum(1) - gain  # what the coordinates ahead of each close
+    full = before + gain <= need[:, None]
+    part = ((need[:, None] - before) / a_s.clamp_min(1e-30)).clamp(min=0.0)
+    step_s = torch.where(full, room_s, torch.minimum(part, room_s))
+    step_s = torch.where(a_s > 0, step_s, torch.zeros_like(step_s))
+    step = torch.empty_like(step_s).scatter_(1, order, step_s)
+    feasible = gain.sum(1) >= need
+    step = torch.where(feasible[:, None], step, room)
+    return q.mul_(step), torch.zeros_like(need)
+
+
+# by the threat model's p: the torch projection, and the numba move and step back
+PROJECTIONS = {
+    math.inf: project_to_hyperplane,
+    2.0: project_to_hyperplane_l2,
+    1.0: project_to_hyperplane_l1,
+}
+KERNELS = {
+    math.inf: (fab_kernel.fab_step, fab_kernel.step_back),
+    2.0: (fab_kernel.fab_step_l2, fab_kernel.step_back_l2),
+    1.0: (fab_kernel.fab_step_l1, fab_kernel.step_back_l1),
+}
+
+
 def torch_step(
     x1: torch.Tensor,
     x0: torch.Tensor,
@@ -114,8 +159,9 @@ def torch_step(
     (L2: multipliers) stacked, for the next warm start)."""
     n = len(x1)
     b = (w * x1).sum(1) - g
-    project = project_to_hyperplane_l2 if euclidean(norm) else project_to_hyperplane
-    d, e = project(torch.cat((x1, x0)), torch.cat((w, w)), torch.cat((b, b)), warm)
+    d, e = PROJECTIONS[threat(norm).p](
+        torch.cat((x1, x0)), torch.cat((w, w)), torch.cat((b, b)), warm
+    )
     d1, d0 = d[:n], d[n:]
     n1 = distance(d1, torch.zeros_like(d1), norm)[:, None].clamp_min(1e-8)
     n0 = distance(d0, torch.zeros_like(d0), norm)[:, None].clamp_min(1e-8)
@@ -139,7 +185,7 @@ def compiled_step(
     n = len(x1)
     out = np.empty((n, x1.shape[1]), dtype=np.float32)
     e = np.zeros(2 * n) if warm is None else warm.numpy().astype(np.float64)
-    kernel = fab_kernel.fab_step_l2 if euclidean(norm) else fab_kernel.fab_step
+    kernel, _ = KERNELS[threat(norm).p]
     kernel(x1.numpy(), x0.numpy(), w.numpy(), g.numpy().astype(np.float64), e, eta, alpha_max, out)
     return torch.from_numpy(out), torch.from_numpy(e)
 
@@ -157,8 +203,8 @@ def fab_targeted(
     compiled: bool | None = None,
     norm: str = "inf",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(the closest adversarial point found per row, its distance in `norm` ("inf" or "2");
-    inf where none). `compiled`: the numba L-inf step (default on the CPU) or torch's."""
+    """(the closest adversarial point found per row, its distance in `norm` ("inf", "2" or
+    "1"); inf where none). `compiled`: the numba L-inf step (default on the CPU) or torch's."""
     model.eval()
     n = len(x0)
     dev = x0.device
@@ -206,9 +252,7 @@ def fab_targeted(
             back = is_adv.nonzero()[:, 0]
             with torch.no_grad():
                 if step is compiled_step:
-                    back_kernel = (
-                        fab_kernel.step_back_l2 if euclidean(norm) else fab_kernel.step_back
-                    )
+                    _, back_kernel = KERNELS[threat(norm).p]
                     back_kernel(
                         x1.numpy(), x0.numpy(), back.numpy(), beta, adv.numpy(), best.numpy()
                     )

@@ -2,8 +2,9 @@
 current point's and the clean input's), the step-size mix and the new point, in a handful of
 passes over the row (torch needs some thirty full-size passes for the same).
 
-The maths is `fab.project_to_hyperplane` and `fab.torch_step`'s, with float64 sums; a test
-checks the two agree. numba caches the compiled code beside this file (`cache=True`).
+The maths is `fab.project_to_hyperplane` (L-inf), `project_to_hyperplane_l2` and
+`project_to_hyperplane_l1` and `fab.torch_step`'s, with float64 sums; tests check the two
+agree. numba caches the compiled code beside this file (`cache=True`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 from numba import njit
 
 NEWTON_STEPS = 30
+LINF, L2, L1 = 0, 1, 2  # the norm of a move, as the kernels take it
 FLAGS = {"nsz", "arcp", "contract", "afn", "reassoc"}  # lets LLVM vectorise the sums
 
 
@@ -96,15 +98,17 @@ def _move(
     eta: float,
     alpha_max: float,
     out: np.ndarray,
-    l2: bool,
+    kind: int,
 ) -> None:
-    """FAB's move of every row: both projections (L-inf, or L2 with `l2`), the mix."""
+    """FAB's move of every row: both projections (in the norm `kind`: LINF, L2 or L1), the
+    mix."""
     n, dim = x1.shape
     a = np.empty(dim)
     room1 = np.empty(dim)
     room0 = np.empty(dim)
     m1 = np.empty(dim)
     m0 = np.empty(dim)
+    heap = np.empty(dim, dtype=np.int64)
     for r in range(n):
         shift = 0.0
         for i in range(dim):
@@ -115,9 +119,12 @@ def _move(
         s0 = 1.0 if c0 > 0 else -1.0
         _rooms(x1[r], w[r], s1, a, room1)
         _rooms(x0[r], w[r], s0, a, room0)
-        if l2:
+        if kind == L2:
             n1 = _l2_steps(a, room1, c1, warm, r, m1)
             n0 = _l2_steps(a, room0, c0, warm, n + r, m0)
+        elif kind == L1:
+            n1 = _l1_steps(a, room1, c1, m1, heap)
+            n0 = _l1_steps(a, room0, c0, m0, heap)
         else:
             n1 = _linf_steps(a, room1, c1, warm, r, m1)
             n0 = _linf_steps(a, room0, c0, warm, n + r, m0)
@@ -142,7 +149,7 @@ def fab_step(
 ) -> None:
     """Writes the new points into `out` and the two norms per row into `warm` ([x1 rows,
     x0 rows], as torch_step returns them)."""
-    _move(x1, x0, w, g, warm, eta, alpha_max, out, False)
+    _move(x1, x0, w, g, warm, eta, alpha_max, out, LINF)
 
 
 @njit(cache=True, fastmath=FLAGS)
@@ -153,11 +160,16 @@ def _step_back(
     beta: float,
     adv: np.ndarray,
     best: np.ndarray,
-    l2: bool,
+    kind: int,
 ) -> None:
     for k in range(rows.shape[0]):
         r = rows[k]
-        if l2:
+        if kind == L1:
+            total = 0.0
+            for i in range(x1.shape[1]):
+                total += abs(float(x1[r, i]) - float(x0[r, i]))
+            dist = np.float32(total)
+        elif kind == L2:
             total = 0.0
             for i in range(x1.shape[1]):
                 d = float(x1[r, i]) - float(x0[r, i])
@@ -184,7 +196,7 @@ def step_back(
 ) -> None:
     """For the adversarial rows: keep the point if it is the closest so far (L-inf), then
     move it back towards the clean input by beta, in place."""
-    _step_back(x1, x0, rows, beta, adv, best, False)
+    _step_back(x1, x0, rows, beta, adv, best, LINF)
 
 
 @njit(cache=True, fastmath=FLAGS)
@@ -255,7 +267,7 @@ def fab_step_l2(
 ) -> None:
     """`fab_step` with L2 projections (the step lam |w_i| stopped at each wall) and L2
     norms in the mix; `warm` holds the multipliers."""
-    _move(x1, x0, w, g, warm, eta, alpha_max, out, True)
+    _move(x1, x0, w, g, warm, eta, alpha_max, out, L2)
 
 
 def step_back_l2(
@@ -267,4 +279,93 @@ def step_back_l2(
     best: np.ndarray,
 ) -> None:
     """`step_back` with the L2 distance (float64 sum)."""
-    _step_back(x1, x0, rows, beta, adv, best, True)
+    _step_back(x1, x0, rows, beta, adv, best, L2)
+
+
+@njit(cache=True)
+def _sift(heap: np.ndarray, a: np.ndarray, top: int, size: int) -> None:
+    """Restore the max-heap (by a) of heap[:size] below position `top`."""
+    i = top
+    while True:
+        left = 2 * i + 1
+        if left >= size:
+            return
+        big = left
+        if left + 1 < size and a[heap[left + 1]] > a[heap[left]]:
+            big = left + 1
+        if a[heap[big]] <= a[heap[i]]:
+            return
+        heap[i], heap[big] = heap[big], heap[i]
+        i = big
+
+
+@njit(cache=True)
+def _l1_steps(a: np.ndarray, room: np.ndarray, c: float, m: np.ndarray, heap: np.ndarray) -> float:
+    """Per coordinate, the L1 projection's step size into m, and the step's L1 norm.
+
+    Moving coordinate i by t changes w . p by a_i t, so the smallest L1 step that closes the
+    gap |c| is a fractional knapsack: the coordinates by decreasing |w_i|, each moved to its
+    wall, the last one part of the way (every room where the plane is out of reach). A heap
+    pops the few coordinates needed without sorting the row."""
+    need = abs(c)
+    reach = 0.0
+    for i in range(a.shape[0]):
+        reach += a[i] * room[i]
+        m[i] = 0.0
+    if need == 0.0:
+        return 1e-8
+    total = 0.0
+    if reach < need:
+        for i in range(a.shape[0]):
+            m[i] = room[i]
+            total += room[i] if a[i] > 0 else 0.0
+        return max(total, 1e-8)
+    size = 0
+    for i in range(a.shape[0]):
+        if a[i] > 0 and room[i] > 0:
+            heap[size] = i
+            size += 1
+    for top in range(size // 2 - 1, -1, -1):
+        _sift(heap, a, top, size)
+    left = need
+    while size > 0:
+        i = heap[0]
+        size -= 1
+        heap[0] = heap[size]
+        _sift(heap, a, 0, size)
+        gain = a[i] * room[i]
+        if gain >= left:
+            m[i] = left / a[i]
+            total += m[i]
+            break
+        m[i] = room[i]
+        total += room[i]
+        left -= gain
+    return max(total, 1e-8)
+
+
+def fab_step_l1(
+    x1: np.ndarray,
+    x0: np.ndarray,
+    w: np.ndarray,
+    g: np.ndarray,
+    warm: np.ndarray,
+    eta: float,
+    alpha_max: float,
+    out: np.ndarray,
+) -> None:
+    """`fab_step` with L1 projections (the coordinates of largest |w_i| first, each to its
+    wall) and L1 norms in the mix; `warm` is left at 0 (the knapsack needs no start)."""
+    _move(x1, x0, w, g, warm, eta, alpha_max, out, L1)
+
+
+def step_back_l1(
+    x1: np.ndarray,
+    x0: np.ndarray,
+    rows: np.ndarray,
+    beta: float,
+    adv: np.ndarray,
+    best: np.ndarray,
+) -> None:
+    """`step_back` with the L1 distance (float64 sum)."""
+    _step_back(x1, x0, rows, beta, adv, best, L1)

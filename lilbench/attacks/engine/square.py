@@ -1,5 +1,5 @@
-"""The Square attack, L-inf and L2 (Andriushchenko et al. 2020): score-based random search with the
-margin loss, a square window drawn per image and per query.
+"""The Square attack, L-inf, L2 and L1 (Andriushchenko et al. 2020): score-based random search
+with the margin loss, a square window drawn per image and per query.
 
 As in the paper and AutoAttack's code (ART draws one window and one sign for the whole batch
 per query): start from vertical stripes of +-eps; at query i a window of side
@@ -25,7 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lilbench.attacks.engine.common import PassCounter, euclidean, margin
+from lilbench.attacks.engine.common import PassCounter, margin
+from lilbench.threats import threat
 
 SCHEDULE = (0.001, 0.005, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8)  # fractions of the queries
 SMALL_WINDOW = 100  # pixels x channels up to which the first layer is updated, not recomputed
@@ -115,12 +116,14 @@ def square(
 ) -> torch.Tensor:
     """Adversarial examples for flat inputs x of images `shape` = (C, H, W); images that stay
     robust return their best point. Random draws come from `generator` (on the CPU).
-    norm "2": `square_l2`, each restart on the images still robust."""
-    if euclidean(norm):
+    norm "2" or "1": `square_l2` or `square_l1`, each restart on the images still robust."""
+    p = threat(norm).p
+    if p != math.inf:
+        pairs = square_l2 if p == 2 else square_l1
         out = x.clone()
         todo = torch.arange(len(x), device=x.device)
         for _ in range(max(1, restarts)):
-            found = square_l2(
+            found = pairs(
                 model,
                 x[todo],
                 y[todo],
@@ -255,6 +258,61 @@ def square_l2(
     W2 is emptied, and the whole perturbation is rescaled to norm eps and clipped; kept where
     it lowers the margin. Every query is a full forward pass (the rescale moves every pixel).
     """
+    return _window_pairs(
+        model,
+        x,
+        y,
+        eps=eps,
+        shape=shape,
+        queries=queries,
+        p_init=p_init,
+        generator=generator,
+        taxicab=False,
+    )
+
+
+def square_l1(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    eps: float,
+    shape: tuple[int, int, int],
+    queries: int = 5000,
+    p_init: float = 0.8,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """The Square attack in L1: `square_l2`'s window pairs with every mass measured in L1
+    (|delta| summed, not squared), the window content of unit L1 norm, the budget eps in L1,
+    and the perturbation rescaled to L1 norm eps before the clip to [0, 1] (which only
+    shortens it). lilbench's adaptation of the L2 scheme: the official code's L1 Square could
+    not be read here, so its window content may differ."""
+    return _window_pairs(
+        model,
+        x,
+        y,
+        eps=eps,
+        shape=shape,
+        queries=queries,
+        p_init=p_init,
+        generator=generator,
+        taxicab=True,
+    )
+
+
+def _window_pairs(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    eps: float,
+    shape: tuple[int, int, int],
+    queries: int,
+    p_init: float,
+    generator: torch.Generator,
+    taxicab: bool,
+) -> torch.Tensor:
+    """`square_l2` (taxicab False) or `square_l1`: the same search, masses in L2 or L1."""
     model.eval()
     c, h, w = shape
     dev = x.device
@@ -264,14 +322,27 @@ def square_l2(
     if not len(todo) or eps <= 0:
         return out
 
+    # a perturbation's "mass": sum of squares (L2) or of absolute values (L1), and its norm
+    def mass_of(t: torch.Tensor) -> torch.Tensor:
+        return t.abs() if taxicab else t * t
+
+    def root(t: torch.Tensor) -> torch.Tensor:
+        return t if taxicab else t.sqrt()
+
+    def unit(t: torch.Tensor) -> torch.Tensor:
+        size = t.abs().sum(dim=2, keepdim=True) if taxicab else t.norm(dim=2, keepdim=True)
+        return t / (size + 1e-12)
+
+    budget = eps if taxicab else eps**2
+
     def rescale(
         x0: torch.Tensor, delta: torch.Tensor, sq: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """x0 + delta scaled to L2 norm eps, clipped to [0, 1] (the clip only shortens it);
-        `sq`: ||delta||^2 when known. The scale is rounded down a little so that float32
+        """x0 + delta scaled to norm eps, clipped to [0, 1] (the clip only shortens it);
+        `sq`: delta's mass when known. The scale is rounded down a little so that float32
         rounding cannot put a point outside the ball."""
-        norm = (delta * delta).sum(1, keepdim=True) if sq is None else sq[:, None]
-        scale = eps * (1 - 1e-6) / (norm.clamp_min(0.0).sqrt() + 1e-12)
+        norm = mass_of(delta).sum(1, keepdim=True) if sq is None else sq[:, None]
+        scale = eps * (1 - 1e-6) / (root(norm.clamp_min(0.0)) + 1e-12)
         return torch.addcmul(x0, delta, scale).clamp_(0.0, 1.0)
 
     def signed(n: int, side: int) -> torch.Tensor:
@@ -281,7 +352,8 @@ def square_l2(
         flip = torch.rand(n, generator=generator).to(dev) < 0.5
         both = torch.where(flip[:, None], pat.t().reshape(1, -1), pat.reshape(1, -1))
         sign = torch.randint(0, 2, (n, c, 1), generator=generator).to(dev) * 2.0 - 1.0
-        return both[:, None, :] * sign
+        pattern = both[:, None, :] * sign
+        return unit(pattern) if taxicab else pattern
 
     ids = todo
     x0, y_a = x[ids], y[ids]
@@ -325,16 +397,15 @@ def square_l2(
         rows_in = (r2 >= t1[:, None]) & (r2 < t1[:, None] + side)
         cols_in = (c2 >= l1[:, None]) & (c2 < l1[:, None] + side)
         shared = (rows_in[:, :, None] & cols_in[:, None, :]).reshape(n, 1, -1)
-        mass = (d1 * d1).sum((1, 2)) + (d2 * d2 * ~shared).sum((1, 2))
-        total = (delta * delta).sum(1)
-        spare = (eps**2 - total).clamp(min=0.0) / c
-        new = signed(n, side) + d1 / (d1.norm(dim=2, keepdim=True) + 1e-12)
-        new = new / (new.norm(dim=2, keepdim=True) + 1e-12)
-        new = new * (spare[:, None, None] + mass[:, None, None]).sqrt()
+        mass = mass_of(d1).sum((1, 2)) + (mass_of(d2) * ~shared).sum((1, 2))
+        total = mass_of(delta).sum(1)
+        spare = (budget - total).clamp(min=0.0) / c
+        new = unit(signed(n, side) + unit(d1))
+        new = new * root(spare[:, None, None] + mass[:, None, None])
         delta.scatter_(1, idx2, 0.0)
         delta.scatter_(1, idx1, new.reshape(n, -1))
         # only the windows changed: the new squared norm without another full pass
-        x_new = rescale(x0, delta, total - mass + (new * new).sum((1, 2)))
+        x_new = rescale(x0, delta, total - mass + mass_of(new).sum((1, 2)))
         m_new = margin(model(x_new), y_a)
         keep = m_new < marg
         rows = keep.nonzero()[:, 0]
