@@ -10,7 +10,7 @@ import pytest
 from helpers import cli
 
 from lilbench.cli import main
-from lilbench.reports.claims import build_claims, verdict_words
+from lilbench.reports.claims import build_claims
 from lilbench.results.suite_results import collect_suite
 from lilbench.suites import load_suite
 
@@ -105,7 +105,7 @@ def test_report_sections_and_claims_follow_the_panel(tmp_path: Path) -> None:
 
     def verdicts() -> dict[str, str]:
         _, rows = build_claims(tmp_path / "claims.yaml", runs_dir=runs, out_dir=tmp_path / "c")
-        return dict(zip(["activation", "collapse"], map(verdict_words, rows), strict=True))
+        return dict(zip(["activation", "collapse"], (r.verdict for r in rows), strict=True))
 
     set_cka("lil beta=0", 0.2)
     set_cka("lil+relu beta=0", 0.9)

@@ -12,7 +12,7 @@ import pytest
 from lilbench.attacks.checks import pack_mask, unpack_mask
 from lilbench.cli import main
 from lilbench.errors import ConfigError
-from lilbench.reports.claims import build_claims, load_claims, verdict_words
+from lilbench.reports.claims import build_claims, load_claims
 from lilbench.results.records import record_path
 from lilbench.results.suite_results import collect_suite
 from lilbench.suites import load_suite
@@ -106,7 +106,7 @@ def _set_bits(runs: Path, suite_file: Path, label: str, beta: float, make: str) 
 
 def _verdicts(base: Path, runs: Path, out: Path) -> dict[str, str]:
     _, rows = build_claims(base / "claims.yaml", runs_dir=runs, out_dir=out)
-    return dict(zip(["fgsm", "distances", "elsewhere"], map(verdict_words, rows), strict=True))
+    return dict(zip(["fgsm", "distances", "elsewhere"], (r.verdict for r in rows), strict=True))
 
 
 def test_a_changed_result_flips_its_verdict_and_missing_says_not_run(
@@ -152,6 +152,17 @@ def test_the_committed_claims_file_is_valid() -> None:
         (("evidence: robustness", "evidence: vibes"), "unknown kind of evidence 'vibes'"),
         (("suites: [tiny.yaml]", "suites: [nope.yaml]"), "no suite file nope.yaml"),
         (("id: distances", "id: fgsm"), "two claims are both 'fgsm'"),
+        # typed parameters (issue 50): a misspelt key, a wrong type, an unknown norm
+        (
+            ("params: {below: 10}", "params: {belwo: 10}"),
+            r"claim distances: params.belwo: Extra inputs are not permitted "
+            r"\(isometry takes: below\)",
+        ),
+        (("params: {below: 10}", "params: {below: ten}"), "claim distances: params.below: "),
+        (
+            ("params: {authors: [fgsm-paper]}", "params: {norm: 3}"),
+            "claim fgsm: params.norm: .*unknown norm",
+        ),
     ],
 )
 def test_a_bad_claims_file_is_one_line(
@@ -160,8 +171,9 @@ def test_a_bad_claims_file_is_one_line(
     base, _ = tiny
     bad = base / f"bad-{abs(hash(change))}.yaml"
     bad.write_text(CLAIMS.replace(*change, 1))
-    with pytest.raises(ConfigError, match=needle):
+    with pytest.raises(ConfigError, match=needle) as exc:
         load_claims(bad)
+    assert "\n" not in str(exc.value)
 
 
 def test_a_claim_several_suites_answer_holds_in_part_where_they_disagree() -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from lilbench.attacks.checks import pack_mask
 from lilbench.cli import main
-from lilbench.reports.claims import build_claims, verdict_words
+from lilbench.reports.claims import build_claims
 from lilbench.results.suite_results import collect_suite
 from lilbench.suites import load_suite
 
@@ -87,7 +87,7 @@ def _perfect(runs: Path, base: Path, kind: str, beta: float) -> None:
 
 def _verdicts(base: Path, runs: Path, out: Path) -> dict[str, str]:
     _, rows = build_claims(base / "claims.yaml", runs_dir=runs, out_dir=out)
-    return dict(zip(["general", "mechanism"], map(verdict_words, rows), strict=True))
+    return dict(zip(["general", "mechanism"], (r.verdict for r in rows), strict=True))
 
 
 def test_general_perturbations_and_mechanism_rows_follow_the_records(

@@ -106,7 +106,7 @@ def test_a_suite_reports_l2_entries_apart_and_keeps_its_verdict_l_inf(
     assert "| fgsm-l2 at L2 eps = 1 |" in text and "Holm over 4" in text
     assert "| fgsm at eps = 0.1 |" in text
     # the claims row in the paper's own metric reads the L2 families only
-    from lilbench.reports.claims import build_claims, verdict_words
+    from lilbench.reports.claims import build_claims
 
     claims = tmp_path / "claims.yaml"
     claims.write_text(
@@ -115,9 +115,9 @@ def test_a_suite_reports_l2_entries_apart_and_keeps_its_verdict_l_inf(
         '    params: {norm: "2"}\n'
     )
     _, rows = build_claims(claims, runs_dir=runs, out_dir=tmp_path / "claims")
-    assert rows[0][1].startswith("not applicable: the authors' attacks are L-inf")
-    assert rows[0][2].startswith("pgd-eps-l2 at L2 eps = 1:")
-    assert verdict_words(rows[0]) in ("holds", "does not hold")
+    assert rows[0].authors.startswith("not applicable: the authors' attacks are L-inf")
+    assert rows[0].strong.startswith("pgd-eps-l2 at L2 eps = 1:")
+    assert rows[0].verdict in ("holds", "does not hold")
 
 
 def test_a_suite_certifies_per_norm_one_block_each(tmp_path: Path) -> None:

@@ -26,13 +26,18 @@ def claims(
     the authors' attacks and under the strong protocol, the certified bracket, the settings,
     and a verdict in words, read from the runs directory (trains and attacks nothing). A
     claim whose results are missing says "not run" and the command that runs it."""
-    from lilbench.reports.claims import build_claims, verdict_words
+    from lilbench.reports.claims import build_claims
 
     path, rows = build_claims(claims_path, runs_dir=runs_dir, out_dir=out_dir)
     if json_out:
-        print_json({"report": str(path), "verdicts": [verdict_words(r) for r in rows]})
+        print_json(
+            {
+                "report": str(path),
+                "verdicts": [r.verdict for r in rows],
+                "claims": [r.to_dict() for r in rows],
+            }
+        )
         return
     for row in rows:
-        claim = row[0].split("**")[1]
-        out.print(f"{claim}: {verdict_words(row)}")
+        out.print(f"{row.claim}: {row.verdict}")
     out.print(f"claims: {path}")

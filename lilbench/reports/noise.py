@@ -120,14 +120,33 @@ def corruption_table(results: list[ModelResult]) -> Table | None:
     return _table(results, columns)
 
 
+CLEAN, CORRUPTIONS = "clean", "corruptions"  # a Source's kind besides the noise kinds
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a compared column measures: its name in tables, and as data: the noise kind
+    (`data.noise`) and level, or CLEAN, or CORRUPTIONS with how many were averaged."""
+
+    name: str
+    kind: str
+    level: float | None = None
+    count: int = 0
+
+
 @dataclass(frozen=True)
 class Change:
     """One setting against plain cross-entropy under one perturbation."""
 
-    perturbation: str
+    source: Source
     setting: str
     boot: Bootstrap
     p_holm: float
+
+    @property
+    def perturbation(self) -> str:
+        """The perturbation as tables name it ("Gaussian sigma 0.2", "mean over corruptions")."""
+        return self.source.name
 
     @property
     def significant(self) -> bool:
@@ -137,12 +156,17 @@ class Change:
         return self.boot.fmt(1, 100) + (" *" if self.significant else "")
 
 
-def comparison_columns(results: list[ModelResult]) -> list[tuple[str, PerImage]]:
+def comparison_columns(results: list[ModelResult]) -> list[tuple[Source, PerImage]]:
     """What the section tests: clean accuracy on the same images, each noise point's
-    expected accuracy, and the mean accuracy over the corruptions."""
-    columns = noise_columns(results, every_draw=False)
-    if _corruptions(results):
-        columns.append(("mean over corruptions", _corruption_score(None)))
+    expected accuracy, and the mean accuracy over the corruptions, each with what it is."""
+    columns: list[tuple[Source, PerImage]] = [(Source("clean", CLEAN), _clean_score)]
+    columns += [
+        (Source(f"{NOISE_NAMES[k]} {lv:g}", k, lv), _noise_score(k, lv, every_draw=False))
+        for k, lv in _noise_points(results)
+    ]
+    if names := _corruptions(results):
+        mean = Source("mean over corruptions", CORRUPTIONS, count=len(names))
+        columns.append((mean, _corruption_score(None)))
     return columns
 
 
@@ -157,7 +181,7 @@ def changes(results: list[ModelResult]) -> list[Change]:
     for label, group in by_setting(results):
         if group[0].setting.reference:
             continue
-        for name, score in comparison_columns(results):
+        for source, score in comparison_columns(results):
             pairs = [
                 (a, b)
                 for r in group
@@ -170,7 +194,7 @@ def changes(results: list[ModelResult]) -> list[Change]:
                 continue
             arrays.append((np.stack([a for a, _ in pairs]), np.stack([b for _, b in pairs])))
             boot = hierarchical_bootstrap(*arrays[-1], resamples=BOOTSTRAP_RESAMPLES, seed=0)
-            found.append((name, label, boot))
+            found.append((source, label, boot))
     adjusted = paired_holm(arrays, [b.p_value for _, _, b in found], BOOTSTRAP_RESAMPLES)
     return [Change(n, s, b, p) for (n, s, b), p in zip(found, adjusted, strict=True)]
 
