@@ -1,0 +1,40 @@
+"""`load_suite`: a suite file read, each top-level key parsed by its own parser, and what
+only the whole suite can show checked (every setting trains, no two share a label)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lilbench.errors import ConfigError
+from lilbench.io import sha256_file
+from lilbench.suites.keys import PARSERS, TOP_KEYS, Raw
+from lilbench.suites.model import Suite
+from lilbench.suites.settings import fail
+from lilbench.suites.yaml_io import read_yaml
+
+
+def load_suite(path: Path) -> Suite:
+    path = Path(path)
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    for key in data:
+        if key not in TOP_KEYS:
+            raise fail(path, str(key), f"unknown key; known: {', '.join(sorted(TOP_KEYS))}")
+    raw = Raw(path, data)
+    fields: dict[str, Any] = {}
+    for _, parse in PARSERS:
+        fields.update(parse(raw))
+    suite = Suite(path=path, file_sha256=sha256_file(path), **fields)
+    try:
+        for setting in suite.settings:
+            if setting.external is None:
+                suite.train_config(setting, suite.seeds[0]).validate()
+    except (ConfigError, TypeError) as exc:
+        raise fail(path, "train", str(exc)) from None
+    labels = [s.label for s in suite.settings]
+    for label in labels:
+        if labels.count(label) > 1:
+            raise fail(path, "methods", f"two settings are both {label!r}; keep one")
+    return suite
