@@ -4,6 +4,8 @@ verdict's tables and the certified bracket. The numbers come from
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from lilbench.reports.indicators import masking_summary
@@ -291,6 +293,30 @@ def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table, Table]
         _, rises, falls = verdicts.setdefault(family, (where, [], []))
         if sig:
             (rises if mean > 0 else falls).append(setting)
+    answer_text = _answer_text(results, verdicts, best, said, header_key, rows)
+    sentences.append(answer_text)
+    # Compact: one row per attack at its eps, one column per setting; clean change last.
+    compact_rows = []
+    for family, (where, _, _) in verdicts.items():
+        cells = {r[1]: r[2] for r in rows if r[0] == family}
+        compact_rows.append([f"{family} {where}", *(cells.get(s, "-") for s in labels)])
+    clean_cells = {r[1]: r[4] for r in rows}
+    compact_rows.append(["clean accuracy", *(clean_cells.get(s, "-") for s in labels)])
+    compact = (["change from the reference (pp)", *(said(s) for s in labels)], compact_rows)
+    sentences += family_sentences(verdicts, header_key)
+    return sentences, compact, (header, rows), _halving_table(results, header_key)
+
+
+def _answer_text(
+    results: list[ModelResult],
+    verdicts: dict[str, tuple[str, list[str], list[str]]],
+    best: dict[str, tuple[float, str, str, str]],
+    said: Callable[[str], str],
+    header_key: str,
+    rows: list[list[str]],
+) -> str:
+    """The answer: in L-inf, then a sentence per other threat model that ran (alone where no
+    L-inf attack did), with the one-seed caveat."""
     masking = [
         bool(c.passed)
         for r in results
@@ -326,17 +352,11 @@ def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table, Table]
             " (One training seed: the intervals cover the test sample's noise only, not the"
             " variation between trainings.)"
         )
-    sentences.append(answer_text)
-    # Compact: one row per attack at its eps, one column per setting; clean change last.
-    compact_rows = []
-    for family, (where, _, _) in verdicts.items():
-        cells = {r[1]: r[2] for r in rows if r[0] == family}
-        compact_rows.append([f"{family} {where}", *(cells.get(s, "-") for s in labels)])
-    clean_cells = {r[1]: r[4] for r in rows}
-    compact_rows.append(["clean accuracy", *(clean_cells.get(s, "-") for s in labels)])
-    compact = (["change from the reference (pp)", *(said(s) for s in labels)], compact_rows)
-    sentences += family_sentences(verdicts, header_key)
-    # The eps at which accuracy halves, per setting and eps-sweep attack.
+    return answer_text
+
+
+def _halving_table(results: list[ModelResult], header_key: str) -> Table:
+    """The eps at which accuracy halves, per setting and eps-sweep attack."""
     eps_labels = sorted(
         {k for r in results for k, v in r.attacks.items() if v is not None and v.sweep == "eps"}
     )
@@ -354,7 +374,7 @@ def verdict(results: list[ModelResult]) -> tuple[list[str], Table, Table, Table]
                         vals.append(h)
             row.append(_est(vals) if vals else "not reached")
         h_rows.append(row)
-    return sentences, compact, (header, rows), ([header_key, *eps_labels], h_rows)
+    return [header_key, *eps_labels], h_rows
 
 
 def certified_table(results: list[ModelResult], norm: str = "inf") -> Table | None:

@@ -62,38 +62,7 @@ def answer(
             else f"{name} {f_where} shows no significant rise either."
         )
     if masking:
-        text = (
-            "The gradient-masking check (the gradient-free Square attack does not beat the "
-            f"gradient attacks) passes on {sum(masking)} of {len(masking)} models"
-        )
-        if not all(masking):
-            text += ": gradient masking is flagged where it fails (see the sanity checks)."
-        elif indicators is not None and indicators[1]:
-            text += "."
-        else:
-            if indicators is not None:
-                text += (
-                    ", and no indicator of unusable gradients (unavailable gradients, "
-                    "unstable predictions, unconstrained failure) fires on the "
-                    f"{indicators[0]} models whose runs record them"
-                )
-            text += (
-                ": no model hides its gradients; where FGSM's gain shrinks under the "
-                "iterated attacks, it is what one step misses, not robustness."
-            )
-        parts.append(text)
-        if indicators is None:
-            parts.append(
-                "The indicators of attack failure were not recorded (records by an earlier "
-                "lilbench): the masking check rests on the Square comparison alone."
-            )
-        elif indicators[1]:
-            fired = ", ".join(n.replace("-", " ") for n in indicators[2])
-            parts.append(
-                f"But indicators of unusable gradients fire on {indicators[1]} of "
-                f"{indicators[0]} models ({fired}): their robust accuracy may be overstated "
-                "(see the sanity checks)."
-            )
+        parts += _masking_sentences(masking, indicators)
     paper = [f for f in verdicts if f in paper_families]
     if paper:
         risen = sorted({s for f in paper for s in verdicts[f][1]})
@@ -108,6 +77,47 @@ def answer(
             )
         )
     return " ".join(parts)
+
+
+def _masking_sentences(
+    masking: list[bool], indicators: tuple[int, int, list[str]] | None
+) -> list[str]:
+    """What the gradient-masking check (`masking`: passed per model) and the indicators of
+    attack failure say."""
+    out: list[str] = []
+    text = (
+        "The gradient-masking check (the gradient-free Square attack does not beat the "
+        f"gradient attacks) passes on {sum(masking)} of {len(masking)} models"
+    )
+    if not all(masking):
+        text += ": gradient masking is flagged where it fails (see the sanity checks)."
+    elif indicators is not None and indicators[1]:
+        text += "."
+    else:
+        if indicators is not None:
+            text += (
+                ", and no indicator of unusable gradients (unavailable gradients, "
+                "unstable predictions, unconstrained failure) fires on the "
+                f"{indicators[0]} models whose runs record them"
+            )
+        text += (
+            ": no model hides its gradients; where FGSM's gain shrinks under the "
+            "iterated attacks, it is what one step misses, not robustness."
+        )
+    out.append(text)
+    if indicators is None:
+        out.append(
+            "The indicators of attack failure were not recorded (records by an earlier "
+            "lilbench): the masking check rests on the Square comparison alone."
+        )
+    elif indicators[1]:
+        fired = ", ".join(n.replace("-", " ") for n in indicators[2])
+        out.append(
+            f"But indicators of unusable gradients fire on {indicators[1]} of "
+            f"{indicators[0]} models ({fired}): their robust accuracy may be overstated "
+            "(see the sanity checks)."
+        )
+    return out
 
 
 def answer_in_norm(
