@@ -161,24 +161,14 @@ def run_attack(
     bs = spec.batch_size
     clean_mask = _art_mask(clf, x_np, y_np, bs)
     clean_correct = int(clean_mask.sum())
-    objective_clf = None
     # the authors' objective runs on a classifier of its own (logits, phi and the input in
     # one output): its rows are counted too, one pass per row of that network
     objective_counter = PassCounter(ObjectiveOutputs(model))
-    if spec.paper_objective:
-        if objective is None:
-            raise ValueError("a paper-objective attack needs the model's beta, mode and k")
-        objective_clf = make_objective_classifier(
-            model,
-            input_dim=x_np.shape[1],
-            num_classes=num_classes,
-            phi_dim=int(model.features(torch.from_numpy(x_np[:1]).to(device)).shape[1]),  # type: ignore[operator]
-            beta=float(objective["beta"]),
-            mode=str(objective["mode"]),
-            k=float(objective["k"]),
-            device=device,
-            outputs=objective_counter,
-        )
+    objective_clf = (
+        _objective_classifier(model, objective, x_np, num_classes, device, objective_counter)
+        if spec.paper_objective
+        else None
+    )
     ctx = AttackContext(
         clf,
         x_np,
@@ -192,69 +182,26 @@ def run_attack(
     # the checks' own passes, counted apart from the attack's (issue 48)
     checker = PassCounter(model)
     clean_model = correct_mask(checker, x_cpu.to(device), y_dev, 4096)  # the independent path
-    points: list[C.PointResult] = []
     grid = spec.points()
     attack_seconds = time.perf_counter() - t0
     check_seconds = 0.0
     n = len(x_np)
+    run = _Run(
+        spec, ctx, counter, objective_counter, checker, clean_mask, clean_model, x_cpu, y_dev
+    )
+    points: list[C.PointResult] = []
     for i, point in enumerate(grid):
-        t1 = time.perf_counter()
-        ctx.notes = {}
-        f0, b0 = np.add(counter.snapshot(), objective_counter.snapshot())
-        adv = spec.generate(ctx, point, slice(None))
-        f1, b1 = np.add(counter.snapshot(), objective_counter.snapshot())
-        raw = _art_mask(clf, adv.numpy(), y_np, bs)
-        mask = raw & clean_mask
-        t2 = time.perf_counter()
-        work = _per_image(int(f1 - f0), int(b1 - b0), n)
-        own = correct_mask(checker, adv.to(device), y_dev, 4096)  # the model's own verdict
-        flags = indicators.point_indicators(
-            ctx.notes.get("trace"),
-            robust=mask,
-            clean=clean_mask,
-            attack_adversarial=~raw,
-            model_correct=own,
-        )
-        points.append(
-            C.measure_point(
-                x_cpu,
-                adv,
-                eps=point.eps,
-                step=point.step,
-                correct=int(mask.sum()),
-                correct_mask=mask,
-                # A different code path and batch size from ART's predict, on the same examples.
-                recomputed_correct=int((own & clean_model).sum()),
-                norm=spec.norm,
-                passes=work,
-                members=_members(ctx.notes.get("members"), n),
-                indicators=flags,
-                rule_removed=int((raw & ~clean_mask).sum()),
-            )
-        )
-        attack_seconds += t2 - t1
-        check_seconds += time.perf_counter() - t2
+        result, attack_s, check_s = _point(run, point)
+        points.append(result)
+        attack_seconds += attack_s
+        check_seconds += check_s
         if progress is not None:
             progress(i + 1, len(grid))
     t3 = time.perf_counter()
     probes_before = counter.snapshot()  # the eps = 0 and unconstrained probes run the attack
     probe = slice(0, min(EPS0_PROBE, len(x_np)))
     x_probe = x_cpu[probe]
-    if not spec.eps0_applicable:
-        # ART validates eps > 0 for these and refuses to run: say so rather than pass silently.
-        eps0 = C.Check(
-            "eps = 0 returns the input",
-            True,
-            f"not applicable: {spec.eps0_skipped_because}",
-        )
-    else:
-        adv0 = spec.generate(ctx, Point(eps=0.0, step=grid[0].step), probe)
-        eps0 = C.check_eps_zero(
-            identical=bool(torch.equal(adv0, x_probe)),
-            probe_correct=_art_correct(clf, adv0.numpy(), y_np[probe], bs),
-            clean_correct=_art_correct(clf, x_np[probe], y_np[probe], bs),
-            n=len(x_probe),
-        )
+    eps0 = _eps0_check(spec, ctx, grid[0].step, probe, x_probe)
     checks = [
         C.check_bounds(points),
         eps0,
@@ -285,6 +232,110 @@ def run_attack(
         timings=timings,
         clean_bits=C.pack_mask(clean_mask),
         indicators=found,
+    )
+
+
+@dataclass
+class _Run:
+    """What every point of one attack run shares."""
+
+    spec: AttackSpec
+    ctx: AttackContext
+    counter: PassCounter  # the attack's passes
+    objective_counter: PassCounter  # the authors' objective's passes
+    checker: PassCounter  # the checks' passes
+    clean_mask: np.ndarray  # ART's verdict on the clean images
+    clean_model: np.ndarray  # the model's own
+    x_cpu: torch.Tensor
+    y_dev: torch.Tensor
+
+
+def _point(run: _Run, point: Point) -> tuple[C.PointResult, float, float]:
+    """One point of the grid, attacked and measured: (its result, the attack's seconds, the
+    checks' seconds)."""
+    spec, ctx, clean_mask = run.spec, run.ctx, run.clean_mask
+    n, y_np, device = len(ctx.x), ctx.y, run.y_dev.device
+    t1 = time.perf_counter()
+    ctx.notes = {}
+    f0, b0 = np.add(run.counter.snapshot(), run.objective_counter.snapshot())
+    adv = spec.generate(ctx, point, slice(None))
+    f1, b1 = np.add(run.counter.snapshot(), run.objective_counter.snapshot())
+    raw = _art_mask(ctx.clf, adv.numpy(), y_np, spec.batch_size)
+    mask = raw & clean_mask
+    t2 = time.perf_counter()
+    work = _per_image(int(f1 - f0), int(b1 - b0), n)
+    own = correct_mask(run.checker, adv.to(device), run.y_dev, 4096)  # the model's own verdict
+    flags = indicators.point_indicators(
+        ctx.notes.get("trace"),
+        robust=mask,
+        clean=clean_mask,
+        attack_adversarial=~raw,
+        model_correct=own,
+    )
+    result = C.measure_point(
+        run.x_cpu,
+        adv,
+        eps=point.eps,
+        step=point.step,
+        correct=int(mask.sum()),
+        correct_mask=mask,
+        # A different code path and batch size from ART's predict, on the same examples.
+        recomputed_correct=int((own & run.clean_model).sum()),
+        norm=spec.norm,
+        passes=work,
+        members=_members(ctx.notes.get("members"), n),
+        indicators=flags,
+        rule_removed=int((raw & ~clean_mask).sum()),
+    )
+    return result, t2 - t1, time.perf_counter() - t2
+
+
+def _objective_classifier(
+    model: nn.Module,
+    objective: dict[str, float | str] | None,
+    x_np: np.ndarray,
+    num_classes: int,
+    device: torch.device,
+    outputs: PassCounter,
+) -> Any:
+    """ART's classifier of the authors' objective (CE + beta * L_iso per batch)."""
+    if objective is None:
+        raise ValueError("a paper-objective attack needs the model's beta, mode and k")
+    return make_objective_classifier(
+        model,
+        input_dim=x_np.shape[1],
+        num_classes=num_classes,
+        phi_dim=int(model.features(torch.from_numpy(x_np[:1]).to(device)).shape[1]),  # type: ignore[operator]
+        beta=float(objective["beta"]),
+        mode=str(objective["mode"]),
+        k=float(objective["k"]),
+        device=device,
+        outputs=outputs,
+    )
+
+
+def _eps0_check(
+    spec: AttackSpec,
+    ctx: AttackContext,
+    step: float,
+    probe: slice,
+    x_probe: torch.Tensor,
+) -> C.Check:
+    """At eps = 0 the attack returns its input, on a probe of the images (or why not)."""
+    if not spec.eps0_applicable:
+        # ART validates eps > 0 for these and refuses to run: say so rather than pass silently.
+        return C.Check(
+            "eps = 0 returns the input",
+            True,
+            f"not applicable: {spec.eps0_skipped_because}",
+        )
+    clf, x_np, y_np, bs = ctx.clf, ctx.x, ctx.y, spec.batch_size
+    adv0 = spec.generate(ctx, Point(eps=0.0, step=step), probe)
+    return C.check_eps_zero(
+        identical=bool(torch.equal(adv0, x_probe)),
+        probe_correct=_art_correct(clf, adv0.numpy(), y_np[probe], bs),
+        clean_correct=_art_correct(clf, x_np[probe], y_np[probe], bs),
+        n=len(x_probe),
     )
 
 

@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "certify": (
         "lilbench.cli.certify_cmd",
         "certify",
-        "Certified accuracy (IBP, CROWN, Lipschitz).",
+        "Certified accuracy (Lipschitz, IBP, CROWN, alpha-CROWN).",
     ),
     "inspect": ("lilbench.cli.inspect_cmd", "inspect", "Representation diagnostics."),
     "run": ("lilbench.cli.suite", "run", "Train and attack every item of a suite."),

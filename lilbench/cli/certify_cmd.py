@@ -40,42 +40,47 @@ from lilbench.threats import keys as norm_keys
 from lilbench.threats import threat
 from lilbench.training.config import TrainConfig
 
+EpsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--eps",
+        help=f"Comma-separated eps (default {','.join(map(str, DEFAULT_EPS))} in L-inf; "
+        + "; ".join(
+            f"{','.join(map(str, t.default_certify_eps))} in {t.label}"
+            for t in map(threat, norm_keys()[1:])
+        )
+        + ").",
+    ),
+]
+MethodOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--method",
+        help="Comma-separated certificates: "
+        + "; ".join(f"{m} ({REGISTRY.get(m).summary})" for m in METHODS)
+        + f". Default {', '.join(DEFAULT_METHODS)}.",
+    ),
+]
+NormOpt = Annotated[
+    str,
+    typer.Option(
+        "--norm",
+        help="The ball's norm: "
+        + ", ".join(f"{k} ({threat(k).label})" for k in norm_keys())
+        + "; the [0, 1] box always applies.",
+    ),
+]
+BatchOpt = Annotated[int, typer.Option("--batch-size", help="Images bounded at once.")]
+
 
 @with_training_options(reserved=ATTACK_NAMES)
 def certify(
-    eps: Annotated[
-        str | None,
-        typer.Option(
-            "--eps",
-            help=f"Comma-separated eps (default {','.join(map(str, DEFAULT_EPS))} in L-inf; "
-            + "; ".join(
-                f"{','.join(map(str, t.default_certify_eps))} in {t.label}"
-                for t in map(threat, norm_keys()[1:])
-            )
-            + ").",
-        ),
-    ] = None,
-    method: Annotated[
-        str | None,
-        typer.Option(
-            "--method",
-            help="Comma-separated certificates: "
-            + "; ".join(f"{m} ({REGISTRY.get(m).summary})" for m in METHODS)
-            + f". Default {', '.join(DEFAULT_METHODS)}.",
-        ),
-    ] = None,
+    eps: EpsOpt = None,
+    method: MethodOpt = None,
     checkpoint: CheckpointOpt = None,
     test_limit: TestLimit = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Images bounded at once.")] = 128,
-    norm: Annotated[
-        str,
-        typer.Option(
-            "--norm",
-            help="The ball's norm: "
-            + ", ".join(f"{k} ({threat(k).label})" for k in norm_keys())
-            + "; the [0, 1] box always applies.",
-        ),
-    ] = "inf",
+    batch_size: BatchOpt = 128,
+    norm: NormOpt = "inf",
     seed: Seed = 0,
     runs_dir: RunsDir = Path("runs"),
     data_dir: DataDir = None,
@@ -96,16 +101,7 @@ def certify(
 
     pin_threads()
 
-    if method is not None and not method.strip(" ,"):
-        raise ConfigError(f"--method is empty; give one or more of {', '.join(METHODS)}")
-    spec = CertifySpec(
-        eps=parse_list(eps, what="eps", unit=False)
-        if eps is not None
-        else threat(norm).default_certify_eps,
-        methods=tuple(m.strip() for m in method.split(",")) if method else DEFAULT_METHODS,
-        batch_size=batch_size,
-        norm=norm,
-    ).validate()
+    spec = _spec(eps, method, batch_size, norm)
     if test_limit is not None and test_limit < 1:
         raise ConfigError(f"test limit must be >= 1, got {test_limit}")
     options = {k.removeprefix("train_"): v for k, v in (training or {}).items()}
@@ -145,6 +141,21 @@ def certify(
         _show(cert.record, cert.path, cert.reused)
     if strict and not cert.record.passed:
         raise typer.Exit(1)
+
+
+def _spec(eps: str | None, method: str | None, batch_size: int, norm: str) -> CertifySpec:
+    """The options as a validated spec (refused before any model is loaded)."""
+    if method is not None and not method.strip(" ,"):
+        raise ConfigError(f"--method is empty; give one or more of {', '.join(METHODS)}")
+    spec = CertifySpec(
+        eps=parse_list(eps, what="eps", unit=False)
+        if eps is not None
+        else threat(norm).default_certify_eps,
+        methods=tuple(m.strip() for m in method.split(",")) if method else DEFAULT_METHODS,
+        batch_size=batch_size,
+        norm=norm,
+    ).validate()
+    return spec
 
 
 def _show(record: CertificateRecord, path: Path, reused: bool) -> None:

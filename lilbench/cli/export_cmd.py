@@ -95,37 +95,11 @@ def export(
             ex.runs_rows(runs_dir, per_example=per_example), target, fmt, columns
         )
     else:
-        from lilbench.results.suite_results import collect_suite
-        from lilbench.suites import load_suite
-
-        suite = load_suite(suite_path)
-        fix = suite_command("run", suite_path, runs_dir=runs_dir, force=True)
-        results, missing = collect_suite(suite, runs_dir=runs_dir, fix=fix)
-        if missing:
-            err.print(
-                f"[yellow]missing {len(missing)} result(s)[/]: {', '.join(missing)} "
-                f"(run {suite_command('run', suite_path, runs_dir=runs_dir)})",
-                soft_wrap=True,
-            )
-            if not allow_missing:
-                kept = f"{target} left as it is" if target.exists() else f"{target} not written"
-                err.print(
-                    f"[red]no table written[/] ({kept}); --allow-missing exports what is cached",
-                    soft_wrap=True,
-                )
-                raise typer.Exit(1)
-        if per_image:
-            from lilbench.results.per_image import per_image_columns, per_image_rows
-
-            order = [spec.label for spec in suite.attacks]
-            columns = per_image_columns(results, order)
-            rows = per_image_rows(suite.name, results, order, runs_dir=runs_dir, data_dir=data_dir)
-        else:
-            rows = ex.suite_rows(suite.name, results, runs_dir, per_example=per_example)
-        count = ex.write_table(rows, target, fmt, columns)
-        if cards is not None:
-            written = ex.write_cards(results, suite.name, cards)
-            err.print(f"{len(written)} model cards in {cards}")
+        count = _export_suite(
+            suite_path, runs_dir, data_dir, target, fmt, columns,
+            per_image=per_image, per_example=per_example, cards=cards,
+            allow_missing=allow_missing,
+        )  # fmt: skip
     out.print(f"{count} rows: {target}")
 
 
@@ -182,3 +156,52 @@ def plot(
     target = output or source.with_suffix(".png")
     plot_rows(rows, target, title=title, pareto_eps=eps)
     out.print(f"figure: {target}")
+
+
+def _export_suite(
+    suite_path: Path,
+    runs_dir: Path,
+    data_dir: Path | None,
+    target: Path,
+    fmt: str,
+    columns: tuple[str, ...],
+    *,
+    per_image: bool,
+    per_example: bool,
+    cards: Path | None,
+    allow_missing: bool,
+) -> int:
+    """A suite's table (and cards): the rows written, or exit 1 where results are missing."""
+    from lilbench.results import export as ex
+    from lilbench.results.suite_results import collect_suite
+    from lilbench.suites import load_suite
+
+    suite = load_suite(suite_path)
+    fix = suite_command("run", suite_path, runs_dir=runs_dir, force=True)
+    results, missing = collect_suite(suite, runs_dir=runs_dir, fix=fix)
+    if missing:
+        err.print(
+            f"[yellow]missing {len(missing)} result(s)[/]: {', '.join(missing)} "
+            f"(run {suite_command('run', suite_path, runs_dir=runs_dir)})",
+            soft_wrap=True,
+        )
+        if not allow_missing:
+            kept = f"{target} left as it is" if target.exists() else f"{target} not written"
+            err.print(
+                f"[red]no table written[/] ({kept}); --allow-missing exports what is cached",
+                soft_wrap=True,
+            )
+            raise typer.Exit(1)
+    if per_image:
+        from lilbench.results.per_image import per_image_columns, per_image_rows
+
+        order = [spec.label for spec in suite.attacks]
+        columns = per_image_columns(results, order)
+        rows = per_image_rows(suite.name, results, order, runs_dir=runs_dir, data_dir=data_dir)
+    else:
+        rows = ex.suite_rows(suite.name, results, runs_dir, per_example=per_example)
+    count = ex.write_table(rows, target, fmt, columns)
+    if cards is not None:
+        written = ex.write_cards(results, suite.name, cards)
+        err.print(f"{len(written)} model cards in {cards}")
+    return count
