@@ -138,7 +138,6 @@ def train_batch(
     """Train every config (all with one batch key) in one pass; per config, its result, or
     the TrainingDiverged error of a model whose loss became NaN or infinite (the others train
     on unaffected: their gradients never mix)."""
-    from lilbench.objectives.isometry import _off_diagonal, euclidean_distances
 
     configs = [c.validate().normalised() for c in configs]
     if not configs:
@@ -171,8 +170,9 @@ def train_batch(
     alpha = torch.tensor([c.alpha for c in configs], dtype=dtype, device=device)
     beta = torch.tensor([c.beta for c in configs], dtype=dtype, device=device)
     k = torch.tensor([c.k for c in configs], dtype=dtype, device=device)
-    learns_iso = [c.beta != 0.0 for c in configs]
-    modes = [c.mode for c in configs]
+    weights = _LossWeights(
+        alpha, beta, k, [c.beta != 0.0 for c in configs], [c.mode for c in configs]
+    )
     x_train = data.x_train[: first.limit].to(device, dtype)
     y_train = levels_of(data, "train")[: first.limit, -1].to(device)
     gen = torch.Generator().manual_seed(first.seed)
@@ -191,25 +191,7 @@ def train_batch(
         for s in range(steps_per_epoch):
             idx = order[s * batch_size : (s + 1) * batch_size]
             x, y = x_train[idx], y_train[idx]
-            logits, phi = _forward(stack, x, m_count, first.model_params["activation"])
-            b = len(y)
-            ce = F.cross_entropy(
-                logits.reshape(m_count * b, -1), y.repeat(m_count), reduction="none"
-            ).view(m_count, b)
-            ce = ce.mean(dim=1)
-            # beta = 0: L_iso is reported but sends no gradient (as in the single-model loss).
-            phi_iso = torch.stack(
-                [
-                    p if learn else p.detach()
-                    for p, learn in zip(phi.unbind(0), learns_iso, strict=True)
-                ]
-            )
-            d_x = euclidean_distances(x)  # the same for every model: computed once
-            d_phi = torch.cdist(phi_iso, phi_iso, compute_mode="use_mm_for_euclid_dist")
-            d_phi = d_phi * _off_diagonal(b, d_phi.device, d_phi.dtype)
-            g = _masks(y, modes).to(dtype)
-            iso = ((g * (k[:, None, None] * d_phi - d_x)) ** 2).mean(dim=(1, 2))
-            total_m = alpha * ce + beta * iso
+            total_m, ce, iso = _losses(stack, x, y, weights, first.model_params["activation"])
             optimiser.zero_grad(set_to_none=True)
             total_m.sum().backward()
             optimiser.step()
@@ -227,6 +209,64 @@ def train_batch(
                 if hook is not None and m not in failed:
                     hook(done, total, epoch, {k_: v / (s + 1) for k_, v in sums[m].items()})
     seconds = time.perf_counter() - start
+    return _results(
+        configs, models, linears, stack, data, device, failed, sums, steps_per_epoch, seconds, n
+    )
+
+
+@dataclass
+class _LossWeights:
+    """Per model: alpha, beta, k of the loss, whether L_iso sends gradients, its mode."""
+
+    alpha: torch.Tensor
+    beta: torch.Tensor
+    k: torch.Tensor
+    learns_iso: list[bool]
+    modes: list[str]
+
+
+def _losses(
+    stack: _Stack, x: torch.Tensor, y: torch.Tensor, w: _LossWeights, activation: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every model's loss on one batch: (alpha CE + beta L_iso, CE, L_iso), one per model."""
+    from lilbench.objectives.isometry import _off_diagonal, euclidean_distances
+
+    m_count = len(w.modes)
+    logits, phi = _forward(stack, x, m_count, activation)
+    b = len(y)
+    ce = F.cross_entropy(logits.reshape(m_count * b, -1), y.repeat(m_count), reduction="none").view(
+        m_count, b
+    )
+    ce = ce.mean(dim=1)
+    # beta = 0: L_iso is reported but sends no gradient (as in the single-model loss).
+    phi_iso = torch.stack(
+        [p if learn else p.detach() for p, learn in zip(phi.unbind(0), w.learns_iso, strict=True)]
+    )
+    d_x = euclidean_distances(x)  # the same for every model: computed once
+    d_phi = torch.cdist(phi_iso, phi_iso, compute_mode="use_mm_for_euclid_dist")
+    d_phi = d_phi * _off_diagonal(b, d_phi.device, d_phi.dtype)
+    g = _masks(y, w.modes).to(w.alpha.dtype)
+    iso = ((g * (w.k[:, None, None] * d_phi - d_x)) ** 2).mean(dim=(1, 2))
+    total_m = w.alpha * ce + w.beta * iso
+    return total_m, ce, iso
+
+
+def _results(
+    configs: list[TrainConfig],
+    models: list[torch.nn.Module],
+    linears: list[list[torch.nn.Linear]],
+    stack: _Stack,
+    data: Dataset,
+    device: torch.device,
+    failed: dict[int, Exception],
+    sums: list[dict[str, float]],
+    steps_per_epoch: int,
+    seconds: float,
+    n: int,
+) -> list[TrainResult | Exception]:
+    """Each model's trained weights copied back from the stack, with its metrics (or the
+    error of a model whose loss diverged)."""
+    m_count = len(configs)
     results: list[TrainResult | Exception] = []
     for m, (config, model) in enumerate(zip(configs, models, strict=True)):
         if m in failed:
