@@ -135,3 +135,139 @@ def test_a_throwaway_model_family_in_one_file(tmp_path: Path) -> None:
     assert any("cannot bound a squashed tanh" in line for line in errors)
     assert any("squash is not a parameter of model family mlp" in line for line in errors)
     assert "Traceback" not in done.stderr
+
+
+SHIFT = '''
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from lilbench.attacks.base import ATTACKS, EpsGridAttack
+
+
+@ATTACKS.register("shift")
+@dataclass(frozen=True, kw_only=True)
+class Shift(EpsGridAttack):
+    """Every pixel raised by eps (a throwaway plugin's attack)."""
+
+    name: ClassVar[str] = "shift"
+
+    def generate(self, ctx: Any, point: Any, rows: slice) -> Any:
+        x, _ = ctx.tensors(rows)
+        return (x + point.eps).clamp(0, 1).cpu()
+'''
+
+SUITE = """
+name: plugin-suite
+betas: [0]
+attacks:
+  - name: shift
+    eps: [0.1, 0.2]
+"""
+
+PROBE = """
+import sys
+from lilbench.cli import main
+from lilbench.suites import load_suite
+try:
+    main(["attack", "--help"])
+except SystemExit as exc:
+    print("@@HELP", exc.code)
+print("@@SUITE", [a.label for a in load_suite(sys.argv[1]).attacks])
+"""
+
+
+def _distribution(site: Path, name: str, entry: str, module: str | None = None) -> None:
+    """A distribution as pip installs one: its package and its .dist-info (metadata and the
+    entry points), in a folder on the path."""
+    if module is not None:
+        (site / name).mkdir(parents=True)
+        (site / name / "__init__.py").write_text("")
+        (site / name / "shift.py").write_text(module)
+    info = site / f"{name}-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[lilbench.plugins]\n{name} = {entry}\n")
+
+
+def test_an_installed_distribution_registers_its_attack_by_entry_point(tmp_path: Path) -> None:
+    """Issue 50: a third party's attack, declared under the `lilbench.plugins` entry-point
+    group of an installed distribution, is in `lilbench attack --help` and in a suite, with
+    no import driver; a plugin that cannot be imported is one line naming it, exit 2."""
+    site = tmp_path / "site"
+    _distribution(site, "lbplug", "lbplug.shift:Shift", SHIFT)
+    suite = tmp_path / "plugin-suite.yaml"
+    suite.write_text(SUITE)
+    env = {**os.environ, "PYTHONPATH": str(site), "COLUMNS": "200"}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(suite)], capture_output=True, text=True, env=env
+    )
+    assert "@@HELP 0" in done.stdout, done.stdout + done.stderr
+    assert "shift" in done.stdout and "Every pixel raised by eps" in done.stdout
+    assert "@@SUITE ['shift']" in done.stdout
+    without = {**os.environ, "COLUMNS": "200"}
+    bare = subprocess.run(
+        [sys.executable, "-c", PROBE, str(suite)], capture_output=True, text=True, env=without
+    )
+    assert "Every pixel raised" not in bare.stdout and "unknown attack 'shift'" in bare.stderr
+    _distribution(site, "lbbroken", "lbbroken_missing.module")
+    broken = subprocess.run(
+        [sys.executable, "-m", "lilbench", "attack", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert broken.returncode == 2
+    lines = [line for line in broken.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "plugin 'lbbroken' of lbbroken" in lines[0], broken.stderr
+    assert "failed to import" in lines[0] and "Traceback" not in broken.stderr
+
+
+HELP_WITHOUT_TORCH = """
+import contextlib, io, json, sys
+
+
+class NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is blocked while --help runs")
+        return None
+
+
+sys.meta_path.insert(0, NoTorch())
+from lilbench.cli import COMMANDS, main
+
+calls = [[name, "--help"] for name in COMMANDS]
+from lilbench.attacks import ATTACKS
+calls += [["attack", name, "--help"] for name in ATTACKS.names()]
+calls += [["data", "prepare", "--help"]] + [["runs", s, "--help"] for s in ("list", "adopt", "gc")]
+failed = []
+for args in calls:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            main(args)
+        except SystemExit as exc:
+            if exc.code not in (0, None):
+                failed.append(args)
+        except Exception as exc:
+            failed.append(args + [type(exc).__name__, str(exc)])
+print(json.dumps({"calls": len(calls), "failed": failed}))
+"""
+
+
+def _help_without_torch(env: dict[str, str]) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-c", HELP_WITHOUT_TORCH], capture_output=True, text=True, env=env
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_every_help_runs_with_torch_blocked_and_the_test_can_fail(tmp_path: Path) -> None:
+    """Issue 50: every command's and subcommand's --help (each attack's included) runs with
+    torch's import blocked. The check is shown to fail: a registered module with a
+    top-level `import torch` (a plugin's, registered by entry point) breaks it."""
+    plain = _help_without_torch({**os.environ, "COLUMNS": "200"})
+    assert plain["failed"] == [] and int(plain["calls"]) > 20, plain  # type: ignore[call-overload]
+    site = tmp_path / "site"
+    _distribution(site, "lbtorch", "lbtorch.shift", "import torch\n" + SHIFT)
+    seeded = _help_without_torch({**os.environ, "PYTHONPATH": str(site), "COLUMNS": "200"})
+    assert seeded["failed"], seeded

@@ -245,6 +245,9 @@ def _main(argv: list[str] | None) -> None:
         library_log.addHandler(_Notice())
         library_log.setLevel(logging.INFO)
     try:
+        from lilbench.plugins import load_plugins
+
+        load_plugins()  # third-party attacks, objectives, ... register before options are read
         rv = app(args=argv, prog_name="lilbench", standalone_mode=False)
     except LilbenchError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)

@@ -15,6 +15,9 @@ from lilbench.suites.yaml_io import read_yaml
 
 
 def load_suite(path: Path) -> Suite:
+    from lilbench.plugins import load_plugins
+
+    load_plugins()  # a suite may name a plugin's attack, objective or data set
     path = Path(path)
     data = read_yaml(path)
     if not isinstance(data, dict):
