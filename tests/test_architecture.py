@@ -42,6 +42,16 @@ def test_an_upward_import_breaks_the_layers(tmp_path: Path) -> None:
     broken = _lint(tmp_path)
     assert broken.returncode != 0
     assert "lilbench.data.idx -> lilbench.reports.claims" in broken.stdout
+    # and a report that computes with a model breaks "reports compute nothing from weights"
+    idx.write_text(idx.read_text().rsplit("\n\ndef _upward", 1)[0])
+    render = tmp_path / "lilbench/reports/render.py"
+    render.write_text(
+        render.read_text() + "\n\ndef _compute() -> None:\n    import torch  # noqa\n"
+    )
+    computing = _lint(tmp_path)
+    assert computing.returncode != 0
+    assert "reports compute nothing from weights BROKEN" in computing.stdout
+    assert "lilbench.reports.render -> torch" in computing.stdout
 
 
 def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:

@@ -94,10 +94,20 @@ def test_general_perturbations_and_mechanism_rows_follow_the_records(
     tiny: tuple[Path, Path], tmp_path: Path
 ) -> None:
     base, runs = tiny
-    # the mechanism's records are written by the report: missing, the row says how to get them
+    # the mechanism's records are written by `lilbench run` (issue 50: reports only read
+    # them); missing (a runs directory from before), the row says how to get them
+    assert _verdicts(base, runs, tmp_path)["mechanism"] in ("holds", "does not hold")
+    kept = {
+        p: p.read_bytes() for beta in (0.0, 1.0) for p in _records(runs, base, "mechanism", beta)
+    }
+    assert kept
+    for path in kept:
+        path.unlink()
     verdicts = _verdicts(base, runs, tmp_path)
     assert verdicts["mechanism"] == "not run here"
-    assert "lilbench report" in (tmp_path / "claims.md").read_text()
+    assert (
+        "lacks the mechanism's records: run `lilbench run" in (tmp_path / "claims.md").read_text()
+    )
     assert verdicts["general"] in ("does not hold", "holds in part", "holds")
     _perfect(runs, base, "noise", 1.0)
     assert _verdicts(base, runs, tmp_path)["general"] == "holds in part"

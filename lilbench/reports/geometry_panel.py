@@ -6,24 +6,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import torch
 from scipy import stats
 
-from lilbench.attacks.runner import pgd_examples
-from lilbench.data import Dataset
-from lilbench.geometry import effective_rank, linear_cka, nc1, nc2, nc4
 from lilbench.reports.aggregate import ALPHA, Table, by_setting, key_header
 from lilbench.results.comparisons import VERDICT_EPS, worst
-from lilbench.results.diagnostic_records import ensure_diagnostic, find_diagnostic
+from lilbench.results.diagnostic_records import measured as measured_values
 from lilbench.results.stats import estimate, holm
 from lilbench.results.suite_results import ModelResult
-
-IMAGES = 1000  # the first test images the panel is computed on
-ATTACK: dict[str, Any] = {"eps": 0.1, "steps": 10, "restarts": 1}  # L-inf PGD
-GEOMETRY_PARAMS: dict[str, Any] = {"images": IMAGES, "attack": ATTACK, "seed": 0}
 
 QUANTITIES = (
     ("nc1", "NC1 (within-class variability)"),
@@ -34,43 +25,17 @@ QUANTITIES = (
     ("cka_clean_adv_phi", "CKA clean-adversarial phi"),
     ("effective_rank", "effective rank of phi"),
 )
-ATTACK_TEXT = "PGD-10 at L-inf eps 0.1 (step 2.5 eps / 10, one random start)"
-
-
-def geometry(model: torch.nn.Module, data: Dataset) -> dict[str, float]:
-    """The panel on the first IMAGES test images (phi: the last hidden layer)."""
-    x, y = data.x_test[:IMAGES], data.y_test[:IMAGES]
-    with torch.no_grad():
-        phi = model.features(x).double().numpy()  # type: ignore[operator]
-        predicted = model(x).argmax(1).numpy()
-    adv = pgd_examples(
-        model, x, y, seed=int(GEOMETRY_PARAMS["seed"]), num_classes=data.num_classes, **ATTACK
-    )
-    with torch.no_grad():
-        phi_adv = model.features(adv).double().numpy()  # type: ignore[operator]
-    labels = y.numpy()
-    equinorm, equiangular = nc2(phi, labels)
-    return {
-        "nc1": nc1(phi, labels),
-        "nc2_equinorm": equinorm,
-        "nc2_equiangular": equiangular,
-        "nc4": nc4(phi, labels, predicted),
-        "cka_input_phi": linear_cka(x.double().numpy(), phi),
-        "cka_clean_adv_phi": linear_cka(phi, phi_adv),
-        "effective_rank": effective_rank(phi),
-    }
 
 
 def geometry_values(
     r: ModelResult, data_dir: Path | None, runs_dir: Path | None, *, compute: bool = True
 ) -> dict[str, float] | None:
-    """One model's panel: cached per model (`compute` False: None when not cached)."""
+    """One model's panel (`measures.geometry`), read from its record; computed and cached
+    where a runs directory from before the suite computed it lacks it (`compute` False:
+    None then)."""
     assert r.checkpoint is not None
-    if not compute:
-        assert runs_dir is not None
-        return find_diagnostic(r.checkpoint, "geometry", GEOMETRY_PARAMS, runs_dir=runs_dir)
-    return ensure_diagnostic(
-        r.checkpoint, "geometry", GEOMETRY_PARAMS, geometry, runs_dir=runs_dir, data_dir=data_dir
+    return measured_values(
+        r.checkpoint, "geometry", runs_dir=runs_dir, data_dir=data_dir, compute=compute
     )
 
 

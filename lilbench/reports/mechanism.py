@@ -7,16 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from scipy import stats
-from torch import nn
 
-from lilbench.data import Dataset
-from lilbench.diagnostics import mechanism
 from lilbench.reports.aggregate import ALPHA, Table, by_setting, key_header
-from lilbench.results.diagnostic_records import ensure_diagnostic, find_diagnostic
+from lilbench.results.diagnostic_records import measured
 from lilbench.results.stats import estimate, holm
 from lilbench.results.suite_results import ModelResult
-
-MECHANISM_PARAMS = {"points": 1000, "seed": 0}  # what `diagnostics.mechanism` is given
 
 QUANTITIES = (
     # No "|" in these: they head markdown table columns.
@@ -27,26 +22,14 @@ QUANTITIES = (
 )
 
 
-def _mechanism(model: nn.Module, data: Dataset) -> dict[str, float]:
-    return mechanism(model, data.x_test, data.y_test, seed=0)
-
-
 def mechanism_values(
     r: ModelResult, data_dir: Path | None, runs_dir: Path | None, *, compute: bool = True
 ) -> dict[str, float] | None:
-    """One model's mechanism quantities: cached per model in the runs directory (`compute`
-    False: None when not cached, computing nothing)."""
+    """One model's mechanism quantities (`measures.mechanism`), read from its record;
+    computed and cached where it is missing (`compute` False: None then)."""
     assert r.checkpoint is not None
-    if not compute:
-        assert runs_dir is not None
-        return find_diagnostic(r.checkpoint, "mechanism", MECHANISM_PARAMS, runs_dir=runs_dir)
-    return ensure_diagnostic(
-        r.checkpoint,
-        "mechanism",
-        MECHANISM_PARAMS,
-        _mechanism,
-        runs_dir=runs_dir,
-        data_dir=data_dir,
+    return measured(
+        r.checkpoint, "mechanism", runs_dir=runs_dir, data_dir=data_dir, compute=compute
     )
 
 

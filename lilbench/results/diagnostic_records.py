@@ -124,3 +124,25 @@ def ensure_diagnostic(
         lambda: _load(path, ckpt, kind, data, params), compute_and_store, lock=lock
     )
     return values
+
+
+def measured(
+    ckpt: Checkpoint,
+    kind: str,
+    *,
+    runs_dir: Path | None,
+    data_dir: Path | None = None,
+    compute: bool = True,
+) -> dict[str, Any] | None:
+    """The values of a registered measure (`lilbench.measures`) for one model: its record
+    when cached, else computed and stored (`compute` False: None when not cached)."""
+    from lilbench.measures import MEASURES
+
+    measure = MEASURES.get(kind)
+    if not compute:
+        if runs_dir is None:
+            return None
+        return find_diagnostic(ckpt, kind, measure.params, runs_dir=runs_dir, data_dir=data_dir)
+    return ensure_diagnostic(
+        ckpt, kind, measure.params, measure.compute, runs_dir=runs_dir, data_dir=data_dir
+    )

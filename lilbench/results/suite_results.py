@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from lilbench.models.external import ExternalModel
 from lilbench.results.attack_runs import ensure_attack
 from lilbench.results.certificates import ensure_certificate, find_certificate
+from lilbench.results.diagnostic_records import measured
 from lilbench.results.executors import Executor, Sequential
 from lilbench.results.model_check_records import ensure_model_checks, find_checks
 from lilbench.results.perturbation_records import Perturbed, ensure_perturbed, find_perturbed
@@ -109,11 +110,11 @@ def certify_item(norm: str) -> str:
 
 
 def item_count(suite: Suite) -> int:
-    per_model = 1 + len(suite.attacks) + int(suite.model_checks) + len(suite.certifies)
-    per_model += int(suite.perturbs)
+    per_model = 1 + len(suite.attacks) + int(suite.model_checks)
+    own = len(suite.certifies) + int(suite.perturbs) + int(suite.mechanism) + int(suite.geometry)
     external = sum(1 for s in suite.settings if s.external is not None)
-    return len(suite.settings) * len(suite.seeds) * per_model - (
-        external * len(suite.seeds) * (len(suite.certifies) + int(suite.perturbs))
+    return len(suite.settings) * len(suite.seeds) * (per_model + own) - (
+        external * len(suite.seeds) * own
     )
 
 
@@ -217,6 +218,13 @@ def _model_item(work: _ModelWork, where: _Where) -> tuple[ModelResult, list[tupl
             seed=seed,
         )
         events.append((f"noise and corruptions {what}", not missing))
+    # the measures the report reads (computed here, in the worker, not when it is written)
+    wanted = {"mechanism": suite.mechanism, "geometry": suite.geometry}
+    for kind in (k for k, on in wanted.items() if on):
+        if not ckpt.external:
+            cached = measured(ckpt, kind, runs_dir=runs, data_dir=data, compute=False)
+            measured(ckpt, kind, runs_dir=runs, data_dir=data)
+            events.append((f"{kind} {what}", cached is not None))
     if suite.model_checks:
         checked = ensure_model_checks(
             ckpt,

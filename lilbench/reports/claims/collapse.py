@@ -31,7 +31,7 @@ def geometry_panels(
         m = geometry_values(r, None, res.runs_dir, compute=False)
         if m is None:
             raise NotComputed(
-                "the geometry panel's records", f"lilbench report {res.shown} --runs-dir RUNS"
+                "the geometry panel's records", f"lilbench run {res.shown} --runs-dir RUNS"
             )
         out.append((r, m))
     return out

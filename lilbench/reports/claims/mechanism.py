@@ -32,7 +32,7 @@ def mechanism(res: SuiteResults, params: NoParams) -> Finding:
         m = mechanism_values(r, None, res.runs_dir, compute=False)
         if m is None:
             raise NotComputed(
-                "the mechanism's records", f"lilbench report {res.shown} --runs-dir RUNS"
+                "the mechanism's records", f"lilbench run {res.shown} --runs-dir RUNS"
             )
         measured.append((r, m))
     found = trends(measured)

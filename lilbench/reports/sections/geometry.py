@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from lilbench.reports.geometry_panel import ATTACK_TEXT, IMAGES, geometry_section
+from lilbench.measures.geometry import ATTACK_TEXT, IMAGES
+from lilbench.reports.geometry_panel import geometry_section
 from lilbench.reports.render import md_table
 from lilbench.reports.sections.base import SECTIONS, ReportContext, Section
 
