@@ -484,17 +484,17 @@ def test_a_key_that_drops_a_field_does_not_serve_the_wrong_record(
     small_model: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from lilbench.attacks import ATTACKS
-    from lilbench.results import records
+    from lilbench.results import attack_keys
     from lilbench.results.attack_runs import ensure_attack
 
     ckpt = small_model.checkpoint  # type: ignore[attr-defined]
     runs = ckpt.path.parent.parent
-    real = records._attack_ident
+    real = attack_keys._attack_ident
 
     def forgetful(weights, spec, limit, seed, schema, device="cpu", params=None):  # type: ignore[no-untyped-def]
         return real(weights, spec, None, seed, schema, device, params)  # the limit left out
 
-    monkeypatch.setattr(records, "_attack_ident", forgetful)
+    monkeypatch.setattr(attack_keys, "_attack_ident", forgetful)
     spec = ATTACKS.get("fgsm")(eps=(0.05,)).validate()
     ensure_attack(ckpt, spec, runs_dir=runs, limit=40, seed=0, force=True)
     with pytest.raises(RecordError, match="test limit 40, but 30 is asked for"):
