@@ -200,11 +200,9 @@ def run_attack(
     t3 = time.perf_counter()
     probes_before = counter.snapshot()  # the eps = 0 and unconstrained probes run the attack
     probe = slice(0, min(EPS0_PROBE, len(x_np)))
-    x_probe = x_cpu[probe]
-    eps0 = _eps0_check(spec, ctx, grid[0].step, probe, x_probe)
     checks = [
         C.check_bounds(points),
-        eps0,
+        _eps0_check(spec, ctx, grid[0].step, probe, x_cpu[probe]),
         C.check_below_clean(points, clean_correct),
         C.check_recomputed(points),
         C.check_input_unchanged(bool(torch.equal(x_cpu, snapshot))),
@@ -224,15 +222,8 @@ def run_attack(
         "check_forward_per_image": float(check_fwd) / max(n, 1),
         "check_backward_per_image": float(check_bwd) / max(n, 1),
     }
-    return AttackOutcome(
-        n=len(x_np),
-        clean_correct=clean_correct,
-        points=points,
-        checks=checks,
-        timings=timings,
-        clean_bits=C.pack_mask(clean_mask),
-        indicators=found,
-    )
+    bits = C.pack_mask(clean_mask)
+    return AttackOutcome(len(x_np), clean_correct, points, checks, timings, bits, found)
 
 
 @dataclass
