@@ -1,6 +1,6 @@
 """The layers hold: import-linter's contract (pyproject.toml) passes and fails on an upward
 import added in a scratch copy; no import cycle among lilbench's modules, function-level
-imports included; report functions stay short."""
+imports included; modules and functions stay small."""
 
 from __future__ import annotations
 
@@ -104,12 +104,33 @@ def test_no_import_cycles() -> None:
     assert ["lilbench.errors", "lilbench.registry"] in _cycles(graph)
 
 
-def test_report_functions_are_short() -> None:
-    long = []
-    for path in sorted((ROOT / "lilbench/reports").rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
+# Numerical kernels that stay whole: one iteration loop each, whose state (step sizes,
+# checkpoints, best points; the window pairs' masses) reads best in one place.
+KERNELS = {"attacks/engine/apgd.py:apgd_iterate", "attacks/engine/square.py:_window_pairs"}
+MAX_MODULE, MAX_FUNCTION = 450, 100
+
+
+def _oversized(root: Path) -> list[str]:
+    found = []
+    for path in sorted((root / "lilbench").rglob("*.py")):
+        name = path.relative_to(root / "lilbench").as_posix()
+        text = path.read_text()
+        if len(text.splitlines()) > MAX_MODULE:
+            found.append(f"{name} ({len(text.splitlines())} lines)")
+        for node in ast.walk(ast.parse(text)):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 length = (node.end_lineno or node.lineno) - node.lineno + 1
-                if length > 120:
-                    long.append(f"{path.name}:{node.name} ({length} lines)")
-    assert long == []
+                if length > MAX_FUNCTION and f"{name}:{node.name}" not in KERNELS:
+                    found.append(f"{name}:{node.name} ({length} lines)")
+    return found
+
+
+def test_modules_and_functions_stay_small(tmp_path: Path) -> None:
+    """Issue 50: no module over 450 lines, no function over 100 (the named kernels aside);
+    shown to fail on a scratch module with one long function."""
+    assert _oversized(ROOT) == []
+    scratch = tmp_path / "lilbench"
+    scratch.mkdir()
+    body = "".join(f"    x{i} = {i}\n" for i in range(101))
+    (scratch / "long.py").write_text(f"def long() -> None:\n{body}")
+    assert _oversized(tmp_path) == ["long.py:long (102 lines)"]
