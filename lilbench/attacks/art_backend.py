@@ -275,17 +275,26 @@ def art_square(
     """ART's Square attack (gradient-free, score-based) on flat inputs of images; L-inf, or
     its L2 version (Andriushchenko et al. 2020) with norm=2."""
     np.random.seed(seed)  # Square draws its squares from numpy's global RNG
-    attack = SquareAttack(
-        img_clf,
-        norm=norm,
-        eps=float(eps),
-        max_iter=max_iter,
-        nb_restarts=restarts,
-        batch_size=batch_size,
-        verbose=False,
+    attack = _square(
+        img_clf, eps=eps, queries=max_iter, restarts=restarts, bs=batch_size, norm=norm
     )
     adv = attack.generate(x=x.reshape(len(x), *img_clf.input_shape), y=y)
     return np.ascontiguousarray(adv.reshape(len(x), -1), dtype=np.float32)
+
+
+def _square(
+    img_clf: PyTorchClassifier, *, eps: float, queries: int, restarts: int, bs: int, norm: float
+) -> SquareAttack:
+    """ART's Square attack as lilbench runs it (its one construction)."""
+    return SquareAttack(
+        img_clf,
+        norm=norm,
+        eps=float(eps),
+        max_iter=queries,
+        nb_restarts=restarts,
+        batch_size=bs,
+        verbose=False,
+    )
 
 
 def _autoattack_apgd(
@@ -330,17 +339,7 @@ def art_autoattack(
         _autoattack_apgd(img_clf, eps=eps, batch_size=batch_size, loss=loss)
         for loss in ("cross_entropy", "difference_logits_ratio")
     ]
-    members.append(
-        SquareAttack(
-            img_clf,
-            norm=np.inf,
-            eps=eps,
-            max_iter=1000,
-            nb_restarts=1,
-            batch_size=batch_size,
-            verbose=False,
-        )
-    )
+    members.append(_square(img_clf, eps=eps, queries=1000, restarts=1, bs=batch_size, norm=np.inf))
     attack = AutoAttack(
         img_clf, norm=np.inf, eps=eps, eps_step=2 * eps, attacks=members, batch_size=batch_size
     )
@@ -400,14 +399,7 @@ def art_autoattack_standard(
     targeted = apgd("difference_logits_ratio", targeted=True)
     for k in range(min(targets, classes - 1)):
         member(targeted, order[:, k])
-    square = SquareAttack(
-        img_clf,
-        norm=norm,
-        eps=eps,
-        max_iter=square_queries,
-        nb_restarts=1,
-        batch_size=batch_size,
-        verbose=False,
+    member(
+        _square(img_clf, eps=eps, queries=square_queries, restarts=1, bs=batch_size, norm=norm), y
     )
-    member(square, y)
     return np.ascontiguousarray(adv.reshape(n, -1), dtype=np.float32)

@@ -33,11 +33,11 @@ from lilbench.lazy import lazy_module
 if TYPE_CHECKING:
     import torch
 
-    from lilbench.attacks import art_backend as art
+    from lilbench.attacks import art_backend
     from lilbench.attacks.engine import autoattack as engine
 else:
     torch = lazy_module("torch")
-    art = lazy_module("lilbench.attacks.art_backend")
+    art_backend = lazy_module("lilbench.attacks.art_backend")
     engine = lazy_module("lilbench.attacks.engine.autoattack")
 
 MEMBERS = {
@@ -186,7 +186,7 @@ class AutoAttackSpec(EpsGridAttack):
             return adv.cpu()
         clf, xs, ys = ctx.image_classifier(self.name), ctx.x[rows], ctx.y[rows]
         if self.version == "standard":
-            found = art.art_autoattack_standard(
+            found = art_backend.art_autoattack_standard(
                 clf,
                 xs,
                 ys,
@@ -196,7 +196,7 @@ class AutoAttackSpec(EpsGridAttack):
                 norm=self.threat.art_norm,
             )
         else:
-            found = art.art_autoattack(
+            found = art_backend.art_autoattack(
                 clf, xs, ys, eps=point.eps, batch_size=self.batch_size, seed=ctx.seed
             )
         return torch.from_numpy(found)

@@ -27,10 +27,10 @@ from lilbench.threats import keys as norm_keys
 if TYPE_CHECKING:
     import torch
 
-    from lilbench.attacks import art_backend as art
+    from lilbench.attacks import art_backend
 else:
     torch = lazy_module("torch")
-    art = lazy_module("lilbench.attacks.art_backend")
+    art_backend = lazy_module("lilbench.attacks.art_backend")
 
 if TYPE_CHECKING:
     from art.estimators.classification import PyTorchClassifier
@@ -104,9 +104,9 @@ class AttackContext:
         else:
             clf, bs = self.clf, self.batch_size
         if rows != slice(None):
-            return art.fgsm_gradient_signs(clf, self.x[rows], self.y[rows], bs)
+            return art_backend.fgsm_gradient_signs(clf, self.x[rows], self.y[rows], bs)
         if self._signs is None:
-            self._signs = art.fgsm_gradient_signs(clf, self.x, self.y, bs)
+            self._signs = art_backend.fgsm_gradient_signs(clf, self.x, self.y, bs)
         return self._signs
 
     def image(self, attack: str) -> tuple[int, int, int]:
@@ -125,7 +125,7 @@ class AttackContext:
     def image_classifier(self, attack: str) -> PyTorchClassifier:
         """The same model behind a Flatten, for ART's attacks that need (C, H, W) inputs."""
         if self._img_clf is None:
-            self._img_clf = art.image_classifier(
+            self._img_clf = art_backend.image_classifier(
                 self.clf.model,
                 shape=self.image(attack),
                 num_classes=self.clf.nb_classes,

@@ -14,11 +14,11 @@ from lilbench.lazy import lazy_module
 if TYPE_CHECKING:
     import torch
 
-    from lilbench.attacks import art_backend as art
+    from lilbench.attacks import art_backend
     from lilbench.attacks.engine import sparse
 else:
     torch = lazy_module("torch")
-    art = lazy_module("lilbench.attacks.art_backend")
+    art_backend = lazy_module("lilbench.attacks.art_backend")
     sparse = lazy_module("lilbench.attacks.engine.sparse")
 
 
@@ -88,7 +88,7 @@ class FGSM(AttackSpec):
             if point.eps == 0:  # ART refuses a zero step; a step of length 0 is the input
                 return torch.from_numpy(ctx.x[rows].copy())
             return torch.from_numpy(
-                art.art_fgsm(
+                art_backend.art_fgsm(
                     ctx.clf,
                     ctx.x[rows],
                     ctx.y[rows],
@@ -98,4 +98,6 @@ class FGSM(AttackSpec):
                 )
             )
         # The gradient does not depend on eps: computed once, applied at every eps.
-        return art.fgsm_apply(torch.from_numpy(ctx.x[rows]), ctx.clean_signs(rows), point.eps)
+        return art_backend.fgsm_apply(
+            torch.from_numpy(ctx.x[rows]), ctx.clean_signs(rows), point.eps
+        )

@@ -22,9 +22,9 @@ from lilbench.schemas import AttackRecord, Point
 from lilbench.threats import threat
 
 if TYPE_CHECKING:
-    from lilbench.attacks import art_backend as art
+    from lilbench.attacks import art_backend
 else:
-    art = lazy_module("lilbench.attacks.art_backend")
+    art_backend = lazy_module("lilbench.attacks.art_backend")
 
 TOL = 1e-9
 MASKING_MARGIN = 0.005  # 0.5 pp
@@ -160,7 +160,7 @@ def check_more_effort(
 
     def pgd(steps: int, restarts: int) -> float:
         return acc(
-            art.art_pgd(
+            art_backend.art_pgd(
                 clf,
                 x,
                 y,
@@ -218,7 +218,7 @@ def model_checks(
     probe: int = 500,
 ) -> list[Check]:
     xs, ys = x[:probe], y[:probe]
-    clf = art.make_classifier(
+    clf = art_backend.make_classifier(
         model, input_dim=x.shape[1], num_classes=num_classes, device=torch.device("cpu")
     )
     checks = [
@@ -275,10 +275,10 @@ def probe_model(
     elif train_time_layers:
         checks.append(Check("evaluated in eval mode", True, f"train-time layers: {layers}"))
     checks += [check_deterministic(model, xs), check_gradients(model, xs, ys)]
-    clf = art.make_classifier(
+    clf = art_backend.make_classifier(
         model, input_dim=xs.shape[1], num_classes=num_classes, device=xs.device
     )
-    adv = art.linf_pgd_clean_start(
+    adv = art_backend.linf_pgd_clean_start(
         clf, xs.cpu().numpy(), ys.cpu().numpy(), eps=1.0, step=0.25, steps=10, batch_size=probe
     )
     with torch.no_grad():

@@ -16,13 +16,12 @@ from lilbench.lazy import lazy_module
 if TYPE_CHECKING:
     import torch
 
-    from lilbench.attacks import art_backend as art
-    from lilbench.attacks import faithful
+    from lilbench.attacks import art_backend, faithful
     from lilbench.attacks.engine import sparse
 else:
     sparse = lazy_module("lilbench.attacks.engine.sparse")
     torch = lazy_module("torch")
-    art = lazy_module("lilbench.attacks.art_backend")
+    art_backend = lazy_module("lilbench.attacks.art_backend")
     faithful = lazy_module("lilbench.attacks.faithful")
 
 
@@ -141,13 +140,15 @@ class PGD(AttackSpec):
     def generate(self, ctx: AttackContext, point: Point, rows: slice) -> torch.Tensor:
         if self.paper_faithful:
             radius = faithful.authors_pgd_radius(eps=point.eps, step=point.step, steps=self.steps)
-            return art.fgsm_apply(torch.from_numpy(ctx.x[rows]), ctx.clean_signs(rows), radius)
+            return art_backend.fgsm_apply(
+                torch.from_numpy(ctx.x[rows]), ctx.clean_signs(rows), radius
+            )
         if not self.threat.in_art:
             return self._threat_pgd(ctx, point, rows)
         if self.restarts == 0 and self.threat.is_default:
             # ART's arithmetic without its overhead; bit-identical (tested)
             return torch.from_numpy(
-                art.linf_pgd_clean_start(
+                art_backend.linf_pgd_clean_start(
                     ctx.clf,
                     ctx.x[rows],
                     ctx.y[rows],
@@ -158,7 +159,7 @@ class PGD(AttackSpec):
                     clean_signs=ctx.clean_signs(rows),  # computed once, shared by every step
                 )
             )
-        adv = art.art_pgd(
+        adv = art_backend.art_pgd(
             ctx.clf,
             ctx.x[rows],
             ctx.y[rows],

@@ -23,11 +23,11 @@ from lilbench.models.functional import correct_mask
 if TYPE_CHECKING:
     from art.estimators.classification import PyTorchClassifier
 
-    from lilbench.attacks import art_backend as art
+    from lilbench.attacks import art_backend
 else:
     # ART loads when an attack runs (its classifier wraps every model), not on import: the
     # process that only schedules a suite never needs it (issue 48)
-    art = lazy_module("lilbench.attacks.art_backend")
+    art_backend = lazy_module("lilbench.attacks.art_backend")
 
 Progress = Callable[[int, int], None]
 EPS0_PROBE = 256  # samples used for the eps = 0 identity check
@@ -155,7 +155,7 @@ def run_attack(
     y_np = y.detach().cpu().numpy().astype(np.int64)
     model = model.to(device).eval()
     counter = PassCounter(model)  # the work each point costs, in rows run per image
-    clf = art.make_classifier(
+    clf = art_backend.make_classifier(
         counter, input_dim=x_np.shape[1], num_classes=num_classes, device=device
     )
     bs = spec.batch_size
@@ -346,7 +346,7 @@ def pgd_examples(
     from lilbench.attacks.base import ATTACKS, AttackContext
 
     spec = ATTACKS.get("pgd").from_options(eps=(eps,), steps=steps, restarts=restarts, step=None)
-    clf = art.make_classifier(
+    clf = art_backend.make_classifier(
         model, input_dim=x.shape[1], num_classes=num_classes, device=torch.device("cpu")
     )
     ctx = AttackContext(clf, x.numpy(), y.numpy(), seed=seed, batch_size=1000)

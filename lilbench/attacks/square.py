@@ -29,11 +29,11 @@ from lilbench.lazy import lazy_module
 if TYPE_CHECKING:
     import torch
 
-    from lilbench.attacks import art_backend as art
+    from lilbench.attacks import art_backend
     from lilbench.attacks.engine import square as engine
 else:
     torch = lazy_module("torch")
-    art = lazy_module("lilbench.attacks.art_backend")
+    art_backend = lazy_module("lilbench.attacks.art_backend")
     engine = lazy_module("lilbench.attacks.engine.square")
 
 
@@ -81,7 +81,7 @@ class Square(EpsGridAttack):
     def generate(self, ctx: AttackContext, point: Point, rows: slice) -> torch.Tensor:
         if self.engine == "art":
             return torch.from_numpy(
-                art.art_square(
+                art_backend.art_square(
                     ctx.image_classifier(self.name),
                     ctx.x[rows],
                     ctx.y[rows],

@@ -17,7 +17,7 @@ from rich.table import Table
 from lilbench.attacks import ATTACKS, AttackSpec
 from lilbench.attacks.grids import parse_grid, parse_list
 from lilbench.cli.common import (
-    ATTACK_NAMES,
+    RESERVED_OPTIONS,
     CheckpointOpt,
     DataDir,
     Device,
@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # the engine (torch, ART) loads when an attack runs, not for 
     from lilbench.results.attack_runs import AttackRun
     from lilbench.training.checkpoint import Checkpoint
 
-model_options = with_training_options(reserved=ATTACK_NAMES)
+model_options = with_training_options(reserved=RESERVED_OPTIONS)
 
 app = typer.Typer(help="Attack a model (checked, cached).", no_args_is_help=True)
 
@@ -296,7 +296,7 @@ def _attack_command(name: str) -> Any:
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in params}
     command.__doc__ = inspect.cleandoc(cls.__doc__ or name)
-    return with_training_options(reserved=ATTACK_NAMES | set(names))(command)
+    return with_training_options(reserved=RESERVED_OPTIONS | set(names))(command)
 
 
 def _field_help(cls: type[AttackSpec], f: Field[Any]) -> str:

@@ -19,7 +19,7 @@ from lilbench.certify.spec import (
     refuse_uncertifiable,
 )
 from lilbench.cli.common import (
-    ATTACK_NAMES,
+    RESERVED_OPTIONS,
     CheckpointOpt,
     DataDir,
     Force,
@@ -73,7 +73,7 @@ NormOpt = Annotated[
 BatchOpt = Annotated[int, typer.Option("--batch-size", help="Images bounded at once.")]
 
 
-@with_training_options(reserved=ATTACK_NAMES)
+@with_training_options(reserved=RESERVED_OPTIONS)
 def certify(
     eps: EpsOpt = None,
     method: MethodOpt = None,

@@ -138,7 +138,9 @@ Alpha = Annotated[float, typer.Option("--alpha", help="Weight of the cross-entro
 
 
 # An attack's own options; training options of the same name read --train-NAME here.
-ATTACK_NAMES = frozenset({"eps", "steps", "step_size", "limit", "batch_size", "restarts", "seed"})
+RESERVED_OPTIONS = frozenset(
+    {"eps", "steps", "step_size", "limit", "batch_size", "restarts", "seed"}
+)
 
 CheckpointOpt = Annotated[
     Path | None,

@@ -7,7 +7,8 @@ may assume of it (`batchable`, `certify_refusal`). Declarations are torch-free, 
 `lilbench --help` lists their options without loading torch; `build` and `from_architecture`
 import the module's code when a model is made.
 
-Every module the families build is a `Classifier`: logits from `forward`, phi (where L_iso
+Every module the families build offers (checked where it is used, not as a type): logits
+from `forward`, phi (where L_iso
 acts) from `features`, both at once from `forward_with_features`, one `LevelOutput` per label
 level from `levels` (one level unless the model is stacked), the modules `forward` applies in
 order from `layers` (what certificates bound), and `spec` (the architecture checkpoints store).
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import typing
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -53,18 +54,6 @@ class DataShape:
     image_shape: tuple[int, ...] | None = None  # (C, H, W) for image data
     mean: tuple[float, ...] | None = None  # per-channel normalisation inside the model
     std: tuple[float, ...] | None = None
-
-
-class Classifier(Protocol):
-    """What lilbench calls on every model a family builds."""
-
-    spec: Any  # a dataclass with to_dict(): the checkpoint's architecture
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
-    def features(self, x: torch.Tensor) -> torch.Tensor: ...
-    def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
-    def levels(self, x: torch.Tensor) -> list[LevelOutput]: ...
-    def layers(self) -> list[nn.Module]: ...
 
 
 class ModelFamily:

@@ -24,7 +24,7 @@ else:
 Progress = Callable[[int, int, int, dict[str, float]], None]
 """(steps done, total steps, epoch (1-based), running means of the objective's loss parts)."""
 
-Model: TypeAlias = "nn.Module"  # a model family's module (lilbench.models.family.Classifier)
+Model: TypeAlias = "nn.Module"  # a model family's module (models/family.py: what it offers)
 
 
 class TrainingDiverged(LilbenchError):
