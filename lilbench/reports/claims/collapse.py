@@ -10,31 +10,20 @@ from lilbench.reports.claims.base import (
     HOLDS,
     Finding,
     NoParams,
-    NotComputed,
     SuiteResults,
     evidence,
 )
-from lilbench.reports.claims.common import is_lil, lil_settings, row_name
+from lilbench.reports.claims.common import is_lil, lil_settings, recorded, row_name
 from lilbench.results.suite_results import ModelResult
 
 
 def geometry_panels(
     res: SuiteResults, group: list[ModelResult]
 ) -> list[tuple[ModelResult, dict[str, float]]]:
-    """The geometry panel of each model, read from the records its report cached."""
-    from lilbench.reports.geometry_panel import geometry_values
-
+    """The geometry panel of each model, read from the records the suite's run cached."""
     if not res.suite.geometry:
         raise ConfigError(f"{res.suite.name}: the geometry panel needs `geometry: true`")
-    out = []
-    for r in group:
-        m = geometry_values(r, None, res.runs_dir, compute=False)
-        if m is None:
-            raise NotComputed(
-                "the geometry panel's records", f"lilbench run {res.shown} --runs-dir RUNS"
-            )
-        out.append((r, m))
-    return out
+    return recorded(res, group, "geometry", "the geometry panel's records")
 
 
 @evidence("collapse")

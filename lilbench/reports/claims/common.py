@@ -91,3 +91,21 @@ def certified_bracket(res: SuiteResults, setting: str, norm: str = "inf") -> str
         return ""
     eps = next(b[0] for _, b in pairs if b is not None)
     return f"{eps_name(norm)} {eps:g}: " + "; ".join(shown)
+
+
+def recorded(
+    res: SuiteResults, group: list[ModelResult], kind: str, what: str
+) -> list[tuple[ModelResult, dict[str, float]]]:
+    """Each model's values of a measure (`lilbench.measures`: "geometry", "mechanism"), read
+    from the records the suite's run cached; `what` names them where they are missing."""
+    from lilbench.reports.claims.base import NotComputed
+    from lilbench.results.diagnostic_records import measured
+
+    out = []
+    for r in group:
+        assert r.checkpoint is not None
+        m = measured(r.checkpoint, kind, runs_dir=res.runs_dir, compute=False)
+        if m is None:
+            raise NotComputed(what, f"lilbench run {res.shown} --runs-dir RUNS")
+        out.append((r, m))
+    return out

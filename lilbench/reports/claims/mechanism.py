@@ -8,11 +8,10 @@ from lilbench.reports.claims.base import (
     HOLDS,
     Finding,
     NoParams,
-    NotComputed,
     SuiteResults,
     evidence,
 )
-from lilbench.reports.claims.common import is_lil
+from lilbench.reports.claims.common import is_lil, recorded
 
 
 @evidence("mechanism")
@@ -22,19 +21,12 @@ def mechanism(res: SuiteResults, params: NoParams) -> Finding:
     beta over every LIL and plain cross-entropy model, Holm over the quantities: holds when
     the input-gradient norm falls significantly as beta rises. Read from the records the
     suite's report cached (`mechanism: true`); not run when they are missing."""
-    from lilbench.reports.mechanism import QUANTITIES, mechanism_values, trends
+    from lilbench.reports.mechanism import QUANTITIES, trends
 
     if not res.suite.mechanism:
         raise ConfigError(f"{res.suite.name}: the mechanism needs `mechanism: true` in the suite")
     group = [r for r in res.results if r.checkpoint is not None and (is_lil(r))]
-    measured = []
-    for r in group:
-        m = mechanism_values(r, None, res.runs_dir, compute=False)
-        if m is None:
-            raise NotComputed(
-                "the mechanism's records", f"lilbench run {res.shown} --runs-dir RUNS"
-            )
-        measured.append((r, m))
+    measured = recorded(res, group, "mechanism", "the mechanism's records")
     found = trends(measured)
     grad_name = QUANTITIES[0][1]
     parts = []
