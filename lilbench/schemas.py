@@ -74,7 +74,7 @@ class Point(RecordModel):
     correct: int
     accuracy: float | int
     correct_bits: str | None = None
-    passes: dict[str, float | int] | None = None  # forward/backward rows per image (issue 36)
+    passes: dict[str, float | int] | None = None  # forward/backward rows per image
     members: dict[str, dict[str, float | int]] | None = None  # AutoAttack's, in order run
     indicators: dict[str, str] | None = None  # per-image bits of the indicators of failure
     rule_removed: int | None = None  # images the per-image rule stopped counting as robust
@@ -89,7 +89,7 @@ class Point(RecordModel):
 class Clean(RecordModel):
     correct: int
     accuracy: float | int
-    bits: str | None = None  # per image, since the per-image rule (issue 36)
+    bits: str | None = None  # per image, since the per-image rule
 
 
 class Samples(RecordModel):
@@ -129,7 +129,7 @@ class AttackRecord(RecordModel):
     # point; absent on records written before that rule until they are migrated
     rule: str | None = None
     migrated: dict[str, Any] | None = None  # what a migration changed, and when
-    indicators: dict[str, Any] | None = None  # the run's indicators of failure (issue 36)
+    indicators: dict[str, Any] | None = None  # the run's indicators of failure
 
     @model_validator(mode="after")
     def _consistent(self) -> AttackRecord:
@@ -158,7 +158,7 @@ class ChecksRecord(RecordModel):
     kind: Literal["model-checks"]
     tensors_sha256: str | None = None
     attacks: list[str] | None = None
-    seed: int | None = None  # stored since the request check (issue 32); earlier: absent
+    seed: int | None = None  # stored since records are checked against the request; earlier: absent
     samples: Samples | None = None
     checks: list[CheckEntry]
     passed: bool

@@ -40,7 +40,7 @@ LOCKS = ".locks"
 WEIGHTS = "model.safetensors"
 META = "meta.json"
 # Written when lilbench first stores something in a directory: what `runs list` and `runs gc`
-# require before they read or delete anything there (issue 47).
+# require before they read or delete anything there.
 MARKER = "lilbench-runs.json"
 RUNS_FORMAT = 1
 

@@ -15,7 +15,7 @@ For every attack:
   float32 predictions) and not by the model's own forward pass, which is the one judged;
 - unstable predictions: the mean over 100 uniform draws in the L-inf ball of radius 1/255
   (clipped to [0, 1]) of |L(x) - L(x + d)| / |L(x)| (L the cross-entropy; 1 where L(x) = 0),
-  flagged above UNSTABLE_THRESHOLD, on the first UNSTABLE_IMAGES images (issue 48: on all
+  flagged above UNSTABLE_THRESHOLD, on the first UNSTABLE_IMAGES images (on all
   10,000 it cost ten times the FGSM it checks). It does not depend on the attack, only on
   the model and the images; a sample of 1,000 in which no image is flagged bounds the share
   of unstable images below 0.3% (the rule of three, 95%), which is what the report's

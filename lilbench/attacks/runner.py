@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from lilbench.attacks import art_backend
 else:
     # ART loads when an attack runs (its classifier wraps every model), not on import: the
-    # process that only schedules a suite never needs it (issue 48)
+    # process that only schedules a suite never needs it
     art_backend = lazy_module("lilbench.attacks.art_backend")
 
 Progress = Callable[[int, int], None]
@@ -179,7 +179,7 @@ def run_attack(
         image_shape=image_shape,
     )
     x_cpu, y_dev = torch.from_numpy(x_np), torch.from_numpy(y_np).to(device)
-    # the checks' own passes, counted apart from the attack's (issue 48)
+    # the checks' own passes, counted apart from the attack's
     checker = PassCounter(model)
     clean_model = correct_mask(checker, x_cpu.to(device), y_dev, 4096)  # the independent path
     grid = spec.points()

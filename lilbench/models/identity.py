@@ -37,9 +37,10 @@ def module_identity(model: nn.Module) -> str:
 
 
 def legacy_module_identity(model: nn.Module) -> str:
-    """The identity lilbench gave a module before issue 47 (its top class, that class's
-    module source and its tensors): read only to say that results stored under it are not
-    reused, since it could not tell a model from the same model with a Softmax appended."""
+    """The identity lilbench gave a module before identities hashed the whole module (its
+    top class, that class's module source and its tensors): read only to say that results
+    stored under it are not reused, since it could not tell a model from the same model
+    with a Softmax appended."""
     h = hashlib.sha256()
     cls = type(model)
     h.update(f"{cls.__module__}.{cls.__qualname__}".encode())

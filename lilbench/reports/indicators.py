@@ -136,8 +136,8 @@ def masking_summary(results: list[ModelResult]) -> tuple[int, int, list[str]] | 
 
 def unstable_sample(results: list[ModelResult]) -> str:
     """How many images the unstable-predictions indicator probed, as the report says it:
-    "" where every run probed all its images (records before issue 48), else ", first N
-    images" (with the largest N where runs differ)."""
+    "" where every run probed all its images (records from before the sampled indicators),
+    else ", first N images" (with the largest N where runs differ)."""
     probed = {
         int(rec.indicators["unstable-predictions"]["images_probed"])
         for r in results

@@ -73,7 +73,7 @@ def find_checks(
         fields: dict[str, tuple[Any, Any]] = {}
         if record.attacks is not None:
             fields["attacks"] = (record.attacks, sorted(records))
-        if record.seed is not None:  # stored since issue 32; earlier records lack it
+        if record.seed is not None:  # stored since the request check; earlier records lack it
             fields["seed"] = (record.seed, seed)
         if record.samples is not None:
             fields["test limit"] = (record.samples.limit, limit)

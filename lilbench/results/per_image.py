@@ -141,7 +141,7 @@ def point_flags(rec: AttackRecord, *, one_step: bool = False) -> dict[float, dic
         found = rec.indicators.get(name)
         if name not in skip and isinstance(found, dict) and found.get("bits"):
             # both probe the first images only (unstable predictions on every image in
-            # records written before issue 48, which say no images_probed)
+            # records written before indicators sampled their images, which say no images_probed)
             size = min(int(found.get("images_probed", n)), n)
             mask = np.zeros(n, dtype=bool)
             mask[:size] = unpack_mask(str(found["bits"]), size)

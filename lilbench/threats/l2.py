@@ -34,7 +34,7 @@ class L2(ThreatModel):
     eps_unit = "an L2 radius"
     # sqrt(d) covers the [0, 1] cube of d pixels; 1000 covers any image up to 1000^2 pixels
     max_eps = 1000.0
-    verdict_eps = 1.0  # mid 0.5-1, where these MLPs are not yet all broken (issue 33)
+    verdict_eps = 1.0  # mid 0.5-1, where these MLPs are not yet all broken
     default_attack_eps = (0.5, 1.0, 1.5, 2.0, 3.0)
     default_certify_eps = (0.05, 0.1, 0.2, 0.5)
 

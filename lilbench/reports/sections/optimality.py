@@ -1,4 +1,4 @@
-"""Attack optimality per attack and model, and the hardest images (issue 36)."""
+"""Attack optimality per attack and model, and the hardest images."""
 
 from __future__ import annotations
 
