@@ -11,6 +11,7 @@ Also times stock ART (FastGradientMethod per eps, ProjectedGradientDescent) for 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,12 +23,15 @@ from art.attacks.evasion import FastGradientMethod, ProjectedGradientDescent
 import lilbench
 from lilbench.attacks import FGSM, PGD
 from lilbench.attacks import art_backend as art
-from lilbench.attacks import reference as ref
 from lilbench.attacks.grids import PAPER_GRID
 from lilbench.attacks.runner import run_attack
 from lilbench.data import load_dataset
 from lilbench.training.config import TrainConfig
 from lilbench.training.pipeline import ensure_checkpoint
+
+# the test-only oracles (tests/oracles.py): the pure-torch reference attacks
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import oracles as ref
 
 BS = 1000
 

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import oracles as ref
 import pytest
 import torch
 from art.attacks.evasion import ProjectedGradientDescent
@@ -12,7 +13,6 @@ import lilbench
 from lilbench.attacks import FGSM, PGD
 from lilbench.attacks import art_backend as art
 from lilbench.attacks import checks as C
-from lilbench.attacks import reference as ref
 from lilbench.attacks.base import AttackContext
 from lilbench.attacks.grids import PAPER_GRID, parse_grid
 from lilbench.attacks.runner import run_attack

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+import oracles
 import pytest
 import torch
 from art.attacks.evasion import AutoProjectedGradientDescent
@@ -45,7 +46,7 @@ def test_apgd_equals_arts_bit_for_bit(
     model = _model(small_model)
     x, y = mnist.x_test[:300].numpy(), mnist.y_test[:300].numpy().astype(np.int64)
     clf = art.make_classifier(model, input_dim=784, num_classes=10, device=torch.device("cpu"))
-    ref = art.art_apgd(
+    ref = oracles.art_apgd(
         clf, x, y, eps=eps, loss=loss, max_iter=30, restarts=restarts, batch_size=128, seed=3
     )
     np.random.seed(3)

@@ -14,7 +14,6 @@ ENGINE = frozenset(
         "grids",
         "indicators",
         "model_checks",
-        "reference",
         "runner",
     }
 )

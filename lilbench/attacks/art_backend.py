@@ -212,36 +212,6 @@ def linf_pgd_clean_start(
     return out
 
 
-def art_apgd(
-    clf: PyTorchClassifier,
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    eps: float,
-    loss: str,
-    max_iter: int,
-    restarts: int,
-    batch_size: int,
-    seed: int,
-    norm: float = np.inf,
-) -> np.ndarray:
-    """ART's Auto-PGD (Croce & Hein 2020): loss "ce" (cross-entropy) or "dlr" (logit ratio);
-    L-inf, or L2 with norm=2 (steps normalised and projected in L2)."""
-    np.random.seed(seed)  # ART's random starts draw from numpy's global RNG
-    attack = AutoProjectedGradientDescent(
-        clf,
-        norm=norm,
-        eps=float(eps),
-        eps_step=2.0 * float(eps),  # APGD's initial step, as in the paper; it adapts
-        max_iter=max_iter,
-        nb_random_init=restarts,
-        batch_size=batch_size,
-        loss_type={"ce": "cross_entropy", "dlr": "difference_logits_ratio"}[loss],
-        verbose=False,
-    )
-    return attack.generate(x=x, y=y)
-
-
 def image_classifier(
     model: nn.Module, *, shape: tuple[int, ...], num_classes: int, device: torch.device
 ) -> PyTorchClassifier:

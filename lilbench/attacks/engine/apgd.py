@@ -370,7 +370,7 @@ def apgd_arrays(
     norm: str = "inf",
     trace: Trace | None = None,
 ) -> np.ndarray:
-    """`apgd` on numpy arrays, seeded as lilbench seeds ART's (`art_backend.art_apgd`), on the
+    """`apgd` on numpy arrays, seeded as ART's Auto-PGD is seeded (`tests/oracles.art_apgd`), on the
     model's device; float32 out."""
     dev = next(iter(model.parameters()), torch.empty(0)).device
     np.random.seed(seed)
