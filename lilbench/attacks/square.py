@@ -6,7 +6,7 @@ in the paper. engine "art": ART's SquareAttack, which draws one window and one s
 whole batch per query; the records an earlier lilbench made were ART's, and keep their keys
 under `engine: art`. Both engines also run the L2 version (norm 2: the paper's L2 windows
 and update); lilbench's engine runs an L1 version too (norm 1: the L2 scheme with L1 masses,
-`engine.square.square_l1`).
+`engine.square.window_pairs`).
 """
 
 from __future__ import annotations

@@ -116,14 +116,13 @@ def square(
 ) -> torch.Tensor:
     """Adversarial examples for flat inputs x of images `shape` = (C, H, W); images that stay
     robust return their best point. Random draws come from `generator` (on the CPU).
-    norm "2" or "1": `square_l2` or `square_l1`, each restart on the images still robust."""
+    norm "2" or "1": `window_pairs` in L2 or L1, each restart on the images still robust."""
     p = threat(norm).p
     if p != math.inf:
-        pairs = square_l2 if p == 2 else square_l1
         out = x.clone()
         todo = torch.arange(len(x), device=x.device)
         for _ in range(max(1, restarts)):
-            found = pairs(
+            found = window_pairs(
                 model,
                 x[todo],
                 y[todo],
@@ -132,6 +131,7 @@ def square(
                 queries=queries,
                 p_init=p_init,
                 generator=generator,
+                taxicab=p == 1,
             )
             out[todo] = found
             todo = todo[model(found).argmax(1) == y[todo]]
@@ -236,71 +236,7 @@ def _windows(
 
 
 @torch.no_grad()
-def square_l2(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    eps: float,
-    shape: tuple[int, int, int],
-    queries: int = 5000,
-    p_init: float = 0.8,
-    generator: torch.Generator,
-) -> torch.Tensor:
-    """The Square attack in L2 (Andriushchenko et al. 2020, Algorithm 3), a window pair drawn
-    per image and per query; flat inputs x of images `shape`; images that stay robust return
-    their best point, every point within eps in L2 and inside [0, 1].
-
-    Start: a 5 x 5 grid of tiles, each the window pattern with a random sign per channel,
-    scaled to L2 norm eps. Query i: windows W1 and W2 of side round(sqrt(p_i h w)) (at least
-    3, odd); the perturbation's mass on W1 and W2 (plus what the clip to [0, 1] left unused of
-    the budget) is put on W1 as the old W1 content (unit norm) plus a fresh signed pattern,
-    W2 is emptied, and the whole perturbation is rescaled to norm eps and clipped; kept where
-    it lowers the margin. Every query is a full forward pass (the rescale moves every pixel).
-    """
-    return _window_pairs(
-        model,
-        x,
-        y,
-        eps=eps,
-        shape=shape,
-        queries=queries,
-        p_init=p_init,
-        generator=generator,
-        taxicab=False,
-    )
-
-
-def square_l1(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    eps: float,
-    shape: tuple[int, int, int],
-    queries: int = 5000,
-    p_init: float = 0.8,
-    generator: torch.Generator,
-) -> torch.Tensor:
-    """The Square attack in L1: `square_l2`'s window pairs with every mass measured in L1
-    (|delta| summed, not squared), the window content of unit L1 norm, the budget eps in L1,
-    and the perturbation rescaled to L1 norm eps before the clip to [0, 1] (which only
-    shortens it). lilbench's adaptation of the L2 scheme: the official code's L1 Square could
-    not be read here, so its window content may differ."""
-    return _window_pairs(
-        model,
-        x,
-        y,
-        eps=eps,
-        shape=shape,
-        queries=queries,
-        p_init=p_init,
-        generator=generator,
-        taxicab=True,
-    )
-
-
-def _window_pairs(
+def window_pairs(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
@@ -312,7 +248,23 @@ def _window_pairs(
     generator: torch.Generator,
     taxicab: bool,
 ) -> torch.Tensor:
-    """`square_l2` (taxicab False) or `square_l1`: the same search, masses in L2 or L1."""
+    """The Square attack in L2 (Andriushchenko et al. 2020, Algorithm 3), a window pair drawn
+    per image and per query; flat inputs x of images `shape`; images that stay robust return
+    their best point, every point within eps in L2 and inside [0, 1].
+
+    Start: a 5 x 5 grid of tiles, each the window pattern with a random sign per channel,
+    scaled to L2 norm eps. Query i: windows W1 and W2 of side round(sqrt(p_i h w)) (at least
+    3, odd); the perturbation's mass on W1 and W2 (plus what the clip to [0, 1] left unused of
+    the budget) is put on W1 as the old W1 content (unit norm) plus a fresh signed pattern,
+    W2 is emptied, and the whole perturbation is rescaled to norm eps and clipped; kept where
+    it lowers the margin. Every query is a full forward pass (the rescale moves every pixel).
+
+    With `taxicab`, the Square attack in L1: the same window pairs with every mass measured
+    in L1 (|delta| summed, not squared), the window content of unit L1 norm, the budget eps
+    in L1, and the perturbation rescaled to L1 norm eps before the clip to [0, 1] (which only
+    shortens it). lilbench's adaptation of the L2 scheme: the official code's L1 Square could
+    not be read here, so its window content may differ.
+    """
     model.eval()
     c, h, w = shape
     dev = x.device
