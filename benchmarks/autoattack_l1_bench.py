@@ -14,6 +14,12 @@ machine can run, side by side, one torch thread, the paper MLP (beta 1, seed 0),
 3. With --official PATH, a checkout of fra31/auto-attack (pip cannot fetch it offline): the
    official AutoAttack(norm='L1', version='standard') on the same images and seed, its
    robust count and seconds beside lilbench's, and the ratio.
+4. With --official-members PATH, a folder holding the official `autoattack/autopgd_base.py`
+   (a checkout, or that file alone; where the official L1 Square is not at hand): the
+   official APGD-CE (5 restarts) and APGD-T (5 targets) in L1 with the large-radius
+   schedule, then torchattacks' FAB-T (9 targets), each on the images still robust as
+   `run_standard_evaluation` runs them; the images robust under one side only, and the
+   seconds of the same three members on both sides.
 
 Trains (and caches in runs/) the model if it is not there.
 """
@@ -24,6 +30,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -92,6 +99,52 @@ def official(path: Path, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps
     return int(_robust(model, adv.reshape(len(x), -1), x, y, eps).sum())
 
 
+def official_members(
+    path: Path, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """(robust per image, seconds per member) of the official L1 APGD members and
+    torchattacks' FAB-T, in AutoAttack's order."""
+    import torchattacks
+
+    sys.path.insert(0, str(path))
+    from autoattack.autopgd_base import (  # type: ignore[import-not-found]
+        APGDAttack,
+        APGDAttack_targeted,
+    )
+
+    net = nn.Sequential(nn.Flatten(), model).eval()
+    images = x.reshape(len(x), 1, 28, 28)
+    common = {"n_iter": 100, "eps": eps, "norm": "L1", "seed": 0, "device": "cpu"}
+    apgd = APGDAttack(net, n_restarts=5, use_largereps=True, **common)
+    apgd.loss = "ce"
+    apgd_t = APGDAttack_targeted(
+        net, n_restarts=1, use_largereps=True, n_target_classes=5, **common
+    )
+    fab_t = torchattacks.FAB(
+        net, norm="L1", eps=eps, steps=100, n_restarts=1, multi_targeted=True, n_classes=10
+    )
+    fab_t.device = x.device
+    with torch.no_grad():
+        robust = net(images).argmax(1) == y
+    seconds: dict[str, float] = {}
+
+    def member(name: str, run: Any) -> None:
+        idx = robust.nonzero()[:, 0]
+        if not len(idx):
+            return
+        t0 = time.perf_counter()
+        found = run(images[idx], y[idx]).reshape(len(idx), -1)
+        robust[idx] = _robust(model, found, x[idx], y[idx], eps)
+        seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
+
+    member("apgd-ce", apgd.perturb)
+    member("apgd-t", apgd_t.perturb)
+    for k in range(2, TARGETS + 2):  # the k-th largest logit: the (k-1)-th wrong class
+        fab_t.target_class = k
+        member("fab-t", fab_t.attack_single_run_targeted)
+    return robust, seconds
+
+
 def timed(fn, *args):  # type: ignore[no-untyped-def]
     t0 = time.perf_counter()
     out = fn(*args)
@@ -104,6 +157,12 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=500)
     ap.add_argument("--runs", type=Path, default=Path("runs"))
     ap.add_argument("--official", type=Path, default=None, help="a fra31/auto-attack checkout")
+    ap.add_argument(
+        "--official-members",
+        type=Path,
+        default=None,
+        help="a folder with the official autoattack/autopgd_base.py (its L1 APGD members)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)
     keep_freed_memory()
@@ -145,6 +204,21 @@ def main() -> None:
             )
         else:
             print("  official AutoAttack: not run (--official PATH: a fra31/auto-attack checkout)")
+        if args.official_members is not None:
+            with torch.no_grad():
+                ours_robust = model(adv).argmax(1) == y
+            (theirs_robust, secs), t_off = timed(
+                official_members, args.official_members, model, x, y, eps
+            )
+            same = sum(log.seconds.get(k, 0.0) for k in ("apgd-ce", "apgd-t", "fab-t"))
+            parts = ", ".join(f"{k} {v:.1f} s" for k, v in secs.items())
+            print(
+                f"  official APGD-CE/APGD-T + torchattacks FAB-T: {int(theirs_robust.sum())} "
+                f"robust in {t_off:.1f} s ({parts}); robust under lilbench only "
+                f"{int((ours_robust & ~theirs_robust).sum())}, under the official members only "
+                f"{int((theirs_robust & ~ours_robust).sum())}; the same three members "
+                f"{t_off / same:.1f}x faster in lilbench ({same:.1f} s)"
+            )
 
 
 if __name__ == "__main__":
