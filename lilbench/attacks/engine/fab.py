@@ -137,11 +137,7 @@ PROJECTIONS = {
     2.0: project_to_hyperplane_l2,
     1.0: project_to_hyperplane_l1,
 }
-KERNELS = {
-    math.inf: (fab_kernel.fab_step, fab_kernel.step_back),
-    2.0: (fab_kernel.fab_step_l2, fab_kernel.step_back_l2),
-    1.0: (fab_kernel.fab_step_l1, fab_kernel.step_back_l1),
-}
+KINDS = {math.inf: fab_kernel.LINF, 2.0: fab_kernel.L2, 1.0: fab_kernel.L1}
 
 
 def torch_step(
@@ -185,8 +181,8 @@ def compiled_step(
     n = len(x1)
     out = np.empty((n, x1.shape[1]), dtype=np.float32)
     e = np.zeros(2 * n) if warm is None else warm.numpy().astype(np.float64)
-    kernel, _ = KERNELS[threat(norm).p]
-    kernel(x1.numpy(), x0.numpy(), w.numpy(), g.numpy().astype(np.float64), e, eta, alpha_max, out)
+    x1n, x0n, gn = x1.numpy(), x0.numpy(), g.numpy().astype(np.float64)
+    fab_kernel.move(KINDS[threat(norm).p], x1n, x0n, w.numpy(), gn, e, eta, alpha_max, out)
     return torch.from_numpy(out), torch.from_numpy(e)
 
 
@@ -252,9 +248,14 @@ def fab_targeted(
             back = is_adv.nonzero()[:, 0]
             with torch.no_grad():
                 if step is compiled_step:
-                    _, back_kernel = KERNELS[threat(norm).p]
-                    back_kernel(
-                        x1.numpy(), x0.numpy(), back.numpy(), beta, adv.numpy(), best.numpy()
+                    fab_kernel.step_back(
+                        KINDS[threat(norm).p],
+                        x1.numpy(),
+                        x0.numpy(),
+                        back.numpy(),
+                        beta,
+                        adv.numpy(),
+                        best.numpy(),
                     )
                 else:
                     xa, xo = x1[back], x0[back]

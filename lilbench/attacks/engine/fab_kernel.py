@@ -137,21 +137,6 @@ def _move(
             out[r, i] = min(max(v, 0.0), 1.0)
 
 
-def fab_step(
-    x1: np.ndarray,
-    x0: np.ndarray,
-    w: np.ndarray,
-    g: np.ndarray,
-    warm: np.ndarray,
-    eta: float,
-    alpha_max: float,
-    out: np.ndarray,
-) -> None:
-    """Writes the new points into `out` and the two norms per row into `warm` ([x1 rows,
-    x0 rows], as torch_step returns them)."""
-    _move(x1, x0, w, g, warm, eta, alpha_max, out, LINF)
-
-
 @njit(cache=True, fastmath=FLAGS)
 def _step_back(
     x1: np.ndarray,
@@ -184,19 +169,6 @@ def _step_back(
             adv[r, :] = x1[r, :]
         for i in range(x1.shape[1]):
             x1[r, i] = x0[r, i] + np.float32(beta) * (x1[r, i] - x0[r, i])
-
-
-def step_back(
-    x1: np.ndarray,
-    x0: np.ndarray,
-    rows: np.ndarray,
-    beta: float,
-    adv: np.ndarray,
-    best: np.ndarray,
-) -> None:
-    """For the adversarial rows: keep the point if it is the closest so far (L-inf), then
-    move it back towards the clean input by beta, in place."""
-    _step_back(x1, x0, rows, beta, adv, best, LINF)
 
 
 @njit(cache=True, fastmath=FLAGS)
@@ -253,33 +225,6 @@ def _l2_steps(
         m[i] = room[i] if lam < 0 else min(lam * a[i], room[i])
         total += m[i] * m[i] if c != 0 and a[i] > 0 else 0.0
     return max(np.sqrt(total), 1e-8)
-
-
-def fab_step_l2(
-    x1: np.ndarray,
-    x0: np.ndarray,
-    w: np.ndarray,
-    g: np.ndarray,
-    warm: np.ndarray,
-    eta: float,
-    alpha_max: float,
-    out: np.ndarray,
-) -> None:
-    """`fab_step` with L2 projections (the step lam |w_i| stopped at each wall) and L2
-    norms in the mix; `warm` holds the multipliers."""
-    _move(x1, x0, w, g, warm, eta, alpha_max, out, L2)
-
-
-def step_back_l2(
-    x1: np.ndarray,
-    x0: np.ndarray,
-    rows: np.ndarray,
-    beta: float,
-    adv: np.ndarray,
-    best: np.ndarray,
-) -> None:
-    """`step_back` with the L2 distance (float64 sum)."""
-    _step_back(x1, x0, rows, beta, adv, best, L2)
 
 
 @njit(cache=True)
@@ -344,7 +289,8 @@ def _l1_steps(a: np.ndarray, room: np.ndarray, c: float, m: np.ndarray, heap: np
     return max(total, 1e-8)
 
 
-def fab_step_l1(
+def move(
+    kind: int,
     x1: np.ndarray,
     x0: np.ndarray,
     w: np.ndarray,
@@ -354,12 +300,14 @@ def fab_step_l1(
     alpha_max: float,
     out: np.ndarray,
 ) -> None:
-    """`fab_step` with L1 projections (the coordinates of largest |w_i| first, each to its
-    wall) and L1 norms in the mix; `warm` is left at 0 (the knapsack needs no start)."""
-    _move(x1, x0, w, g, warm, eta, alpha_max, out, L1)
+    """FAB's move in the norm `kind` (LINF, L2 or L1): the new points into `out`, per row
+    the two projections' norms (L2: multipliers; L1: left at 0) into `warm` ([x1 rows, x0
+    rows], as torch_step returns them)."""
+    _move(x1, x0, w, g, warm, eta, alpha_max, out, kind)
 
 
-def step_back_l1(
+def step_back(
+    kind: int,
     x1: np.ndarray,
     x0: np.ndarray,
     rows: np.ndarray,
@@ -367,5 +315,6 @@ def step_back_l1(
     adv: np.ndarray,
     best: np.ndarray,
 ) -> None:
-    """`step_back` with the L1 distance (float64 sum)."""
-    _step_back(x1, x0, rows, beta, adv, best, L1)
+    """For the adversarial rows: keep the point if it is the closest so far (distance in the
+    norm `kind`, float64 sums), then move it back towards the clean input by beta, in place."""
+    _step_back(x1, x0, rows, beta, adv, best, kind)
