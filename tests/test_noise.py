@@ -11,7 +11,9 @@ import torch
 from helpers import cli
 
 from lilbench.data import Dataset
-from lilbench.data.corruptions import MNIST_C, _stroke, corrupt, corruption_names
+from lilbench.data.corruptions import CORRUPTION_SETS, set_for
+from lilbench.data.corruptions import corrupt as corrupt_images
+from lilbench.data.corruptions.mnist_c import _stroke
 from lilbench.data.noise import NOISE_KINDS, CorruptionSpec, NoiseSpec, noisy
 from lilbench.errors import ConfigError
 from lilbench.results.perturbation_records import corruption_values, noise_values
@@ -28,10 +30,18 @@ def _digits(n: int, seed: int = 0) -> np.ndarray:
 
 
 X = _digits(12)
+MNIST_C = CORRUPTION_SETS.get("mnist-c").names
+
+
+def corrupt(x: np.ndarray, name: str, **kw: object) -> np.ndarray:
+    return corrupt_images(x, name, shape=(1, 28, 28), **kw)  # type: ignore[arg-type]
 
 
 def test_mnist_c_has_its_15_corruptions_registered() -> None:
-    assert len(MNIST_C) == 15 and corruption_names()[:15] == list(MNIST_C)
+    assert len(MNIST_C) == 15 and MNIST_C[0] == "shot-noise" and MNIST_C[-1] == "canny-edges"
+    assert set_for(1).name == "mnist-c"
+    with pytest.raises(ConfigError, match="no corruption set applies to 5-channel"):
+        set_for(5)
 
 
 @pytest.mark.parametrize("name", MNIST_C)
@@ -56,8 +66,10 @@ def test_corruptions_refuse_bad_input_in_one_line() -> None:
         corrupt(X, "rotat", seed=0)
     with pytest.raises(ConfigError, match="severity"):
         corrupt(X, "fog", seed=0, severity=-1)
-    with pytest.raises(ConfigError, match="28x28"):
+    with pytest.raises(ConfigError, match="1x28x28"):
         corrupt(X[:, :100], "fog", seed=0)
+    with pytest.raises(ConfigError, match="1 channel"):
+        corrupt_images(X, "fog", seed=0, shape=(3, 28, 28))
 
 
 @pytest.mark.parametrize("kind", NOISE_KINDS)
@@ -77,7 +89,7 @@ def test_noise_known_answers(kind: str) -> None:
 
 def _dataset(x: np.ndarray, y: np.ndarray) -> Dataset:
     t = torch.from_numpy
-    return Dataset("tiny", t(x), t(y), t(x), t(y), 10, "0" * 64, pixels=True)
+    return Dataset("tiny", t(x), t(y), t(x), t(y), 10, "0" * 64, pixels=True, shape=(1, 28, 28))
 
 
 class _Constant(torch.nn.Module):
@@ -99,7 +111,7 @@ def test_a_model_that_ignores_its_input_scores_the_same_under_everything() -> No
     y = np.array([3, 1, 3, 0, 3, 3, 2, 3, 3, 9, 3, 3])
     data = _dataset(X, y)
     noise = noise_values(_Constant(), data, NoiseSpec(), limit=None, seed=0)
-    corr = corruption_values(_Constant(), data, CorruptionSpec(), limit=None, seed=0)
+    corr = corruption_values(_Constant(), data, CorruptionSpec.from_value(True), limit=None, seed=0)
     clean = float((y == 3).mean())
     assert noise["clean_accuracy"] == corr["clean_accuracy"] == clean
     assert {p["accuracy_mean"] for p in noise["points"]} == {clean}
@@ -130,6 +142,11 @@ def test_noise_and_corruption_blocks_validate_in_one_line() -> None:
     spec = NoiseSpec.from_value({"gaussian": [0.5, 0.1], "draws": 2})
     assert spec.points() == [("gaussian", 0.1), ("gaussian", 0.5)] and spec.draws == 2
     assert CorruptionSpec.from_value(True).names == MNIST_C
+    assert CorruptionSpec.from_value(True).params() == {"names": list(MNIST_C), "severity": 1.0}
+    with pytest.raises(ConfigError, match="apply to 1-channel images; this data set's have 3"):
+        CorruptionSpec.from_value({"set": "mnist-c"}, channels=3)
+    with pytest.raises(ConfigError, match="unknown corruption set 'mnist'"):
+        CorruptionSpec.from_value({"set": "mnist"})
     for bad, needle in (
         ({"gausian": [0.1]}, "unknown key"),
         ({"draws": 0}, "draws"),
@@ -204,3 +221,28 @@ def test_a_suite_with_noise_and_corruptions_end_to_end(
     code, out_text, err = cli(["run", str(path), "--runs-dir", str(tmp_path / "r2")], capsys)
     assert code == 2 and out_text == "" and len(err.strip().splitlines()) == 1
     assert "did you mean 'rotate'" in err and not (tmp_path / "r2").exists()
+
+
+def test_a_colour_set_sees_height_width_channels_and_is_registered_by_one_file() -> None:
+    """A set for colour images receives (H, W, C) images and its output goes back to rows of
+    (C, H, W); registering it is all a new set needs."""
+    from lilbench.data.corruptions import CorruptionSet, register_set
+
+    cset = register_set(CorruptionSet("test-rgb", "Test-RGB", 3, "none", "made up"))
+    seen: list[tuple[int, ...]] = []
+
+    @cset.corruption("swap-red-blue")
+    def swap(x: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarray:
+        seen.append(x.shape)
+        return x[..., ::-1] if severity else x
+
+    try:
+        rows = np.random.default_rng(0).random((2, 3 * 4 * 5)).astype(np.float32)
+        out = corrupt_images(rows, "swap-red-blue", seed=0, shape=(3, 4, 5), set_name="test-rgb")
+        assert seen == [(4, 5, 3), (4, 5, 3)]
+        assert np.array_equal(out.reshape(2, 3, 4, 5), rows.reshape(2, 3, 4, 5)[:, ::-1])
+        assert set_for(3).name == "test-rgb"
+        spec = CorruptionSpec.from_value(True, channels=3)
+        assert spec.params() == {"set": "test-rgb", "names": ["swap-red-blue"], "severity": 1.0}
+    finally:
+        CORRUPTION_SETS._items.pop("test-rgb")

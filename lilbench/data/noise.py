@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from lilbench.data.corruptions import CORRUPTIONS, MNIST_C, corruption_names
+from lilbench.data.corruptions import CORRUPTION_SETS, DEFAULT_SET, set_for
 from lilbench.errors import ConfigError
 from lilbench.params import check_keys
 from lilbench.threats import THREATS
@@ -130,23 +130,33 @@ MAX_SEVERITY = 5.0
 
 @dataclass(frozen=True)
 class CorruptionSpec:
-    """Which corruptions (default: all of MNIST-C's), at one severity (1: the published)."""
+    """Which corruptions of which set (default: every one of the set that fits the data set's
+    channels), at one severity (1: the published)."""
 
-    names: tuple[str, ...] = MNIST_C
+    names: tuple[str, ...] = ()
     severity: float = 1.0
+    set_name: str = DEFAULT_SET
 
     @classmethod
-    def from_value(cls, value: Any) -> CorruptionSpec:
+    def from_value(cls, value: Any, *, channels: int = 1) -> CorruptionSpec:
+        """`corruptions: true` or {set: NAME, names: [...], severity: S}, for images of
+        `channels` channels (the set must apply to them)."""
         if value is True:
-            return cls(tuple(corruption_names()))
+            value = {}
         if not isinstance(value, dict):
-            raise ConfigError("corruptions: expected true or {names: [...], severity: S}")
-        check_keys(value, ("names", "severity"), where="corruptions")
-        names = value.get("names", corruption_names())
+            raise ConfigError("corruptions: expected true or {set: S, names: [...], severity: S}")
+        check_keys(value, ("set", "names", "severity"), where="corruptions")
+        cset = CORRUPTION_SETS.get(str(value["set"])) if "set" in value else set_for(channels)
+        if cset.channels != channels:
+            raise ConfigError(
+                f"corruptions.set: {cset.label}'s corruptions apply to {cset.channels}-channel "
+                f"images; this data set's have {channels} (`set: {set_for_name(channels)}`)"
+            )
+        names = value.get("names", list(cset.names))
         if not isinstance(names, list) or not names:
             raise ConfigError("corruptions.names: expected a non-empty list")
         for n in names:
-            CORRUPTIONS.get(str(n))  # the unknown-name message, with a suggestion
+            cset.get(str(n))  # the unknown-name message, with a suggestion
             if names.count(n) > 1:
                 raise ConfigError(f"corruptions.names: {n} is named twice; name it once")
         sev = value.get("severity", 1.0)
@@ -159,7 +169,17 @@ class CorruptionSpec:
                 f"corruptions.severity: expected a number in [0, {MAX_SEVERITY:g}] (1 is the "
                 f"published setting), got {sev!r}"
             )
-        return cls(tuple(str(n) for n in names), float(sev))
+        return cls(tuple(str(n) for n in names), float(sev), cset.name)
 
     def params(self) -> dict[str, Any]:
-        return {"names": list(self.names), "severity": self.severity}
+        # The default set is left out, so records written before sets existed keep their keys.
+        extra = {} if self.set_name == DEFAULT_SET else {"set": self.set_name}
+        return {**extra, "names": list(self.names), "severity": self.severity}
+
+
+def set_for_name(channels: int) -> str:
+    """The name of the set that fits `channels`, or "none" (for the message above)."""
+    try:
+        return set_for(channels).name
+    except ConfigError:
+        return "none fits"

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from lilbench.attacks.checks import unpack_mask
-from lilbench.data.corruptions import corrupt
-from lilbench.data.noise import NOISE_LABELS
+from lilbench.data.corruptions import CORRUPTION_SETS, DEFAULT_SET, corrupt
+from lilbench.data.noise import GAUSSIAN, NOISE_LABELS
 from lilbench.reports.aggregate import ALPHA, TABLE_RESAMPLES, Table, by_setting, key_header
-from lilbench.results.perturbation_records import corruption_bits, point_counts
+from lilbench.results.perturbation_records import corruption_bits, corruption_set, point_counts
 from lilbench.results.stats import Bootstrap, hierarchical_bootstrap, paired_holm
 from lilbench.results.suite_results import ModelResult
 
@@ -94,6 +94,14 @@ def _corruptions(results: list[ModelResult]) -> list[str]:
     return list(found)
 
 
+def corruption_set_of(results: list[ModelResult]) -> str:
+    """The corruption set the results were measured under (one per suite)."""
+    for r in results:
+        if r.perturbed is not None and r.perturbed.corruptions is not None:
+            return corruption_set(r.perturbed.corruptions)
+    return DEFAULT_SET
+
+
 def noise_columns(results: list[ModelResult], *, every_draw: bool) -> list[tuple[str, PerImage]]:
     return [("clean", _clean_score)] + [
         (f"{NOISE_NAMES[k]} {lv:g}", _noise_score(k, lv, every_draw=every_draw))
@@ -126,12 +134,20 @@ CLEAN, CORRUPTIONS = "clean", "corruptions"  # a Source's kind besides the noise
 @dataclass(frozen=True)
 class Source:
     """What a compared column measures: its name in tables, and as data: the noise kind
-    (`data.noise`) and level, or CLEAN, or CORRUPTIONS with how many were averaged."""
+    (`data.noise`) and level, or CLEAN, or CORRUPTIONS with how many of which set were
+    averaged."""
 
     name: str
     kind: str
     level: float | None = None
     count: int = 0
+    corruption_set: str = DEFAULT_SET
+
+    def describe(self) -> str:
+        """How prose names it: "Gaussian noise", "MNIST-C's corruptions (mean of 15)"."""
+        if self.kind == CORRUPTIONS:
+            return CORRUPTION_SETS.get(self.corruption_set).describe(self.count)
+        return "Gaussian noise" if self.kind == GAUSSIAN else self.name
 
 
 @dataclass(frozen=True)
@@ -165,7 +181,12 @@ def comparison_columns(results: list[ModelResult]) -> list[tuple[Source, PerImag
         for k, lv in _noise_points(results)
     ]
     if names := _corruptions(results):
-        mean = Source("mean over corruptions", CORRUPTIONS, count=len(names))
+        mean = Source(
+            "mean over corruptions",
+            CORRUPTIONS,
+            count=len(names),
+            corruption_set=corruption_set_of(results),
+        )
         columns.append((mean, _corruption_score(None)))
     return columns
 
@@ -226,10 +247,11 @@ def corruption_figure(
     severity: float,
     seed: int,
     path: Path,
-    shape: tuple[int, ...] = (),
+    shape: tuple[int, ...],
+    set_name: str = DEFAULT_SET,
 ) -> None:
     """One test image, clean and under each corruption (its randomness: image 0's), drawn
-    in the data set's image shape (C, H, W; default a square grey image)."""
+    in the data set's image shape (C, H, W)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -239,7 +261,8 @@ def corruption_figure(
     rows = -(-(len(names) + 1) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.8 * rows), squeeze=False)
     images = [("clean", x)] + [
-        (n, corrupt(x[None], n, seed=seed, severity=severity)[0]) for n in names
+        (n, corrupt(x[None], n, seed=seed, severity=severity, shape=shape, set_name=set_name)[0])
+        for n in names
     ]
     for ax in axes.flat:
         ax.axis("off")
@@ -254,15 +277,15 @@ def noise_sentence(all_changes: list[Change], said: Callable[[str], str]) -> str
     found = [c for c in all_changes if c.perturbation != "clean"]
     if not found:
         return None
-    noise = [c for c in found if c.perturbation.startswith("Gaussian")]
-    corr = [c for c in found if c.perturbation == "mean over corruptions"]
     parts = []
-    for what, cs in (("Gaussian noise", noise), ("MNIST-C's corruptions (mean of 15)", corr)):
+    for kind in (GAUSSIAN, CORRUPTIONS):
+        cs = [c for c in found if c.source.kind == kind]
         if not cs:
             continue
+        what = cs[0].source.describe()
         rises = [c for c in cs if c.significant and c.boot.value > 0]
         best = max(cs, key=lambda c: c.boot.value)
-        where = f" at {best.perturbation}" if best.perturbation.startswith("Gaussian") else ""
+        where = f" at {best.perturbation}" if kind == GAUSSIAN else ""
         if rises:
             who = ", ".join(dict.fromkeys(said(c.setting) for c in rises))
             text = f"under {what}, accuracy rises significantly for {who}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from lilbench.attacks.checks import pack_mask, unpack_mask
 from lilbench.data import Dataset
-from lilbench.data.corruptions import corrupt
+from lilbench.data.corruptions import DEFAULT_SET, corrupt
 from lilbench.data.noise import GAUSSIAN, CorruptionSpec, NoiseSpec, noise_size, noisy
 from lilbench.lazy import lazy_module
 from lilbench.results.diagnostic_records import ensure_diagnostic, find_diagnostic
@@ -127,23 +128,18 @@ def corruption_values(
 ) -> dict[str, Any]:
     """Accuracy under each corruption (one seeded corruption per image), and the checks."""
     x, y = _split(data, limit)
-    side = data.image_shape
-    shape = (int(side[-2]), int(side[-1])) if len(side) == 3 else (0, 0)
+    run = partial(corrupt, seed=seed, shape=data.image_shape, set_name=spec.set_name)
     clean = _predict(model, x) == y
     points = []
     in_range, same, identity = True, True, True
     for name in spec.names:
-        xc = corrupt(x, name, seed=seed, severity=spec.severity, shape=shape)
+        xc = run(x, name, severity=spec.severity)
         in_range &= bool(xc.shape == x.shape and xc.min() >= 0 and xc.max() <= 1)
         head = x[:CHECK_ROWS]
-        same &= bool(
-            np.array_equal(
-                corrupt(head, name, seed=seed, severity=spec.severity, shape=shape), xc[:CHECK_ROWS]
-            )
-        )
-        identity &= bool(
-            np.array_equal(corrupt(head, name, seed=seed, severity=0.0, shape=shape), head)
-        )
+        again = run(head, name, severity=spec.severity)
+        same &= bool(np.array_equal(again, xc[:CHECK_ROWS]))
+        at_zero = run(head, name, severity=0.0)
+        identity &= bool(np.array_equal(at_zero, head))
         correct = _predict(model, xc) == y
         points.append(
             {"corruption": name, "accuracy": float(correct.mean()), "bits": pack_mask(correct)}
@@ -163,7 +159,9 @@ def corruption_values(
             "at severity 0 every corruption returns its input",
         ),
     ]
+    # the set is written only when it is not the default, as records before sets were
     return {
+        **({} if spec.set_name == DEFAULT_SET else {"set": spec.set_name}),
         "n": len(y),
         "severity": spec.severity,
         "clean_accuracy": float(clean.mean()),
@@ -252,6 +250,11 @@ def point_counts(values: dict[str, Any], kind: str, level: float) -> np.ndarray 
         if p["kind"] == kind and abs(p["level"] - level) < 1e-12:
             return counts_of(p["counts"])
     return None
+
+
+def corruption_set(values: dict[str, Any]) -> str:
+    """The corruption set a record's values come from (records before sets: the default)."""
+    return str(values.get("set", DEFAULT_SET))
 
 
 def corruption_bits(values: dict[str, Any], name: str) -> np.ndarray | None:

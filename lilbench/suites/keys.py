@@ -198,20 +198,22 @@ def flags(raw: Raw) -> dict[str, Any]:
 
 
 def perturbations(raw: Raw) -> dict[str, Any]:
-    """`noise:` and `corruptions:` (MNIST-C's, for grey images)."""
+    """`noise:` and `corruptions:` (a corruption set that fits the data set's channels)."""
     found: dict[str, Any] = {"noise": None, "corruptions": None}
-    for key, parse in (("noise", NoiseSpec.from_value), ("corruptions", CorruptionSpec.from_value)):
+    for key in ("noise", "corruptions"):
         value = raw.get(key, False)
         if value is False or value is None:
             continue
         try:
-            found[key] = parse(value)
+            if key == "noise":
+                found[key] = NoiseSpec.from_value(value)
+                continue
+            shape = declared_shape(raw.dataset)
+            if shape is None:
+                raise ConfigError(f"{raw.dataset} is not declared as images: nothing to corrupt")
+            found[key] = CorruptionSpec.from_value(value, channels=shape[0])
         except ConfigError as exc:
             raise _where(raw.path, exc) from None
-    if found["corruptions"] is not None:
-        shape = declared_shape(raw.dataset)
-        if shape is None or shape[0] != 1:
-            raise fail(raw.path, "corruptions", "MNIST-C's corruptions need grey images")
     return found
 
 

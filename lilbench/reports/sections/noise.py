@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lilbench.data.corruptions import CORRUPTION_SETS
 from lilbench.reports.aggregate import key_header
 from lilbench.reports.noise import (
     changes_table,
@@ -59,20 +60,20 @@ class Noise(Section):
         if suite.corruptions is not None and (table := corruption_table(ctx.results)):
             ctx.tables["corruptions"] = table
             sev = suite.corruptions.severity
+            cset = CORRUPTION_SETS.get(suite.corruptions.set_name)
             out += [
-                f"### Common corruptions (MNIST-C's {len(suite.corruptions.names)}, "
+                f"### Common corruptions ({cset.label}'s {len(suite.corruptions.names)}, "
                 f"severity {sev:g})",
                 "",
-                "Written from Mu & Gilmer (2019) at the generator's published settings "
-                "(severity 1); each image corrupted once, seeded by the model's seed and the "
-                "image's index. One test image under each corruption:",
+                f"{cset.provenance}; each image corrupted once, seeded by the model's seed and "
+                "the image's index. One test image under each corruption:",
                 "",
                 f"![corruptions]({ctx.suite.name}-corruptions.png)",
                 "",
                 md_table(table),
                 "",
             ]
-            self._figure(ctx, list(suite.corruptions.names), sev)
+            self._figure(ctx, list(suite.corruptions.names), sev, cset.name)
         found = ctx.noise_changes
         if found:
             ctx.tables["noise-changes"] = changes_table(found)
@@ -120,7 +121,7 @@ class Noise(Section):
         return out
 
     @staticmethod
-    def _figure(ctx: ReportContext, names: list[str], severity: float) -> None:
+    def _figure(ctx: ReportContext, names: list[str], severity: float, set_name: str) -> None:
         from lilbench.data import load_dataset
 
         data = load_dataset(ctx.suite.dataset, data_dir=ctx.data_dir)
@@ -132,4 +133,5 @@ class Noise(Section):
             ctx.suite.seeds[0],
             ctx.out_dir / f"{ctx.suite.name}-corruptions.png",
             data.image_shape,
+            set_name,
         )

@@ -1,18 +1,14 @@
-"""The 15 common corruptions of MNIST-C (Mu & Gilmer 2019), written here from the paper's
-descriptions and its generator's published settings, for grey images in [0, 1].
+"""MNIST-C (Mu & Gilmer 2019): 15 corruptions of grey images, written here from the paper's
+descriptions and its generator's published settings, for (H, W) images in [0, 1].
 
-Each corruption is `f(image, rng, severity) -> image` on one (H, W) image. Severity 1 is
-the published setting (MNIST-C uses one severity per corruption); 0 is the identity, and a
-larger severity moves the image further:
+Severity 1 is the published setting (MNIST-C uses one severity per corruption); 0 is the
+identity, and a larger severity moves the image further:
 - where the corruption has a natural strength (a noise rate, a blur's sigma, an angle, a
   shift, a brightness step, a fog amplitude), severity scales that strength;
 - where it has none, or where a smaller strength would not move the image smoothly (glass
   blur, stripe, spatter, dotted line, zigzag, canny edges), the corrupted image is blended
   in: x + severity * (C(x) - x), clipped to [0, 1].
 
-Randomness comes from a generator seeded by (seed, the corruption's name, image index), so
-an image's corruption does not depend on which other images are corrupted with it, nor in
-what batch.
 Image operations are scipy.ndimage's (affine maps, shifts, Gaussian filters: well kept and
 already a dependency) and scikit-image's Canny detector (the reference implementation of
 Canny's algorithm, as MNIST-C used); the rest is a few lines of numpy each.
@@ -22,16 +18,22 @@ from __future__ import annotations
 
 import itertools
 import math
-import zlib
 from collections.abc import Callable
 
 import numpy as np
 
-from lilbench.errors import ConfigError
-from lilbench.registry import Registry
+from lilbench.data.corruptions.base import CorruptionSet, register_set
 
-Corruption = Callable[[np.ndarray, np.random.Generator, float], np.ndarray]
-CORRUPTIONS: Registry[Corruption] = Registry("corruption")
+MNIST_C = register_set(
+    CorruptionSet(
+        "mnist-c",
+        "MNIST-C",
+        channels=1,
+        reference="Mu & Gilmer 2019, arXiv:1906.02337",
+        provenance="Written from Mu & Gilmer (2019) at the generator's published settings "
+        "(severity 1)",
+    )
+)
 
 
 def _ndimage():  # type: ignore[no-untyped-def]
@@ -53,7 +55,7 @@ def _affine(x: np.ndarray, matrix: np.ndarray, shift: np.ndarray | None = None) 
     return np.clip(out, 0.0, 1.0)
 
 
-@CORRUPTIONS.register("shot-noise")
+@MNIST_C.corruption("shot-noise")
 def shot_noise(x: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarray:
     """Poisson noise: each pixel becomes Poisson(x * lam) / lam, lam = 3 / severity (photon
     counts; a smaller lam is noisier)."""
@@ -63,7 +65,7 @@ def shot_noise(x: np.ndarray, rng: np.random.Generator, severity: float) -> np.n
     return np.clip(rng.poisson(x * lam) / lam, 0.0, 1.0)
 
 
-@CORRUPTIONS.register("impulse-noise")
+@MNIST_C.corruption("impulse-noise")
 def impulse_noise(x: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarray:
     """Salt and pepper: a share 0.17 * severity of the pixels set to 0 or 1 at random."""
     hit = rng.random(x.shape) < min(1.0, 0.17 * severity)
@@ -71,7 +73,7 @@ def impulse_noise(x: np.ndarray, rng: np.random.Generator, severity: float) -> n
     return np.where(hit, salt.astype(np.float64), x)
 
 
-@CORRUPTIONS.register("glass-blur")
+@MNIST_C.corruption("glass-blur")
 def glass_blur(x: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarray:
     """Gaussian blur (sigma 0.7), two passes of swapping each pixel with a random neighbour
     at most 1 pixel away, and the blur again (frosted glass); blended in by severity (a
@@ -112,7 +114,7 @@ def _swap_pass(img: np.ndarray, offsets: np.ndarray, delta: int) -> None:
     _SWAP[0](img, offsets, delta)
 
 
-@CORRUPTIONS.register("motion-blur")
+@MNIST_C.corruption("motion-blur")
 def motion_blur(x: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarray:
     """The image smeared along a random direction (angle uniform in [-45, 45] degrees): a
     weighted sum of copies shifted 0 .. 10 * severity pixels, Gaussian weights of sigma
@@ -136,14 +138,14 @@ def _sign(rng: np.random.Generator) -> float:
     return 1.0 if rng.random() < 0.5 else -1.0
 
 
-@CORRUPTIONS.register("shear")
+@MNIST_C.corruption("shear")
 def shear(x: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarray:
     """A horizontal shear of 0.4 * severity (random sign) about the image centre."""
     s = 0.4 * severity * _sign(rng)
     return _affine(x, np.array([[1.0, 0.0], [s, 1.0]]))
 
 
-@CORRUPTIONS.register("scale")
+@MNIST_C.corruption("scale")
 def scale(x: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarray:
     """The image shrunk about its centre to 0.7 of its size at severity 1 (factor
     1 - 0.3 * severity, at least 0.1)."""
@@ -151,7 +153,7 @@ def scale(x: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarra
     return _affine(x, np.eye(2) / factor)
 
 
-@CORRUPTIONS.register("rotate")
+@MNIST_C.corruption("rotate")
 def rotate(x: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarray:
     """A rotation by 0.4 * severity radians (about 23 degrees; random sign) about the centre."""
     t = 0.4 * severity * _sign(rng)
@@ -159,20 +161,20 @@ def rotate(x: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarr
     return _affine(x, np.array([[c, -s], [s, c]]))
 
 
-@CORRUPTIONS.register("brightness")
+@MNIST_C.corruption("brightness")
 def brightness(x: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarray:
     """Every pixel brighter by 0.5 * severity, clipped."""
     return np.clip(x + 0.5 * severity, 0.0, 1.0)
 
 
-@CORRUPTIONS.register("translate")
+@MNIST_C.corruption("translate")
 def translate(x: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarray:
     """A shift of 3 * severity pixels along each axis, each with a random sign."""
     shift = 3.0 * severity * np.array([_sign(rng), _sign(rng)])
     return np.clip(_ndimage().shift(x, shift, order=1, cval=0.0), 0.0, 1.0)
 
 
-@CORRUPTIONS.register("stripe")
+@MNIST_C.corruption("stripe")
 def stripe(x: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarray:
     """The outer quarter columns inverted (0-6 and 21-27 on 28 pixels)."""
     out = x.copy()
@@ -213,7 +215,7 @@ def plasma(size: int, rng: np.random.Generator, decay: float) -> np.ndarray:
     return grid / top_value if top_value > 0 else grid
 
 
-@CORRUPTIONS.register("fog")
+@MNIST_C.corruption("fog")
 def fog(x: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarray:
     """A plasma fractal of amplitude 3.0 * severity (decay 1.4) added, and the result scaled
     back so that the image's brightest pixel keeps its value."""
@@ -224,7 +226,7 @@ def fog(x: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarray:
     return np.clip((x + amp * fractal) * top / (top + amp) if top > 0 else x, 0.0, 1.0)
 
 
-@CORRUPTIONS.register("spatter")
+@MNIST_C.corruption("spatter")
 def spatter(x: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarray:
     """Mud splashes: Gaussian noise (mean 0.65, sd 0.3) blurred (sigma 1), kept above 0.65,
     the blobs' mask blurred (sigma 1.5) and cut below 0.8, painted in grey 63/255."""
@@ -257,7 +259,7 @@ def _across(rng: np.random.Generator, shape: tuple[int, int]) -> tuple[np.ndarra
     return np.array([0.0, rng.uniform(0, w - 1)]), np.array([h - 1.0, rng.uniform(0, w - 1)])
 
 
-@CORRUPTIONS.register("dotted-line")
+@MNIST_C.corruption("dotted-line")
 def dotted_line(x: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarray:
     """A dotted line (width 2.3, dots of 2 pixels every 4) across the image, drawn over it."""
     start, end = _across(rng, x.shape)
@@ -270,7 +272,7 @@ def dotted_line(x: np.ndarray, rng: np.random.Generator, severity: float) -> np.
     return _blend(x, np.maximum(x, line), severity)
 
 
-@CORRUPTIONS.register("zigzag")
+@MNIST_C.corruption("zigzag")
 def zigzag(x: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarray:
     """A zigzag line (width 2.3) across the image: 2 to 4 segments whose corners alternate
     2 pixels either side of the straight line, drawn over it."""
@@ -283,58 +285,9 @@ def zigzag(x: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarr
     return _blend(x, np.maximum(x, line), severity)
 
 
-@CORRUPTIONS.register("canny-edges")
+@MNIST_C.corruption("canny-edges")
 def canny_edges(x: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarray:
     """The image replaced by its Canny edges (scikit-image's defaults: sigma 1)."""
     from skimage.feature import canny
 
     return _blend(x, canny(x).astype(np.float64), severity)
-
-
-MNIST_C = (
-    "shot-noise",
-    "impulse-noise",
-    "glass-blur",
-    "motion-blur",
-    "shear",
-    "scale",
-    "rotate",
-    "brightness",
-    "translate",
-    "stripe",
-    "fog",
-    "spatter",
-    "dotted-line",
-    "zigzag",
-    "canny-edges",
-)
-
-
-def corruption_names() -> list[str]:
-    """The corruptions in MNIST-C's order (then any registered later, by name)."""
-    return [*MNIST_C, *(n for n in CORRUPTIONS.names() if n not in MNIST_C)]
-
-
-def corrupt(
-    x: np.ndarray,
-    name: str,
-    *,
-    seed: int,
-    severity: float = 1.0,
-    shape: tuple[int, int] = (28, 28),
-    first_index: int = 0,
-) -> np.ndarray:
-    """Rows of `x` (flat images in [0, 1]) under one corruption, as float32 rows of the same
-    shape. Row k's randomness is seeded by (seed, the corruption, first_index + k)."""
-    fn = CORRUPTIONS.get(name)
-    if not (severity >= 0 and math.isfinite(severity)):
-        raise ConfigError(f"corruption severity must be a finite number >= 0, got {severity}")
-    if x.ndim != 2 or x.shape[1] != shape[0] * shape[1]:
-        raise ConfigError(f"corruptions need {shape[0]}x{shape[1]} grey images, got {x.shape}")
-    index = zlib.crc32(name.encode())  # by name: adding a corruption changes no other
-    out = np.empty(x.shape, dtype=np.float32)
-    for k, row in enumerate(x):
-        rng = np.random.default_rng([seed, index, first_index + k])
-        img = row.reshape(shape).astype(np.float64)
-        out[k] = fn(img, rng, float(severity)).reshape(-1)
-    return out
