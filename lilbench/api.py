@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from lilbench.attacks import AttackSpec
+    from lilbench.data.base import Dataset
     from lilbench.training.checkpoint import Checkpoint
 
 log = logging.getLogger("lilbench.api")
@@ -99,6 +100,7 @@ def evaluate(
     model: nn.Module | str | Path,
     *,
     dataset: str = "mnist",
+    data: tuple[Any, Any] | None = None,
     attacks: Sequence[Any] | None = None,
     test_limit: int | None = None,
     seed: int = 0,
@@ -114,21 +116,34 @@ def evaluate(
     the model-level checks (logits, determinism, gradients, chance at eps = 1) run beside
     each attack. A module is attacked as a copy on `device`: the caller's module is left in
     its mode, with its gradients' flags, on its device. `attacks` defaults to the one-step
-    attack (FGSM) on the paper's grid."""
+    attack (FGSM) on the paper's grid.
+
+    `dataset` names a registered data set or a user's file (`file:PATH`); `data=(x, y)` hands
+    over test images and labels instead (numpy arrays or tensors, laid out as an npz's:
+    `lilbench.data.user_files`), checked, and keyed by their content."""
     from lilbench.attacks.base import quick_name
     from lilbench.runtime import pinned_threads
 
     specs = _specs([quick_name()] if attacks is None else attacks)
     if test_limit is not None and test_limit < 1:
         raise ConfigError(f"test_limit must be >= 1, got {test_limit}")
+    source: str | Dataset = dataset
+    if data is not None:
+        if not (isinstance(data, tuple | list) and len(data) == 2):
+            raise ConfigError("data: give (x, y), the test images and their labels")
+        from lilbench.data import user_files
+
+        x, y = data
+        digest = user_files.array_checksum(x, y)
+        source = user_files.from_arrays(user_files.ARRAYS, digest, x, y)
     with pinned_threads():
-        return _evaluate(model, specs, dataset, test_limit, seed, runs_dir, data_dir, device, force)
+        return _evaluate(model, specs, source, test_limit, seed, runs_dir, data_dir, device, force)
 
 
 def _evaluate(
     model: nn.Module | str | Path,
     specs: list[AttackSpec],
-    dataset: str,
+    dataset: str | Dataset,
     test_limit: int | None,
     seed: int,
     runs_dir: Path | str,
@@ -146,7 +161,7 @@ def _evaluate(
 
     target = resolve_device(device)  # before any work: an unknown or missing GPU is one line
     runs, data_root = Path(runs_dir), (Path(data_dir) if data_dir is not None else None)
-    data = load_dataset(dataset, data_dir=data_root)
+    data = dataset if not isinstance(dataset, str) else load_dataset(dataset, data_dir=data_root)
     ckpt: Checkpoint
     module = None
     if isinstance(model, str | Path):
@@ -180,6 +195,7 @@ def _evaluate(
             device=target,
             force=force,
             module=module,
+            data=None if isinstance(dataset, str) else data,
         )
         for spec in specs
     ]

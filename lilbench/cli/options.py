@@ -19,7 +19,7 @@ import typer
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from lilbench.data import dataset_names
+from lilbench.data import dataset_names, user_files
 from lilbench.errors import ConfigError
 from lilbench.models.families import FAMILIES
 from lilbench.objectives import OBJECTIVES
@@ -43,7 +43,13 @@ def _choice(names: typing.Iterable[str]) -> Any:
 def _general() -> list[_Opt]:
     d = TrainConfig()
     return [
-        _Opt("dataset", _choice(dataset_names()), f"Data set (default {d.dataset})."),
+        _Opt(
+            "dataset",
+            str,
+            f"Data set: {', '.join(dataset_names())}, or file:PATH (your own: an .npz of "
+            f"x_test, y_test[, x_train, y_train], or a folder of class folders); default "
+            f"{d.dataset}.",
+        ),
         _Opt(
             "preset",
             _choice(PRESETS),
@@ -157,6 +163,13 @@ def with_training_options(
     return command
 
 
+def canonical_dataset(name: str) -> str:
+    """A registered name as given; a user's data as `file:` and its absolute path."""
+    if user_files.is_user_data(name):
+        return user_files.named(user_files.user_path(name))
+    return name
+
+
 def train_config(training: dict[str, Any], *, seed: int) -> TrainConfig:
     """The TrainConfig of the options given: a parameter of another objective than the one
     chosen is an error that names who takes it."""
@@ -182,5 +195,5 @@ def train_config(training: dict[str, Any], *, seed: int) -> TrainConfig:
         general.update({k: v for k, v in obj_values.items() if k in LIL_KEYS})
     elif obj_values:
         general["objective_params"] = obj_values
-    dataset = general.pop("dataset", "mnist")
+    dataset = canonical_dataset(general.pop("dataset", "mnist"))
     return TrainConfig.for_dataset(dataset, seed=seed, **general).validate()

@@ -7,6 +7,7 @@ from lilbench.data.base import (
     dataset_names,
     declared_shape,
     default_data_dir,
+    known_dataset,
     load_dataset,
     register_dataset,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "dataset_names",
     "declared_shape",
     "default_data_dir",
+    "known_dataset",
     "load_dataset",
     "register_dataset",
 ]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import platformdirs
 
-from lilbench.errors import DataError
+from lilbench.errors import ConfigError, DataError
 from lilbench.io import symlink_loop
 from lilbench.lazy import lazy_module
 from lilbench.registry import Registry
@@ -61,6 +61,14 @@ class Dataset:
             return (1, side, side)
         return (self.input_dim,)
 
+    def check_trainable(self) -> None:
+        """Refuse to train on data without a training split (a user's test set alone)."""
+        if len(self.x_train) == 0:
+            raise DataError(
+                f"{self.name} has no training split (x_train, y_train): it can evaluate a "
+                "model (--model, lilbench.evaluate), not train one"
+            )
+
     @property
     def level_classes(self) -> list[int]:
         """Classes per label level (one level for flat data sets)."""
@@ -108,8 +116,28 @@ def register_dataset(
 
 
 def declared_shape(name: str) -> tuple[int, int, int] | None:
-    """A registered data set's image shape (C, H, W), or None: not images, or unknown."""
+    """A data set's image shape (C, H, W), or None: not images, or unknown. A user's file is
+    read (and checked) to tell."""
+    from lilbench.data import user_files
+
+    if user_files.is_user_data(name):
+        shape = load_dataset(name).image_shape
+        return (int(shape[0]), int(shape[1]), int(shape[2])) if len(shape) == 3 else None
     return IMAGE_SHAPES.get(name)
+
+
+def known_dataset(name: str) -> None:
+    """Refuse an unknown data set name (a user's data: a path that does not exist)."""
+    from lilbench.data import user_files
+
+    if user_files.is_user_data(name):
+        if not user_files.user_path(name).exists():
+            raise DataError(
+                f"{user_files.user_path(name)} does not exist; give an .npz file or a folder of "
+                "class folders"
+            )
+    elif name not in DATASETS:
+        raise ConfigError(DATASETS.unknown(name))
 
 
 def dataset_names() -> list[str]:
@@ -137,12 +165,29 @@ def checked_data_dir(root: Path) -> Path:
 def load_dataset(name: str, *, data_dir: Path | None = None, seed: int = 0) -> Dataset:
     """The named data set, loaded and verified once per process and then shared, until a file
     under the data directory changes (a suite's items each ask for it: 0.7 s a load)."""
+    from lilbench.data import user_files
+
+    if user_files.is_user_data(name):  # a user's file: keyed by its own files, not the cache's
+        path = user_files.user_path(name)
+        key: tuple[object, ...] = (name, _files_signature(path) if path.is_dir() else _stat(path))
+        if key not in _LOADED:
+            _LOADED.clear()
+            _LOADED[key] = user_files.load_user(name)
+        return _LOADED[key]
     root = checked_data_dir(Path(data_dir or default_data_dir()))
     key = (name, str(root.resolve()), seed, _files_signature(root))
     if key not in _LOADED:
         _LOADED.clear()  # one data set held at a time: they can be large
         _LOADED[key] = DATASETS.get(name)(root, seed)
     return _LOADED[key]
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns)
 
 
 _LOADED: dict[tuple[object, ...], Dataset] = {}

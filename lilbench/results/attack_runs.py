@@ -11,7 +11,7 @@ from lilbench.attacks import AttackSpec
 from lilbench.attacks.base import spec_from_params
 from lilbench.attacks.model_checks import probe_model
 from lilbench.attacks.runner import Progress, run_attack
-from lilbench.data import load_dataset
+from lilbench.data import Dataset, load_dataset
 from lilbench.errors import CheckpointError, ConfigError, RecordError
 from lilbench.io import get_or_compute
 from lilbench.results.records import (
@@ -44,9 +44,11 @@ def ensure_attack(
     force: bool = False,
     progress: Progress | None = None,
     module: torch.nn.Module | None = None,
+    data: Dataset | None = None,
 ) -> AttackRun:
     """`module`: the model itself, for an entry of a module held in memory (its identity was
-    computed from it by `lilbench.evaluate`); otherwise the model is loaded from `ckpt`."""
+    computed from it by `lilbench.evaluate`); otherwise the model is loaded from `ckpt`.
+    `data`: the data set itself (arrays handed to the API); otherwise loaded by name."""
     spec.validate()
     if limit is not None and limit < 1:
         raise ConfigError(f"limit must be >= 1, got {limit}")
@@ -66,14 +68,18 @@ def ensure_attack(
                 ", ".join(f"{k}={v}" for k, v in spec.params().items() if k != "eps"),
             )
         config = ckpt.config
-        data = load_dataset(config.dataset, seed=config.seed, data_dir=data_dir)
-        if not data.pixels:
+        images = (
+            data
+            if data is not None
+            else load_dataset(config.dataset, seed=config.seed, data_dir=data_dir)
+        )
+        if not images.pixels:
             raise ConfigError(
                 f"{config.dataset} inputs are not images in [0, 1]; the L-inf attacks here clip to "
                 "[0, 1] and apply to pixel data sets (mnist, fashion-mnist, cifar10) only"
             )
         recorded = ckpt.meta.get("dataset", {}).get("checksum")
-        if recorded and recorded != data.checksum:
+        if recorded and recorded != images.checksum:
             raise CheckpointError(
                 f"checkpoint {ckpt.path} was trained on other {config.dataset} data than is here"
             )
@@ -88,8 +94,8 @@ def ensure_attack(
             shape = tuple(ckpt.meta["external"]["input_shape"])
             model: torch.nn.Module = FlatInput(module, shape).to(device).eval()
         else:
-            model = load_model(ckpt.path, device=device, input_dim=data.input_dim)
-        x, y = data.x_test[:limit], data.y_test[:limit]
+            model = load_model(ckpt.path, device=device, input_dim=images.input_dim)
+        x, y = images.x_test[:limit], images.y_test[:limit]
         # The paper-faithful attacks maximise the model's own objective, as its checkpoint says.
         objective = config.make_objective().attack_objective()
         outcome = run_attack(
@@ -97,12 +103,12 @@ def ensure_attack(
             spec,
             x,
             y,
-            num_classes=data.num_classes,
+            num_classes=images.num_classes,
             objective=objective,
             device=device,
             seed=seed,
             progress=progress,
-            image_shape=data.image_shape,
+            image_shape=images.image_shape,
         )
         if ckpt.external:  # the model-level checks a model lilbench trained passes by design
             info = ckpt.meta["external"]
@@ -110,7 +116,7 @@ def ensure_attack(
                 model,
                 x.to(device),
                 y.to(device),
-                num_classes=data.num_classes,
+                num_classes=images.num_classes,
                 handed_in_training=bool(info.get("handed_in_training_mode")),
                 train_time_layers=list(info.get("train_time_layers", [])),
             )

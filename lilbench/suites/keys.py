@@ -13,9 +13,9 @@ from typing import Any
 from lilbench.attacks import ATTACKS, AttackSpec
 from lilbench.attacks.parse import coerce, field_kind, field_kinds, number_list, parse_attack
 from lilbench.certify.spec import CertifySpec
-from lilbench.data import declared_shape
+from lilbench.data import declared_shape, known_dataset, user_files
 from lilbench.data.noise import CorruptionSpec, NoiseSpec
-from lilbench.errors import ConfigError
+from lilbench.errors import ConfigError, LilbenchError
 from lilbench.models.families import FAMILIES
 from lilbench.suites.model import Setting
 from lilbench.suites.settings import external_models, fail, methods
@@ -53,7 +53,21 @@ class Raw:
 
     @property
     def dataset(self) -> str:
-        return str(self.data.get("dataset", DEFAULT_DATASET))
+        """A registered name, or a user's data (`{file: PATH}`, the path relative to the
+        suite's folder) as `file:` and its absolute path."""
+        value = self.data.get("dataset", DEFAULT_DATASET)
+        if isinstance(value, dict):
+            if set(value) != {"file"} or not isinstance(value["file"], str):
+                raise fail(
+                    self.path, "dataset", "expected a name, or {file: PATH} (an .npz or a folder)"
+                )
+            value = user_files.PREFIX + value["file"]
+        if not isinstance(value, str):
+            raise fail(self.path, "dataset", f"expected a name or {{file: PATH}}, got {value!r}")
+        if user_files.is_user_data(value):
+            path = user_files.user_path(value)
+            return user_files.named(path if path.is_absolute() else self.path.parent / path)
+        return value
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.data.get(key, default)
@@ -69,7 +83,13 @@ def name(raw: Raw) -> dict[str, Any]:
         raise fail(raw.path, "name", "missing")
     if not isinstance(value, str) or not SUITE_NAME.match(value):
         raise fail(raw.path, "name", f"must be a file name (letters, digits, . _ -), got {value!r}")
-    return {"name": value, "description": str(raw.get("description", "")), "dataset": raw.dataset}
+    dataset = raw.dataset
+    try:  # a user's data is read and checked here, before any work
+        known_dataset(dataset)
+        declared_shape(dataset)
+    except LilbenchError as exc:
+        raise fail(raw.path, "dataset", str(exc)) from None
+    return {"name": value, "description": str(raw.get("description", "")), "dataset": dataset}
 
 
 def train(raw: Raw) -> dict[str, Any]:

@@ -139,6 +139,7 @@ def train_batch(
     the TrainingDiverged error of a model whose loss became NaN or infinite (the others train
     on unaffected: their gradients never mix)."""
 
+    data.check_trainable()
     configs = [c.validate().normalised() for c in configs]
     if not configs:
         return []

@@ -6,6 +6,8 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from lilbench.data.user_files import identity as user_data_identity
+from lilbench.data.user_files import is_user_data
 from lilbench.errors import ConfigError
 from lilbench.io import canonical_json, sha256_bytes
 from lilbench.models.families import FAMILIES, ModelFamily, ModelParams
@@ -215,10 +217,9 @@ class TrainConfig:
         return label.replace(self.objective, self.objective + suffix, 1) if suffix else label
 
     def validate(self) -> TrainConfig:
-        from lilbench.data.base import DATASETS
+        from lilbench.data.base import known_dataset
 
-        if self.dataset not in DATASETS:
-            raise ConfigError(DATASETS.unknown(self.dataset))
+        known_dataset(self.dataset)
         if self.beta < 0:
             raise ConfigError(f"beta must be >= 0, got {self.beta}")
         if self.alpha < 0:
@@ -331,6 +332,8 @@ class TrainConfig:
     def config_hash(self) -> str:
         """Content hash of the normalised config (floats as JSON numbers, so 1 == 1.0)."""
         d = self.normalised().to_dict()
+        if is_user_data(self.dataset):  # a user's data is named by its content, not its path
+            d["dataset"] = user_data_identity(self.dataset)
         for key, default in _HASHED_IF_SET.items():
             if key in d and d[key] == default:
                 del d[key]

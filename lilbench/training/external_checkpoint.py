@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from lilbench.data.user_files import key_name
 from lilbench.errors import CheckpointError
 from lilbench.io import atomic_dir, sha256_bytes, sha256_file, write_json_atomic
 from lilbench.store import META, mark_runs_dir, model_dir
@@ -76,7 +77,8 @@ def find_module(runs_dir: Path, ident: str, *, dataset: Dataset) -> Checkpoint |
 
 
 def _external_dir(runs_dir: Path, ident: str, dataset: Dataset) -> tuple[str, Path]:
-    key = EXTERNAL + sha256_bytes(f"{ident}:{dataset.name}:{dataset.checksum}".encode())
+    name = key_name(dataset.name)
+    key = EXTERNAL + sha256_bytes(f"{ident}:{name}:{dataset.checksum}".encode())
     return key, model_dir(runs_dir, key)
 
 

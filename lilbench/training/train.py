@@ -31,6 +31,7 @@ def train(
     device: torch.device | str = "cpu",
     progress: Progress | None = None,
 ) -> TrainResult:
+    data.check_trainable()
     config = config.validate().normalised()
     if batch_key(config) is not None:
         # The batched path, with a batch of one: the same bits as inside a suite's batch.
