@@ -127,15 +127,11 @@ def declared_shape(name: str) -> tuple[int, int, int] | None:
 
 
 def known_dataset(name: str) -> None:
-    """Refuse an unknown data set name (a user's data: a path that does not exist)."""
+    """Refuse an unknown data set name, or a user's data that is missing or fails a check."""
     from lilbench.data import user_files
 
     if user_files.is_user_data(name):
-        if not user_files.user_path(name).exists():
-            raise DataError(
-                f"{user_files.user_path(name)} does not exist; give an .npz file or a folder of "
-                "class folders"
-            )
+        load_dataset(name)  # read and checked once (then held): bad data stops here
     elif name not in DATASETS:
         raise ConfigError(DATASETS.unknown(name))
 

@@ -17,6 +17,7 @@ import safetensors
 import safetensors.torch
 import torch
 
+from lilbench.data.user_files import is_user_data
 from lilbench.errors import CheckpointError, ConfigError
 from lilbench.io import (
     atomic_dir,
@@ -245,4 +246,8 @@ def find_checkpoint(
     directory = checkpoint_dir(runs_dir, config, device)
     if not (directory / WEIGHTS).is_file():
         return None
-    return read_checkpoint(directory)
+    found = read_checkpoint(directory)
+    if is_user_data(config.dataset):
+        # Found by content: the data may have moved since; read it from where it is now.
+        found.meta["train_config"]["dataset"] = config.dataset
+    return found
