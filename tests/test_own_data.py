@@ -17,7 +17,7 @@ from lilbench.errors import DataError
 from lilbench.training.config import TrainConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-from own_data import save_digits  # noqa: E402
+from own_data import save_digits
 
 
 def _colour(n: int, seed: int = 0, *, side: int = 8) -> tuple[np.ndarray, np.ndarray]:
@@ -125,7 +125,7 @@ def test_each_bad_input_is_one_line_exit_2_with_nothing_written(
     path = _write_bad(tmp_path, case)
     runs = tmp_path / "runs"
     args = ["attack", "fgsm", "--dataset", f"file:{path}", "--eps", "0.1", "--runs-dir", str(runs)]
-    code, out, err = cli(args, capsys)
+    code, _, err = cli(args, capsys)
     assert code == 2 and BAD[case] in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not runs.exists()
@@ -139,7 +139,7 @@ def test_a_file_over_the_size_cap_is_refused_before_it_is_read(
         f.truncate(5 * 10**9)
     read: list[Path] = []
     monkeypatch.setattr(user_files, "content_sha256", lambda p: read.append(p) or "0")
-    with pytest.raises(DataError, match="4.7 GiB, over the 2.0 GiB"):
+    with pytest.raises(DataError, match=r"4\.7 GiB, over the 2\.0 GiB"):
         load_dataset(user_files.named(path))
     assert read == []
 

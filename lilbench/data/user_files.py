@@ -70,8 +70,8 @@ def _check_size(path: Path) -> None:
     size = sum(p.stat().st_size for p in _files(path))
     if size > MAX_BYTES:
         raise DataError(
-            f"{path} holds {size / 2**30:.1f} GiB, over the {MAX_BYTES / 2**30:.1f} GiB lilbench reads "
-            "into memory; use a subset (or raise LILBENCH_MAX_DATA_BYTES)"
+            f"{path} holds {size / 2**30:.1f} GiB, over the {MAX_BYTES / 2**30:.1f} GiB lilbench "
+            "reads into memory; use a subset (or raise LILBENCH_MAX_DATA_BYTES)"
         )
 
 
