@@ -254,15 +254,56 @@ def test_a_suite_over_the_examples_digits_npz_end_to_end(
     assert code == 0 and sorted(p.name for p in (runs / "models").iterdir()) == models
 
 
-def test_colour_data_in_a_suite_refuses_grey_corruptions_in_one_line(
+RGB_SUITE = """\
+name: rgb
+dataset: {file: rgb.npz}
+train: {epochs: 1}
+betas: [0, 1]
+seeds: [0]
+test_limit: 40
+noise: {draws: 1, gaussian: [0.1]}
+corruptions: {severity: 3}
+certify: [{eps: [0.003], methods: [crown]}]
+geometry: true
+attacks:
+  - {name: fgsm, eps: [0.01, 0.03]}
+  - {name: autoattack, eps: [0.03]}
+"""
+
+
+def test_a_colour_suite_runs_every_section_with_cifar10_c_and_refuses_mnist_c(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    x, y = _colour(30, side=32)
-    np.savez(tmp_path / "rgb.npz", x_train=x, y_train=y, x_test=x, y_test=y)
-    (tmp_path / "s.yaml").write_text(
-        "name: rgb\ndataset: {file: rgb.npz}\nbetas: [0]\ncorruptions: {set: mnist-c}\n"
-        "attacks: [{name: fgsm, eps: [0.1]}]\n"
+    x, y = _colour(240, side=32)
+    np.savez(tmp_path / "rgb.npz", x_train=x[:200], y_train=y[:200], x_test=x[200:], y_test=y[200:])
+    (tmp_path / "bad.yaml").write_text(RGB_SUITE.replace("{severity: 3}", "{set: mnist-c}"))
+    code, _, err = cli(
+        ["run", str(tmp_path / "bad.yaml"), "--runs-dir", str(tmp_path / "r")], capsys
     )
-    code, _, err = cli(["run", str(tmp_path / "s.yaml"), "--runs-dir", str(tmp_path / "r")], capsys)
     assert code == 2 and "apply to 1-channel images; this data set's have 3" in err
     assert not (tmp_path / "r").exists()
+    (tmp_path / "rgb.yaml").write_text(RGB_SUITE)
+    runs, out = tmp_path / "r", tmp_path / "out"
+    code, _, err = cli(
+        ["run", str(tmp_path / "rgb.yaml"), "--runs-dir", str(runs), "--workers", "1"], capsys
+    )
+    assert code == 0, err
+    code, _, err = cli(
+        ["report", str(tmp_path / "rgb.yaml"), "--runs-dir", str(runs), "--out-dir", str(out)],
+        capsys,
+    )
+    assert code == 0, err
+    text = (out / "rgb.md").read_text()
+    for heading in (
+        "## Robust accuracy under AUTOATTACK",
+        "### Common corruptions (CIFAR-10-C's 15, severity 3)",
+        "## Certified lower bounds",
+        "## Geometry of the representation",
+    ):
+        assert heading in text
+    assert "every noise and corruption check passed on all 2 models" in text
+    from PIL import Image
+
+    with Image.open(out / "rgb-corruptions.png") as fig:  # a colour panel, not a grey one
+        pixels = np.asarray(fig.convert("RGB"), dtype=np.int16)
+    assert np.abs(pixels[..., 0] - pixels[..., 2]).max() > 60

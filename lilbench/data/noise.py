@@ -169,6 +169,7 @@ class CorruptionSpec:
                 f"corruptions.severity: expected a number in [0, {MAX_SEVERITY:g}] (1 is the "
                 f"published setting), got {sev!r}"
             )
+        cset.check_severity(sev)
         return cls(tuple(str(n) for n in names), float(sev), cset.name)
 
     def params(self) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from lilbench.data.corruptions.base import (
 )
 from lilbench.registry import import_submodules
 
-import_submodules(__name__, skip=frozenset({"base"}))
+import_submodules(__name__, skip=frozenset({"base", "ops"}))
 
 __all__ = [
     "CORRUPTION_SETS",

@@ -39,6 +39,9 @@ class CorruptionSet:
     reference: str
     # how a report says where the set comes from and what severity 1 is
     provenance: str
+    # True: severity is one of the published levels 1 .. 5 (or 0, the identity); False: any
+    # number in [0, 5] scales the corruption's strength (1: the published setting)
+    integer_severities: bool = False
     functions: dict[str, Corruption] = field(default_factory=dict, compare=False)
 
     def corruption(self, name: str) -> Callable[[C], C]:
@@ -65,6 +68,13 @@ class CorruptionSet:
                 f"{', '.join(self.functions)}{hint}"
             )
         return self.functions[name]
+
+    def check_severity(self, severity: float) -> None:
+        if self.integer_severities and severity not in (0, 1, 2, 3, 4, 5):
+            raise ConfigError(
+                f"{self.label}'s severities are 1, 2, 3, 4 and 5 (0: the identity), got "
+                f"{severity:g}"
+            )
 
     def describe(self, count: int) -> str:
         """How prose names the mean over `count` of this set's corruptions."""
@@ -108,6 +118,7 @@ def corrupt(
     fn = cset.get(name)
     if not (severity >= 0 and math.isfinite(severity)):
         raise ConfigError(f"corruption severity must be a finite number >= 0, got {severity}")
+    cset.check_severity(severity)
     if len(shape) != 3 or shape[0] != cset.channels:
         raise ConfigError(
             f"{cset.label}'s corruptions need images of {cset.channels} channel(s), got {shape}"
