@@ -241,8 +241,8 @@ def test_a_colour_set_sees_height_width_channels_and_is_registered_by_one_file()
         out = corrupt_images(rows, "swap-red-blue", seed=0, shape=(3, 4, 5), set_name="test-rgb")
         assert seen == [(4, 5, 3), (4, 5, 3)]
         assert np.array_equal(out.reshape(2, 3, 4, 5), rows.reshape(2, 3, 4, 5)[:, ::-1])
-        assert set_for(3).name == "test-rgb"
-        spec = CorruptionSpec.from_value(True, channels=3)
+        assert set_for(3).name == "cifar10-c"  # the first registered for colour images
+        spec = CorruptionSpec.from_value({"set": "test-rgb"}, channels=3)
         assert spec.params() == {"set": "test-rgb", "names": ["swap-red-blue"], "severity": 1.0}
     finally:
         CORRUPTION_SETS._items.pop("test-rgb")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import platformdirs
 
+from lilbench.data import user_files
+from lilbench.data.dataset import Dataset
 from lilbench.errors import ConfigError, DataError
 from lilbench.io import symlink_loop
 from lilbench.lazy import lazy_module
@@ -21,60 +22,6 @@ else:
     torch = lazy_module("torch")
 
 DATA_DIR_ENV = "LILBENCH_DATA_DIR"
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """Train/test tensors: x float32 [n, d] in [0, 1] for images, y int64 [n]."""
-
-    name: str
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    num_classes: int
-    checksum: str  # identifies the exact content; recorded in checkpoints
-    # Hierarchical labels [n, levels], coarse to fine (the last column is y); None if flat.
-    levels_train: torch.Tensor | None = None
-    levels_test: torch.Tensor | None = None
-    pixels: bool = False  # inputs are images in [0, 1] (what the clipped attacks assume)
-    # One input as an image, (channels, height, width); None: square grey images are inferred.
-    shape: tuple[int, ...] | None = None
-    # Per-channel normalisation a model applies to its inputs *inside* itself, so that
-    # attacks and eps stay in pixel space; None: the model sees the pixels as they are.
-    mean: tuple[float, ...] | None = None
-    std: tuple[float, ...] | None = None
-
-    @property
-    def input_dim(self) -> int:
-        return int(self.x_train.shape[1])
-
-    @property
-    def image_shape(self) -> tuple[int, ...]:
-        """The shape of one input as an image, (C, H, W) (what a convolutional model and
-        ART's Square attack take); lilbench itself works on the flat vectors. (1, side, side)
-        for square grey images, (d,) for data that are not images."""
-        if self.shape is not None:
-            return self.shape
-        side = round(self.input_dim**0.5)
-        if self.pixels and side * side == self.input_dim:
-            return (1, side, side)
-        return (self.input_dim,)
-
-    def check_trainable(self) -> None:
-        """Refuse to train on data without a training split (a user's test set alone)."""
-        if len(self.x_train) == 0:
-            raise DataError(
-                f"{self.name} has no training split (x_train, y_train): it can evaluate a "
-                "model (--model, lilbench.evaluate), not train one"
-            )
-
-    @property
-    def level_classes(self) -> list[int]:
-        """Classes per label level (one level for flat data sets)."""
-        if self.levels_train is None:
-            return [self.num_classes]
-        return [int(self.levels_train[:, i].max()) + 1 for i in range(self.levels_train.shape[1])]
 
 
 Loader = Callable[[Path, int], Dataset]
@@ -118,8 +65,6 @@ def register_dataset(
 def declared_shape(name: str) -> tuple[int, int, int] | None:
     """A data set's image shape (C, H, W), or None: not images, or unknown. A user's file is
     read (and checked) to tell."""
-    from lilbench.data import user_files
-
     if user_files.is_user_data(name):
         shape = load_dataset(name).image_shape
         return (int(shape[0]), int(shape[1]), int(shape[2])) if len(shape) == 3 else None
@@ -128,8 +73,6 @@ def declared_shape(name: str) -> tuple[int, int, int] | None:
 
 def known_dataset(name: str) -> None:
     """Refuse an unknown data set name, or a user's data that is missing or fails a check."""
-    from lilbench.data import user_files
-
     if user_files.is_user_data(name):
         load_dataset(name)  # read and checked once (then held): bad data stops here
     elif name not in DATASETS:
@@ -161,8 +104,6 @@ def checked_data_dir(root: Path) -> Path:
 def load_dataset(name: str, *, data_dir: Path | None = None, seed: int = 0) -> Dataset:
     """The named data set, loaded and verified once per process and then shared, until a file
     under the data directory changes (a suite's items each ask for it: 0.7 s a load)."""
-    from lilbench.data import user_files
-
     if user_files.is_user_data(name):  # a user's file: keyed by its own files, not the cache's
         path = user_files.user_path(name)
         key: tuple[object, ...] = (name, _files_signature(path) if path.is_dir() else _stat(path))

@@ -28,7 +28,7 @@ from lilbench.lazy import lazy_module
 if TYPE_CHECKING:
     import torch
 
-    from lilbench.data.base import Dataset
+    from lilbench.data.dataset import Dataset
 else:
     torch = lazy_module("torch")
 
@@ -38,6 +38,7 @@ ARRAYS = "arrays"  # the name of data handed to the API as arrays
 # read; LILBENCH_MAX_DATA_BYTES raises the cap on a machine with the memory for it.
 MAX_BYTES = int(os.environ.get("LILBENCH_MAX_DATA_BYTES", 2 * 1024**3))
 CHANNELS = (1, 3, 4)
+GREY_MODES = frozenset({"L", "1", "I;16", "I", "F"})  # Pillow's one-channel modes
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
@@ -141,7 +142,7 @@ def from_arrays(
 ) -> Dataset:
     """A checked Dataset from image arrays (numpy or torch); without a training split the
     data can be evaluated on, not trained on."""
-    from lilbench.data.base import Dataset
+    from lilbench.data.dataset import Dataset
 
     if (x_train is None) != (y_train is None):
         raise DataError(f"{name}: give x_train and y_train together, or neither")
@@ -247,7 +248,7 @@ def _read_image(path: Path, name: str) -> np.ndarray:
 
     try:
         with Image.open(path) as img:
-            mode = "L" if img.mode in ("L", "1", "I;16", "I", "F") else "RGB"
+            mode = "L" if img.mode in GREY_MODES else "RGB"
             return np.asarray(img.convert(mode))
     except (UnidentifiedImageError, OSError) as exc:
         raise DataError(f"{name}: {path} is not a readable image ({exc})") from None

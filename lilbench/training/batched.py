@@ -139,13 +139,13 @@ def train_batch(
     the TrainingDiverged error of a model whose loss became NaN or infinite (the others train
     on unaffected: their gradients never mix)."""
 
-    data.check_trainable()
     configs = [c.validate().normalised() for c in configs]
     if not configs:
         return []
     keys = {batch_key(c) for c in configs}
     if None in keys or len(keys) != 1:
         raise ConfigError("train_batch takes LIL MLP configs that differ only in alpha/beta/mode/k")
+    data.check_trainable()
     first = configs[0]
     device = torch.device(device)
     m_count = len(configs)
