@@ -338,5 +338,7 @@ def test_conv_suite_with_certify_is_refused_up_front(tmp_path: Path) -> None:
         "name: c\ndataset: cifar10\ntrain: {conv: small}\nbetas: [0]\n"
         "certify: {eps: [0.001]}\nattacks: []\n"
     )
-    with pytest.raises(ConfigError, match="certify: bounds MLPs only"):
+    with pytest.raises(
+        ConfigError, match="certify: the conv family's 2x2 max-pooling has no relaxation"
+    ):
         load_suite(path)

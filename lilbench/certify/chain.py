@@ -3,10 +3,12 @@ registered relaxation per activation; and the margin rows a certificate bounds."
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from lilbench.certify.affine import SUPPORTED, dense, is_affine
 from lilbench.certify.relax import RELAXATIONS, Relaxation, relaxation_for
 from lilbench.errors import ConfigError
 from lilbench.lazy import lazy_module
@@ -26,31 +28,42 @@ class Chain:
     activations: list[Relaxation]  # one after each layer but the last
 
     @classmethod
-    def from_layers(cls, layers: Sequence[nn.Module]) -> Chain:
+    def from_layers(
+        cls, layers: Sequence[nn.Module], input_shape: tuple[int, ...] | None = None
+    ) -> Chain:
+        """The chain of `layers` applied in order to inputs of `input_shape` (default: read
+        from a first Linear or Unflatten layer): each run of affine layers between two
+        activations becomes one dense map (`affine.py`)."""
+        shape = input_shape or _first_shape(layers)
         weights: list[torch.Tensor] = []
         biases: list[torch.Tensor] = []
         acts: list[Relaxation] = []
+        run: list[nn.Module] = []
         for layer in layers:
             relax = relaxation_for(layer)
-            if isinstance(layer, nn.Linear):
-                weights.append(layer.weight.detach().double().cpu())
-                bias = layer.bias if layer.bias is not None else torch.zeros(layer.out_features)
-                biases.append(bias.detach().double().cpu())
-            elif relax is not None:
-                if len(acts) != len(weights) - 1:
-                    raise ConfigError("certify: two activations in a row are not supported")
+            if relax is not None:
+                if not run:
+                    raise ConfigError(
+                        "certify: expected affine layers with one activation between each"
+                    )
+                w, b, shape = dense(run, shape)
+                weights.append(w)
+                biases.append(b)
                 acts.append(relax)
-            elif isinstance(layer, nn.Conv2d | nn.Unflatten):
-                raise ConfigError(
-                    "certify bounds MLPs (linear layers with "
-                    f"{', '.join(RELAXATIONS.names())} between them); this model has a "
-                    "convolutional feature extractor"
-                )
+                run = []
+            elif is_affine(layer):
+                run.append(layer)
             else:
-                raise ConfigError(f"certify: cannot bound a {type(layer).__name__} layer")
-        if not weights or len(acts) != len(weights) - 1:
-            raise ConfigError("certify: expected linear layers with one activation between each")
-        return cls(weights, biases, acts)
+                raise ConfigError(
+                    f"certify: cannot bound a {type(layer).__name__} layer; certificates pass "
+                    f"through {SUPPORTED} and the activations {', '.join(RELAXATIONS.names())}"
+                )
+        if not run:
+            raise ConfigError("certify: expected the network to end in an affine layer")
+        w, b, shape = dense(run, shape)
+        if len(shape) != 1:
+            raise ConfigError(f"certify: the network's output has shape {shape}, not (classes,)")
+        return cls([*weights, w], [*biases, b], acts)
 
     @property
     def num_classes(self) -> int:
@@ -63,6 +76,18 @@ class Chain:
             if i < len(self.activations):
                 h = self.activations[i].apply(h)
         return h
+
+
+def _first_shape(layers: Sequence[nn.Module]) -> tuple[int, ...]:
+    first = layers[0] if layers else None
+    if isinstance(first, nn.Linear):
+        return (int(first.in_features),)
+    if isinstance(first, nn.Unflatten):
+        return (math.prod(int(s) for s in first.unflattened_size),)
+    raise ConfigError(
+        f"certify: give the input shape of a network that starts with "
+        f"{type(first).__name__ if first is not None else 'no layer'}"
+    )
 
 
 def margin_matrix(labels: torch.Tensor, num_classes: int) -> torch.Tensor:

@@ -81,7 +81,7 @@ def certify_model(
     layers = getattr(model, "layers", None)
     if layers is None:
         raise ConfigError(f"certify: a {type(model).__name__} does not list its layers")
-    chain = Chain.from_layers(layers())
+    chain = Chain.from_layers(layers(), getattr(model, "input_shape", None))
     x64 = x.reshape(len(x), -1).double()
     with torch.no_grad():
         logits = model(x.float()).double()

@@ -23,11 +23,14 @@ from lilbench.cli.common import (
     Device,
     Force,
     Json,
+    ModelOpt,
     RunsDir,
     Seed,
     Strict,
     TestLimit,
+    WeightsOpt,
     err,
+    import_user_model,
     out,
     print_json,
     resolve_device,
@@ -45,17 +48,6 @@ model_options = with_training_options(reserved=RESERVED_OPTIONS)
 
 app = typer.Typer(help="Attack a model (checked, cached).", no_args_is_help=True)
 
-ModelOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--model",
-        help="A model lilbench did not train: a torch.export .pt2 or TorchScript file, or "
-        "package.module:factory with --weights; --dataset names its data.",
-    ),
-]
-WeightsOpt = Annotated[
-    Path | None, typer.Option("--weights", help="safetensors weights for a --model factory.")
-]
 AttackBatch = Annotated[int, typer.Option("--batch-size", help="Attack batch size.")]
 EpsList = Annotated[str | None, typer.Option("--eps", help="Comma-separated eps values.")]
 EpsGrid = Annotated[str | None, typer.Option("--eps-grid", help="Log grid START:STOP:NUM.")]
@@ -200,18 +192,17 @@ def _execute(spec: AttackSpec, o: dict[str, Any]) -> None:
 
 def _import_model(o: dict[str, Any], training: dict[str, Any], config: TrainConfig) -> Checkpoint:
     """--model: the user's classifier, imported into the runs directory (once per file)."""
-    from lilbench.data import load_dataset
-    from lilbench.models.external import parse_model_option
-    from lilbench.training.checkpoint import import_external
-
     if o["checkpoint"] is not None or set(training) - {"dataset"}:
         raise ConfigError("--model takes only --dataset from the model options")
-    model = parse_model_option(o["model"], o.get("weights"))  # before any data is loaded
-    data = load_dataset(config.dataset, data_dir=o["data_dir"])
-    ckpt = import_external(o["runs_dir"], model, dataset=data, device=resolve_device(o["device"]))
-    if not o["json_out"]:
-        err.print(f"model {model.file} ({model.kind}) in {ckpt.path}")
-    return ckpt
+    return import_user_model(
+        o["model"],
+        o.get("weights"),
+        config.dataset,
+        runs_dir=o["runs_dir"],
+        data_dir=o["data_dir"],
+        device=o["device"],
+        quiet=o["json_out"],
+    )
 
 
 def _common_options(

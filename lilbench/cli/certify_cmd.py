@@ -24,11 +24,14 @@ from lilbench.cli.common import (
     DataDir,
     Force,
     Json,
+    ModelOpt,
     RunsDir,
     Seed,
     Strict,
     TestLimit,
+    WeightsOpt,
     err,
+    import_user_model,
     out,
     print_json,
 )
@@ -78,6 +81,8 @@ def certify(
     eps: EpsOpt = None,
     method: MethodOpt = None,
     checkpoint: CheckpointOpt = None,
+    model: ModelOpt = None,
+    weights: WeightsOpt = None,
     test_limit: TestLimit = None,
     batch_size: BatchOpt = 128,
     norm: NormOpt = "inf",
@@ -94,7 +99,9 @@ def certify(
     margin, IBP, CROWN or alpha-CROWN.
 
     A lower bound on robust accuracy, where attacks give upper bounds. Runs on the CPU in
-    float64. The model is chosen as for `lilbench attack` (training options or --checkpoint).
+    float64. The model is chosen as for `lilbench attack` (training options, --checkpoint, or
+    your own --model: an nn.Sequential of Linear, Conv2d, AvgPool2d, BatchNorm, Flatten and
+    ReLU or Tanh layers, from a factory with --weights).
     """
     from lilbench.results.certificates import ensure_certificate
     from lilbench.runtime import pin_threads
@@ -108,16 +115,23 @@ def certify(
     if checkpoint is not None and options:
         raise ConfigError("give --checkpoint or training options to select a model, not both")
     config = train_config(options, seed=seed)
-    if checkpoint is None:  # refused before anything is trained (a checkpoint: on reading it)
-        refuse_uncertifiable(config)
-    ckpt = select_checkpoint(
-        checkpoint,
-        config,
-        runs_dir=runs_dir,
-        data_dir=data_dir,
-        device="cpu",
-        json_out=json_out,
-    )
+    if model is not None:
+        if checkpoint is not None or set(options) - {"dataset"}:
+            raise ConfigError("--model takes only --dataset from the model options")
+        ckpt = import_user_model(
+            model, weights, config.dataset, runs_dir=runs_dir, data_dir=data_dir, quiet=json_out
+        )
+    else:
+        if checkpoint is None:  # refused before anything is trained (a checkpoint: on reading)
+            refuse_uncertifiable(config)
+        ckpt = select_checkpoint(
+            checkpoint,
+            config,
+            runs_dir=runs_dir,
+            data_dir=data_dir,
+            device="cpu",
+            json_out=json_out,
+        )
     columns = (
         TextColumn("[bold]certify[/]"),
         BarColumn(),

@@ -17,6 +17,8 @@ from lilbench.io import symlink_loop
 if TYPE_CHECKING:
     import torch
 
+    from lilbench.training.checkpoint import Checkpoint
+
 out = Console(highlight=False)  # tables and results: stdout
 err = Console(stderr=True, highlight=False)  # progress and messages: stderr
 
@@ -154,3 +156,40 @@ TestLimit = Annotated[
 ]
 
 Strict = Annotated[bool, typer.Option("--strict", help="Exit 1 when a sanity check fails.")]
+
+
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="A model lilbench did not train: a torch.export .pt2 or TorchScript file, or "
+        "package.module:factory with --weights; --dataset names its data.",
+    ),
+]
+WeightsOpt = Annotated[
+    Path | None, typer.Option("--weights", help="safetensors weights for a --model factory.")
+]
+
+
+def import_user_model(
+    model: str,
+    weights: Path | None,
+    dataset: str,
+    *,
+    runs_dir: Path,
+    data_dir: Path | None,
+    device: str = "cpu",
+    quiet: bool = False,
+) -> Checkpoint:
+    """--model: the user's classifier, imported into the runs directory (once per file)."""
+    from lilbench.data import load_dataset
+    from lilbench.models.external import parse_model_option
+    from lilbench.runtime import resolve_device
+    from lilbench.training.checkpoint import import_external
+
+    parsed = parse_model_option(model, weights)  # before any data is loaded
+    data = load_dataset(dataset, data_dir=data_dir)
+    ckpt = import_external(runs_dir, parsed, dataset=data, device=resolve_device(device))
+    if not quiet:
+        err.print(f"model {parsed.file} ({parsed.kind}) in {ckpt.path}")
+    return ckpt

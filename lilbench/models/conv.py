@@ -98,8 +98,8 @@ class ConvLIL(nn.Module):
         self.head = nn.Linear(spec.width, spec.num_classes)
 
     def layers(self) -> list[nn.Module]:
-        """The modules `forward` applies, in order (certification bounds MLPs only and says
-        so when it meets the convolutions)."""
+        """The modules `forward` applies, in order (certificates pass through the
+        convolutions and refuse the max-pooling by name)."""
         return [*self.extractor, *self.body, self.head]
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

@@ -159,6 +159,27 @@ class FlatInput(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.inner(x.reshape(len(x), *self.shape))
 
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.shape
+
+    def layers(self) -> list[nn.Module]:
+        """The wrapped model's layers in the order it applies them, for certificates: an
+        nn.Sequential (nested ones opened); anything else is refused in one line."""
+        if not isinstance(self.inner, nn.Sequential):
+            raise ConfigError(
+                f"certify needs your model as an nn.Sequential of its layers (a factory with "
+                f"--weights); this one is a {type(self.inner).__name__}"
+            )
+        return _opened(self.inner)
+
+
+def _opened(seq: nn.Sequential) -> list[nn.Module]:
+    out: list[nn.Module] = []
+    for m in seq:
+        out += _opened(m) if isinstance(m, nn.Sequential) else [m]
+    return out
+
 
 def adapt(
     inner: nn.Module, *, image_shape: tuple[int, ...], num_classes: int

@@ -39,7 +39,11 @@ class Conv(ModelFamily):
     params_type = ConvParams
     architecture = "ConvLIL"
     selected_by = "conv"
-    certify_refusal = "bounds MLPs only; a convolutional model (train.conv) has none"
+    certify_refusal = (
+        "the conv family's 2x2 max-pooling has no relaxation here (certificates pass through "
+        "Conv2d, AvgPool2d, BatchNorm, Linear, ReLU and Tanh: certify your own such model "
+        "with --model)"
+    )
 
     @classmethod
     def defaults(cls, given: dict[str, Any]) -> dict[str, Any]:
