@@ -108,7 +108,8 @@ def test_a_throwaway_model_family_in_one_file(tmp_path: Path) -> None:
             runs,
             "--json",
         ],
-        ["certify", *model, "--test-limit", "50", "--runs-dir", runs],
+        # certify, like attack, takes --model for a user's file: the family is --train-model
+        ["certify", "--train-model", *model[1:], "--test-limit", "50", "--runs-dir", runs],
         ["train", "--model", "mlp", "--squash", "0.75", "--runs-dir", runs],
     ]
     env = {**os.environ, "COLUMNS": "200"}
