@@ -307,3 +307,88 @@ def test_a_colour_suite_runs_every_section_with_cifar10_c_and_refuses_mnist_c(
     with Image.open(out / "rgb-corruptions.png") as fig:  # a colour panel, not a grey one
         pixels = np.asarray(fig.convert("RGB"), dtype=np.int16)
     assert np.abs(pixels[..., 0] - pixels[..., 2]).max() > 60
+
+
+CONV_FACTORY = """
+from torch import nn
+
+
+def build() -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.AvgPool2d(2),
+        nn.Flatten(), nn.Linear(4 * 4 * 4, 16), nn.ReLU(), nn.Linear(16, 3),
+    ).eval()
+"""
+
+CONV_SUITE = """\
+name: rgbconv
+dataset: {file: rgb8.npz}
+train: {conv: small, pool: avg, activation: relu, width: 32, depth: 2, epochs: 2}
+betas: [0, 1]
+models:
+  - {name: user-conv, factory: "userconv:build", weights: userconv.safetensors}
+seeds: [0]
+test_limit: 40
+noise: {draws: 1, gaussian: [0.1]}
+corruptions: {names: [gaussian-noise, frost, jpeg-compression], severity: 2}
+certify: [{eps: [0.001, 0.004], methods: [ibp, crown]}]
+geometry: true
+attacks:
+  - {name: fgsm, eps: [0.01, 0.03]}
+  - {name: autoattack, eps: [0.03]}
+"""
+
+
+def test_a_suite_over_the_conv_lil_and_a_users_conv_model_on_colour_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The conv LIL (average pooling, so certificates bound it) and a user's convolutional
+    factory model on an 8 x 8 colour npz: every section of the report."""
+    from safetensors.torch import save_file
+
+    (tmp_path / "userconv.py").write_text(CONV_FACTORY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    sys.modules.pop("userconv", None)
+    import userconv  # type: ignore[import-not-found]
+
+    torch.manual_seed(0)
+    x, y = _colour(240, side=8)
+    net = userconv.build().train()
+    opt = torch.optim.Adam(net.parameters(), lr=0.02)
+    xt = torch.from_numpy(x[:200].transpose(0, 3, 1, 2) / 255.0).float()
+    for _ in range(30):  # the user's own training, briefly
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(xt), torch.from_numpy(y[:200])).backward()
+        opt.step()
+    save_file(net.eval().state_dict(), str(tmp_path / "userconv.safetensors"))
+    np.savez(
+        tmp_path / "rgb8.npz", x_train=x[:200], y_train=y[:200], x_test=x[200:], y_test=y[200:]
+    )
+    (tmp_path / "s.yaml").write_text(CONV_SUITE)
+    runs, out = tmp_path / "r", tmp_path / "out"
+    code, _, err = cli(
+        ["run", str(tmp_path / "s.yaml"), "--runs-dir", str(runs), "--workers", "1"], capsys
+    )
+    assert code == 0, err
+    code, _, err = cli(
+        ["report", str(tmp_path / "s.yaml"), "--runs-dir", str(runs), "--out-dir", str(out)], capsys
+    )
+    assert code == 0, err
+    text = (out / "rgbconv.md").read_text()
+    for heading in (
+        "## Robust accuracy under AUTOATTACK",
+        "### Common corruptions (CIFAR-10-C's 3, severity 2)",
+        "## Certified lower bounds",
+        "## Geometry of the representation",
+    ):
+        assert heading in text
+    user = [line for line in text.splitlines() if line.startswith("| user-conv |")]
+    assert len(user) >= 8 and "FAIL" not in " ".join(user)  # in every table, every check passed
+    certs = sorted((runs / "certificates").glob("*/*.json"))
+    assert len(certs) == 3  # two conv LILs and the user's model
+    for path in certs:
+        import json
+
+        rec = json.loads(path.read_text())
+        assert all(c["passed"] for c in rec["checks"]), rec["checks"]

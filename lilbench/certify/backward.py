@@ -63,7 +63,33 @@ def both_sides(
     (the upper bound is minus the lower bound of -z)."""
     w, b = chain.weights[top], chain.biases[top]
     n, width = len(inputs.x0), w.shape[0]
-    a = torch.cat([w, -w]).expand(n, 2 * width, w.shape[1])
-    bias = torch.cat([b, -b]).expand(n, 2 * width)
-    low = through(chain, a, bias, top, lines, inputs)
+    rows, signs = torch.cat([w, -w]), torch.cat([b, -b])
+    # rows in chunks, so that the widest [N, rows, width] tensor stays near CHUNK_BYTES
+    widest = max(int(v.shape[1]) for v in chain.weights[: top + 1])
+    step = max(1, CHUNK_BYTES // max(1, 8 * n * widest))
+    parts = [
+        through(
+            chain,
+            rows[i : i + step].expand(n, -1, -1),
+            signs[i : i + step].expand(n, -1),
+            top,
+            lines,
+            inputs,
+        )
+        for i in range(0, 2 * width, step)
+    ]
+    low = torch.cat(parts, dim=1)
     return low[:, :width], -low[:, width:]
+
+
+CHUNK_BYTES = 512 * 1024**2
+
+
+def layer_bound_work(chain: Chain, n: int) -> float:
+    """Multiply-adds of CROWN's backward passes for every hidden layer's bounds on n images
+    (both sides of every neuron, back through every earlier map)."""
+    total = 0.0
+    for top in range(1, len(chain.activations)):
+        maps = sum(float(w.shape[0] * w.shape[1]) for w in chain.weights[:top])
+        total += n * 2 * float(chain.weights[top].shape[0]) * maps
+    return total

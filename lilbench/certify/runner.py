@@ -70,6 +70,24 @@ def unpack_bits(hex_bits: str, n: int) -> np.ndarray:
     return np.unpackbits(np.frombuffer(bytes.fromhex(hex_bits), dtype=np.uint8))[:n].astype(bool)
 
 
+# CROWN's layer bounds past this many multiply-adds (about 7 minutes at the 2.4 GFLOP/s a
+# float64 backward pass reaches on this 2-core machine) are refused before any work
+MAX_CROWN_WORK = 1e12
+
+
+def refuse_heavy(chain: Chain, spec: CertifySpec, n: int) -> None:
+    from lilbench.certify.backward import layer_bound_work
+
+    heavy = [m for m in spec.methods if METHODS.get(m).uses_layer_bounds]
+    work = layer_bound_work(chain, n) * len(spec.eps)
+    if heavy and work > MAX_CROWN_WORK:
+        raise ConfigError(
+            f"certify: {', '.join(heavy)} would bound every hidden neuron backward: about "
+            f"{work:.1e} multiply-adds for {n} images at {len(spec.eps)} eps (hours here); use "
+            "--method ibp (or lipschitz), fewer images (--test-limit) or a smaller network"
+        )
+
+
 def certify_model(
     model: nn.Module,
     spec: CertifySpec,
@@ -82,6 +100,7 @@ def certify_model(
     if layers is None:
         raise ConfigError(f"certify: a {type(model).__name__} does not list its layers")
     chain = Chain.from_layers(layers(), getattr(model, "input_shape", None))
+    refuse_heavy(chain, spec, len(x))
     x64 = x.reshape(len(x), -1).double()
     with torch.no_grad():
         logits = model(x.float()).double()

@@ -83,6 +83,6 @@ class CertifySpec:
 
 def refuse_uncertifiable(config: TrainConfig) -> None:
     """One line, before any work, for a model family that says certificates cannot bound it."""
-    reason = config.family.certify_refusal
+    reason = config.family.refuses_certificates(config.params)
     if reason is not None:
         raise ConfigError(f"certify {reason} (model family {config.model})")

@@ -20,6 +20,8 @@ from lilbench.errors import ConfigError
 from lilbench.models.family import LevelOutput
 from lilbench.models.lil import ACTIVATIONS
 
+POOLS: dict[str, type[nn.Module]] = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
+
 
 @dataclass(frozen=True)
 class ConvSpec:
@@ -31,6 +33,7 @@ class ConvSpec:
     num_classes: int = 10
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
+    pool: str = "max"  # or "avg" (checkpoints before it: max)
 
     def validate(self) -> None:
         if len(self.image_shape) != 3:
@@ -44,6 +47,8 @@ class ConvSpec:
             )
         if self.activation not in ACTIVATIONS:
             raise ConfigError(f"unknown activation {self.activation!r}")
+        if self.pool not in POOLS:
+            raise ConfigError(f"unknown pooling {self.pool!r}; known: {', '.join(POOLS)}")
         for name in ("width", "depth", "num_classes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -57,7 +62,10 @@ class ConvSpec:
         return c * h * w
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if d["pool"] == "max":  # as checkpoints were written before `pool`
+            del d["pool"]
+        return d
 
 
 class Normalise(nn.Module):
@@ -85,7 +93,7 @@ class ConvLIL(nn.Module):
         if spec.mean is not None and spec.std is not None:
             pre.append(Normalise(spec.mean, spec.std))
         for out in spec.channels:
-            pre += [nn.Conv2d(c, out, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+            pre += [nn.Conv2d(c, out, 3, padding=1), nn.ReLU(), POOLS[spec.pool](2)]
             c, h, w = out, h // 2, w // 2
         pre.append(nn.Flatten())
         self.extractor = nn.Sequential(*pre)

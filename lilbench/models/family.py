@@ -69,6 +69,11 @@ class ModelFamily:
     objectives: ClassVar[tuple[str, ...] | None] = None
 
     @classmethod
+    def refuses_certificates(cls, params: ModelParams) -> str | None:
+        """Why `certify` cannot bound a model of these parameters (None: it can)."""
+        return cls.certify_refusal
+
+    @classmethod
     def batchable(cls, params: ModelParams) -> bool:
         """Whether models of these parameters may share one batched training pass (the
         batched trainer is written for the plain MLP)."""

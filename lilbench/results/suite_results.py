@@ -198,13 +198,15 @@ def _model_item(work: _ModelWork, where: _Where) -> tuple[ModelResult, list[tupl
         )
         result.attacks[spec.label] = run.record
         events.append((f"{spec.label} {what}", run.reused))
-    for cspec in suite.certifies if not ckpt.external else ():  # bounds: lilbench's MLPs
+    # a user's model is bounded when its layers can be read in order (a factory's module)
+    certifiable = not ckpt.external or ckpt.meta["external"]["kind"] == "factory"
+    for cspec in suite.certifies if certifiable else ():
         cert = ensure_certificate(
             ckpt, cspec, runs_dir=runs, data_dir=data, limit=limit, force=where.force
         )
         result.certificates[cspec.norm] = cert.record
         events.append((f"{certify_item(cspec.norm)} {what}", cert.reused))
-    if suite.perturbs and not ckpt.external:  # computed from lilbench's checkpoints
+    if suite.perturbs:
         _, missing = find_perturbed(
             ckpt, suite.noise, suite.corruptions, runs_dir=runs, limit=limit, seed=seed
         )
@@ -351,14 +353,15 @@ def collect_suite(
                 if record is None:
                     missing.append(f"{spec.label} {what}")
                 result.attacks[spec.label] = record
-            for cspec in suite.certifies if setting.external is None else ():
+            entry = setting.external
+            for cspec in suite.certifies if entry is None or entry.weights is not None else ():
                 found = None
                 if ckpt is not None:
                     found = find_certificate(runs_dir, ckpt, cspec, limit=suite.test_limit, fix=fix)
                 result.certificates[cspec.norm] = found
                 if found is None:
                     missing.append(f"{certify_item(cspec.norm)} {what}")
-            if suite.perturbs and setting.external is None and ckpt is not None:
+            if suite.perturbs and ckpt is not None:
                 result.perturbed, lacking = find_perturbed(
                     ckpt,
                     suite.noise,

@@ -187,9 +187,10 @@ def certify(raw: Raw) -> dict[str, Any]:
             raise fail(raw.path, where, f"a second certify block in norm {spec.norm}")
         found[spec.norm] = spec
     options = train(raw)["train"]
-    family = TrainConfig.for_dataset(raw.dataset, **options).family
-    if family.certify_refusal is not None:
-        raise fail(raw.path, "certify", family.certify_refusal)
+    config = TrainConfig.for_dataset(raw.dataset, **options)
+    reason = config.family.refuses_certificates(config.params)
+    if reason is not None:
+        raise fail(raw.path, "certify", reason)
     return {"certifies": tuple(found[k] for k in norm_keys() if k in found)}
 
 

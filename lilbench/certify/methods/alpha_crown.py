@@ -109,6 +109,7 @@ class AlphaCrown(Method):
     name = "alpha-crown"
     order = 3
     monotone = False
+    uses_layer_bounds = True
     summary = "CROWN with the margins' lines optimised"
     intermediate = False
 

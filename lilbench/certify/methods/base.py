@@ -59,6 +59,7 @@ class Method:
     default: ClassVar[bool] = False  # in the default set
     monotone: ClassVar[bool] = True  # certifies fewer as eps grows (the runner checks it)
     summary: ClassVar[str]  # one line for --help and the docs
+    uses_layer_bounds: ClassVar[bool] = False  # bounds every hidden neuron by CROWN's pass
 
     def margins(self, problem: Problem) -> torch.Tensor:
         raise NotImplementedError

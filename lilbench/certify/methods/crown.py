@@ -64,6 +64,7 @@ class Crown(Method):
     order = 2
     default = True
     monotone = False  # its lines change with the ball: not nested in eps
+    uses_layer_bounds = True
     summary = "backward linear relaxation, never looser than IBP"
 
     def margins(self, problem: Problem) -> torch.Tensor:

@@ -31,6 +31,11 @@ class ConvParams(ModelParams):
     width: int = Field(100, ge=1, description="Hidden units per layer (default 100; toys 20).")
     depth: int = Field(4, ge=1, description="Hidden layers (per block; default 4).")
     activation: Literal["tanh", "relu"] = Field("tanh", description="Hidden activation.")
+    pool: Literal["max", "avg"] = Field(
+        "max",
+        description="Pooling after each conv block: max (the authors') or avg (an affine map, "
+        "so certificates bound the network).",
+    )
 
 
 @FAMILIES.register("conv")
@@ -41,9 +46,14 @@ class Conv(ModelFamily):
     selected_by = "conv"
     certify_refusal = (
         "the conv family's 2x2 max-pooling has no relaxation here (certificates pass through "
-        "Conv2d, AvgPool2d, BatchNorm, Linear, ReLU and Tanh: certify your own such model "
-        "with --model)"
+        "Conv2d, AvgPool2d, BatchNorm, Linear, ReLU and Tanh): train with pool: avg, or "
+        "certify your own such model with --model"
     )
+
+    @classmethod
+    def refuses_certificates(cls, params: ModelParams) -> str | None:
+        assert isinstance(params, ConvParams)
+        return cls.certify_refusal if params.pool == "max" else None
 
     @classmethod
     def defaults(cls, given: dict[str, Any]) -> dict[str, Any]:
@@ -70,6 +80,7 @@ class Conv(ModelFamily):
             num_classes=data.level_classes[-1],
             mean=data.mean,
             std=data.std,
+            pool=params.pool,
         )
         return ConvLIL(spec)
 
@@ -83,4 +94,8 @@ class Conv(ModelFamily):
 
     @classmethod
     def legacy_fields(cls, params: ModelParams) -> dict[str, Any] | None:
-        return dict(params)
+        # max-pooling models keep the flat fields (and hashes) they had; avg-pooling ones,
+        # added since, are stored and hashed as model + model_params
+        if params.pool != "max":  # type: ignore[attr-defined]
+            return None
+        return {k: v for k, v in dict(params).items() if k != "pool"}
