@@ -236,3 +236,47 @@ def test_certify_takes_a_users_convolutional_model_end_to_end(
     got = {(p["method"], p["eps"]): p["certified"] for p in rec["points"]}
     assert got[("crown", 0.001)] >= got[("ibp", 0.001)] and got[("crown", 0.001)] > 0
     assert got[("crown", 0.01)] <= got[("crown", 0.001)] <= 60
+
+
+def test_the_conv_familys_pool_keeps_max_pool_hashes_and_avg_pool_certifies() -> None:
+    from lilbench.certify.spec import refuse_uncertifiable
+    from lilbench.training.config import TrainConfig
+
+    old = TrainConfig.for_dataset("cifar10", conv="small")
+    same = TrainConfig.for_dataset("cifar10", conv="small", pool="max")
+    avg = TrainConfig.for_dataset("cifar10", conv="small", pool="avg")
+    assert old.config_hash() == same.config_hash() != avg.config_hash()
+    assert "pool" not in old.to_dict() and avg.to_dict()["model_params"]["pool"] == "avg"
+    assert TrainConfig.from_dict(avg.to_dict()).config_hash() == avg.config_hash()
+    with pytest.raises(ConfigError, match="max-pooling has no relaxation here"):
+        refuse_uncertifiable(old)
+    refuse_uncertifiable(avg)  # no refusal
+
+
+def test_crown_on_a_network_too_wide_for_this_machine_is_refused_before_it_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lilbench.certify import runner
+    from lilbench.certify.spec import CertifySpec
+
+    net = _conv_net(0)
+
+    class Wrapped(nn.Module):
+        input_shape = SHAPE
+
+        def layers(self) -> list[nn.Module]:
+            return list(net)
+
+        def forward(self, v: torch.Tensor) -> torch.Tensor:
+            return _logits(net, v.double())
+
+    x, y = torch.rand(4, D), torch.zeros(4, dtype=torch.long)
+    spec = CertifySpec(eps=(0.01,), methods=("ibp", "crown"))
+    monkeypatch.setattr(runner, "MAX_CROWN_WORK", 1e3)
+    with pytest.raises(
+        ConfigError,
+        match=r"crown would bound every hidden neuron backward: about .* multiply-adds for 4 images",
+    ):
+        runner.certify_model(Wrapped(), spec, x, y)
+    ibp_only = CertifySpec(eps=(0.01,), methods=("ibp",))
+    assert runner.certify_model(Wrapped(), ibp_only, x, y).passed
