@@ -275,7 +275,7 @@ def test_crown_on_a_network_too_wide_for_this_machine_is_refused_before_it_start
     monkeypatch.setattr(runner, "MAX_CROWN_WORK", 1e3)
     with pytest.raises(
         ConfigError,
-        match=r"crown would bound every hidden neuron backward: about .* multiply-adds for 4 images",
+        match=r"crown would bound every hidden neuron backward: about .* for 4 images",
     ):
         runner.certify_model(Wrapped(), spec, x, y)
     ibp_only = CertifySpec(eps=(0.01,), methods=("ibp",))
