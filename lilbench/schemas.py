@@ -204,6 +204,49 @@ class CertificateRecord(RecordModel):
         return self
 
 
+class SmoothedPoint(RecordModel):
+    radius: float | int
+    n: int
+    certified: int
+
+
+class SmoothingRecord(RecordModel):
+    """Randomized smoothing's CERTIFY on test images: per image the smoothed prediction
+    (-1: abstained) and certified L2 radius; certified accuracy at each radius."""
+
+    schema_: Literal[1] = Field(alias="schema")
+    kind: Literal["smoothing"]
+    params: dict[str, Any]
+    checkpoint: CheckpointRef
+    samples: Samples
+    predictions: list[int]
+    radii: list[float | int]
+    labels: list[int]
+    points: list[SmoothedPoint]
+    abstained: int
+    average_radius: float | int
+    ceiling: float | int
+    checks: list[CheckEntry]
+    passed: bool
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SmoothingRecord:
+        """Every count agrees with the per-image lists (an abstention is never certified)."""
+        n = self.samples.n
+        if not len(self.predictions) == len(self.radii) == len(self.labels) == n:
+            raise ValueError(f"per-image lists of {n} images differ in length")
+        for i, p in enumerate(self.points):
+            want = sum(
+                q == y and r >= p.radius
+                for q, r, y in zip(self.predictions, self.radii, self.labels, strict=True)
+            )
+            if p.certified != want or p.n != n:
+                raise ValueError(f"points.{i}: {p.certified} certified, the lists say {want}")
+        if self.abstained != sum(q == -1 for q in self.predictions):
+            raise ValueError("abstained differs from the predictions")
+        return self
+
+
 class TopologyRecord(RecordModel):
     schema_: int = Field(alias="schema")
     kind: Literal["topology"] = "topology"

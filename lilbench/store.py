@@ -36,6 +36,7 @@ MODELS = "models"
 ATTACKS = "attacks"
 CHECKS = "checks"
 CERTIFICATES = "certificates"
+SMOOTHING = "smoothing"
 LOCKS = ".locks"
 WEIGHTS = "model.safetensors"
 META = "meta.json"
@@ -120,6 +121,10 @@ def checks_record_path(runs_dir: Path, config_hash: str, key: str) -> Path:
 
 def certificate_record_path(runs_dir: Path, config_hash: str, key: str) -> Path:
     return runs_dir / CERTIFICATES / config_hash[:16] / f"certify-{key[:16]}.json"
+
+
+def smoothing_record_path(runs_dir: Path, config_hash: str, key: str) -> Path:
+    return runs_dir / SMOOTHING / config_hash[:16] / f"smooth-{key[:16]}.json"
 
 
 def lock_path(runs_dir: Path, item: Path) -> Path:

@@ -74,6 +74,23 @@ NormOpt = Annotated[
     ),
 ]
 BatchOpt = Annotated[int, typer.Option("--batch-size", help="Images bounded at once.")]
+SigmaOpt = Annotated[
+    float | None,
+    typer.Option("--sigma", help="smoothing: the noise's standard deviation (required)."),
+]
+DrawsOpt = Annotated[
+    int, typer.Option("--draws", help="smoothing: draws counted per image (Cohen's n).")
+]
+Draws0Opt = Annotated[
+    int, typer.Option("--draws0", help="smoothing: draws that pick the top class (n0).")
+]
+AlphaOpt = Annotated[
+    float, typer.Option("--alpha", help="smoothing: the certificate's failure probability.")
+]
+RadiiOpt = Annotated[
+    str | None,
+    typer.Option("--radii", help="smoothing: L2 radii to report certified accuracy at."),
+]
 
 
 @with_training_options(reserved=RESERVED_OPTIONS)
@@ -86,6 +103,11 @@ def certify(
     test_limit: TestLimit = None,
     batch_size: BatchOpt = 128,
     norm: NormOpt = "inf",
+    sigma: SigmaOpt = None,
+    draws: DrawsOpt = 100_000,
+    draws0: Draws0Opt = 100,
+    alpha: AlphaOpt = 0.001,
+    radii: RadiiOpt = None,
     seed: Seed = 0,
     runs_dir: RunsDir = Path("runs"),
     data_dir: DataDir = None,
@@ -98,6 +120,10 @@ def certify(
     norm ball of that size (clipped to [0, 1]) can misclassify, proven by the Lipschitz
     margin, IBP, CROWN or alpha-CROWN.
 
+    `--method smoothing` certifies the smoothed classifier instead (randomized smoothing,
+    Cohen et al. 2019: --sigma, --draws, --draws0, --alpha, --radii): an L2 radius per image
+    for any model, from Monte-Carlo counts.
+
     A lower bound on robust accuracy, where attacks give upper bounds. Runs on the CPU in
     float64. The model is chosen as for `lilbench attack` (training options, --checkpoint, or
     your own --model: an nn.Sequential of Linear, Conv2d, AvgPool2d, BatchNorm, Flatten and
@@ -108,6 +134,16 @@ def certify(
 
     pin_threads()
 
+    if method is not None and "smoothing" in [m.strip() for m in method.split(",")]:
+        from lilbench.cli.smoothing_cmd import smoothing
+
+        smoothing(
+            method, sigma, draws, draws0, alpha, radii, eps=eps, norm=norm, seed=seed,
+            training=training, checkpoint=checkpoint, model=model, weights=weights,
+            test_limit=test_limit, runs_dir=runs_dir, data_dir=data_dir, force=force,
+            strict=strict, json_out=json_out,
+        )  # fmt: skip
+        return
     spec = _spec(eps, method, batch_size, norm)
     if test_limit is not None and test_limit < 1:
         raise ConfigError(f"test limit must be >= 1, got {test_limit}")

@@ -28,9 +28,10 @@ from lilbench.schemas import (
     ChecksRecord,
     DiagnosticRecord,
     RecordModel,
+    SmoothingRecord,
     TopologyRecord,
 )
-from lilbench.store import ATTACKS, CERTIFICATES, CHECKS, WEIGHTS, require_runs_dir
+from lilbench.store import ATTACKS, CERTIFICATES, CHECKS, SMOOTHING, WEIGHTS, require_runs_dir
 from lilbench.training.checkpoint import Checkpoint, is_external, read_checkpoint
 
 
@@ -115,6 +116,7 @@ RECORD_KINDS = (
     RecordKind("attack", ATTACKS, AttackRecord),
     RecordKind("checks", CHECKS, ChecksRecord),
     RecordKind("certificate", CERTIFICATES, CertificateRecord),
+    RecordKind("smoothing", SMOOTHING, SmoothingRecord),
     RecordKind("topology", TOPOLOGY, TopologyRecord),
     RecordKind("diagnostic", DIAGNOSTICS, DiagnosticRecord),
 )
@@ -173,6 +175,8 @@ def _label(rec: dict[str, Any], kind: str) -> str:
     if kind == "certificate":
         methods = sorted({str(p.get("method")) for p in rec.get("points", [])})
         return f"certificate ({', '.join(methods)})"
+    if kind == "smoothing":
+        return f"smoothing (sigma {rec.get('params', {}).get('sigma')})"
     return str(rec.get("kind", kind))
 
 
