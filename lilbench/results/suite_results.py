@@ -24,7 +24,8 @@ from lilbench.results.executors import Executor, Sequential
 from lilbench.results.model_check_records import ensure_model_checks, find_checks
 from lilbench.results.perturbation_records import Perturbed, ensure_perturbed, find_perturbed
 from lilbench.results.records import find_record
-from lilbench.schemas import AttackRecord, CertificateRecord, ChecksRecord
+from lilbench.results.smoothing_records import ensure_smoothing, find_smoothing
+from lilbench.schemas import AttackRecord, CertificateRecord, ChecksRecord, SmoothingRecord
 from lilbench.suites import Setting, Suite
 from lilbench.threats import threat
 from lilbench.training.batched import group_configs
@@ -52,6 +53,7 @@ class ModelResult:
     model_checks: ChecksRecord | None = None
     certificates: dict[str, CertificateRecord | None] = field(default_factory=dict)  # by norm
     perturbed: Perturbed | None = None  # accuracy under noise and corruptions
+    smoothed: dict[float, SmoothingRecord | None] = field(default_factory=dict)  # by sigma
 
     @property
     def beta(self) -> float:
@@ -88,6 +90,11 @@ class ModelResult:
                 if self.perturbed is not None
                 else {}
             ),
+            **(
+                {"smoothing": {f"{s:g}": _dump(r) for s, r in self.smoothed.items()}}
+                if self.smoothed
+                else {}
+            ),
         }
 
     def certificate_of(self, norm: str = "inf") -> CertificateRecord | None:
@@ -99,7 +106,7 @@ def certificate_key(norm: str) -> str:
     return "certificate" + threat(norm).suffix.replace("-", "_")
 
 
-def _dump(record: CertificateRecord | None) -> dict[str, Any] | None:
+def _dump(record: CertificateRecord | SmoothingRecord | None) -> dict[str, Any] | None:
     return None if record is None else record.dump()
 
 
@@ -112,10 +119,16 @@ def certify_item(norm: str) -> str:
 def item_count(suite: Suite) -> int:
     per_model = 1 + len(suite.attacks) + int(suite.model_checks)
     own = len(suite.certifies) + int(suite.perturbs) + int(suite.mechanism) + int(suite.geometry)
-    external = sum(1 for s in suite.settings if s.external is not None)
-    return len(suite.settings) * len(suite.seeds) * (per_model + own) - (
-        external * len(suite.seeds) * own
+    own += len(suite.smoothings)
+    # a user's model has no phi (no measures), and a file's layers cannot be certified
+    skipped = sum(
+        int(suite.mechanism)
+        + int(suite.geometry)
+        + (len(suite.certifies) if s.external.weights is None else 0)
+        for s in suite.settings
+        if s.external is not None
     )
+    return len(suite.settings) * len(suite.seeds) * (per_model + own) - skipped * len(suite.seeds)
 
 
 def _entry(suite: Suite, setting: Setting, data_dir: Path | None) -> tuple[ExternalModel, Dataset]:
@@ -206,6 +219,12 @@ def _model_item(work: _ModelWork, where: _Where) -> tuple[ModelResult, list[tupl
         )
         result.certificates[cspec.norm] = cert.record
         events.append((f"{certify_item(cspec.norm)} {what}", cert.reused))
+    for sspec in suite.smoothings:
+        smoothed = ensure_smoothing(
+            ckpt, sspec, runs_dir=runs, data_dir=data, limit=limit, seed=seed, force=where.force
+        )
+        result.smoothed[sspec.sigma] = smoothed.record
+        events.append((f"smoothing sigma={sspec.sigma:g} {what}", smoothed.reused))
     if suite.perturbs:
         _, missing = find_perturbed(
             ckpt, suite.noise, suite.corruptions, runs_dir=runs, limit=limit, seed=seed
@@ -361,6 +380,14 @@ def collect_suite(
                 result.certificates[cspec.norm] = found
                 if found is None:
                     missing.append(f"{certify_item(cspec.norm)} {what}")
+            for sspec in suite.smoothings:
+                smoothed = None
+                if ckpt is not None:
+                    kw = {"limit": suite.test_limit, "seed": seed, "fix": fix}
+                    smoothed = find_smoothing(runs_dir, ckpt, sspec, **kw)  # type: ignore[arg-type]
+                result.smoothed[sspec.sigma] = smoothed
+                if smoothed is None:
+                    missing.append(f"smoothing sigma={sspec.sigma:g} {what}")
             if suite.perturbs and ckpt is not None:
                 result.perturbed, lacking = find_perturbed(
                     ckpt,

@@ -12,11 +12,13 @@ from typing import Any
 
 from lilbench.attacks import ATTACKS, AttackSpec
 from lilbench.attacks.parse import coerce, field_kind, field_kinds, number_list, parse_attack
+from lilbench.certify.smoothing import DEFAULT_RADII, SmoothingSpec
 from lilbench.certify.spec import CertifySpec
 from lilbench.data import declared_shape, known_dataset, user_files
 from lilbench.data.noise import CorruptionSpec, NoiseSpec
 from lilbench.errors import ConfigError, LilbenchError
 from lilbench.models.families import FAMILIES
+from lilbench.params import check_keys
 from lilbench.suites.model import Setting
 from lilbench.suites.settings import external_models, fail, methods
 from lilbench.threats import keys as norm_keys
@@ -238,6 +240,41 @@ def perturbations(raw: Raw) -> dict[str, Any]:
     return found
 
 
+def smoothing(raw: Raw) -> dict[str, Any]:
+    """`smoothing: {sigma: S or [S, ...], n: N, n0: N0, alpha: A, radii: [...]}`."""
+    value = raw.get("smoothing")
+    if value is None or value is False:
+        return {"smoothings": ()}
+    if not isinstance(value, dict):
+        raise fail(raw.path, "smoothing", "expected {sigma: [...], n, n0, alpha, radii}")
+    try:
+        check_keys(value, ("sigma", "n", "n0", "alpha", "radii"), where="smoothing")
+        sigmas = value.get("sigma")
+        sigmas = sigmas if isinstance(sigmas, list) else [sigmas]
+        if not sigmas or any(isinstance(s, bool) or not isinstance(s, int | float) for s in sigmas):
+            raise ConfigError("smoothing.sigma: give one number or a list of them")
+        rest: dict[str, Any] = {}
+        for k in ("n", "n0", "alpha"):
+            v = value.get(k)
+            if v is None:
+                continue
+            kind = int if k != "alpha" else (int, float)
+            if isinstance(v, bool) or not isinstance(v, kind):
+                what = "an integer" if k != "alpha" else "a number"
+                raise ConfigError(f"smoothing.{k}: expected {what}, got {v!r}")
+            rest[k] = v if k != "alpha" else float(v)
+        radii = value.get("radii", list(DEFAULT_RADII))
+        if not isinstance(radii, list) or not radii:
+            raise ConfigError("smoothing.radii: expected a non-empty list of numbers")
+        specs = tuple(
+            SmoothingSpec(float(s), radii=tuple(float(r) for r in radii), **rest).validate()
+            for s in sorted(set(sigmas))
+        )
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise fail(raw.path, "smoothing", str(exc)) from None
+    return {"smoothings": specs}
+
+
 def device(raw: Raw) -> dict[str, Any]:
     value = raw.get("device", "cpu")
     if not isinstance(value, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", value):
@@ -257,6 +294,7 @@ PARSERS: tuple[tuple[tuple[str, ...], Parser], ...] = (
     (("certify",), certify),
     (FLAGS, flags),
     (("noise", "corruptions"), perturbations),
+    (("smoothing",), smoothing),
     (("device",), device),
 )
 TOP_KEYS = frozenset(key for keys, _ in PARSERS for key in keys)

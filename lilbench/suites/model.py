@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lilbench.attacks import AttackSpec
+from lilbench.certify.smoothing import SmoothingSpec
 from lilbench.certify.spec import CertifySpec
 from lilbench.data.noise import CorruptionSpec, NoiseSpec
 from lilbench.training.config import TrainConfig
@@ -78,6 +79,8 @@ class Suite:
     # accuracy under random noise and MNIST-C's corruptions (`noise:`, `corruptions:`)
     noise: NoiseSpec | None = None
     corruptions: CorruptionSpec | None = None
+    # randomized smoothing's certified L2 radii, one spec per sigma (`smoothing:`)
+    smoothings: tuple[SmoothingSpec, ...] = ()
 
     @property
     def perturbs(self) -> bool:

@@ -23,6 +23,7 @@ from lilbench.reports.claims import (  # noqa: F401  (imported to register)
     mechanism,
     perturbations,
     robustness,
+    smoothing,
     topology,
 )
 from lilbench.reports.claims.base import (
