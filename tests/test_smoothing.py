@@ -47,6 +47,21 @@ def _images(n: int) -> torch.Tensor:
     return torch.rand(n, D, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
 
 
+def test_clopper_pearson_equals_scipys_exact_interval() -> None:
+    """The one-sided lower bound at alpha is the lower end of scipy's two-sided exact
+    (Clopper-Pearson) interval at confidence 1 - 2 alpha."""
+    from scipy.stats import binomtest
+
+    for n, k, alpha in [
+        (100, 97, 0.001),
+        (1000, 612, 0.01),
+        (100_000, 99_990, 0.001),
+        (50, 1, 0.05),
+    ]:
+        ref = binomtest(k, n).proportion_ci(confidence_level=1 - 2 * alpha, method="exact").low
+        assert math.isclose(lower_confidence(k, n, alpha), ref, rel_tol=1e-9, abs_tol=1e-12)
+
+
 def test_clopper_pearson_at_its_closed_forms() -> None:
     assert math.isclose(lower_confidence(50, 50, 0.001), 0.001 ** (1 / 50), rel_tol=1e-12)
     assert lower_confidence(0, 50, 0.001) == 0.0

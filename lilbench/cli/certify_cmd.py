@@ -16,7 +16,6 @@ from lilbench.certify.spec import (
     DEFAULT_METHODS,
     METHODS,
     CertifySpec,
-    refuse_uncertifiable,
 )
 from lilbench.cli.common import (
     RESERVED_OPTIONS,
@@ -31,12 +30,11 @@ from lilbench.cli.common import (
     TestLimit,
     WeightsOpt,
     err,
-    import_user_model,
     out,
     print_json,
 )
-from lilbench.cli.options import train_config, with_training_options
-from lilbench.cli.train import select_checkpoint
+from lilbench.cli.model_choice import chosen_model
+from lilbench.cli.options import with_training_options
 from lilbench.errors import ConfigError
 from lilbench.schemas import CertificateRecord
 from lilbench.threats import keys as norm_keys
@@ -147,27 +145,10 @@ def certify(
     spec = _spec(eps, method, batch_size, norm)
     if test_limit is not None and test_limit < 1:
         raise ConfigError(f"test limit must be >= 1, got {test_limit}")
-    options = {k.removeprefix("train_"): v for k, v in (training or {}).items()}
-    if checkpoint is not None and options:
-        raise ConfigError("give --checkpoint or training options to select a model, not both")
-    config = train_config(options, seed=seed)
-    if model is not None:
-        if checkpoint is not None or set(options) - {"dataset"}:
-            raise ConfigError("--model takes only --dataset from the model options")
-        ckpt = import_user_model(
-            model, weights, config.dataset, runs_dir=runs_dir, data_dir=data_dir, quiet=json_out
-        )
-    else:
-        if checkpoint is None:  # refused before anything is trained (a checkpoint: on reading)
-            refuse_uncertifiable(config)
-        ckpt = select_checkpoint(
-            checkpoint,
-            config,
-            runs_dir=runs_dir,
-            data_dir=data_dir,
-            device="cpu",
-            json_out=json_out,
-        )
+    ckpt = chosen_model(
+        training, checkpoint, model, weights, seed=seed, runs_dir=runs_dir,
+        data_dir=data_dir, json_out=json_out, refuse=True,
+    )  # fmt: skip
     columns = (
         TextColumn("[bold]certify[/]"),
         BarColumn(),

@@ -9,9 +9,7 @@ import typer
 from rich.table import Table
 
 from lilbench.attacks.grids import parse_list
-from lilbench.cli.common import err, import_user_model, out, print_json
-from lilbench.cli.options import train_config
-from lilbench.cli.train import select_checkpoint
+from lilbench.cli.common import err, out, print_json
 from lilbench.errors import ConfigError
 
 
@@ -39,6 +37,7 @@ def smoothing(
 ) -> None:
     """Checked up front (one line each), then CERTIFY on the test images, cached."""
     from lilbench.certify.smoothing import DEFAULT_RADII, SmoothingSpec
+    from lilbench.cli.model_choice import chosen_model
     from lilbench.results.smoothing_records import ensure_smoothing
 
     if method.strip() != "smoothing":
@@ -54,23 +53,10 @@ def smoothing(
         raise ConfigError(f"test limit must be >= 1, got {test_limit}")
     grid = parse_list(radii, what="radii", unit=False) if radii is not None else DEFAULT_RADII
     spec = SmoothingSpec(sigma, n0=draws0, n=draws, alpha=alpha, radii=tuple(grid)).validate()
-    options = {k.removeprefix("train_"): v for k, v in (training or {}).items()}
-    config = train_config(options, seed=seed)
-    if model is not None:
-        if checkpoint is not None or set(options) - {"dataset"}:
-            raise ConfigError("--model takes only --dataset from the model options")
-        ckpt = import_user_model(
-            model, weights, config.dataset, runs_dir=runs_dir, data_dir=data_dir, quiet=json_out
-        )
-    else:
-        ckpt = select_checkpoint(
-            checkpoint,
-            config,
-            runs_dir=runs_dir,
-            data_dir=data_dir,
-            device="cpu",
-            json_out=json_out,
-        )
+    ckpt = chosen_model(
+        training, checkpoint, model, weights, seed=seed, runs_dir=runs_dir,
+        data_dir=data_dir, json_out=json_out, refuse=False,
+    )  # fmt: skip
     found = ensure_smoothing(
         ckpt, spec, runs_dir=runs_dir, data_dir=data_dir, limit=test_limit, seed=seed, force=force
     )
