@@ -38,6 +38,7 @@ def smoothing(
     """Checked up front (one line each), then CERTIFY on the test images, cached."""
     from lilbench.certify.smoothing import DEFAULT_RADII, SmoothingSpec
     from lilbench.cli.model_choice import chosen_model
+    from lilbench.threats import threat
     from lilbench.results.smoothing_records import ensure_smoothing
 
     if method.strip() != "smoothing":
@@ -45,7 +46,7 @@ def smoothing(
             "--method smoothing certifies the smoothed classifier, another model than the "
             "bounds certify: give it alone"
         )
-    if eps is not None or norm != "inf":
+    if eps is not None or not threat(norm).is_default:
         raise ConfigError("smoothing certifies L2 radii: give --radii, not --eps or --norm")
     if sigma is None:
         raise ConfigError("--method smoothing needs --sigma, the noise's standard deviation")
