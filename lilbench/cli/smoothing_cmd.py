@@ -38,8 +38,8 @@ def smoothing(
     """Checked up front (one line each), then CERTIFY on the test images, cached."""
     from lilbench.certify.smoothing import DEFAULT_RADII, SmoothingSpec
     from lilbench.cli.model_choice import chosen_model
-    from lilbench.threats import threat
     from lilbench.results.smoothing_records import ensure_smoothing
+    from lilbench.threats import threat
 
     if method.strip() != "smoothing":
         raise ConfigError(
