@@ -214,7 +214,7 @@ class SmoothingRecord(RecordModel):
     """Randomized smoothing's CERTIFY on test images: per image the smoothed prediction
     (-1: abstained) and certified L2 radius; certified accuracy at each radius."""
 
-    schema_: Literal[1] = Field(alias="schema")
+    schema_: Literal[1, 2] = Field(alias="schema")
     kind: Literal["smoothing"]
     params: dict[str, Any]
     checkpoint: CheckpointRef

@@ -277,3 +277,35 @@ def test_a_suite_smooths_every_model_and_reports_acr_changes_with_holm(
         row
     )
     assert "gaussian-aug sigma=0.25" in json.dumps(row)
+
+
+def test_noise_drawn_through_the_first_linear_layer_has_the_pixel_noises_distribution() -> None:
+    """lilbench's MLPs draw W z as L u (L L^T = W W^T): the class frequencies match those of
+    noise drawn in pixel space, to Monte-Carlo error, and the factored path is the one used."""
+
+    class MLP(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            g = torch.Generator().manual_seed(3)
+            self.a = nn.Linear(D, 6)
+            self.b = nn.Linear(6, 3)
+            with torch.no_grad():
+                self.a.weight.copy_(torch.randn(6, D, generator=g))
+                self.b.weight.copy_(torch.randn(3, 6, generator=g) * 3)
+
+        def layers(self) -> list[nn.Module]:
+            return [self.a, nn.Tanh(), self.b]
+
+        def forward(self, v: torch.Tensor) -> torch.Tensor:
+            return self.b(torch.tanh(self.a(v)))
+
+    model, x = MLP(), torch.rand(D, generator=torch.Generator().manual_seed(0))
+    factored = sm.Noisy(model, x)
+    assert factored.chol is not None and factored.chol.shape == (6, 6)
+    plain = sm.Noisy(nn.Sequential(model.a, nn.Tanh(), model.b), x)  # no layers(): pixel noise
+    assert plain.chol is None
+    n = 40_000
+    fa = sm.counts(factored, x, n, 0.5, sm.generator(0, 0, "cpu"), 3) / n
+    pa = sm.counts(plain, x, n, 0.5, sm.generator(1, 0, "cpu"), 3) / n
+    assert np.abs(fa - pa).max() < 5 * np.sqrt(0.25 / n) * 2, (fa, pa)
+    assert 0.05 < fa.max() < 0.95  # the noise moves the prediction: the test can tell

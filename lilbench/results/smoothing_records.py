@@ -26,7 +26,7 @@ from lilbench.runtime import device_tag
 from lilbench.schemas import SmoothingRecord
 from lilbench.training.checkpoint import Checkpoint, load_model
 
-SCHEMA = 1
+SCHEMA = 2  # 2: noise drawn where a linear first layer maps it (same distribution, new draws)
 
 
 def smoothing_path(
