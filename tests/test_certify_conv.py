@@ -280,3 +280,16 @@ def test_crown_on_a_network_too_wide_for_this_machine_is_refused_before_it_start
         runner.certify_model(Wrapped(), spec, x, y)
     ibp_only = CertifySpec(eps=(0.01,), methods=("ibp",))
     assert runner.certify_model(Wrapped(), ibp_only, x, y).passed
+
+
+def test_the_mechanism_table_says_n_a_where_the_norm_product_bounds_nothing() -> None:
+    """A conv model's product of linear-layer norms is NaN by design (it bounds nothing):
+    the table says so in words, and the trend test leaves that quantity out."""
+    import math
+
+    from lilbench.diagnostics import spectral_norm_product
+    from lilbench.reports.mechanism import _cell
+
+    assert math.isnan(spectral_norm_product(_conv_net(0)))
+    assert _cell([float("nan"), float("nan")]) == "n/a (convolutions)"
+    assert _cell([0.5]) == "0.5000"

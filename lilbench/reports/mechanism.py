@@ -4,6 +4,7 @@ models, Holm-corrected over the quantities."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from scipy import stats
@@ -35,15 +36,22 @@ def mechanism_values(
 
 def trends(measured: list[tuple[ModelResult, dict[str, float]]]) -> list[tuple[str, float, float]]:
     """(quantity, Spearman rho with beta, Holm-adjusted p over the quantities)."""
+    kept = [(k, name) for k, name in QUANTITIES if all(math.isfinite(m[k]) for _, m in measured)]
     tests = [
-        stats.spearmanr([r.beta for r, _ in measured], [m[k] for _, m in measured])
-        for k, _ in QUANTITIES
+        stats.spearmanr([r.beta for r, _ in measured], [m[k] for _, m in measured]) for k, _ in kept
     ]
     adjusted = holm([float(t.pvalue) for t in tests])
     return [
-        (name, float(t.statistic), p)
-        for (_, name), t, p in zip(QUANTITIES, tests, adjusted, strict=True)
+        (name, float(t.statistic), p) for (_, name), t, p in zip(kept, tests, adjusted, strict=True)
     ]
+
+
+def _cell(values: list[float]) -> str:
+    # NaN is how a measure says it does not apply (the product of the linear layers' norms
+    # bounds nothing once convolutions are in the network)
+    if values and all(math.isnan(v) for v in values):
+        return "n/a (convolutions)"
+    return estimate(values).fmt(4)
 
 
 def mechanism_section(
@@ -65,7 +73,7 @@ def mechanism_section(
             [
                 label,
                 str(len(group)),
-                *(estimate([v[k] for v in values]).fmt(4) for k, _ in QUANTITIES),
+                *(_cell([v[k] for v in values]) for k, _ in QUANTITIES),
             ]
         )
     sentences: list[str] = []
