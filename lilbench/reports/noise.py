@@ -15,7 +15,7 @@ from lilbench.data.corruptions import CORRUPTION_SETS, DEFAULT_SET, corrupt
 from lilbench.data.noise import GAUSSIAN, NOISE_LABELS
 from lilbench.reports.aggregate import ALPHA, TABLE_RESAMPLES, Table, by_setting, key_header
 from lilbench.results.perturbation_records import corruption_bits, corruption_set, point_counts
-from lilbench.results.stats import Bootstrap, hierarchical_bootstrap, paired_holm
+from lilbench.results.stats import Bootstrap, hierarchical_bootstrap
 from lilbench.results.suite_results import ModelResult
 
 PerImage = Callable[[ModelResult], np.ndarray | None]  # per-image score in [0, 1], or None
@@ -194,30 +194,10 @@ def comparison_columns(results: list[ModelResult]) -> list[tuple[Source, PerImag
 def changes(results: list[ModelResult]) -> list[Change]:
     """Each setting's change from the reference under each perturbation: paired by seed and
     image, 2,000 bootstrap resamples (seed 0), Holm over every change of the list."""
-    from lilbench.results.comparisons import BOOTSTRAP_RESAMPLES
+    from lilbench.results.comparisons import paired_family
 
-    base = {r.seed: r for r in results if r.setting.reference}
-    found = []
-    arrays: list[tuple[np.ndarray, np.ndarray]] = []  # each change's pairs, to resample again
-    for label, group in by_setting(results):
-        if group[0].setting.reference:
-            continue
-        for source, score in comparison_columns(results):
-            pairs = [
-                (a, b)
-                for r in group
-                if (ref := base.get(r.seed)) is not None
-                and (a := score(r)) is not None
-                and (b := score(ref)) is not None
-                and len(a) == len(b)
-            ]
-            if not pairs:
-                continue
-            arrays.append((np.stack([a for a, _ in pairs]), np.stack([b for _, b in pairs])))
-            boot = hierarchical_bootstrap(*arrays[-1], resamples=BOOTSTRAP_RESAMPLES, seed=0)
-            found.append((source, label, boot))
-    adjusted = paired_holm(arrays, [b.p_value for _, _, b in found], BOOTSTRAP_RESAMPLES)
-    return [Change(n, s, b, p) for (n, s, b), p in zip(found, adjusted, strict=True)]
+    found = paired_family(results, comparison_columns(results))
+    return [Change(source, label, boot, p) for source, label, boot, p in found]
 
 
 def changes_table(found: list[Change]) -> Table:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from lilbench.results.stats import (
     estimate,
     hierarchical_bootstrap,
     holm,
+    paired_holm,
     paired_p_value,
     resolve_floor,
 )
@@ -356,3 +358,37 @@ def one_step(results: list[ModelResult]) -> str | None:
         if s.one_step and not s.paper_objective and s.threat.is_default
     ]
     return min(found, default=None)
+
+
+K = TypeVar("K")
+PerImageScore = Callable[[ModelResult], "np.ndarray | None"]
+
+
+def paired_family(
+    results: list[ModelResult], columns: list[tuple[K, PerImageScore]]
+) -> list[tuple[K, str, Bootstrap, float]]:
+    """Each non-reference setting's change from the reference under each column's per-image
+    score: paired by seed and image, BOOTSTRAP_RESAMPLES resamples (seed 0), Holm over every
+    change of the list. (column key, setting, bootstrap, Holm-adjusted p) each."""
+    base = {r.seed: r for r in results if r.setting.reference}
+    found: list[tuple[K, str, Bootstrap]] = []
+    arrays: list[tuple[np.ndarray, np.ndarray]] = []  # each change's pairs, to resample again
+    for label, group in by_setting(results):
+        if group[0].setting.reference:
+            continue
+        for key, score in columns:
+            pairs = [
+                (a, b)
+                for r in group
+                if (ref := base.get(r.seed)) is not None
+                and (a := score(r)) is not None
+                and (b := score(ref)) is not None
+                and len(a) == len(b)
+            ]
+            if not pairs:
+                continue
+            arrays.append((np.stack([a for a, _ in pairs]), np.stack([b for _, b in pairs])))
+            boot = hierarchical_bootstrap(*arrays[-1], resamples=BOOTSTRAP_RESAMPLES, seed=0)
+            found.append((key, label, boot))
+    adjusted = paired_holm(arrays, [b.p_value for _, _, b in found], BOOTSTRAP_RESAMPLES)
+    return [(k, s, b, p) for (k, s, b), p in zip(found, adjusted, strict=True)]

@@ -10,8 +10,15 @@ import numpy as np
 from lilbench.certify.smoothing import ABSTAIN, SmoothingSpec
 from lilbench.reports.render import md_table
 from lilbench.reports.sections.base import SECTIONS, ReportContext, Section
-from lilbench.results.comparisons import ALPHA, BOOTSTRAP_RESAMPLES, by_setting, key_header
-from lilbench.results.stats import Bootstrap, hierarchical_bootstrap, paired_holm
+from lilbench.results.comparisons import (
+    ALPHA,
+    BOOTSTRAP_RESAMPLES,
+    PerImageScore,
+    by_setting,
+    key_header,
+    paired_family,
+)
+from lilbench.results.stats import Bootstrap, hierarchical_bootstrap
 from lilbench.results.suite_results import ModelResult
 from lilbench.schemas import SmoothingRecord
 
@@ -66,27 +73,16 @@ class RadiusChange:
 def radius_changes(results: list[ModelResult], sigmas: list[float]) -> list[RadiusChange]:
     """Each setting's change in average certified radius from the reference, paired by seed
     and image (hierarchical bootstrap, 2,000 resamples), Holm over every change listed."""
-    base = {r.seed: r for r in results if r.setting.reference}
-    found: list[tuple[str, float, Bootstrap]] = []
-    arrays: list[tuple[np.ndarray, np.ndarray]] = []
-    for label, group in by_setting(results):
-        if group[0].setting.reference:
-            continue
-        for sigma in sigmas:
-            pairs = [
-                (_radii(a), _radii(b))
-                for r in group
-                if (ref := base.get(r.seed)) is not None
-                and (a := r.smoothed.get(sigma)) is not None
-                and (b := ref.smoothed.get(sigma)) is not None
-            ]
-            if not pairs:
-                continue
-            arrays.append((np.stack([a for a, _ in pairs]), np.stack([b for _, b in pairs])))
-            boot = hierarchical_bootstrap(*arrays[-1], resamples=BOOTSTRAP_RESAMPLES, seed=0)
-            found.append((label, sigma, boot))
-    adjusted = paired_holm(arrays, [b.p_value for _, _, b in found], BOOTSTRAP_RESAMPLES)
-    return [RadiusChange(s, g, b, p) for (s, g, b), p in zip(found, adjusted, strict=True)]
+
+    def score(sigma: float) -> PerImageScore:
+        def get(r: ModelResult) -> np.ndarray | None:
+            rec = r.smoothed.get(sigma)
+            return None if rec is None else _radii(rec)
+
+        return get
+
+    found = paired_family(results, [(sigma, score(sigma)) for sigma in sigmas])
+    return [RadiusChange(label, sigma, boot, p) for sigma, label, boot, p in found]
 
 
 @SECTIONS.register("smoothing")
