@@ -115,14 +115,19 @@ class Smoothing(Section):
     @staticmethod
     def _table(ctx: ReportContext, spec: SmoothingSpec) -> list[str]:
         header = [key_header(ctx.results), "seeds", *(f"r={r:g}" for r in spec.radii)]
-        header += ["ACR", "abstained"]
+        header += ["ACR", "abstained", "s/image"]
         rows = []
         for label, group in by_setting(ctx.results):
             recs = _records(group, spec.sigma)
             radii = [_radii(rec) for rec in recs]
             cells = [_cell([_certified(rec, r) for rec in recs]) for r in spec.radii]
             abst = [np.array([p == ABSTAIN for p in rec.predictions], dtype=float) for rec in recs]
-            rows.append([label, str(len(recs)), *cells, _cell(radii, 3), _cell(abst)])
+            per_image = [
+                float((rec.model_extra or {}).get("seconds", 0.0)) / max(1, rec.samples.n)
+                for rec in recs
+            ]
+            secs = f"{np.mean(per_image):.3f}" if recs else "missing"
+            rows.append([label, str(len(recs)), *cells, _cell(radii, 3), _cell(abst), secs])
         ctx.tables[f"smoothing-{spec.sigma:g}"] = (header, rows)
         ceiling = spec.ceiling
         return [
@@ -130,7 +135,8 @@ class Smoothing(Section):
             "",
             f"With n = {spec.n} draws at alpha {spec.alpha:g} no radius above {ceiling:.3f} "
             f"({ceiling / spec.sigma:.2f} sigma) can be certified, whatever the model: a 0 "
-            "beyond it is the sample's limit, not a finding.",
+            "beyond it is the sample's limit, not a finding. s/image: CERTIFY's seconds per "
+            "image (the checks apart), mean over seeds.",
             "",
             md_table((header, rows)),
             "",
