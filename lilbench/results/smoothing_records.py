@@ -96,10 +96,10 @@ def ensure_smoothing(
         model = load_model(ckpt.path, device=str(device), input_dim=data.input_dim)
         x, y = data.x_test[:limit], data.y_test[:limit]
         t0 = time.perf_counter()
-        kw = {"seed": seed, "classes": data.num_classes, "device": device}
-        sm = smooth_certify(model, x, y, spec, **kw)  # type: ignore[arg-type]
+        classes = data.num_classes
+        sm = smooth_certify(model, x, y, spec, seed=seed, classes=classes, device=device)
         seconds = time.perf_counter() - t0
-        checks = check(model, x, sm, spec, **kw)  # type: ignore[arg-type]
+        checks = check(model, x, sm, spec, seed=seed, classes=classes, device=device)
         record = {
             "schema": SCHEMA,
             "kind": "smoothing",

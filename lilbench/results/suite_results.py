@@ -383,8 +383,9 @@ def collect_suite(
             for sspec in suite.smoothings:
                 smoothed = None
                 if ckpt is not None:
-                    kw = {"limit": suite.test_limit, "seed": seed, "fix": fix}
-                    smoothed = find_smoothing(runs_dir, ckpt, sspec, **kw)  # type: ignore[arg-type]
+                    smoothed = find_smoothing(
+                        runs_dir, ckpt, sspec, limit=suite.test_limit, seed=seed, fix=fix
+                    )
                 result.smoothed[sspec.sigma] = smoothed
                 if smoothed is None:
                     missing.append(f"smoothing sigma={sspec.sigma:g} {what}")
