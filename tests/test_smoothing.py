@@ -217,7 +217,7 @@ attacks:
 """
 
 
-def test_a_suite_smooths_every_model_and_reports_acr_changes_with_holm(
+def test_a_suite_smooths_its_models_in_scope_and_reports_acr_changes_with_holm(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rng = np.random.default_rng(0)
@@ -277,6 +277,45 @@ def test_a_suite_smooths_every_model_and_reports_acr_changes_with_holm(
         row
     )
     assert "gaussian-aug sigma=0.25" in json.dumps(row)
+
+    # a scope: some settings, one seed, fewer images; what it names is checked against the suite
+    full = "{sigma: [0.25], n: 600, radii: [0, 0.25]}"
+    scoped = "{sigma: [0.25], n: 600, radii: [0, 0.25], seeds: [0], test_limit: 20, settings: %s}"
+    for names, needle in (
+        ("[lil beta=0, gaussian-aug sigma=0.3]", "did you mean 'gaussian-aug sigma=0.25'"),
+        ("[lil beta=1]", "leaves out the reference 'lil beta=0'"),
+    ):
+        (tmp_path / "bad.yaml").write_text(SUITE.replace(full, scoped % names))
+        code, _, err = cli(["run", str(tmp_path / "bad.yaml"), "--runs-dir", str(runs)], capsys)
+        assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+    for bad, needle in (("seeds: [0]", "seeds: [7]"), ("test_limit: 20", "test_limit: 31")):
+        (tmp_path / "bad.yaml").write_text(
+            SUITE.replace(full, (scoped % "[lil beta=0]").replace(bad, needle))
+        )
+        code, _, err = cli(["run", str(tmp_path / "bad.yaml"), "--runs-dir", str(runs)], capsys)
+        assert code == 2 and ("seed 7 is not" in err or "exceeds" in err), err
+    (tmp_path / "p.yaml").write_text(
+        SUITE.replace("name: smt", "name: part").replace(
+            full, scoped % "[lil beta=0, gaussian-aug sigma=0.25]"
+        )
+    )
+    code, _, err = cli(
+        ["run", str(tmp_path / "p.yaml"), "--runs-dir", str(runs), "--workers", "1"], capsys
+    )
+    assert code == 0, err
+    assert len(list((runs / "smoothing").glob("*/*.json"))) == 6 + 2  # 20 images: new records
+    code, _, err = cli(
+        ["report", str(tmp_path / "p.yaml"), "--runs-dir", str(runs), "--out-dir", str(out)], capsys
+    )
+    assert code == 0, err
+    text = (out / "part.md").read_text()
+    section = text[text.index("## Randomized smoothing") :]
+    section = section[: section.index("\n## ", 5)] if "\n## " in section[5:] else section
+    assert "seed 0; the first 20 test images" in section
+    rows = [ln for ln in section.splitlines() if ln.startswith("| lil") or ln.startswith("| gau")]
+    assert [r.split(" | ")[0] for r in rows[:2]] == ["| lil beta=0", "| gaussian-aug sigma=0.25"]
+    assert "missing" not in section and "lil beta=1" not in section
+    assert "every smoothing check passed on all 2 records" in section
 
 
 def test_noise_drawn_through_the_first_linear_layer_has_the_pixel_noises_distribution() -> None:

@@ -119,7 +119,6 @@ def certify_item(norm: str) -> str:
 def item_count(suite: Suite) -> int:
     per_model = 1 + len(suite.attacks) + int(suite.model_checks)
     own = len(suite.certifies) + int(suite.perturbs) + int(suite.mechanism) + int(suite.geometry)
-    own += len(suite.smoothings)
     # a user's model has no phi (no measures), and a file's layers cannot be certified
     skipped = sum(
         int(suite.mechanism)
@@ -128,7 +127,14 @@ def item_count(suite: Suite) -> int:
         for s in suite.settings
         if s.external is not None
     )
-    return len(suite.settings) * len(suite.seeds) * (per_model + own) - skipped * len(suite.seeds)
+    smoothed = sum(
+        len(suite.smoothings_for(s, seed)) for s in suite.settings for seed in suite.seeds
+    )
+    return (
+        len(suite.settings) * len(suite.seeds) * (per_model + own)
+        - skipped * len(suite.seeds)
+        + smoothed
+    )
 
 
 def _entry(suite: Suite, setting: Setting, data_dir: Path | None) -> tuple[ExternalModel, Dataset]:
@@ -219,9 +225,15 @@ def _model_item(work: _ModelWork, where: _Where) -> tuple[ModelResult, list[tupl
         )
         result.certificates[cspec.norm] = cert.record
         events.append((f"{certify_item(cspec.norm)} {what}", cert.reused))
-    for sspec in suite.smoothings:
+    for sspec in suite.smoothings_for(work.setting, seed):
         smoothed = ensure_smoothing(
-            ckpt, sspec, runs_dir=runs, data_dir=data, limit=limit, seed=seed, force=where.force
+            ckpt,
+            sspec,
+            runs_dir=runs,
+            data_dir=data,
+            limit=suite.smoothing_limit,
+            seed=seed,
+            force=where.force,
         )
         result.smoothed[sspec.sigma] = smoothed.record
         events.append((f"smoothing sigma={sspec.sigma:g} {what}", smoothed.reused))
@@ -380,11 +392,11 @@ def collect_suite(
                 result.certificates[cspec.norm] = found
                 if found is None:
                     missing.append(f"{certify_item(cspec.norm)} {what}")
-            for sspec in suite.smoothings:
+            for sspec in suite.smoothings_for(setting, seed):
                 smoothed = None
                 if ckpt is not None:
                     smoothed = find_smoothing(
-                        runs_dir, ckpt, sspec, limit=suite.test_limit, seed=seed, fix=fix
+                        runs_dir, ckpt, sspec, limit=suite.smoothing_limit, seed=seed, fix=fix
                     )
                 result.smoothed[sspec.sigma] = smoothed
                 if smoothed is None:

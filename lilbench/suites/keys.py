@@ -19,7 +19,7 @@ from lilbench.data.noise import CorruptionSpec, NoiseSpec
 from lilbench.errors import ConfigError, LilbenchError
 from lilbench.models.families import FAMILIES
 from lilbench.params import check_keys
-from lilbench.suites.model import Setting
+from lilbench.suites.model import Setting, SmoothingScope
 from lilbench.suites.settings import external_models, fail, methods
 from lilbench.threats import keys as norm_keys
 from lilbench.training.config import LIL_KEYS, TrainConfig
@@ -248,7 +248,12 @@ def smoothing(raw: Raw) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise fail(raw.path, "smoothing", "expected {sigma: [...], n, n0, alpha, radii}")
     try:
-        check_keys(value, ("sigma", "n", "n0", "alpha", "radii"), where="smoothing")
+        check_keys(
+            value,
+            ("sigma", "n", "n0", "alpha", "radii", "seeds", "settings", "test_limit"),
+            where="smoothing",
+        )
+        scope = _smoothing_scope(value)
         sigmas = value.get("sigma")
         sigmas = sigmas if isinstance(sigmas, list) else [sigmas]
         if not sigmas or any(isinstance(s, bool) or not isinstance(s, int | float) for s in sigmas):
@@ -272,7 +277,33 @@ def smoothing(raw: Raw) -> dict[str, Any]:
         )
     except (ConfigError, TypeError, ValueError) as exc:
         raise fail(raw.path, "smoothing", str(exc)) from None
-    return {"smoothings": specs}
+    return {"smoothings": specs, "smoothing_scope": scope}
+
+
+def _smoothing_scope(value: dict[str, Any]) -> SmoothingScope:
+    """`seeds`, `settings` and `test_limit` under `smoothing:` (checked against the rest of
+    the suite once it is read, in `load_suite`)."""
+    seeds, names, limit = value.get("seeds"), value.get("settings"), value.get("test_limit")
+    if seeds is not None and (
+        not isinstance(seeds, list)
+        or not seeds
+        or any(isinstance(s, bool) or not isinstance(s, int) for s in seeds)
+    ):
+        raise ConfigError(f"smoothing.seeds: expected a non-empty list of integers, got {seeds!r}")
+    if names is not None and (
+        not isinstance(names, list) or not names or any(not isinstance(n, str) for n in names)
+    ):
+        raise ConfigError(
+            f"smoothing.settings: expected a list of setting labels such as 'lil beta=1', "
+            f"got {names!r}"
+        )
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ConfigError(f"smoothing.test_limit: expected a positive integer, got {limit!r}")
+    return SmoothingScope(
+        seeds=None if seeds is None else tuple(seeds),
+        settings=None if names is None else tuple(names),
+        test_limit=limit,
+    )
 
 
 def device(raw: Raw) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 from lilbench.errors import ConfigError
 from lilbench.io import sha256_file
 from lilbench.suites.keys import PARSERS, TOP_KEYS, Raw
-from lilbench.suites.model import Suite
+from lilbench.suites.model import SmoothingScope, Suite
 from lilbench.suites.settings import fail
 from lilbench.suites.yaml_io import read_yaml
 
@@ -40,4 +40,43 @@ def load_suite(path: Path) -> Suite:
     for label in labels:
         if labels.count(label) > 1:
             raise fail(path, "methods", f"two settings are both {label!r}; keep one")
+    _check_smoothing_scope(suite)
     return suite
+
+
+def _check_smoothing_scope(suite: Suite) -> None:
+    """`smoothing:`'s seeds and settings name the suite's own, and include the reference
+    (cross-entropy) when there is one, since every change is measured from it."""
+    import difflib
+
+    scope = suite.smoothing_scope
+    for seed in scope.seeds or ():
+        if seed not in suite.seeds:
+            raise fail(suite.path, "smoothing", f"seed {seed} is not among the suite's seeds")
+    if scope.settings is None:
+        return
+    names = [s.label for s in suite.settings]
+    known = names + [f"beta={s.beta:g}" for s in suite.settings if s.label == f"{s.beta:g}"]
+    for name in scope.settings:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise fail(
+                suite.path,
+                "smoothing",
+                f"no setting is labelled {name!r}{hint}; the labels: {', '.join(names)}",
+            )
+    covered = [s for s in suite.settings if SmoothingScope(settings=scope.settings).covers(s, 0)]
+    if any(s.reference for s in suite.settings) and not any(s.reference for s in covered):
+        ref = next(s.label for s in suite.settings if s.reference)
+        raise fail(
+            suite.path,
+            "smoothing",
+            f"settings leaves out the reference {ref!r}, from which every change is measured",
+        )
+    if scope.test_limit and suite.test_limit and scope.test_limit > suite.test_limit:
+        raise fail(
+            suite.path,
+            "smoothing",
+            f"test_limit {scope.test_limit} exceeds the suite's test_limit {suite.test_limit}",
+        )

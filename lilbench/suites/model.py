@@ -52,6 +52,27 @@ class ExternalEntry:
 
 
 @dataclass(frozen=True)
+class SmoothingScope:
+    """Which models a suite smooths (`smoothing: {seeds, settings, test_limit}`): smoothing at
+    n = 100,000 costs about half a second per image and sigma on 2 CPU cores, so a large suite
+    smooths a few settings on one seed. None: all of them (the suite's own test limit)."""
+
+    seeds: tuple[int, ...] | None = None
+    settings: tuple[str, ...] | None = None  # setting labels, as the report's rows name them
+    test_limit: int | None = None
+
+    def covers(self, setting: Setting, seed: int) -> bool:
+        if self.seeds is not None and seed not in self.seeds:
+            return False
+        if self.settings is None:
+            return True
+        shorthand = setting.label == f"{setting.beta:g}"  # `betas:` labels a setting "1"
+        return setting.label in self.settings or (
+            shorthand and f"beta={setting.beta:g}" in self.settings
+        )
+
+
+@dataclass(frozen=True)
 class Suite:
     name: str
     path: Path
@@ -81,10 +102,20 @@ class Suite:
     corruptions: CorruptionSpec | None = None
     # randomized smoothing's certified L2 radii, one spec per sigma (`smoothing:`)
     smoothings: tuple[SmoothingSpec, ...] = ()
+    smoothing_scope: SmoothingScope = SmoothingScope()
 
     @property
     def perturbs(self) -> bool:
         return self.noise is not None or self.corruptions is not None
+
+    def smoothings_for(self, setting: Setting, seed: int) -> tuple[SmoothingSpec, ...]:
+        """The smoothing specs one model gets (none outside `smoothing:`'s scope)."""
+        return self.smoothings if self.smoothing_scope.covers(setting, seed) else ()
+
+    @property
+    def smoothing_limit(self) -> int | None:
+        """How many test images smoothing certifies (its scope's, else the suite's)."""
+        return self.smoothing_scope.test_limit or self.test_limit
 
     def certify_in(self, norm: str = "inf") -> CertifySpec | None:
         """The certify block of one norm, if the suite has one."""

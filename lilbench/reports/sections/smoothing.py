@@ -106,6 +106,9 @@ class Smoothing(Section):
             "bootstrap over seeds and test images.",
             "",
         ]
+        scope = _scope(ctx)
+        if scope:
+            out += [scope, ""]
         for spec in ctx.suite.smoothings:
             out += self._table(ctx, spec)
         out += self._changes(ctx)
@@ -119,6 +122,8 @@ class Smoothing(Section):
         rows = []
         for label, group in by_setting(ctx.results):
             recs = _records(group, spec.sigma)
+            if not recs and not ctx.suite.smoothings_for(group[0].setting, group[0].seed):
+                continue  # outside `smoothing:`'s scope, not missing
             radii = [_radii(rec) for rec in recs]
             cells = [_cell([_certified(rec, r) for rec in recs]) for r in spec.radii]
             abst = [np.array([p == ABSTAIN for p in rec.predictions], dtype=float) for rec in recs]
@@ -196,3 +201,24 @@ def _fmt(c: RadiusChange | None) -> str:
     if c is None:
         return "missing"
     return c.boot.fmt(3) + (" *" if c.significant else "")
+
+
+def _scope(ctx: ReportContext) -> str:
+    """What `smoothing:` left out of the suite, said once (empty when it smooths everything)."""
+    scope, suite = ctx.suite.smoothing_scope, ctx.suite
+    parts = []
+    if scope.settings is not None:
+        parts.append("settings " + ", ".join(scope.settings))
+    if scope.seeds is not None:
+        parts.append(
+            ("seed " if len(scope.seeds) == 1 else "seeds ") + ", ".join(map(str, scope.seeds))
+        )
+    if scope.test_limit and scope.test_limit != suite.test_limit:
+        parts.append(f"the first {scope.test_limit} test images")
+    if not parts:
+        return ""
+    return (
+        "This suite smooths part of its models (the scope under `smoothing:`): "
+        + "; ".join(parts)
+        + "."
+    )
