@@ -57,6 +57,11 @@ class Objective(ABC):
         isometry term (beta 0: plain cross-entropy)."""
         return {"beta": 0.0, "mode": "none", "k": 1.0}
 
+    def noise_baseline(self) -> bool:
+        """Trained for random noise and nothing else (Gaussian augmentation): the baseline a
+        noise-robustness claim is measured against."""
+        return False
+
     def label(self) -> str:
         shown = " ".join(f"{k}={_fmt(getattr(self.params, k))}" for k in self.label_keys)
         return f"{self.name} {shown}".strip()

@@ -49,6 +49,9 @@ class GaussianAug(Objective):
         q = lil_loss(out.logits, out.phi, noisy, labels[:, -1], beta=p.beta, mode="local", k=p.k)
         return {"total": q.total, "ce": q.ce, "iso": q.iso}
 
+    def noise_baseline(self) -> bool:
+        return self.params.beta == 0  # with LIL's term it is a LIL + noise setting
+
     def label(self) -> str:
         # the LIL term shows only where it is on, so "gaussian-aug sigma=0.25" is noise alone
         beta = self.params.beta

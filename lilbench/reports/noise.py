@@ -23,7 +23,7 @@ PerImage = Callable[[ModelResult], np.ndarray | None]  # per-image score in [0, 
 NOISE_NAMES = NOISE_LABELS  # declared beside the kinds (data/noise.py)
 
 
-def _noise_score(kind: str, level: float, *, every_draw: bool) -> PerImage:
+def noise_score(kind: str, level: float, *, every_draw: bool) -> PerImage:
     def get(r: ModelResult) -> np.ndarray | None:
         values = r.perturbed.noise if r.perturbed is not None else None
         if values is None or (counts := point_counts(values, kind, level)) is None:
@@ -34,7 +34,7 @@ def _noise_score(kind: str, level: float, *, every_draw: bool) -> PerImage:
     return get
 
 
-def _clean_score(r: ModelResult) -> np.ndarray | None:
+def clean_score(r: ModelResult) -> np.ndarray | None:
     p = r.perturbed
     values = p.noise if p is not None and p.noise is not None else (p.corruptions if p else None)
     return (
@@ -103,8 +103,8 @@ def corruption_set_of(results: list[ModelResult]) -> str:
 
 
 def noise_columns(results: list[ModelResult], *, every_draw: bool) -> list[tuple[str, PerImage]]:
-    return [("clean", _clean_score)] + [
-        (f"{NOISE_NAMES[k]} {lv:g}", _noise_score(k, lv, every_draw=every_draw))
+    return [("clean", clean_score)] + [
+        (f"{NOISE_NAMES[k]} {lv:g}", noise_score(k, lv, every_draw=every_draw))
         for k, lv in _noise_points(results)
     ]
 
@@ -123,7 +123,7 @@ def corruption_table(results: list[ModelResult]) -> Table | None:
     names = _corruptions(results)
     if not names:
         return None
-    columns = [("clean", _clean_score), ("mean", _corruption_score(None))]
+    columns = [("clean", clean_score), ("mean", _corruption_score(None))]
     columns += [(n, _corruption_score(n)) for n in names]
     return _table(results, columns)
 
@@ -175,9 +175,9 @@ class Change:
 def comparison_columns(results: list[ModelResult]) -> list[tuple[Source, PerImage]]:
     """What the section tests: clean accuracy on the same images, each noise point's
     expected accuracy, and the mean accuracy over the corruptions, each with what it is."""
-    columns: list[tuple[Source, PerImage]] = [(Source("clean", CLEAN), _clean_score)]
+    columns: list[tuple[Source, PerImage]] = [(Source("clean", CLEAN), clean_score)]
     columns += [
-        (Source(f"{NOISE_NAMES[k]} {lv:g}", k, lv), _noise_score(k, lv, every_draw=False))
+        (Source(f"{NOISE_NAMES[k]} {lv:g}", k, lv), noise_score(k, lv, every_draw=False))
         for k, lv in _noise_points(results)
     ]
     if names := _corruptions(results):

@@ -42,15 +42,32 @@ def _clean(r: ModelResult, attack: str) -> float | None:
     return None if rec is None else float(rec.clean.accuracy)
 
 
-def pareto_points(results: list[ModelResult], eps: float, attack: str) -> list[ParetoPoint]:
+Score = Callable[[ModelResult], float | None]  # one model's accuracy, or None if not measured
+
+
+def points_of(results: list[ModelResult], clean: Score, robust: Score) -> list[ParetoPoint]:
+    """One point per setting: the mean over its seeds of each score (95% t-intervals)."""
     points = []
     for label, group in by_setting(results):
-        robust = [v for r in group if (v := _accuracy_at(r, attack, eps)) is not None]
-        clean = [v for r in group if (v := _clean(r, attack)) is not None]
-        if robust and clean and group[0].checkpoint is not None:
+        ys = [v for r in group if (v := robust(r)) is not None]
+        xs = [v for r in group if (v := clean(r)) is not None]
+        if ys and xs and group[0].checkpoint is not None:
             objective = group[0].checkpoint.config.method_name
-            points.append(ParetoPoint(label, objective, estimate(clean), estimate(robust)))
+            points.append(ParetoPoint(label, objective, estimate(xs), estimate(ys)))
     return points
+
+
+def pareto_points(results: list[ModelResult], eps: float, attack: str) -> list[ParetoPoint]:
+    return points_of(results, lambda r: _clean(r, attack), lambda r: _accuracy_at(r, attack, eps))
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One plot of clean accuracy against another accuracy."""
+
+    points: list[ParetoPoint]
+    ylabel: str
+    title: str
 
 
 def frontier(points: list[ParetoPoint]) -> list[ParetoPoint]:
@@ -68,10 +85,28 @@ def frontier(points: list[ParetoPoint]) -> list[ParetoPoint]:
 
 
 def pareto_plot(results: list[ModelResult], path: Path, attack: str) -> None:
-    fig, axes = plt.subplots(1, len(PARETO_EPS), figsize=(7 * len(PARETO_EPS), 5.5), squeeze=False)
+    panels = [
+        Panel(
+            pareto_points(results, eps, attack),
+            f"{attack.upper()} accuracy at eps = {eps:g} (%)",
+            f"clean vs {attack} at eps = {eps:g} (mean, 95% interval over seeds)",
+        )
+        for eps in PARETO_EPS
+    ]
+    plot_panels(panels, path)
+
+
+def plot_panels(panels: list[Panel], path: Path) -> None:
+    """Each panel's points with their intervals, labelled by setting and coloured by
+    objective, and the frontier through them."""
+    cols = min(2, len(panels))  # two across, so that four panels stay readable
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(7 * cols, 5.5 * rows), squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, eps in zip(axes[0], PARETO_EPS, strict=True):
-        points = pareto_points(results, eps, attack)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    for ax, panel in zip(axes.flat, panels, strict=False):
+        points = panel.points
         kinds = list(dict.fromkeys(p.objective for p in points))
         for p, dy in zip(points, _label_offsets(points), strict=True):
             c = colours[kinds.index(p.objective) % len(colours)]
@@ -108,10 +143,8 @@ def pareto_plot(results: list[ModelResult], path: Path, attack: str) -> None:
                 label="frontier",
             )
         ax.set_xlabel("clean accuracy (%)")
-        ax.set_ylabel(f"{attack.upper()} accuracy at eps = {eps:g} (%)")
-        ax.set_title(
-            f"clean vs {attack} at eps = {eps:g} (mean, 95% interval over seeds)", fontsize=10
-        )
+        ax.set_ylabel(panel.ylabel)
+        ax.set_title(panel.title, fontsize=10)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()

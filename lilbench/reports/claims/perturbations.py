@@ -28,6 +28,7 @@ def general_perturbations(res: SuiteResults, params: PerturbationsParams) -> Fin
     mean over the corruptions, in part when under one of them."""
     from lilbench.data.noise import GAUSSIAN
     from lilbench.reports.noise import CORRUPTIONS, Change, changes
+    from lilbench.reports.noise_baseline import head_to_head, head_to_head_sentence
 
     if not res.suite.perturbs:
         raise ConfigError(f"{res.suite.name}: needs `noise:` and `corruptions:` in the suite")
@@ -83,5 +84,20 @@ def general_perturbations(res: SuiteResults, params: PerturbationsParams) -> Fin
     if others:
         measured.append(
             "beside LIL: " + ", ".join(f"{c.setting} {c.perturbation} {c.fmt()} pp" for c in others)
+        )
+    # against the defence built for noise (Gaussian augmentation), where the suite trains it
+    baseline = head_to_head(res.results)
+    if baseline:
+        measured.append(
+            "against Gaussian augmentation (LIL minus it, paired; Holm over "
+            f"{len(baseline)}): "
+            + ", ".join(
+                f"{h.source.name} {row_name(res, h.ours)} vs {h.rival}"
+                + ("" if h.matched else " (nearest in clean accuracy)")
+                + f" {h.boot.fmt(1, 100)} pp"
+                for h in baseline
+            )
+            + "; more accurate: "
+            + head_to_head_sentence(baseline)
         )
     return Finding("", "; ".join(measured), "", verdict, why)
