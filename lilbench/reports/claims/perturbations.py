@@ -38,9 +38,9 @@ def general_perturbations(res: SuiteResults, params: PerturbationsParams) -> Fin
     corr = [c for c in found if c.source.kind == CORRUPTIONS]
     averaged = max((c.source.count for c in corr), default=0)
 
-    def best(cs: list[Change]) -> str:
+    def best(cs: list[Change], what: str) -> str:
         if not cs:
-            return "not run"
+            return f"{what}: not run"
         c = max(cs, key=lambda c: c.boot.value)
         sig = "significant" if c.significant else "not significant"
         change = c.boot.fmt(1, 100)
@@ -49,7 +49,10 @@ def general_perturbations(res: SuiteResults, params: PerturbationsParams) -> Fin
     by_sigma: dict[str, list[Change]] = {}
     for c in noise:
         by_sigma.setdefault(c.perturbation, []).append(c)
-    measured = [best(cs) for cs in by_sigma.values()] + [best(corr)]
+    measured = [best(cs, "Gaussian noise") for cs in by_sigma.values()] or [
+        best([], "Gaussian noise")
+    ]
+    measured.append(best(corr, "corruptions"))
     rise_noise = sorted(
         {
             f"{row_name(res, c.setting)} ({c.perturbation})"
@@ -67,8 +70,11 @@ def general_perturbations(res: SuiteResults, params: PerturbationsParams) -> Fin
     why = (
         "significant rises under Gaussian noise: "
         + (", ".join(rise_noise) or "none")
-        + f"; under the corruptions (mean of {averaged}): "
-        + (", ".join(rise_corr) or "none")
+        + (
+            f"; under the corruptions (mean of {averaged}): " + (", ".join(rise_corr) or "none")
+            if corr
+            else "; corruptions not run"
+        )
         + " (Holm over the report section's comparisons)"
     )
     # the suite's other defences beside LIL: is adversarial training's robustness "specific"?
