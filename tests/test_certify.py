@@ -264,6 +264,33 @@ def test_unsupported_layers_are_refused() -> None:
         Chain.from_layers([nn.Linear(2, 2), nn.Sigmoid(), nn.Linear(2, 2)])
 
 
+def test_a_spectrally_normalised_net_is_bounded_as_its_effective_weights() -> None:
+    """torch's parametrize (spectral_norm) subclasses Linear and recomputes the weight: the
+    layer is still affine, and its bounds are those of a plain Linear holding W / sigma (the
+    defences suite's lil+sn models were refused before this was checked)."""
+    torch.manual_seed(0)
+    plain = _net(2, nn.Tanh, 2)
+    normed = _net(2, nn.Tanh, 2)
+    for m in normed:
+        if isinstance(m, nn.Linear):
+            nn.utils.parametrizations.spectral_norm(m)
+    normed.eval()
+    with torch.no_grad():
+        for a, b in zip(plain, normed, strict=True):
+            if isinstance(b, nn.Linear):
+                a.weight.copy_(b.weight)  # the effective weight, W / sigma
+                a.bias.copy_(b.bias)
+    x = torch.rand(40, 6, dtype=torch.float64)
+    labels = plain(x).argmax(1)
+    assert torch.equal(labels, normed(x).argmax(1))
+    got = Chain.from_layers(list(normed))
+    want = Chain.from_layers(list(plain))
+    for eps in (0.01, 0.05, 0.2):
+        a = certified(got, x, labels, eps, "crown")
+        assert torch.equal(a, certified(want, x, labels, eps, "crown"))
+    assert certified(got, x, labels, 0.01, "crown").any()  # not vacuous: some are proven
+
+
 def test_certified_is_per_example_and_batched_the_same() -> None:
     net = _net(1, nn.Tanh, 2)
     chain = Chain.from_layers(list(net))

@@ -44,7 +44,14 @@ MAX_BYTES = 2 * 1024**3
 
 
 def is_affine(layer: nn.Module) -> bool:
-    name, origin = type(layer).__name__, type(layer).__module__
+    cls = type(layer)
+    from torch.nn.utils import parametrize
+
+    if parametrize.is_parametrized(layer):
+        # torch's parametrize (spectral_norm, weight_norm) subclasses the layer's class and
+        # recomputes its weight, leaving the forward pass, so the layer is what its class is
+        cls = cls.__bases__[0]
+    name, origin = cls.__name__, cls.__module__
     return name in AFFINE and (origin.startswith("torch") or origin.startswith("lilbench"))
 
 
