@@ -55,7 +55,7 @@ def inspect(
         from lilbench.topology import require
 
         require()
-    # The engine (torch, matplotlib) loads here, not for --help.
+    # The compute libraries (torch, matplotlib) load here, not for --help.
     from lilbench.reports.inspect import inspect_checkpoint
 
     found = inspect_checkpoint(
