@@ -27,7 +27,7 @@ import torch
 
 import lilbench
 from lilbench.attacks import AutoAttackSpec
-from lilbench.attacks.engine.autoattack import MemberLog, standard_autoattack
+from lilbench.attacks.kernels.autoattack import MemberLog, standard_autoattack
 from lilbench.attacks.runner import run_attack
 from lilbench.data import load_dataset
 from lilbench.runtime import keep_freed_memory

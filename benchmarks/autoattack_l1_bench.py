@@ -36,8 +36,8 @@ import torch
 from torch import nn
 
 import lilbench
-from lilbench.attacks.engine import fab
-from lilbench.attacks.engine.autoattack import MemberLog, standard_autoattack, wrong_classes
+from lilbench.attacks.kernels import fab
+from lilbench.attacks.kernels.autoattack import MemberLog, standard_autoattack, wrong_classes
 from lilbench.data import load_dataset
 from lilbench.runtime import keep_freed_memory
 from lilbench.training.config import TrainConfig

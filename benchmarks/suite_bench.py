@@ -38,6 +38,7 @@ BEFORE = """
 import sys, torch
 from pathlib import Path
 from lilbench.attacks import art_backend
+from lilbench.attacks.kernels import art_steps
 from lilbench.results import suite_results
 from lilbench.suites import load_suite
 from lilbench.training import batched, pipeline
@@ -50,7 +51,7 @@ def stock(clf, x, y, *, eps, step, steps, batch_size, clean_signs=None):
     return art_backend.art_pgd(
         clf, x, y, eps=eps, step=step, steps=steps, restarts=0, batch_size=batch_size, seed=0
     )
-art_backend.linf_pgd_clean_start = stock
+art_steps.linf_pgd_clean_start = stock
 suite_results.run_suite(load_suite(Path(sys.argv[1])), runs_dir=Path(sys.argv[2]))
 """
 

@@ -161,3 +161,40 @@ def mechanism(
         "jacobian_spectral_norm_mean": float(jac.mean()),
         "spectral_norm_product": spectral_norm_product(model),
     }
+
+
+HISTOGRAM_BINS = 40  # per class, from 0 to the largest distance of either space
+
+
+def inspection_values(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, max_points: int, seed: int
+) -> dict[str, Any]:
+    """`diagnose` as the JSON values a record holds and the figures are drawn from: the
+    summary, per class the histograms of within-class distances (input and phi, on the same
+    HISTOGRAM_BINS bins), and the 2-D map's float32 coordinates with their labels."""
+    import numpy as np
+
+    diag = diagnose(model, x, y, max_points=max_points, seed=seed)
+    histograms = []
+    for c in sorted(diag.distances):
+        d_x, d_p = diag.distances[c]
+        hi = float(max(d_x.max(), d_p.max())) if len(d_x) else 1.0
+        bins = [hi * i / HISTOGRAM_BINS for i in range(HISTOGRAM_BINS + 1)]
+        histograms.append(
+            {
+                "class": int(c),
+                "hi": hi,
+                "input": np.histogram(d_x.numpy(), bins=bins)[0].tolist(),
+                "phi": np.histogram(d_p.numpy(), bins=bins)[0].tolist(),
+            }
+        )
+    coords = diag.embedding.numpy().astype(np.float32)
+    return {
+        "summary": diag.summary,
+        "histograms": histograms,
+        "embedding": {
+            "points": len(coords),
+            "xy": coords.tobytes().hex(),
+            "labels": diag.labels.numpy().astype(np.int64).tobytes().hex(),
+        },
+    }

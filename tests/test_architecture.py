@@ -106,7 +106,7 @@ def test_no_import_cycles() -> None:
 
 # Numerical kernels that stay whole: one iteration loop each, whose state (step sizes,
 # checkpoints, best points; the window pairs' masses) reads best in one place.
-KERNELS = {"attacks/engine/apgd.py:apgd_iterate", "attacks/engine/square.py:window_pairs"}
+KERNELS = {"attacks/kernels/apgd.py:apgd_iterate", "attacks/kernels/square.py:window_pairs"}
 MAX_MODULE, MAX_FUNCTION = 450, 100
 
 

@@ -15,6 +15,7 @@ from lilbench.attacks import art_backend as art
 from lilbench.attacks import checks as C
 from lilbench.attacks.base import AttackContext
 from lilbench.attacks.grids import PAPER_GRID, parse_grid
+from lilbench.attacks.kernels import art_steps
 from lilbench.attacks.runner import run_attack
 from lilbench.cli import main
 from lilbench.data import Dataset
@@ -50,7 +51,7 @@ def test_fgsm_sweep_equals_stock_art_fgsm_and_the_reference(
     signs = art.fgsm_gradient_signs(clf, xn, yn, 1000)
     for eps in (*PAPER_GRID[::3], 0.5):
         stock = art.art_fgsm(clf, xn, yn, eps, 1000)
-        swept = art.fgsm_apply(x, signs, eps).numpy()
+        swept = art_steps.fgsm_apply(x, signs, eps).numpy()
         assert np.array_equal(stock, swept), f"eps={eps}"
         assert np.array_equal(stock, ref.fgsm(model, x, y, eps, batch_size=1000).numpy())
 
@@ -161,7 +162,7 @@ def test_a_broken_attack_is_caught(
     small_model: Trained, mnist: Dataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # An FGSM that forgets to clip to [0, 1] and to the eps ball must fail the bounds check.
-    monkeypatch.setattr(art, "fgsm_apply", lambda x, s, eps: x + 1.5 * eps * s)
+    monkeypatch.setattr(art_steps, "fgsm_apply", lambda x, s, eps: x + 1.5 * eps * s)
     outcome = run_attack(
         _model(small_model),
         FGSM(eps=(0.1, 0.3)),
@@ -179,7 +180,7 @@ def test_strict_exits_1_on_a_failed_check(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(art, "fgsm_apply", lambda x, s, eps: x + 1.5 * eps * s)
+    monkeypatch.setattr(art_steps, "fgsm_apply", lambda x, s, eps: x + 1.5 * eps * s)
     args = [
         "attack",
         "fgsm",

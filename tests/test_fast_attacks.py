@@ -22,9 +22,9 @@ import lilbench
 from lilbench.attacks import ATTACKS, AutoAttackSpec, Square
 from lilbench.attacks import art_backend as art
 from lilbench.attacks.base import AttackContext, EpsGridAttack, Point, option
-from lilbench.attacks.engine import apgd as fast_apgd
-from lilbench.attacks.engine import fab
-from lilbench.attacks.engine.autoattack import MemberLog, standard_autoattack
+from lilbench.attacks.kernels import apgd as fast_apgd
+from lilbench.attacks.kernels import fab
+from lilbench.attacks.kernels.autoattack import MemberLog, standard_autoattack
 from lilbench.attacks.runner import run_attack
 from lilbench.data import Dataset
 from lilbench.errors import ConfigError
@@ -311,7 +311,7 @@ def test_a_new_attack_field_is_an_option_without_touching_the_cli() -> None:
 def test_squares_first_layer_update_equals_the_forward_pass(small_model: Trained) -> None:
     """The logits from the first layer's update (window change only) are the forward pass's,
     to float32 rounding, for small windows and for large ones (recomputed in full)."""
-    from lilbench.attacks.engine.square import Logits
+    from lilbench.attacks.kernels.square import Logits
 
     model = _model(small_model)
     g = torch.Generator().manual_seed(0)
@@ -337,8 +337,8 @@ def test_square_keeps_its_first_layer_update_under_the_pass_counter(
     """The runner wraps every model in a pass counter: Square must still see the model's
     first linear layer through it (it did not, and ran a full pass per query), count the rows
     it runs, and return the same points as on the bare model."""
-    from lilbench.attacks.engine.common import PassCounter
-    from lilbench.attacks.engine.square import Logits, square
+    from lilbench.attacks.kernels.common import PassCounter
+    from lilbench.attacks.kernels.square import Logits, square
 
     model = _model(small_model)
     counter = PassCounter(model)

@@ -12,8 +12,8 @@ import lilbench
 from lilbench.attacks import FGSM, AutoAttackSpec
 from lilbench.attacks.apgd import APGD
 from lilbench.attacks.checks import unpack_mask
-from lilbench.attacks.engine.common import Trace, incomplete
 from lilbench.attacks.indicators import point_indicators
+from lilbench.attacks.kernels.common import Trace, incomplete
 from lilbench.attacks.model_checks import check_deterministic
 from lilbench.attacks.runner import AttackOutcome, run_attack
 from lilbench.data import Dataset
@@ -189,7 +189,7 @@ def test_the_answer_rests_its_masking_wording_on_the_indicators() -> None:
 
 
 def test_unavailable_means_every_run_and_zero_dlr_is_its_own_flag() -> None:
-    from lilbench.attacks.engine.apgd import dlr_loss
+    from lilbench.attacks.kernels.apgd import dlr_loss
 
     # ART's targeted DLR is constant (1) where the target is the third-largest logit
     z = torch.tensor([[0.2, 10.6, 2.7, 2.6, -1.0]], requires_grad=True)

@@ -132,7 +132,7 @@ def test_l1_attacks_stay_in_the_ball_and_apgd_is_strongest(small_model: object) 
 
 
 def test_l1_apgd_is_deterministic_and_in_the_box() -> None:
-    from lilbench.attacks.engine.sparse import apgd_l1
+    from lilbench.attacks.kernels.sparse import apgd_l1
 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(20, 16), nn.Tanh(), nn.Linear(16, 3))
@@ -205,7 +205,7 @@ def _minimal_l1(w: np.ndarray, b: float, x: np.ndarray) -> float | None:
 def test_fab_l1_projection_is_the_linear_programmes_minimum() -> None:
     """FAB's L1 projection onto w . z = b inside [0, 1] (torch and numba) has the LP's
     minimal L1 norm and reaches the plane; out of reach, every coordinate goes to its wall."""
-    from lilbench.attacks.engine import fab, fab_kernel
+    from lilbench.attacks.kernels import fab, fab_kernel
 
     g = torch.Generator().manual_seed(2)
     p = torch.rand(16, 25, generator=g, dtype=torch.float64)
@@ -239,7 +239,7 @@ def test_fab_l1_projection_is_the_linear_programmes_minimum() -> None:
 
 def test_compiled_and_torch_l1_fab_steps_agree() -> None:
     """The numba L1 move and the torch L1 move are the same maths (float64 vs float32)."""
-    from lilbench.attacks.engine import fab
+    from lilbench.attacks.kernels import fab
 
     g = torch.Generator().manual_seed(1)
     x0 = torch.rand(64, 50, generator=g).round_()
@@ -257,7 +257,7 @@ def test_l1_fab_t_finds_the_minimal_l1_perturbation_of_a_linear_model(compiled: 
     """Two live classes, so only the target's half space is adversarial; its smallest L1
     distance inside the box is an LP. FAB-T L1's point is adversarial, never closer than
     that, and within 1% of it."""
-    from lilbench.attacks.engine import fab
+    from lilbench.attacks.kernels import fab
 
     torch.manual_seed(0)
     dim, classes = 30, 5
@@ -290,7 +290,7 @@ def test_l1_fab_t_finds_the_minimal_l1_perturbation_of_a_linear_model(compiled: 
 def test_l1_square_stays_in_its_ball_and_breaks_images() -> None:
     """lilbench's L1 Square: every point within eps in L1 and inside [0, 1], seeded, and
     it breaks images of a small network (a query that lowers no margin is never kept)."""
-    from lilbench.attacks.engine.square import square
+    from lilbench.attacks.kernels.square import square
 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 4))
@@ -322,7 +322,7 @@ def test_standard_autoattack_runs_in_l1(small_model: object) -> None:
     """The standard version in L1: APGD-CE (5 restarts), APGD-T (5 targets), FAB-T and
     Square, in that order; every check passes (points within eps in L1), and it leaves no
     image robust that its APGD members alone (version apgd, one start) break."""
-    from lilbench.attacks.engine.autoattack import MemberLog, standard_autoattack
+    from lilbench.attacks.kernels.autoattack import MemberLog, standard_autoattack
     from lilbench.results.attack_runs import ensure_attack
     from lilbench.training.checkpoint import load_model
 

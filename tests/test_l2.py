@@ -483,7 +483,7 @@ def test_l2_apgd_engine_equals_arts_bit_for_bit(
     several ART batches (64 of 200 images), with restarts, and targeted (APGD-T's form)."""
     from art.attacks.evasion import AutoProjectedGradientDescent
 
-    from lilbench.attacks.engine import apgd as fast
+    from lilbench.attacks.kernels import apgd as fast
 
     clf, x, y = _art_inputs(small_model, mnist, 200)
     labels = (y + 1) % 10 if targeted else y
@@ -543,7 +543,7 @@ def test_l2_fab_t_finds_the_minimal_l2_perturbation_of_a_linear_model(compiled: 
     and within 1% of it. Inputs on the box walls make the box bind."""
     from torch import nn
 
-    from lilbench.attacks.engine import fab
+    from lilbench.attacks.kernels import fab
 
     torch.manual_seed(0)
     dim, classes = 30, 5
@@ -575,7 +575,7 @@ def test_l2_fab_t_finds_the_minimal_l2_perturbation_of_a_linear_model(compiled: 
 
 def test_compiled_and_torch_l2_fab_steps_agree() -> None:
     """The numba L2 step and the torch L2 step are the same maths (float64 vs float32)."""
-    from lilbench.attacks.engine import fab
+    from lilbench.attacks.kernels import fab
 
     g = torch.Generator().manual_seed(1)
     x0 = torch.rand(64, 50, generator=g).round_()  # half the rooms are 0
@@ -590,7 +590,7 @@ def test_compiled_and_torch_l2_fab_steps_agree() -> None:
 
 def test_l2_projection_is_the_qp_solution() -> None:
     """The L2 projection onto w . z = b inside [0, 1] equals the QP's minimiser's norm."""
-    from lilbench.attacks.engine import fab
+    from lilbench.attacks.kernels import fab
 
     g = torch.Generator().manual_seed(2)
     p = torch.rand(12, 25, generator=g, dtype=torch.float64)

@@ -8,7 +8,7 @@ import torch
 
 import lilbench
 from lilbench.attacks import FGSM, PGD, AutoAttackSpec
-from lilbench.attacks.engine.common import PassCounter
+from lilbench.attacks.kernels.common import PassCounter
 from lilbench.attacks.runner import run_attack
 from lilbench.data import Dataset
 from lilbench.training.pipeline import Trained

@@ -14,6 +14,7 @@ from lilbench.attacks import FGSM
 from lilbench.attacks import art_backend as art
 from lilbench.attacks import model_checks as M
 from lilbench.attacks.checks import pack_mask, unpack_mask
+from lilbench.attacks.kernels import art_steps
 from lilbench.attacks.runner import run_attack
 from lilbench.data import Dataset
 from lilbench.reports.aggregate import verdict, worst_case_attacks, worst_case_masks
@@ -210,7 +211,7 @@ def test_input_mutation_is_caught(
     model = lilbench.load_model(small_model.checkpoint.path)
     x, y = mnist.x_test[:100].clone(), mnist.y_test[:100]
     assert run_attack(model, FGSM(eps=(0.1,)), x, y, num_classes=10).passed
-    monkeypatch.setattr(art, "fgsm_apply", mutating)
+    monkeypatch.setattr(art_steps, "fgsm_apply", mutating)
     outcome = run_attack(model, FGSM(eps=(0.1,)), x.clone(), y, num_classes=10)
     failed = {c.name for c in outcome.checks if not c.passed}
     assert "input not mutated" in failed

@@ -12,6 +12,7 @@ import torch
 from helpers import assert_every_record_passed
 
 from lilbench.attacks import art_backend as art
+from lilbench.attacks.kernels import art_steps
 from lilbench.data import Dataset
 from lilbench.errors import ConfigError
 from lilbench.results.executors import Processes, Sequential, make_executor
@@ -81,10 +82,12 @@ def test_lean_pgd_is_bit_identical_to_arts_pgd(mnist: Dataset) -> None:
         stock = art.art_pgd(
             clf, x, y, eps=0.5, step=step, steps=4, restarts=0, batch_size=128, seed=0
         )
-        lean = art.linf_pgd_clean_start(clf, x, y, eps=0.5, step=step, steps=4, batch_size=128)
+        lean = art_steps.linf_pgd_clean_start(
+            clf, x, y, eps=0.5, step=step, steps=4, batch_size=128
+        )
         assert np.array_equal(stock, lean), step
         signs = art.fgsm_gradient_signs(clf, x, y, 128)  # what PGD sweeps share
-        shared = art.linf_pgd_clean_start(
+        shared = art_steps.linf_pgd_clean_start(
             clf, x, y, eps=0.5, step=step, steps=4, batch_size=128, clean_signs=signs
         )
         assert np.array_equal(stock, shared), step

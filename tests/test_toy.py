@@ -115,6 +115,22 @@ def test_toy_attack_and_inspect_via_cli(tmp_path: Path, capsys: pytest.CaptureFi
     assert summary["embedding"] in ("PCA", "UMAP") and summary["jacobian_spectral_norm_max"] > 0
     for name in ("distances.png", "embedding.png", "inspect.json"):
         assert (tmp_path / "insp" / name).stat().st_size > 0
+    # the values are a record in the checkpoint's runs directory, and served from it: a
+    # changed value there is what a second inspect prints (nothing recomputed)
+    (record,) = (tmp_path / "diagnostics").glob("*/inspect-*.json")
+    rec = json.loads(record.read_text())
+    assert rec["values"]["summary"]["jacobian_spectral_norm_max"] == pytest.approx(
+        summary["jacobian_spectral_norm_max"]
+    )
+    rec["values"]["summary"]["jacobian_spectral_norm_max"] = 123.0
+    record.write_text(json.dumps(rec))
+    with pytest.raises(SystemExit):
+        main(["inspect", path, "--out-dir", str(tmp_path / "insp"), "--json"])
+    assert json.loads(capsys.readouterr().out)["jacobian_spectral_norm_max"] == 123.0
+    with pytest.raises(SystemExit):  # another seed is another record
+        main(["inspect", path, "--out-dir", str(tmp_path / "insp"), "--json", "--seed", "1"])
+    assert json.loads(capsys.readouterr().out)["jacobian_spectral_norm_max"] != 123.0
+    assert len(list((tmp_path / "diagnostics").glob("*/inspect-*.json"))) == 2
     # The [0, 1]-clipped attacks refuse non-image data in one line.
     with pytest.raises(SystemExit) as exc:
         main(["attack", "fgsm", "--checkpoint", path, "--runs-dir", str(tmp_path)])
@@ -153,3 +169,36 @@ def test_paper_claims_rings_and_torus(tmp_path: Path) -> None:
         TrainConfig.for_dataset("torus", beta=100.0, hierarchy=True), runs_dir=runs
     )
     assert min(torus.checkpoint.metrics["level_accuracy"]) >= 0.99
+
+
+RINGS_SUITE = """\
+name: tiny-rings
+dataset: rings
+train: {epochs: 20}
+betas: [0, 1]
+seeds: [0]
+inspect: true
+"""
+
+
+def test_a_suite_computes_the_diagnostics_and_its_report_draws_them_from_the_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "s.yaml").write_text(RINGS_SUITE)
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    with pytest.raises(SystemExit) as exc:
+        main(["run", str(tmp_path / "s.yaml"), "--runs-dir", str(runs), "--workers", "1"])
+    assert exc.value.code in (0, None)
+    assert "done   inspect beta=1 seed=0" in capsys.readouterr().err
+    records = sorted((runs / "diagnostics").glob("*/inspect-*.json"))
+    assert len(records) == 2  # computed by the run, one per model
+    for record in records:  # a value changed in the record is what the report shows
+        rec = json.loads(record.read_text())
+        rec["values"]["summary"]["isometry_error_within_class"] = 7.25
+        record.write_text(json.dumps(rec))
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(tmp_path / "s.yaml"), "--runs-dir", str(runs), "--out-dir", str(out)])
+    assert exc.value.code in (0, None)
+    text = (out / "tiny-rings.md").read_text()
+    assert text.count("| 7.25 |") == 2
+    assert (out / "tiny-rings-beta1-seed0-distances.png").read_bytes()[:4] == b"\x89PNG"

@@ -3,21 +3,23 @@
 from lilbench.attacks.base import ATTACKS, AttackContext, AttackSpec, EpsGridAttack, Point
 from lilbench.registry import import_submodules
 
-# The machinery (ART, torch) loads when an attack runs, not when the attacks are listed.
-ENGINE = frozenset(
+# Modules that register no attack: their machinery (ART, torch) loads when an attack runs,
+# not when the attacks are listed.
+MACHINERY = frozenset(
     {
+        "art_autoattack",
         "art_backend",
         "base",
         "checks",
-        "engine",
         "faithful",
         "grids",
         "indicators",
+        "kernels",
         "model_checks",
         "runner",
     }
 )
-import_submodules(__name__, skip=ENGINE)
+import_submodules(__name__, skip=MACHINERY)
 
 from lilbench.attacks.apgd import APGD  # noqa: E402
 from lilbench.attacks.autoattack import AutoAttackSpec  # noqa: E402

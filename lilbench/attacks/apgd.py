@@ -1,7 +1,7 @@
 """Auto-PGD (Croce & Hein 2020) with the CE or the DLR loss, on an eps grid: ART's algorithm
-step for step in plain torch (`engine.apgd`, bit-identical to ART's on the same seed, tested),
+step for step in plain torch (`kernels.apgd`, bit-identical to ART's on the same seed, tested),
 so records made by ART's own APGD keep their keys; in L-inf and in L2 (norm 2). In L1 (norm 1)
-l1-APGD (Croce & Hein 2021; `engine.sparse`): the sparse step and the large-radius schedule
+l1-APGD (Croce & Hein 2021; `kernels.sparse`): the sparse step and the large-radius schedule
 of the official code's L1 run."""
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ if TYPE_CHECKING:
     import torch
     from art.estimators.classification import PyTorchClassifier
 
-    from lilbench.attacks.engine import apgd as engine
-    from lilbench.attacks.engine import common, sparse
-    from lilbench.attacks.engine.common import Trace
+    from lilbench.attacks.kernels import apgd as kernels
+    from lilbench.attacks.kernels import common, sparse
+    from lilbench.attacks.kernels.common import Trace
 else:
-    sparse = lazy_module("lilbench.attacks.engine.sparse")
+    sparse = lazy_module("lilbench.attacks.kernels.sparse")
     torch = lazy_module("torch")
-    engine = lazy_module("lilbench.attacks.engine.apgd")
-    common = lazy_module("lilbench.attacks.engine.common")
+    kernels = lazy_module("lilbench.attacks.kernels.apgd")
+    common = lazy_module("lilbench.attacks.kernels.common")
 
 
 @ATTACKS.register("apgd")
@@ -63,7 +63,7 @@ class APGD(EpsGridAttack):
         return True
 
     def generate(self, ctx: AttackContext, point: Point, rows: slice) -> torch.Tensor:
-        # the iterates are traced for the indicators where the engine is ART's arithmetic
+        # the iterates are traced for the indicators where the kernel is ART's arithmetic
         trace = common.Trace(len(ctx.x[rows])) if self.threat.in_art else None
         if trace is not None:
             ctx.notes["trace"] = trace
@@ -96,7 +96,7 @@ def sparse_apgd_examples(
     seed: int,
     norm: str,
 ) -> torch.Tensor:
-    """APGD in a norm ART lacks (l1-APGD, `engine.sparse`): each restart on the images
+    """APGD in a norm ART lacks (l1-APGD, `kernels.sparse`): each restart on the images
     still robust, from its own random start (one seeded generator, drawn restart after
     restart), in batches of `batch_size`."""
     threat = spec_threat(norm)
@@ -136,8 +136,8 @@ def apgd_examples(
     norm: str,
     trace: Trace | None = None,
 ) -> np.ndarray:
-    """APGD's adversarial examples from lilbench's engine (ART's arithmetic, bit for bit on
-    the CPU, faster) in L-inf or L2; in a norm ART lacks, the sparse engine's."""
+    """APGD's adversarial examples from lilbench's kernels (ART's arithmetic, bit for bit on
+    the CPU, faster) in L-inf or L2; in a norm ART lacks, the sparse kernel's."""
     if not spec_threat(norm).in_art:
         xt = torch.from_numpy(np.ascontiguousarray(x)).to(clf.device)
         yt = torch.from_numpy(np.asarray(y)).to(clf.device)
@@ -154,7 +154,7 @@ def apgd_examples(
             norm=norm,
         )
         return np.ascontiguousarray(found.cpu().numpy(), dtype=np.float32)
-    return engine.apgd_arrays(
+    return kernels.apgd_arrays(
         clf.model,
         x,
         y,

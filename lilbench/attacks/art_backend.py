@@ -1,4 +1,7 @@
-"""ART set up right: clip values, no preprocessing, fast batches, frozen weights.
+"""ART set up right: clip values, no preprocessing, fast batches, frozen weights. Here: the
+classifier wrappers every ART-engine path shares, and ART's FGSM, PGD and Square as lilbench
+constructs them. ART's AutoAttack is `attacks/art_autoattack.py`; lilbench's own arithmetic
+for ART's FGSM and clean-start PGD steps is `attacks/kernels/art_steps.py`.
 
 Measured choices (see the benchmark): `preprocessing=None` (ART's identity default costs
 10-18% of PGD), batch 1000 (ART's 32 is 2-3x slower), weights with requires_grad=False (ART's
@@ -11,10 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from art.attacks import EvasionAttack
 from art.attacks.evasion import (
-    AutoAttack,
-    AutoProjectedGradientDescent,
     FastGradientMethod,
     SquareAttack,
 )
@@ -126,12 +126,6 @@ def fgsm_gradient_signs(
     return torch.from_numpy(signs)
 
 
-def fgsm_apply(x: torch.Tensor, signs: torch.Tensor, eps: float) -> torch.Tensor:
-    """ART's FGSM arithmetic: x + eps * sign, clip to [0, 1], project onto the eps ball."""
-    adv = (x + torch.tensor(eps, dtype=torch.float32) * signs).clamp(0.0, 1.0)
-    return x + (adv - x).clamp(-eps, eps)
-
-
 def art_pgd(
     clf: PyTorchClassifier,
     x: np.ndarray,
@@ -159,57 +153,6 @@ def art_pgd(
         verbose=False,
     )
     return attack.generate(x=x, y=y)
-
-
-def linf_pgd_clean_start(
-    clf: PyTorchClassifier,
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    eps: float,
-    step: float,
-    steps: int,
-    batch_size: int,
-    clean_signs: torch.Tensor | None = None,
-) -> np.ndarray:
-    """ART's L-inf PGD from the clean input (`LinfPGD`, num_random_init=0), step for step in
-    ART's own arithmetic, less its bookkeeping.
-
-    Per step and batch, as ART: the gradient of ART's loss (the classifier's cross-entropy,
-    mean over the batch) from ART's `loss_gradient`, NaN set to 0, its sign times the float32
-    step, clipped to [0, 1] (min, then max), the change from the clean input clamped to
-    [-eps, eps] and added back. ART also copies every batch through a DataLoader, checks for
-    NaN twice, builds a ones-tensor per step and predicts the whole set twice to log a success
-    rate: about 60% of its time here. A test checks the output is bit-identical to ART's.
-
-    `clean_signs` (from `fgsm_gradient_signs` with the same batch size: the same gradient,
-    batch for batch) replace the first step's gradient, which every step size of a sweep
-    shares: one gradient pass in `steps` saved.
-    """
-    n = len(x)
-    out = np.empty_like(x, dtype=np.float32)
-    device = clf.device
-    model, loss_fn = clf.model, clf._loss  # what ART's loss_gradient evaluates
-    model.eval()
-    lo, hi = (float(np.float32(v)) for v in clf.clip_values)
-    # sign is -1, 0 or 1, so step * sign is exact and adding it rounds once, as in ART.
-    step32 = float(np.float32(step))
-    for i in range(0, n, batch_size):
-        x0 = torch.from_numpy(np.ascontiguousarray(x[i : i + batch_size], dtype=np.float32))
-        x0 = x0.to(device)
-        labels = torch.from_numpy(y[i : i + batch_size].astype(np.int64)).to(device)
-        adv = x0.clone()
-        for k in range(steps):
-            if k == 0 and clean_signs is not None:
-                signs = clean_signs[i : i + batch_size].to(device)
-            else:
-                xg = adv.detach().requires_grad_(True)
-                (grad,) = torch.autograd.grad(loss_fn(model(xg), labels), xg)
-                signs = grad.nan_to_num_(nan=0.0).sign_()
-            adv = adv.add_(signs, alpha=step32).clamp_(lo, hi)
-            adv = adv.sub_(x0).clamp_(-float(eps), float(eps)).add_(x0)
-        out[i : i + batch_size] = adv.cpu().numpy()
-    return out
 
 
 def image_classifier(
@@ -245,14 +188,14 @@ def art_square(
     """ART's Square attack (gradient-free, score-based) on flat inputs of images; L-inf, or
     its L2 version (Andriushchenko et al. 2020) with norm=2."""
     np.random.seed(seed)  # Square draws its squares from numpy's global RNG
-    attack = _square(
+    attack = square_attack(
         img_clf, eps=eps, queries=max_iter, restarts=restarts, bs=batch_size, norm=norm
     )
     adv = attack.generate(x=x.reshape(len(x), *img_clf.input_shape), y=y)
     return np.ascontiguousarray(adv.reshape(len(x), -1), dtype=np.float32)
 
 
-def _square(
+def square_attack(
     img_clf: PyTorchClassifier, *, eps: float, queries: int, restarts: int, bs: int, norm: float
 ) -> SquareAttack:
     """ART's Square attack as lilbench runs it (its one construction)."""
@@ -265,111 +208,3 @@ def _square(
         batch_size=bs,
         verbose=False,
     )
-
-
-def _autoattack_apgd(
-    img_clf: PyTorchClassifier,
-    *,
-    eps: float,
-    batch_size: int,
-    loss: str,
-    targeted: bool = False,
-    norm: float = np.inf,
-) -> AutoProjectedGradientDescent:
-    """An APGD member of AutoAttack: 100 iterations, one start, initial step 2 eps."""
-    return AutoProjectedGradientDescent(
-        img_clf,
-        norm=norm,
-        eps=eps,
-        eps_step=2 * eps,
-        max_iter=100,
-        nb_random_init=1,
-        batch_size=batch_size,
-        loss_type=loss,
-        targeted=targeted,
-        verbose=False,
-    )
-
-
-def art_autoattack(
-    img_clf: PyTorchClassifier,
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    eps: float,
-    batch_size: int,
-    seed: int,
-) -> np.ndarray:
-    """ART's AutoAttack ensemble: APGD-CE, APGD-DLR and Square, worst case per example.
-
-    Square needs image-shaped inputs, so every member runs on the image-shaped classifier.
-    """
-    np.random.seed(seed)
-    members: list[EvasionAttack] = [
-        _autoattack_apgd(img_clf, eps=eps, batch_size=batch_size, loss=loss)
-        for loss in ("cross_entropy", "difference_logits_ratio")
-    ]
-    members.append(_square(img_clf, eps=eps, queries=1000, restarts=1, bs=batch_size, norm=np.inf))
-    attack = AutoAttack(
-        img_clf, norm=np.inf, eps=eps, eps_step=2 * eps, attacks=members, batch_size=batch_size
-    )
-    adv = attack.generate(x=x.reshape(len(x), *img_clf.input_shape), y=y)
-    return np.ascontiguousarray(adv.reshape(len(x), -1), dtype=np.float32)
-
-
-def art_autoattack_standard(
-    img_clf: PyTorchClassifier,
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    eps: float,
-    batch_size: int,
-    seed: int,
-    targets: int = 9,
-    square_queries: int = 5000,
-    norm: float = np.inf,
-) -> np.ndarray:
-    """AutoAttack's standard version (L-inf, or L2 with norm=2) as far as ART has its
-    members, in its order: APGD-CE, APGD-T (ART's APGD with the DLR loss, targeted, at each
-    of the `targets` classes with the highest clean logits after the true one), then Square
-    with 5,000 queries. ART has no FAB, so FAB-T is left out. Each member attacks only the
-    images still classified correctly, and an image counts as broken only within eps (ART's
-    `run_attack` checks both)."""
-    from art.attacks.evasion.auto_attack import run_attack
-
-    n, classes = len(x), img_clf.nb_classes
-    np.random.seed(seed)  # APGD's random start and Square's squares draw from numpy's RNG
-    adv = x.reshape(n, *img_clf.input_shape).copy()
-    logits = img_clf.predict(adv, batch_size=batch_size)
-    robust = logits.argmax(1) == y
-    one_hot = np.eye(classes, dtype=np.float32)
-
-    def apgd(loss: str, targeted: bool) -> AutoProjectedGradientDescent:
-        return _autoattack_apgd(
-            img_clf, eps=eps, batch_size=batch_size, loss=loss, targeted=targeted, norm=norm
-        )
-
-    def member(attack: object, labels: np.ndarray) -> None:
-        nonlocal adv, robust
-        if robust.any():
-            adv, robust = run_attack(
-                x=adv,
-                y=one_hot[labels],
-                sample_is_robust=robust,
-                attack=attack,
-                estimator_orig=img_clf,
-                norm=norm,
-                eps=eps,
-            )
-
-    member(apgd("cross_entropy", targeted=False), y)
-    wrong = logits.copy()
-    wrong[np.arange(n), y] = -np.inf
-    order = np.argsort(-wrong, axis=1, kind="stable")  # most likely wrong classes first
-    targeted = apgd("difference_logits_ratio", targeted=True)
-    for k in range(min(targets, classes - 1)):
-        member(targeted, order[:, k])
-    member(
-        _square(img_clf, eps=eps, queries=square_queries, restarts=1, bs=batch_size, norm=norm), y
-    )
-    return np.ascontiguousarray(adv.reshape(n, -1), dtype=np.float32)

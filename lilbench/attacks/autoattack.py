@@ -2,7 +2,7 @@
 
 version "standard" (the default): AutoAttack's standard version, APGD-CE, APGD-T and
 FAB-T over the 9 most likely wrong classes, Square with 5,000 queries, on lilbench's own
-members (`engine.autoattack`), in L-inf, L2 (norm 2, the official code's `norm='L2'`) or L1
+members (`kernels.autoattack`), in L-inf, L2 (norm 2, the official code's `norm='L2'`) or L1
 (norm 1, `norm='L1'`: APGD-CE with 5 restarts and APGD-T over 5 targets on l1-APGD with the
 large-radius schedule, FAB-T in L1, lilbench's L1 Square). With `engine: art` the same
 version as ART can run it (ART has no FAB, so without FAB-T; L-inf and L2): the records an
@@ -33,12 +33,12 @@ from lilbench.lazy import lazy_module
 if TYPE_CHECKING:
     import torch
 
-    from lilbench.attacks import art_backend
-    from lilbench.attacks.engine import autoattack as engine
+    from lilbench.attacks import art_autoattack
+    from lilbench.attacks.kernels import autoattack as kernels
 else:
     torch = lazy_module("torch")
-    art_backend = lazy_module("lilbench.attacks.art_backend")
-    engine = lazy_module("lilbench.attacks.engine.autoattack")
+    art_autoattack = lazy_module("lilbench.attacks.art_autoattack")
+    kernels = lazy_module("lilbench.attacks.kernels.autoattack")
 
 MEMBERS = {
     ("standard", "lilbench"): (
@@ -150,8 +150,8 @@ class AutoAttackSpec(EpsGridAttack):
     def generate(self, ctx: AttackContext, point: Point, rows: slice) -> torch.Tensor:
         if self.version == "apgd":
             x, y = ctx.tensors(rows)
-            log = engine.MemberLog()
-            adv = engine.apgd_autoattack(
+            log = kernels.MemberLog()
+            adv = kernels.apgd_autoattack(
                 ctx.clf.model,
                 x,
                 y,
@@ -165,12 +165,12 @@ class AutoAttackSpec(EpsGridAttack):
             return adv.cpu()
         if self.resolved_engine == "lilbench":
             x, y = ctx.tensors(rows)
-            log = engine.MemberLog()
+            log = kernels.MemberLog()
             # the sparse (L1) APGD members keep no trace of their iterates
-            trace = engine.Trace(len(x)) if self.threat.in_art else None
+            trace = kernels.Trace(len(x)) if self.threat.in_art else None
             if trace is not None:
                 ctx.notes["trace"] = trace
-            adv = engine.standard_autoattack(
+            adv = kernels.standard_autoattack(
                 ctx.clf.model,
                 x,
                 y,
@@ -186,7 +186,7 @@ class AutoAttackSpec(EpsGridAttack):
             return adv.cpu()
         clf, xs, ys = ctx.image_classifier(self.name), ctx.x[rows], ctx.y[rows]
         if self.version == "standard":
-            found = art_backend.art_autoattack_standard(
+            found = art_autoattack.art_autoattack_standard(
                 clf,
                 xs,
                 ys,
@@ -196,7 +196,7 @@ class AutoAttackSpec(EpsGridAttack):
                 norm=self.threat.art_norm,
             )
         else:
-            found = art_backend.art_autoattack(
+            found = art_autoattack.art_autoattack(
                 clf, xs, ys, eps=point.eps, batch_size=self.batch_size, seed=ctx.seed
             )
         return torch.from_numpy(found)

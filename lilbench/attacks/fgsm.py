@@ -15,11 +15,12 @@ if TYPE_CHECKING:
     import torch
 
     from lilbench.attacks import art_backend
-    from lilbench.attacks.engine import sparse
+    from lilbench.attacks.kernels import art_steps, sparse
 else:
     torch = lazy_module("torch")
     art_backend = lazy_module("lilbench.attacks.art_backend")
-    sparse = lazy_module("lilbench.attacks.engine.sparse")
+    art_steps = lazy_module("lilbench.attacks.kernels.art_steps")
+    sparse = lazy_module("lilbench.attacks.kernels.sparse")
 
 
 @ATTACKS.register("fgsm")
@@ -98,6 +99,4 @@ class FGSM(AttackSpec):
                 )
             )
         # The gradient does not depend on eps: computed once, applied at every eps.
-        return art_backend.fgsm_apply(
-            torch.from_numpy(ctx.x[rows]), ctx.clean_signs(rows), point.eps
-        )
+        return art_steps.fgsm_apply(torch.from_numpy(ctx.x[rows]), ctx.clean_signs(rows), point.eps)

@@ -1,7 +1,7 @@
 """The indicators of attack failure (Pintor et al. 2022), per image, for one attack run.
 
-From the run's own iterates (the engine's APGD in every form, AutoAttack's APGD members;
-`engine.common.Trace`):
+From the run's own iterates (lilbench's APGD kernels in every form, AutoAttack's APGD members;
+`kernels.common.Trace`):
 - silent success: some iterate was misclassified and the returned point is not;
 - incomplete optimisation: the running-best loss, scaled to [0, 1], still moves by more than
   0.05 over its last 10 steps (on images the attack failed on);
@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lilbench.attacks.checks import pack_mask
-from lilbench.attacks.engine.common import Trace
+from lilbench.attacks.kernels.common import Trace
 from lilbench.models.identity import module_identity
 
 UNSTABLE_DRAWS = 100

@@ -23,8 +23,10 @@ from lilbench.threats import threat
 
 if TYPE_CHECKING:
     from lilbench.attacks import art_backend
+    from lilbench.attacks.kernels import art_steps
 else:
     art_backend = lazy_module("lilbench.attacks.art_backend")
+    art_steps = lazy_module("lilbench.attacks.kernels.art_steps")
 
 TOL = 1e-9
 MASKING_MARGIN = 0.005  # 0.5 pp
@@ -278,7 +280,7 @@ def probe_model(
     clf = art_backend.make_classifier(
         model, input_dim=xs.shape[1], num_classes=num_classes, device=xs.device
     )
-    adv = art_backend.linf_pgd_clean_start(
+    adv = art_steps.linf_pgd_clean_start(
         clf, xs.cpu().numpy(), ys.cpu().numpy(), eps=1.0, step=0.25, steps=10, batch_size=probe
     )
     with torch.no_grad():

@@ -1,7 +1,7 @@
 """Typed values from fields: one reading of a field's type, shared by the suites' YAML, the
 Python API and the attack commands' options; and the public parser of an attack entry.
 
-Torch-free: suites and `--help` read attack declarations without the engine.
+Torch-free: suites and `--help` read attack declarations without torch or ART.
 """
 
 from __future__ import annotations

@@ -17,11 +17,12 @@ if TYPE_CHECKING:
     import torch
 
     from lilbench.attacks import art_backend, faithful
-    from lilbench.attacks.engine import sparse
+    from lilbench.attacks.kernels import art_steps, sparse
 else:
-    sparse = lazy_module("lilbench.attacks.engine.sparse")
+    sparse = lazy_module("lilbench.attacks.kernels.sparse")
     torch = lazy_module("torch")
     art_backend = lazy_module("lilbench.attacks.art_backend")
+    art_steps = lazy_module("lilbench.attacks.kernels.art_steps")
     faithful = lazy_module("lilbench.attacks.faithful")
 
 
@@ -140,7 +141,7 @@ class PGD(AttackSpec):
     def generate(self, ctx: AttackContext, point: Point, rows: slice) -> torch.Tensor:
         if self.paper_faithful:
             radius = faithful.authors_pgd_radius(eps=point.eps, step=point.step, steps=self.steps)
-            return art_backend.fgsm_apply(
+            return art_steps.fgsm_apply(
                 torch.from_numpy(ctx.x[rows]), ctx.clean_signs(rows), radius
             )
         if not self.threat.in_art:
@@ -148,7 +149,7 @@ class PGD(AttackSpec):
         if self.restarts == 0 and self.threat.is_default:
             # ART's arithmetic without its overhead; bit-identical (tested)
             return torch.from_numpy(
-                art_backend.linf_pgd_clean_start(
+                art_steps.linf_pgd_clean_start(
                     ctx.clf,
                     ctx.x[rows],
                     ctx.y[rows],

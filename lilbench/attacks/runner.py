@@ -14,8 +14,8 @@ from torch import nn
 from lilbench.attacks import checks as C
 from lilbench.attacks import indicators
 from lilbench.attacks.base import AttackContext, AttackSpec, Point
-from lilbench.attacks.engine.common import PassCounter
 from lilbench.attacks.faithful import ObjectiveOutputs, make_objective_classifier
+from lilbench.attacks.kernels.common import PassCounter
 from lilbench.attacks.model_checks import full_eps
 from lilbench.lazy import lazy_module
 from lilbench.models.functional import correct_mask

@@ -1,12 +1,12 @@
 """The Square attack (Andriushchenko et al. 2020): score-based, no gradients, so it is the
 check for gradient masking.
 
-engine "lilbench" (the default): `engine.square`, a window drawn per image and per query, as
+engine "lilbench" (the default): `kernels.square`, a window drawn per image and per query, as
 in the paper. engine "art": ART's SquareAttack, which draws one window and one sign for the
 whole batch per query; the records an earlier lilbench made were ART's, and keep their keys
 under `engine: art`. Both engines also run the L2 version (norm 2: the paper's L2 windows
-and update); lilbench's engine runs an L1 version too (norm 1: the L2 scheme with L1 masses,
-`engine.square.window_pairs`).
+and update); lilbench's kernel runs an L1 version too (norm 1: the L2 scheme with L1 masses,
+`kernels.square.window_pairs`).
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ if TYPE_CHECKING:
     import torch
 
     from lilbench.attacks import art_backend
-    from lilbench.attacks.engine import square as engine
+    from lilbench.attacks.kernels import square as kernels
 else:
     torch = lazy_module("torch")
     art_backend = lazy_module("lilbench.attacks.art_backend")
-    engine = lazy_module("lilbench.attacks.engine.square")
+    kernels = lazy_module("lilbench.attacks.kernels.square")
 
 
 @ATTACKS.register("square")
@@ -94,7 +94,7 @@ class Square(EpsGridAttack):
                 )
             )
         x, y = ctx.tensors(rows)
-        adv = engine.square(
+        adv = kernels.square(
             ctx.clf.model,
             x,
             y,

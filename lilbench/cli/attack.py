@@ -40,7 +40,7 @@ from lilbench.cli.train import select_checkpoint
 from lilbench.errors import ConfigError
 from lilbench.training.config import TrainConfig
 
-if TYPE_CHECKING:  # the engine (torch, ART) loads when an attack runs, not for --help
+if TYPE_CHECKING:  # the compute libraries (torch, ART) load when an attack runs, not for --help
     from lilbench.results.attack_runs import AttackRun
     from lilbench.training.checkpoint import Checkpoint
 

@@ -55,18 +55,20 @@ def inspect(
         from lilbench.topology import require
 
         require()
-    # The engine (torch, matplotlib) loads here, not for --help.
-    from lilbench.reports.inspect import inspect_checkpoint
+    # The compute libraries (torch, matplotlib) load here, not for --help.
+    from lilbench.reports.inspect import write_inspection
+    from lilbench.results.inspection import inspect_checkpoint
 
     found = inspect_checkpoint(
         checkpoint,
-        out_dir=out_dir,
         data_dir=data_dir,
         max_points=max_points,
         seed=seed,
         with_topology=with_topology,
     )
-    summary, classes = found.summary, found.classes
+    folder = out_dir or found.checkpoint / "inspect"
+    summary = write_inspection(found.values, folder, found.name, found.checkpoint, found.classes)
+    classes = found.classes
     if json_out:
         print_json(summary)
         return
@@ -93,4 +95,4 @@ def inspect(
                 f"{c['bottleneck_h1']:.3f}",
             )
         out.print(topo)
-    err.print(f"figures and JSON in {found.folder}")
+    err.print(f"figures and JSON in {folder}")

@@ -27,7 +27,7 @@ from lilbench.cli.common import (
 from lilbench.errors import ConfigError
 from lilbench.suites import Suite, load_suite
 
-if TYPE_CHECKING:  # the engine (torch, ART, matplotlib) loads when a command runs
+if TYPE_CHECKING:  # the compute libraries (torch, ART, matplotlib) load when a command runs
     from lilbench.regression.check import CheckOutcome
     from lilbench.reports.markdown import Table as MdTable
     from lilbench.results.suite_results import ModelResult

@@ -24,7 +24,7 @@ from lilbench.cli.common import (
 )
 from lilbench.cli.options import train_config, with_training_options
 
-if TYPE_CHECKING:  # the engine (torch) loads when the command runs, not for --help
+if TYPE_CHECKING:  # the compute library (torch) loads when the command runs, not for --help
     from lilbench.training.checkpoint import Checkpoint
     from lilbench.training.config import TrainConfig
     from lilbench.training.pipeline import Trained

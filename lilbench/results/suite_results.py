@@ -21,6 +21,7 @@ from lilbench.results.attack_runs import ensure_attack
 from lilbench.results.certificates import ensure_certificate, find_certificate
 from lilbench.results.diagnostic_records import measured
 from lilbench.results.executors import Executor, Sequential
+from lilbench.results.inspection import ensure_inspection, find_inspection
 from lilbench.results.model_check_records import ensure_model_checks, find_checks
 from lilbench.results.perturbation_records import Perturbed, ensure_perturbed, find_perturbed
 from lilbench.results.records import find_record
@@ -119,10 +120,12 @@ def certify_item(norm: str) -> str:
 def item_count(suite: Suite) -> int:
     per_model = 1 + len(suite.attacks) + int(suite.model_checks)
     own = len(suite.certifies) + int(suite.perturbs) + int(suite.mechanism) + int(suite.geometry)
+    own += int(suite.inspect)
     # a user's model has no phi (no measures), and a file's layers cannot be certified
     skipped = sum(
         int(suite.mechanism)
         + int(suite.geometry)
+        + int(suite.inspect)
         + (len(suite.certifies) if s.external.weights is None else 0)
         for s in suite.settings
         if s.external is not None
@@ -258,6 +261,10 @@ def _model_item(work: _ModelWork, where: _Where) -> tuple[ModelResult, list[tupl
             cached = measured(ckpt, kind, runs_dir=runs, data_dir=data, compute=False)
             measured(ckpt, kind, runs_dir=runs, data_dir=data)
             events.append((f"{kind} {what}", cached is not None))
+    if suite.inspect and not ckpt.external:
+        before = find_inspection(ckpt, runs_dir=runs, data_dir=data, seed=seed)
+        ensure_inspection(ckpt, runs_dir=runs, data_dir=data, seed=seed)
+        events.append((f"inspect {what}", before is not None))
     if suite.model_checks:
         checked = ensure_model_checks(
             ckpt,

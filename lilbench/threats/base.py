@@ -37,7 +37,7 @@ class ThreatModel(ABC):
     label: ClassVar[str]  # how tables and prose print it: "L-inf", "L2", "L1"
     prose_name: ClassVar[str]  # how report prose introduces it ("L2, the paper's own metric")
     suffix: ClassVar[str]  # appended to attack labels ("" for L-inf: labels predate norms)
-    in_art: ClassVar[bool]  # ART's attacks implement it (lilbench's engine matches them)
+    in_art: ClassVar[bool]  # ART's attacks implement it (lilbench's kernels match them)
     size_field: ClassVar[str]  # the attack point's field holding the largest perturbation
     eps_unit: ClassVar[str]  # what a radius means, for errors: "pixels", "an L2 radius", ...
     max_eps: ClassVar[float]  # the largest radius that is not the whole [0, 1] box

@@ -1,36 +1,16 @@
 """Representation diagnostics per trained model: isometry errors, gradients, Lipschitz
-estimates, within-class distance histograms and a 2-D map (recomputed per report: the
-figures need the models' representations)."""
+estimates, within-class distance histograms and a 2-D map, drawn from each model's inspect
+record (`results/inspection.py`; computed by the run, or here once for a runs directory
+filled before it was)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-from torch import nn
-
-from lilbench.data import Dataset, load_dataset
-from lilbench.diagnostics import diagnose
 from lilbench.reports.aggregate import Table, key_header
 from lilbench.reports.inspect_plots import distance_figure, embedding_figure
 from lilbench.reports.render import md_table, slug
 from lilbench.reports.sections.base import SECTIONS, ReportContext, Section
-from lilbench.results.suite_results import ModelResult, setting_name
-from lilbench.training.checkpoint import load_model
-
-
-def loaded_models(
-    results: list[ModelResult], data_dir: Path | None, *, trained_only: bool = False
-) -> Iterator[tuple[ModelResult, nn.Module, Dataset]]:
-    """Each model of the results with its data set (for diagnostics in reports);
-    `trained_only`: lilbench's own models (the diagnostics that read the LIL's hidden layer)."""
-    for r in results:
-        if r.checkpoint is None or (trained_only and r.checkpoint.external):
-            continue
-        cfg = r.checkpoint.config
-        data = load_dataset(cfg.dataset, data_dir=data_dir, seed=cfg.seed)
-        yield r, load_model(r.checkpoint.path, input_dim=data.input_dim), data
-
+from lilbench.results.inspection import ensure_inspection
+from lilbench.results.suite_results import setting_name
 
 INSPECT_KEYS = (
     ("isometry_error_within_class", "isometry error (same class)"),
@@ -46,18 +26,23 @@ def inspect_section(ctx: ReportContext) -> tuple[Table, list[str]]:
     results = ctx.results
     header = [key_header(results), "seed", *[label for _, label in INSPECT_KEYS], "2-D map"]
     rows, images = [], []
-    for r, model, data in loaded_models(results, ctx.data_dir, trained_only=True):
-        diag = diagnose(model, data.x_test, data.y_test, seed=r.seed)
+    for r in results:
+        if r.checkpoint is None or r.checkpoint.external:
+            continue  # the diagnostics read a LIL's hidden layer: lilbench's own models
+        values = ensure_inspection(
+            r.checkpoint, runs_dir=ctx.runs_dir, data_dir=ctx.data_dir, seed=r.seed
+        )
+        summary = values["summary"]
         stem = f"{ctx.suite.name}-{slug(setting_name(r.setting))}-seed{r.seed}"
         title = f"{setting_name(r.setting)}, seed {r.seed}"
-        distance_figure(diag, ctx.out_dir / f"{stem}-distances.png", title)
-        embedding_figure(diag, ctx.out_dir / f"{stem}-embedding.png", title)
+        distance_figure(values, ctx.out_dir / f"{stem}-distances.png", title)
+        embedding_figure(values, ctx.out_dir / f"{stem}-embedding.png", title)
         rows.append(
             [
                 r.label,
                 str(r.seed),
-                *[f"{diag.summary[k]:.4g}" for k, _ in INSPECT_KEYS],
-                str(diag.summary["embedding"]),
+                *[f"{summary[k]:.4g}" for k, _ in INSPECT_KEYS],
+                str(summary["embedding"]),
             ]
         )
         images += [

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lilbench.attacks.engine.common import PassCounter, margin
+from lilbench.attacks.kernels.common import PassCounter, margin
 from lilbench.threats import threat
 
 SCHEDULE = (0.001, 0.005, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8)  # fractions of the queries

@@ -4,10 +4,10 @@ windows in the norm): APGD-CE, APGD-T, FAB-T, Square, in that order, each on the
 still robust; an image counts as broken when a member's point is misclassified within eps
 (AutoAttack's criterion; ART's `run_attack` asks a targeted member for the target class
 instead). In L1, as the official code sets its standard version, APGD-CE runs 5 restarts
-and APGD-T 5 targets, both l1-APGD with the large-radius schedule (`engine.sparse`); FAB-T
+and APGD-T 5 targets, both l1-APGD with the large-radius schedule (`kernels.sparse`); FAB-T
 keeps 9 targets.
 
-APGD-CE and APGD-T are ART's Auto-PGD arithmetic (`engine.apgd`, same random starts: numpy's
+APGD-CE and APGD-T are ART's Auto-PGD arithmetic (`kernels.apgd`, same random starts: numpy's
 global RNG seeded with the run's seed, drawn member by member and target by target as ART
 would); FAB-T and Square draw nothing from numpy (FAB-T starts at the clean input; Square uses
 a torch generator seeded with the run's seed).
@@ -22,11 +22,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from lilbench.attacks.engine.apgd import apgd_iterate, random_start
-from lilbench.attacks.engine.common import Trace, passes, predict, within
-from lilbench.attacks.engine.fab import fab_targeted
-from lilbench.attacks.engine.sparse import apgd_l1
-from lilbench.attacks.engine.square import square
+from lilbench.attacks.kernels.apgd import apgd_iterate, random_start
+from lilbench.attacks.kernels.common import Trace, passes, predict, within
+from lilbench.attacks.kernels.fab import fab_targeted
+from lilbench.attacks.kernels.sparse import apgd_l1
+from lilbench.attacks.kernels.square import square
 from lilbench.threats import ThreatModel
 from lilbench.threats import threat as threat_of
 
@@ -183,7 +183,7 @@ def apgd_autoattack(
 ) -> torch.Tensor:
     """AutoAttack's APGD members alone in L1 (version "apgd"): APGD-CE (one start), then
     APGD-T toward each of the `targets` most likely wrong classes, each on the images still
-    robust, with the sparse step and large-radius schedule (`engine.sparse`). An image
+    robust, with the sparse step and large-radius schedule (`kernels.sparse`). An image
     counts as broken when a member's point is misclassified within eps."""
     model.eval()
     log = log if log is not None else MemberLog()

@@ -110,7 +110,7 @@ class Trace:
     DLR run (AutoAttack's own "zero DLR gradient" flag: ART's targeted DLR is constant where
     the target is the third-largest logit), the running best loss still moving in the last
     steps (incomplete optimisation), and which images the iterates were seen for. Filled by
-    the engine's gradient members (APGD, in every form)."""
+    lilbench's gradient kernels (APGD, in every form)."""
 
     def __init__(self, n: int) -> None:
         self.adversarial = np.zeros(n, dtype=bool)

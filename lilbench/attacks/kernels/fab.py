@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from lilbench.attacks.engine import fab_kernel
-from lilbench.attacks.engine.common import distance
+from lilbench.attacks.kernels import fab_kernel
+from lilbench.attacks.kernels.common import distance
 from lilbench.threats import threat
 
 NEWTON_STEPS = 30  # a cap; Newton's method stops on the exact segment in a few (tested)

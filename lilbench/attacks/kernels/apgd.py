@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from art.utils import random_sphere
 from torch import nn
 
-from lilbench.attacks.engine import apgd_kernel
-from lilbench.attacks.engine.common import Trace, eps32, euclidean, incomplete, predict
+from lilbench.attacks.kernels import apgd_kernel
+from lilbench.attacks.kernels.common import Trace, eps32, euclidean, incomplete, predict
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 TOL = 10e-8  # ART's guard in the L2 step's division (1e-7)
