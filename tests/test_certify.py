@@ -384,6 +384,41 @@ def test_suite_certify_key_is_validated(tmp_path: Path) -> None:
     assert spec is not None and spec.methods == ("ibp",) and spec.eps == (0.01,)
 
 
+def test_a_suite_refuses_a_layer_certificates_cannot_take_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What cost the defences suite 37 minutes once: a layer the certificates refuse is found
+    when the run starts, from the untrained models, not after the first models are trained
+    and attacked. Simulated by making the spectral-norm layers unknown again."""
+    from helpers import cli
+
+    from lilbench.certify import affine
+
+    suite = tmp_path / "s.yaml"
+    suite.write_text(
+        "name: s\ntrain: {epochs: 1, width: 8, limit: 200}\nmethods:\n  - objective: lil\n"
+        "    beta: [0]\n  - objective: lil\n    spectral_norm: true\ntest_limit: 20\n"
+        "certify: {eps: [0.01], methods: [ibp]}\nattacks: [{name: fgsm, eps: [0.1]}]\n"
+    )
+    known = affine.is_affine
+    monkeypatch.setattr(
+        affine, "is_affine", lambda m: "Parametrized" not in type(m).__name__ and known(m)
+    )
+    from lilbench.certify import chain
+
+    monkeypatch.setattr(chain, "is_affine", affine.is_affine)
+    runs = tmp_path / "runs"
+    code, _, err = cli(["run", str(suite), "--runs-dir", str(runs), "--workers", "1"], capsys)
+    assert code == 2, err
+    assert "lil+sn beta=0: certify: cannot bound a ParametrizedLinear layer" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (runs / "models").exists()  # nothing trained
+    monkeypatch.undo()  # as the code is: the same suite runs and certifies both
+    code, _, err = cli(["run", str(suite), "--runs-dir", str(runs), "--workers", "1"], capsys)
+    assert code == 0, err
+    assert len(list((runs / "certificates").glob("*/*.json"))) == 2
+
+
 def test_spectral_norm_product_bounds_the_sampled_lipschitz_constant(
     tmp_path: Path,
 ) -> None:

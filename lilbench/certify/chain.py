@@ -38,6 +38,22 @@ class Chain:
         weights: list[torch.Tensor] = []
         biases: list[torch.Tensor] = []
         acts: list[Relaxation] = []
+        for run, relax in cls.runs(layers):
+            w, b, shape = dense(run, shape)
+            weights.append(w)
+            biases.append(b)
+            if relax is not None:
+                acts.append(relax)
+        if len(shape) != 1:
+            raise ConfigError(f"certify: the network's output has shape {shape}, not (classes,)")
+        return cls(weights, biases, acts)
+
+    @staticmethod
+    def runs(layers: Sequence[nn.Module]) -> list[tuple[list[nn.Module], Relaxation | None]]:
+        """The runs of affine layers, each with the activation after it (None after the last),
+        computing nothing: a layer certificates cannot take is refused here, so a suite can
+        ask before it trains anything."""
+        found: list[tuple[list[nn.Module], Relaxation | None]] = []
         run: list[nn.Module] = []
         for layer in layers:
             relax = relaxation_for(layer)
@@ -46,10 +62,7 @@ class Chain:
                     raise ConfigError(
                         "certify: expected affine layers with one activation between each"
                     )
-                w, b, shape = dense(run, shape)
-                weights.append(w)
-                biases.append(b)
-                acts.append(relax)
+                found.append((run, relax))
                 run = []
             elif is_affine(layer):
                 run.append(layer)
@@ -60,10 +73,7 @@ class Chain:
                 )
         if not run:
             raise ConfigError("certify: expected the network to end in an affine layer")
-        w, b, shape = dense(run, shape)
-        if len(shape) != 1:
-            raise ConfigError(f"certify: the network's output has shape {shape}, not (classes,)")
-        return cls([*weights, w], [*biases, b], acts)
+        return [*found, (run, None)]
 
     @property
     def num_classes(self) -> int:

@@ -17,8 +17,12 @@ from lilbench.errors import ConfigError
 from lilbench.lazy import lazy_module
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import torch
     from torch import nn
+
+    from lilbench.training.config import TrainConfig
 else:
     torch = lazy_module("torch")
 
@@ -62,6 +66,33 @@ class CertifyOutcome:
         return all(c["passed"] for c in self.checks)
 
 
+def refuse_unbounded_layers(
+    configs: list[tuple[str, TrainConfig]], data_dir: Path | None, *, where: str
+) -> None:
+    """Each (name, config) built untrained and its layers read as the certificates read them,
+    before anything is trained: a layer they cannot take is one line then, not an error an
+    hour into a suite (a family's own `refuses_certificates` is asked when the suite is read)."""
+    if not configs:
+        return
+    from lilbench.data import load_dataset
+    from lilbench.training.common import data_shape
+
+    shape = data_shape(load_dataset(configs[0][1].dataset, data_dir=data_dir))
+    for name, config in configs:
+        try:
+            Chain.runs(listed_layers(config.family.build(config.params, shape)))
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {name}: {exc}") from None
+
+
+def listed_layers(model: nn.Module) -> list[nn.Module]:
+    """The layers a model lists in order (`layers()`), as the certificates read them."""
+    layers = getattr(model, "layers", None)
+    if layers is None:
+        raise ConfigError(f"certify: a {type(model).__name__} does not list its layers")
+    return list(layers())
+
+
 def _bits(mask: torch.Tensor) -> str:
     return np.packbits(mask.cpu().numpy().astype(np.uint8)).tobytes().hex()
 
@@ -96,10 +127,7 @@ def certify_model(
     *,
     progress: Progress | None = None,
 ) -> CertifyOutcome:
-    layers = getattr(model, "layers", None)
-    if layers is None:
-        raise ConfigError(f"certify: a {type(model).__name__} does not list its layers")
-    chain = Chain.from_layers(layers(), getattr(model, "input_shape", None))
+    chain = Chain.from_layers(listed_layers(model), getattr(model, "input_shape", None))
     refuse_heavy(chain, spec, len(x))
     x64 = x.reshape(len(x), -1).double()
     with torch.no_grad():

@@ -82,9 +82,10 @@ def _run(
     address: str | None = None,
 ) -> list[ModelResult]:
     from lilbench.results.executors import make_executor
-    from lilbench.results.suite_results import item_count, run_suite
+    from lilbench.results.suite_results import check_certifiable, item_count, run_suite
     from lilbench.runtime import cores
 
+    check_certifiable(suite, data_dir)  # one line before the progress bar, workers or training
     dev = resolve_device(device or suite.device)
     if workers is None and executor == "local":
         # One per core, but no more than the suite has models to keep busy; on a GPU one

@@ -296,6 +296,7 @@ def run_suite(
     results are the same whichever runs them."""
     ex = executor or Sequential()
     where = _Where(runs_dir, data_dir, str(device), force)
+    check_certifiable(suite, data_dir)
     models = [
         (setting, seed, suite.train_config(setting, seed).validate().normalised())
         for seed in suite.seeds
@@ -342,6 +343,15 @@ def run_suite(
             if on_item:
                 on_item(what, reused)
     return [r for r in results if r is not None]
+
+
+def check_certifiable(suite: Suite, data_dir: Path | None) -> None:
+    """Before anything is trained: the layers of each setting the suite certifies."""
+    from lilbench.certify.runner import refuse_unbounded_layers
+
+    own = [s for s in suite.settings if s.external is None] if suite.certifies else []
+    configs = [(setting_name(s), suite.train_config(s, suite.seeds[0])) for s in own]
+    refuse_unbounded_layers(configs, data_dir, where=str(suite.path))
 
 
 def _split(group: list[int], parts: int) -> list[list[int]]:
