@@ -124,6 +124,7 @@ def _run(
                 on_item=done,
                 force=force,
                 executor=ex,
+                preflight=False,
             )
 
 

@@ -289,6 +289,7 @@ def run_suite(
     on_item: ItemDone | None = None,
     force: bool = False,
     executor: Executor | None = None,
+    preflight: bool = True,
 ) -> list[ModelResult]:
     """Train every model (those that can share a pass in one batch), then attack, certify and
     check each. `force` recomputes every item. The executor runs the independent items (chunks
@@ -296,7 +297,8 @@ def run_suite(
     results are the same whichever runs them."""
     ex = executor or Sequential()
     where = _Where(runs_dir, data_dir, str(device), force)
-    check_certifiable(suite, data_dir)
+    if preflight:  # the CLI asks before its progress bar and workers, and says False
+        check_certifiable(suite, data_dir)
     models = [
         (setting, seed, suite.train_config(setting, seed).validate().normalised())
         for seed in suite.seeds
