@@ -9,7 +9,7 @@ from typing import Any
 from lilbench.errors import ConfigError
 from lilbench.io import sha256_file
 from lilbench.suites.keys import PARSERS, TOP_KEYS, Raw
-from lilbench.suites.model import SmoothingScope, Suite
+from lilbench.suites.model import Suite
 from lilbench.suites.settings import fail
 from lilbench.suites.yaml_io import read_yaml
 
@@ -66,7 +66,7 @@ def _check_smoothing_scope(suite: Suite) -> None:
                 "smoothing",
                 f"no setting is labelled {name!r}{hint}; the labels: {', '.join(names)}",
             )
-    covered = [s for s in suite.settings if SmoothingScope(settings=scope.settings).covers(s, 0)]
+    covered = [s for s in suite.settings if scope.covers_setting(s)]
     if any(s.reference for s in suite.settings) and not any(s.reference for s in covered):
         ref = next(s.label for s in suite.settings if s.reference)
         raise fail(

@@ -62,8 +62,10 @@ class SmoothingScope:
     test_limit: int | None = None
 
     def covers(self, setting: Setting, seed: int) -> bool:
-        if self.seeds is not None and seed not in self.seeds:
-            return False
+        return (self.seeds is None or seed in self.seeds) and self.covers_setting(setting)
+
+    def covers_setting(self, setting: Setting) -> bool:
+        """Whether `settings` names it (as its label, or `beta=B` for the `betas:` shorthand)."""
         if self.settings is None:
             return True
         shorthand = setting.label == f"{setting.beta:g}"  # `betas:` labels a setting "1"

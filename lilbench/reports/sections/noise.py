@@ -135,7 +135,7 @@ class Noise(Section):
             return []
         name = f"{ctx.suite.name}-noise-pareto.png"
         levels = noise_pareto(ctx.results, ctx.out_dir / name)
-        ctx.tables["noise-baseline"] = head_to_head_table(found)
+        table = ctx.tables["noise-baseline"] = head_to_head_table(found)
         figure = (
             [
                 "Clean accuracy against expected accuracy under Gaussian noise, one point per "
@@ -158,7 +158,7 @@ class Noise(Section):
             f"bootstrap intervals, {BOOTSTRAP_RESAMPLES:,} resamples; * significant after Holm "
             f"over these {len(found)} comparisons.",
             "",
-            md_table(head_to_head_table(found)),
+            md_table(table),
             "",
             "More accurate: " + head_to_head_sentence(found) + ".",
             "",
