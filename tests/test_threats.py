@@ -41,13 +41,17 @@ def _case(seed: int, d: int, kind: str) -> tuple[torch.Tensor, torch.Tensor, flo
         x[: d // 2] = gen.choice([0.0, 1.0], d // 2)
     v = gen.normal(0, 0.5, d)
     eps = float(gen.uniform(0.05, 3.0))
+    if kind == "sparse":  # l1-APGD's case: most coordinates unmoved, some at the box's walls
+        v[gen.random(d) < 0.9] = 0.0
+        x[: d // 4] = gen.choice([0.0, 1.0], d // 4)
+        eps = float(gen.uniform(0.01, 0.5)) * max(np.abs(v).sum(), 1e-3)
     if kind == "inside":  # already in ball and box: the projection is the identity
         v = np.clip(x + v, 0, 1) - x
         v *= min(1.0, 0.9 * eps / max(np.abs(v).sum(), 1e-12))
     return torch.from_numpy(v)[None], torch.from_numpy(x)[None], eps
 
 
-@pytest.mark.parametrize("kind", ["random", "inside", "edges"])
+@pytest.mark.parametrize("kind", ["random", "inside", "edges", "sparse"])
 def test_l1_projection_equals_bisection_reference(kind: str) -> None:
     l1 = threat("l1")
     for seed in range(40):
@@ -60,6 +64,27 @@ def test_l1_projection_equals_bisection_reference(kind: str) -> None:
         assert y.min() >= -1e-12 and y.max() <= 1 + 1e-12
         if kind == "inside":
             assert np.allclose(ours, v[0].numpy(), atol=1e-12)
+
+
+def test_l1_projection_of_rows_of_any_sparsity_is_each_rows_own() -> None:
+    """Rows projected together (where only the nonzero coordinates are sorted, as many as
+    the densest row has) equal each row projected alone, bit for bit, and the reference."""
+    gen = np.random.default_rng(7)
+    d = 300
+    x = gen.random((12, d))
+    v = gen.normal(0, 0.3, (12, d))
+    for i, dense in enumerate((0.0, 0.01, 0.05, 0.2, 0.5, 0.9) * 2):
+        v[i, gen.random(d) >= dense] = 0.0
+    v[6] = 0.0  # a row with nothing moved
+    eps = 1.5
+    together = threat("l1").project(torch.from_numpy(v), torch.from_numpy(x), eps)
+    for i in range(12):
+        alone = threat("l1").project(
+            torch.from_numpy(v[i : i + 1]), torch.from_numpy(x[i : i + 1]), eps
+        )
+        assert torch.equal(together[i], alone[0]), i
+        ref = _reference_l1_box(v[i], x[i], eps)
+        assert np.allclose(together[i].numpy(), ref, atol=1e-10), i
 
 
 @settings(max_examples=60, deadline=None)

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lilbench.threats import ThreatModel
+from lilbench.threats.l1 import sorted_values
 
 Loss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
 
@@ -86,7 +87,7 @@ def _sparse_step(grad: torch.Tensor, topk: torch.Tensor) -> torch.Tensor:
     flat = grad.reshape(len(grad), -1)
     d = flat.shape[1]
     index = ((1.0 - topk) * d).clamp(0, d - 1).long()
-    threshold = flat.abs().sort(dim=1).values.gather(1, index[:, None])
+    threshold = sorted_values(flat.abs()).gather(1, index[:, None])
     signs = (flat * (flat.abs() >= threshold)).sign()
     return (signs / (signs.abs().sum(1, keepdim=True) + 1e-10)).reshape(grad.shape)
 
