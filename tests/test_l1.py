@@ -322,9 +322,7 @@ def test_standard_autoattack_runs_in_l1(small_model: object) -> None:
     """The standard version in L1: APGD-CE (5 restarts), APGD-T (5 targets), FAB-T and
     Square, in that order; every check passes (points within eps in L1), and it leaves no
     image robust that its APGD members alone (version apgd, one start) break."""
-    from lilbench.attacks.kernels.autoattack import MemberLog, standard_autoattack
     from lilbench.results.attack_runs import ensure_attack
-    from lilbench.training.checkpoint import load_model
 
     ckpt = small_model.checkpoint  # type: ignore[attr-defined]
     runs = ckpt.path.parent.parent
@@ -336,11 +334,9 @@ def test_standard_autoattack_runs_in_l1(small_model: object) -> None:
     sub = ensure_attack(ckpt, subset, runs_dir=runs, limit=60, seed=0).record
     for p, q in zip(rec.points, sub.points, strict=True):
         assert p.correct <= q.correct, (p.eps, p.correct, q.correct)
-    from lilbench.data import load_dataset
-
-    data = load_dataset("mnist")
-    model = load_model(ckpt.path)
-    x, y = data.x_test[:60], data.y_test[:60]
-    log = MemberLog()
-    standard_autoattack(model, x, y, eps=3.0, shape=(1, 28, 28), seed=0, log=log, norm="1")
-    assert list(log.seconds) == ["apgd-ce", "apgd-t", "fab-t", "square"]
+    # the members ran in the official order, each on the images still robust (read from the
+    # record, which keeps them as run, rather than attacking a second time)
+    for point in rec.points:
+        members = point.members or {}
+        assert list(members) == ["apgd-ce", "apgd-t", "fab-t", "square"], point.eps
+        assert sum(m["broken"] for m in members.values()) <= point.n
